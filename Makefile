@@ -1,0 +1,35 @@
+# etcdpilot. `make demo` is the main job on a fresh machine, `make test` runs
+# every test against real etcd binaries (CI runs exactly `make test`).
+
+GO       ?= go
+BIN      := bin/etcdpilot
+PKGS     := ./...
+# Test packages each start several real clusters; two packages at a time
+# keeps a 2-core machine busy without starving etcd of CPU.
+TESTFLAGS ?= -p 2 -timeout 40m
+
+.PHONY: build demo test unit etcd-binaries lint bench clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/etcdpilot
+
+demo: build
+	$(BIN) demo
+
+etcd-binaries: build
+	./scripts/etcd-binaries.sh
+
+test: etcd-binaries
+	$(GO) vet $(PKGS)
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+unit:
+	$(GO) test -short $(PKGS)
+
+lint:
+	gofmt -l . | tee /dev/stderr | (! read)
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/printer"
+	"github.com/etcdpilot/etcdpilot/pkg/version"
+)
+
+func newEtcdCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "etcd",
+		Short: "Install and find etcd, etcdctl and etcdutl binaries of any version",
+	}
+	cmd.AddCommand(newEtcdInstallCmd(g), newEtcdListCmd(g), newEtcdPathCmd(g))
+	return cmd
+}
+
+func newEtcdInstallCmd(g *globals) *cobra.Command {
+	var source, dir, mirror string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "install VERSION...",
+		Short: "Put etcd, etcdctl and etcdutl of a version into the cache",
+		Long: `Install etcd binaries into the cache ($XDG_CACHE_HOME/etcdpilot, or --cache-dir).
+
+Sources:
+  release  the official release tarball from --mirror, checked against SHA256SUMS
+  source   build from Go module source with the local Go toolchain (3.5 and later)
+  dir      copy from --dir (for example Debian's etcd-server package: --dir /usr/bin)
+  auto     release, then source`,
+		Example: `  etcdpilot etcd install 3.5.35 3.6.16
+  etcdpilot etcd install 3.4.23 --source dir --dir /usr/bin`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			src, err := binaries.ParseSource(source)
+			if err != nil {
+				return err
+			}
+			m := g.binaries(cmd.ErrOrStderr())
+			m.Mirror = mirror
+			for _, v := range args {
+				in, err := m.Install(cmd.Context(), v, binaries.Options{Source: src, Dir: dir, Force: force})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "etcd %s (%s) in %s\n", version.Plain(in.Version), in.Source, in.Dir)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&source, "source", "auto", "where to get binaries: auto, release, source or dir")
+	cmd.Flags().StringVar(&dir, "dir", "", "directory to import from with --source dir")
+	cmd.Flags().StringVar(&mirror, "mirror", binaries.DefaultMirror, "base URL of release tarballs")
+	cmd.Flags().BoolVar(&force, "force", false, "reinstall even when the version is cached")
+	return cmd
+}
+
+func newEtcdListCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the cached etcd versions",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			list, err := g.binaries(nil).List()
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				if list == nil {
+					list = []*binaries.Install{}
+				}
+				return printJSON(cmd, list)
+			}
+			rows := [][]string{{"VERSION", "SOURCE", "TOOLS", "INSTALLED", "DIR"}}
+			for _, in := range list {
+				rows = append(rows, []string{version.Plain(in.Version), string(in.Source), strings.Join(in.Tools, ","), in.InstalledAt.Format("2006-01-02 15:04"), in.Dir})
+			}
+			return printer.Table(cmd.OutOrStdout(), rows)
+		},
+	}
+}
+
+func newEtcdPathCmd(g *globals) *cobra.Command {
+	var tool string
+	cmd := &cobra.Command{
+		Use:   "path VERSION",
+		Short: "Print the directory (or with --tool, the binary) of a cached version",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in, err := g.binaries(nil).Get(args[0])
+			if err != nil {
+				return err
+			}
+			if tool == "" {
+				fmt.Fprintln(cmd.OutOrStdout(), in.Dir)
+				return nil
+			}
+			p, err := in.Bin(tool)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), p)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&tool, "tool", "", "print the path of etcd, etcdctl or etcdutl")
+	return cmd
+}
+
+func printJSON(cmd *cobra.Command, v any) error {
+	p, _ := printer.New("json", cmd.OutOrStdout())
+	return p.Print(v)
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/printer"
+	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+)
+
+// globals are the flags every command shares: etcdctl's connection flags,
+// the cache and state directories, and the output format.
+type globals struct {
+	conn      conn.Config
+	cacheDir  string
+	stateDir  string
+	output    string
+	catalogF  string
+}
+
+// envFlags maps etcdctl's environment variables to flags.
+var envFlags = map[string]string{
+	"endpoints":                "ETCDCTL_ENDPOINTS",
+	"cacert":                   "ETCDCTL_CACERT",
+	"cert":                     "ETCDCTL_CERT",
+	"key":                      "ETCDCTL_KEY",
+	"user":                     "ETCDCTL_USER",
+	"password":                 "ETCDCTL_PASSWORD",
+	"dial-timeout":             "ETCDCTL_DIAL_TIMEOUT",
+	"command-timeout":          "ETCDCTL_COMMAND_TIMEOUT",
+	"insecure-skip-tls-verify": "ETCDCTL_INSECURE_SKIP_TLS_VERIFY",
+	"write-out":                "ETCDCTL_WRITE_OUT",
+}
+
+func (g *globals) register(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.StringSliceVar(&g.conn.Endpoints, "endpoints", []string{"127.0.0.1:2379"}, "gRPC endpoints (env ETCDCTL_ENDPOINTS)")
+	f.StringVar(&g.conn.CACert, "cacert", "", "verify certificates of TLS-enabled secure servers using this CA bundle")
+	f.StringVar(&g.conn.Cert, "cert", "", "identify secure client using this TLS certificate file")
+	f.StringVar(&g.conn.Key, "key", "", "identify secure client using this TLS key file")
+	f.StringVar(&g.conn.User, "user", "", "username[:password] for authentication")
+	f.StringVar(&g.conn.Password, "password", "", "password for authentication (if this option is used, --user option shouldn't include password)")
+	f.BoolVar(&g.conn.InsecureSkipVerify, "insecure-skip-tls-verify", false, "skip server certificate verification (CAUTION: this option should be enabled only for testing purposes)")
+	f.DurationVar(&g.conn.DialTimeout, "dial-timeout", conn.DefaultDialTimeout, "dial timeout for client connections")
+	f.DurationVar(&g.conn.CommandTimeout, "command-timeout", conn.DefaultCommandTimeout, "timeout for short running command (excluding dial timeout)")
+	f.StringVarP(&g.output, "write-out", "w", "table", "set the output format (table, json)")
+	f.StringVar(&g.cacheDir, "cache-dir", "", "etcd binary cache (default $XDG_CACHE_HOME/etcdpilot)")
+	f.StringVar(&g.stateDir, "state-dir", "", "sandbox state directory (default $XDG_STATE_HOME/etcdpilot)")
+	f.StringVar(&g.catalogF, "catalog", "", "release catalog file replacing the embedded one")
+}
+
+// catalog returns the release catalog: --catalog FILE, else the embedded one.
+func (g *globals) catalog() (*catalog.Catalog, error) {
+	if g.catalogF != "" {
+		return catalog.Load(g.catalogF)
+	}
+	return catalog.Default()
+}
+
+// fromEnv applies ETCDCTL_* variables to flags not given on the command line.
+func (g *globals) fromEnv(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(fl *pflag.Flag) {
+		env, ok := envFlags[fl.Name]
+		if !ok || fl.Changed || err != nil {
+			return
+		}
+		if v, set := os.LookupEnv(env); set && v != "" {
+			if fl.Name == "endpoints" {
+				// StringSlice.Set appends after the first call; reset by
+				// replacing the whole value.
+				g.conn.Endpoints = strings.Split(v, ",")
+				return
+			}
+			if e := fl.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", env, v, e)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if u, p, ok := strings.Cut(g.conn.User, ":"); ok && g.conn.Password == "" {
+		g.conn.User, g.conn.Password = u, p
+	}
+	return nil
+}
+
+func (g *globals) binaries(out io.Writer) *binaries.Manager {
+	m := &binaries.Manager{CacheDir: g.cacheDir, Out: out}
+	if c, err := g.catalog(); err == nil {
+		m.Known = c.Versions
+	}
+	return m
+}
+
+func (g *globals) root() string {
+	if g.stateDir != "" {
+		return g.stateDir
+	}
+	return sandbox.Root()
+}
+
+func (g *globals) printer(w io.Writer) (printer.Printer, error) {
+	return printer.New(g.output, w)
+}
+
+// openSandbox opens a sandbox by name.
+func (g *globals) openSandbox(name string, out io.Writer) (*sandbox.Sandbox, error) {
+	sb, err := sandbox.Open(g.root(), name, g.binaries(out))
+	if err != nil {
+		return nil, err
+	}
+	sb.Out = out
+	return sb, nil
+}
+
+// target returns the connection settings: the sandbox's when --sandbox is
+// given, else the etcdctl-style flags.
+func (g *globals) target(sandboxName string) (conn.Config, error) {
+	if sandboxName == "" {
+		c := g.conn
+		return c, c.Validate()
+	}
+	sb, err := g.openSandbox(sandboxName, io.Discard)
+	if err != nil {
+		return conn.Config{}, err
+	}
+	st, err := sb.State()
+	if err != nil {
+		return conn.Config{}, err
+	}
+	c := st.Conn()
+	c.DialTimeout, c.CommandTimeout = g.conn.DialTimeout, g.conn.CommandTimeout
+	c.User, c.Password = g.conn.User, g.conn.Password
+	return c, nil
+}
+
+// addSandboxFlag adds --sandbox NAME to a command that talks to a cluster.
+func addSandboxFlag(cmd *cobra.Command, name *string) {
+	cmd.Flags().StringVar(name, "sandbox", "", "talk to the local sandbox NAME instead of --endpoints")
+}

@@ -1,0 +1,83 @@
+// Command etcdpilot makes etcd cluster changes safe: status, upgrade plans
+// and rolling upgrades, snapshots, membership changes, local sandboxes.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries a specific exit code: 1 means "the answer is no"
+// (blockers, unhealthy, mismatch), 2 means the command could not do its job.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// answerNo returns an error that exits with status 1 and prints msg.
+func answerNo(format string, args ...any) error {
+	return &exitError{code: 1, err: fmt.Errorf(format, args...)}
+}
+
+// quietNo exits with status 1 without printing anything more.
+var quietNo = &exitError{code: 1}
+
+func main() {
+	root := newRoot()
+	err := root.Execute()
+	if err == nil {
+		return
+	}
+	code := 2
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		if ee.err == nil {
+			os.Exit(code)
+		}
+	}
+	fmt.Fprintln(os.Stderr, "Error:", err)
+	os.Exit(code)
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "etcdpilot",
+		Short:         "Safe changes to etcd clusters: status, upgrade plans and rolling upgrades, snapshots, membership, sandboxes",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return g.fromEnv(cmd)
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	g.register(root)
+	root.AddCommand(
+		newEtcdCmd(g),
+		newSandboxCmd(g),
+		newStatusCmd(g),
+		newVersionCmd(),
+	)
+	return root
+}
+
+// Version of etcdpilot, set at build time with -ldflags "-X main.Version=...".
+var Version = "0.1.0-dev"
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print etcdpilot's version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "etcdpilot", Version)
+		},
+	}
+}

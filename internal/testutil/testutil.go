@@ -1,0 +1,146 @@
+// Package testutil gives tests real etcd binaries and sandboxes. Binaries
+// come from the shared etcdpilot cache (built once per machine and reused
+// by every test package and CI run); sandboxes live in the test's temporary
+// directory and are torn down when the test ends.
+package testutil
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+)
+
+// Versions used across the tests.
+const (
+	V34    = "3.4.23" // Debian's etcd-server
+	V35Old = "3.5.20"
+	V35    = "3.5.35"
+	V36    = "3.6.16"
+	V37    = "3.7.3"
+)
+
+var installMu sync.Mutex
+
+// Binaries returns a manager on the shared cache that has the versions
+// installed (building them from module source when needed). 3.4.23 must
+// have been imported before (make etcd-binaries does it from Debian).
+func Binaries(t testing.TB, versions ...string) *binaries.Manager {
+	t.Helper()
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &binaries.Manager{CacheDir: binaries.DefaultCacheDir(), Out: os.Stderr, Known: cat.Versions}
+	installMu.Lock()
+	defer installMu.Unlock()
+	for _, v := range versions {
+		if _, err := m.Get(v); err == nil {
+			continue
+		}
+		if strings.HasPrefix(v, "3.4.") {
+			t.Fatalf("etcd %s is not in the cache %s: run `make etcd-binaries` (it imports Debian's etcd-server %s)", v, m.CacheDir, V34)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		_, err := m.Install(ctx, v, binaries.Options{})
+		cancel()
+		if err != nil {
+			t.Fatalf("install etcd %s: %v", v, err)
+		}
+	}
+	m.Out = nil
+	return m
+}
+
+// Root returns a fresh sandbox state root for the test. Paths stay short.
+func Root(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ep-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// Sandbox starts a sandbox for the test and destroys it at the end. The
+// binaries of every version in opts are installed first.
+func Sandbox(t testing.TB, opts sandbox.Options) *sandbox.Sandbox {
+	t.Helper()
+	vs := opts.Versions
+	if len(vs) == 0 {
+		vs = []string{sandbox.DefaultVersion}
+	}
+	bins := Binaries(t, vs...)
+	root := Root(t)
+	if opts.Name == "" {
+		opts.Name = "t"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sb, err := sandbox.Create(ctx, root, bins, opts, testWriter{t})
+	if err != nil {
+		t.Fatalf("sandbox: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpLogs(t, sb)
+		}
+		sb.Destroy(context.Background())
+	})
+	return sb
+}
+
+func dumpLogs(t testing.TB, sb *sandbox.Sandbox) {
+	st, err := sb.State()
+	if err != nil {
+		return
+	}
+	for _, m := range st.Members {
+		t.Logf("--- last log lines of %s (%s):\n%s", m.Name, filepath.Base(m.LogFile), sandbox.LogTail(m.LogFile, 20))
+	}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// Context returns a context that ends with the test or after d.
+func Context(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Eventually retries fn until it returns nil or the timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = fn(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("condition not met within %s: %v", timeout, err)
+}
+
+// Must fails the test on err.
+func Must(t testing.TB, err error, what ...any) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", fmt.Sprint(what...), err)
+	}
+}

@@ -1,0 +1,228 @@
+// Package conn holds etcdctl-style connection settings (--endpoints, --cacert,
+// --cert, --key, --user, --password, --dial-timeout, --command-timeout and
+// their ETCDCTL_* environment variables) and makes etcd clients from them.
+package conn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+)
+
+// Config is what etcdctl calls its global flags.
+type Config struct {
+	Endpoints          []string      `json:"endpoints"`
+	CACert             string        `json:"cacert,omitempty"`
+	Cert               string        `json:"cert,omitempty"`
+	Key                string        `json:"key,omitempty"`
+	User               string        `json:"user,omitempty"`
+	Password           string        `json:"-"` // never written anywhere
+	InsecureSkipVerify bool          `json:"insecureSkipTLSVerify,omitempty"`
+	DialTimeout        time.Duration `json:"dialTimeout"`
+	CommandTimeout     time.Duration `json:"commandTimeout"`
+}
+
+// Defaults as in etcdctl.
+const (
+	DefaultDialTimeout    = 2 * time.Second
+	DefaultCommandTimeout = 5 * time.Second
+)
+
+func (c Config) dialTimeout() time.Duration {
+	if c.DialTimeout > 0 {
+		return c.DialTimeout
+	}
+	return DefaultDialTimeout
+}
+
+// Timeout is the per-request timeout (--command-timeout).
+func (c Config) Timeout() time.Duration {
+	if c.CommandTimeout > 0 {
+		return c.CommandTimeout
+	}
+	return DefaultCommandTimeout
+}
+
+// Validate checks endpoints and TLS files, naming the file that is wrong.
+func (c Config) Validate() error {
+	if len(c.Endpoints) == 0 {
+		return errors.New("no endpoints: pass --endpoints (or set ETCDCTL_ENDPOINTS) or --sandbox NAME")
+	}
+	for _, ep := range c.Endpoints {
+		if _, err := ParseEndpoint(ep); err != nil {
+			return err
+		}
+	}
+	if (c.Cert == "") != (c.Key == "") {
+		return errors.New("--cert and --key must be given together")
+	}
+	if c.CACert != "" {
+		if err := checkPEM(c.CACert, "CERTIFICATE", "--cacert"); err != nil {
+			return err
+		}
+	}
+	if c.Cert != "" {
+		if err := checkPEM(c.Cert, "CERTIFICATE", "--cert"); err != nil {
+			return err
+		}
+		if err := checkPEM(c.Key, "PRIVATE KEY", "--key"); err != nil {
+			return err
+		}
+		if _, err := tls.LoadX509KeyPair(c.Cert, c.Key); err != nil {
+			return fmt.Errorf("--cert %s and --key %s do not form a key pair: %v", c.Cert, c.Key, err)
+		}
+	}
+	if c.Password != "" && c.User == "" {
+		return errors.New("--password needs --user")
+	}
+	return nil
+}
+
+func checkPEM(path, kind, flag string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%s %s: %v", flag, path, err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || !strings.Contains(block.Type, kind) {
+		return fmt.Errorf("%s %s: not a PEM %s file", flag, path, strings.ToLower(kind))
+	}
+	if kind == "CERTIFICATE" {
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return fmt.Errorf("%s %s: %v", flag, path, err)
+		}
+	}
+	return nil
+}
+
+// ParseEndpoint accepts "host:port" or a http(s) URL and returns a URL.
+func ParseEndpoint(ep string) (*url.URL, error) {
+	s := ep
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("endpoint %q: want host:port or http(s)://host:port", ep)
+	}
+	if u.Port() == "" {
+		return nil, fmt.Errorf("endpoint %q has no port", ep)
+	}
+	return u, nil
+}
+
+// TLS returns the client TLS configuration, or nil when no TLS option is set
+// and every endpoint is plain http.
+func (c Config) TLS() (*tls.Config, error) {
+	useTLS := c.CACert != "" || c.Cert != "" || c.InsecureSkipVerify
+	for _, ep := range c.Endpoints {
+		if strings.HasPrefix(ep, "https://") {
+			useTLS = true
+		}
+	}
+	if !useTLS {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.InsecureSkipVerify}
+	if c.CACert != "" {
+		b, err := os.ReadFile(c.CACert)
+		if err != nil {
+			return nil, fmt.Errorf("--cacert %s: %v", c.CACert, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("--cacert %s: no certificate in it", c.CACert)
+		}
+		cfg.RootCAs = pool
+	}
+	if c.Cert != "" {
+		kp, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+		if err != nil {
+			return nil, fmt.Errorf("--cert %s / --key %s: %v", c.Cert, c.Key, err)
+		}
+		cfg.Certificates = []tls.Certificate{kp}
+	}
+	return cfg, nil
+}
+
+// ForEndpoint returns a copy of the config that talks to one endpoint only.
+func (c Config) ForEndpoint(ep string) Config {
+	c.Endpoints = []string{ep}
+	return c
+}
+
+// Client connects to the configured endpoints. It does not block on the
+// dial; requests fail after their own timeout when nothing answers.
+func (c Config) Client() (*clientv3.Client, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	tlsCfg, err := c.TLS()
+	if err != nil {
+		return nil, err
+	}
+	eps := make([]string, len(c.Endpoints))
+	for i, ep := range c.Endpoints {
+		eps[i] = clientEndpoint(ep, tlsCfg != nil)
+	}
+	return clientv3.New(clientv3.Config{
+		Endpoints:            eps,
+		DialTimeout:          c.dialTimeout(),
+		DialKeepAliveTime:    2 * time.Second,
+		DialKeepAliveTimeout: 6 * time.Second,
+		TLS:                  tlsCfg,
+		Username:             c.User,
+		Password:             c.Password,
+		Logger:               zap.NewNop(),
+		DialOptions:          []grpc.DialOption{},
+		AutoSyncInterval:     0,
+		RejectOldCluster:     false,
+		PermitWithoutStream:  true,
+	})
+}
+
+// clientEndpoint gives a host:port endpoint the scheme that matches TLS.
+func clientEndpoint(ep string, useTLS bool) string {
+	if strings.Contains(ep, "://") {
+		return ep
+	}
+	if useTLS {
+		return "https://" + ep
+	}
+	return "http://" + ep
+}
+
+// HTTPClient returns an HTTP client for /version and /health with the same TLS.
+func (c Config) HTTPClient() (*http.Client, error) {
+	tlsCfg, err := c.TLS()
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{
+		Timeout:   c.Timeout(),
+		Transport: &http.Transport{TLSClientConfig: tlsCfg, DisableKeepAlives: true, TLSHandshakeTimeout: c.dialTimeout()},
+	}, nil
+}
+
+// URL returns the http(s) URL of an endpoint.
+func (c Config) URL(ep string) string {
+	tlsCfg, _ := c.TLS()
+	return strings.TrimRight(clientEndpoint(ep, tlsCfg != nil), "/")
+}
+
+// WithTimeout is a context bounded by the command timeout.
+func (c Config) WithTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.Timeout())
+}

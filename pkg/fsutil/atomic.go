@@ -1,0 +1,119 @@
+// Package fsutil holds the file-system primitives that keep etcdpilot's files
+// whole: write to a temporary file, fsync it, rename it into place and fsync
+// the directory; and advisory file locks.
+package fsutil
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// WriteFile atomically replaces path with data: a crash leaves either the old
+// file or the new one, never a partial file under path.
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return WriteWith(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteWith is WriteFile with the content produced by fill.
+func WriteWith(path string, perm os.FileMode, fill func(w io.Writer) error) error {
+	f, err := CreateTemp(path, perm)
+	if err != nil {
+		return err
+	}
+	if err := fill(f); err != nil {
+		f.Abort()
+		return err
+	}
+	return f.Commit()
+}
+
+// TempFile is a temporary file beside its final path. Commit fsyncs it,
+// renames it into place and fsyncs the directory; Abort removes it.
+type TempFile struct {
+	*os.File
+	final string
+	done  bool
+}
+
+// CreateTemp opens a temporary file in path's directory with mode perm.
+func CreateTemp(path string, perm os.FileMode) (*TempFile, error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create temporary file in %s: %w", dir, err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return &TempFile{File: f, final: path}, nil
+}
+
+// Commit makes the file durable under its final name.
+func (t *TempFile) Commit() error {
+	if t.done {
+		return fmt.Errorf("%s: already committed or aborted", t.final)
+	}
+	t.done = true
+	if err := t.Sync(); err != nil {
+		t.Close()
+		os.Remove(t.Name())
+		return fmt.Errorf("fsync %s: %w", t.Name(), err)
+	}
+	if err := t.Close(); err != nil {
+		os.Remove(t.Name())
+		return err
+	}
+	if err := os.Rename(t.Name(), t.final); err != nil {
+		os.Remove(t.Name())
+		return err
+	}
+	return SyncDir(filepath.Dir(t.final))
+}
+
+// Abort closes and removes the temporary file; it is a no-op after Commit.
+func (t *TempFile) Abort() {
+	if t.done {
+		return
+	}
+	t.done = true
+	t.Close()
+	os.Remove(t.Name())
+}
+
+// SyncDir fsyncs a directory so that a rename or create in it is durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Exists reports whether path exists.
+func Exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// DirEmpty reports whether dir is missing or has no entries.
+func DirEmpty(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return len(entries) == 0, nil
+}

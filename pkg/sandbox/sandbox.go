@@ -1,0 +1,390 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
+	"github.com/etcdpilot/etcdpilot/pkg/pki"
+	"github.com/etcdpilot/etcdpilot/pkg/version"
+)
+
+// Sandbox is a handle on one sandbox directory.
+type Sandbox struct {
+	Name string
+	Dir  string
+	// Binaries finds (and if needed installs) the etcd binaries.
+	Binaries *binaries.Manager
+	// StopTimeout bounds a graceful stop before SIGKILL (default 15s).
+	StopTimeout time.Duration
+	// StartTimeout bounds the wait for a started member to listen (default 60s).
+	StartTimeout time.Duration
+	// Out receives progress lines; nil is silent.
+	Out io.Writer
+}
+
+// Options describe a new sandbox.
+type Options struct {
+	Name    string
+	Members int
+	// Versions holds one version for all members, or one per member.
+	Versions []string
+	TLS      bool
+	// ExtraFlags are added to every member's command line.
+	ExtraFlags []string
+	// BeforeStart may adjust members (for example AdvertiseClientURL) before
+	// their first start.
+	BeforeStart func(*State) error
+}
+
+// Open returns the sandbox called name under root.
+func Open(root, name string, bins *binaries.Manager) (*Sandbox, error) {
+	dir := sandboxDir(root, name)
+	if _, err := readState(dir); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			names, _ := List(root)
+			return nil, fmt.Errorf("sandbox %q does not exist (existing: %v); create it with: etcdpilot sandbox up --name %s", name, names, name)
+		}
+		return nil, err
+	}
+	return &Sandbox{Name: name, Dir: dir, Binaries: bins}, nil
+}
+
+// State reads the current state file.
+func (s *Sandbox) State() (*State, error) { return readState(s.Dir) }
+
+// update changes the state under the sandbox's lock, so that concurrent
+// etcdpilot processes do not lose each other's changes.
+func (s *Sandbox) update(fn func(*State) error) error {
+	lock, err := fsutil.LockWait(context.Background(), filepath.Join(s.Dir, "state.lock"), nil)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	st, err := readState(s.Dir)
+	if err != nil {
+		return err
+	}
+	if err := fn(st); err != nil {
+		return err
+	}
+	return writeState(s.Dir, st)
+}
+
+func (s *Sandbox) out() io.Writer {
+	if s.Out == nil {
+		return io.Discard
+	}
+	return s.Out
+}
+
+// Create makes and starts a new sandbox and waits until it is healthy.
+func Create(ctx context.Context, root string, bins *binaries.Manager, opts Options, out io.Writer) (*Sandbox, error) {
+	if opts.Name == "" {
+		opts.Name = "default"
+	}
+	if err := ValidName("sandbox", opts.Name); err != nil {
+		return nil, err
+	}
+	if opts.Members <= 0 {
+		opts.Members = 3
+	}
+	versions, err := expandVersions(opts.Versions, opts.Members)
+	if err != nil {
+		return nil, err
+	}
+	dir := sandboxDir(root, opts.Name)
+	if fsutil.Exists(dir) {
+		return nil, fmt.Errorf("sandbox %q already exists in %s; remove it with: etcdpilot sandbox down --name %s", opts.Name, dir, opts.Name)
+	}
+	for _, v := range uniq(versions) {
+		if _, err := bins.Install(ctx, v, binaries.Options{}); err != nil {
+			return nil, fmt.Errorf("etcd %s: %w", version.Plain(v), err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if os.IsExist(err) {
+			return nil, fmt.Errorf("sandbox %q already exists; remove it with: etcdpilot sandbox down --name %s", opts.Name, opts.Name)
+		}
+		return nil, err
+	}
+	s := &Sandbox{Name: opts.Name, Dir: dir, Binaries: bins, Out: out}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		lastErr = s.bootstrap(ctx, opts, versions)
+		if lastErr == nil {
+			return s, nil
+		}
+		s.killAll()
+		if !strings.Contains(lastErr.Error(), "address already in use") {
+			break
+		}
+		fmt.Fprintf(s.out(), "a port was taken by another process; retrying with new ports\n")
+	}
+	os.RemoveAll(dir)
+	return nil, lastErr
+}
+
+func (s *Sandbox) bootstrap(ctx context.Context, opts Options, versions []string) error {
+	// Start from a clean directory on every attempt.
+	entries, _ := os.ReadDir(s.Dir)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(s.Dir, e.Name()))
+	}
+	st := &State{Name: opts.Name, CreatedAt: time.Now().UTC(), Token: "etcdpilot-" + opts.Name + "-" + randHex(4)}
+	ports := newPortSet()
+	for i := 0; i < opts.Members; i++ {
+		name := fmt.Sprintf("m%d", i+1)
+		m, err := s.newMember(name, versions[i], ports)
+		if err != nil {
+			return err
+		}
+		m.ExtraFlags = append([]string(nil), opts.ExtraFlags...)
+		st.Members = append(st.Members, m)
+	}
+	var ic []string
+	for _, m := range st.Members {
+		ic = append(ic, m.Name+"="+m.PeerURL)
+	}
+	for _, m := range st.Members {
+		m.InitialCluster = strings.Join(ic, ",")
+		m.InitialClusterState = "new"
+	}
+	if opts.TLS {
+		if err := s.makePKI(st); err != nil {
+			return err
+		}
+	}
+	if opts.BeforeStart != nil {
+		if err := opts.BeforeStart(st); err != nil {
+			return err
+		}
+	}
+	if err := writeState(s.Dir, st); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out(), "starting sandbox %s: %d members (%s)\n", st.Name, len(st.Members), describeVersions(versions))
+	var wg sync.WaitGroup
+	errs := make([]error, len(st.Members))
+	for i, m := range st.Members {
+		wg.Add(1)
+		go func(i int, name string) {
+			defer wg.Done()
+			errs[i] = s.start(ctx, name, "", nil)
+		}(i, m.Name)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := s.WaitHealthy(wctx); err != nil {
+		if dead := s.deadMembers(); dead != "" {
+			return fmt.Errorf("sandbox %s did not start: %s", s.Name, dead)
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *Sandbox) newMember(name, v string, ports *portSet) (*Member, error) {
+	cp, err := ports.next()
+	if err != nil {
+		return nil, err
+	}
+	pp, err := ports.next()
+	if err != nil {
+		return nil, err
+	}
+	return &Member{
+		Name:       name,
+		Version:    version.MustCanonical(v),
+		ClientPort: cp,
+		PeerPort:   pp,
+		ClientURL:  fmt.Sprintf("http://127.0.0.1:%d", cp),
+		PeerURL:    fmt.Sprintf("http://127.0.0.1:%d", pp),
+		DataDir:    filepath.Join(s.Dir, "members", name),
+		LogFile:    filepath.Join(s.Dir, "logs", name+".log"),
+	}, nil
+}
+
+func (s *Sandbox) makePKI(st *State) error {
+	dir := filepath.Join(s.Dir, "pki")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	ca, err := pki.NewCA(dir, "etcdpilot-sandbox-"+st.Name)
+	if err != nil {
+		return err
+	}
+	client, err := ca.Client(dir, "client")
+	if err != nil {
+		return err
+	}
+	st.TLS = &TLSFiles{CA: ca.Cert, Client: client}
+	for _, m := range st.Members {
+		if err := s.issueMemberCert(st, m, ca); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Sandbox) issueMemberCert(st *State, m *Member, ca *pki.CA) error {
+	p, err := ca.Server(filepath.Join(s.Dir, "pki"), m.Name, "127.0.0.1", "localhost")
+	if err != nil {
+		return err
+	}
+	m.Cert = &p
+	m.ClientURL = strings.Replace(m.ClientURL, "http://", "https://", 1)
+	m.PeerURL = strings.Replace(m.PeerURL, "http://", "https://", 1)
+	m.InitialCluster = strings.ReplaceAll(m.InitialCluster, "http://", "https://")
+	return nil
+}
+
+// Destroy stops every member and removes the sandbox directory.
+func (s *Sandbox) Destroy(ctx context.Context) error {
+	st, err := s.State()
+	if err == nil {
+		var wg sync.WaitGroup
+		for _, m := range st.Members {
+			wg.Add(1)
+			go func(m *Member) {
+				defer wg.Done()
+				m.Process.signal(sigCont)
+				m.Process.signal(sigTerm)
+				if !m.Process.waitGone(5 * time.Second) {
+					m.Process.signal(sigKill)
+					m.Process.waitGone(5 * time.Second)
+				}
+			}(m)
+		}
+		wg.Wait()
+	}
+	return os.RemoveAll(s.Dir)
+}
+
+// deadMembers describes members whose process has exited, with their logs.
+func (s *Sandbox) deadMembers() string {
+	st, err := s.State()
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, m := range st.Members {
+		if !m.Running() {
+			out = append(out, fmt.Sprintf("member %s exited; last log lines:\n%s", m.Name, LogTail(m.LogFile, 10)))
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// killAll kills every member at once (used when a bootstrap fails).
+func (s *Sandbox) killAll() {
+	st, err := s.State()
+	if err != nil {
+		return
+	}
+	for _, m := range st.Members {
+		m.Process.signal(sigKill)
+		m.Process.waitGone(5 * time.Second)
+	}
+}
+
+// Endpoints returns the members' client URLs.
+func (st *State) Endpoints() []string {
+	var eps []string
+	for _, m := range st.Members {
+		eps = append(eps, m.Endpoint())
+	}
+	return eps
+}
+
+// Conn returns the connection settings for the sandbox.
+func (st *State) Conn() conn.Config {
+	c := conn.Config{Endpoints: st.Endpoints()}
+	if st.TLS != nil {
+		c.CACert, c.Cert, c.Key = st.TLS.CA, st.TLS.Client.Cert, st.TLS.Client.Key
+	}
+	return c
+}
+
+// Env returns the ETCDCTL_* variables that point etcdctl at the sandbox.
+func (st *State) Env() [][2]string {
+	env := [][2]string{{"ETCDCTL_ENDPOINTS", strings.Join(st.Endpoints(), ",")}}
+	if st.TLS != nil {
+		env = append(env, [2]string{"ETCDCTL_CACERT", st.TLS.CA}, [2]string{"ETCDCTL_CERT", st.TLS.Client.Cert}, [2]string{"ETCDCTL_KEY", st.TLS.Client.Key})
+	}
+	return env
+}
+
+func expandVersions(vs []string, n int) ([]string, error) {
+	if len(vs) == 0 {
+		vs = []string{DefaultVersion}
+	}
+	var out []string
+	for _, v := range vs {
+		cv, err := version.Canonical(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cv)
+	}
+	if len(out) == 1 {
+		for len(out) < n {
+			out = append(out, out[0])
+		}
+		return out, nil
+	}
+	if len(out) != n {
+		return nil, fmt.Errorf("--version lists %d versions for %d members: give one version, or one per member", len(out), n)
+	}
+	return out, nil
+}
+
+// DefaultVersion is the etcd version of a sandbox when none is given.
+const DefaultVersion = "3.5.35"
+
+func uniq(vs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range vs {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func describeVersions(vs []string) string {
+	var plain []string
+	for _, v := range vs {
+		plain = append(plain, version.Plain(v))
+	}
+	if len(uniq(vs)) == 1 {
+		return "etcd " + plain[0]
+	}
+	return "etcd " + strings.Join(plain, ", ")
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,150 @@
+// Package sandbox runs local etcd clusters of any version: real member
+// processes on 127.0.0.1 with free ports, data directories, logs and a state
+// file under a state directory. The processes outlive the command that
+// started them. A Sandbox is also the local implementation of
+// runtime.Runtime.
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
+	"github.com/etcdpilot/etcdpilot/pkg/pki"
+)
+
+// Member is one member's configuration and process.
+type Member struct {
+	Name       string `json:"name"`
+	Version    string `json:"version"`
+	ClientPort int    `json:"clientPort"`
+	PeerPort   int    `json:"peerPort"`
+	// ClientURL is the URL the member listens on; AdvertiseClientURL, when
+	// set, is the one it advertises (a fault-injection proxy, for example).
+	ClientURL          string   `json:"clientURL"`
+	AdvertiseClientURL string   `json:"advertiseClientURL,omitempty"`
+	PeerURL            string   `json:"peerURL"`
+	DataDir            string   `json:"dataDir"`
+	LogFile            string   `json:"logFile"`
+	Cert               *pki.Pair `json:"cert,omitempty"`
+	// InitialCluster and InitialClusterState are used on the first start.
+	InitialCluster      string   `json:"initialCluster"`
+	InitialClusterState string   `json:"initialClusterState"`
+	ExtraFlags          []string `json:"extraFlags,omitempty"`
+	Process             proc     `json:"process"`
+}
+
+// Endpoint is the client URL the member advertises.
+func (m *Member) Endpoint() string {
+	if m.AdvertiseClientURL != "" {
+		return m.AdvertiseClientURL
+	}
+	return m.ClientURL
+}
+
+// Running reports whether the member's process is alive.
+func (m *Member) Running() bool { return m.Process.alive() }
+
+// Paused reports whether the member's process is stopped by SIGSTOP.
+func (m *Member) Paused() bool { return m.Process.stopped() }
+
+// TLSFiles are the CA and client certificate of a TLS sandbox.
+type TLSFiles struct {
+	CA     string   `json:"ca"`
+	Client pki.Pair `json:"client"`
+}
+
+// State is the content of a sandbox's state.json.
+type State struct {
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"createdAt"`
+	Token     string    `json:"token"`
+	TLS       *TLSFiles `json:"tls,omitempty"`
+	Members   []*Member `json:"members"`
+}
+
+// Member returns the member called name.
+func (s *State) Member(name string) (*Member, error) {
+	for _, m := range s.Members {
+		if m.Name == name {
+			return m, nil
+		}
+	}
+	var names []string
+	for _, m := range s.Members {
+		names = append(names, m.Name)
+	}
+	return nil, fmt.Errorf("sandbox %s has no member %q (members: %v)", s.Name, name, names)
+}
+
+// Root is the directory holding all sandboxes: $ETCDPILOT_STATE_DIR, else
+// $XDG_STATE_HOME/etcdpilot, else ~/.local/state/etcdpilot.
+func Root() string {
+	if d := os.Getenv("ETCDPILOT_STATE_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "etcdpilot")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "etcdpilot")
+	}
+	return filepath.Join(os.TempDir(), "etcdpilot-state")
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,40}$`)
+
+// ValidName checks a sandbox or member name.
+func ValidName(kind, name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("%s name %q: use 1-41 lower-case letters, digits and dashes", kind, name)
+	}
+	return nil
+}
+
+func sandboxDir(root, name string) string { return filepath.Join(root, "sandboxes", name) }
+
+func readState(dir string) (*State, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "state.json"), err)
+	}
+	return &st, nil
+}
+
+func writeState(dir string, st *State) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFile(filepath.Join(dir, "state.json"), append(b, '\n'), 0o600)
+}
+
+// List returns the names of the sandboxes under root.
+func List(root string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(root, "sandboxes"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() && fsutil.Exists(filepath.Join(root, "sandboxes", e.Name(), "state.json")) {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}

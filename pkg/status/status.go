@@ -1,0 +1,383 @@
+// Package status collects the state of every member of an etcd cluster:
+// versions, leader, raft indexes, database size, alarms, learners, and
+// whether the members' key-value hashes agree.
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/etcdpilot/etcdpilot/pkg/conn"
+)
+
+// Health of a cluster.
+const (
+	Healthy     = "healthy"
+	Degraded    = "degraded"
+	Unavailable = "unavailable"
+)
+
+// Member is one member as seen by its own Status, /version and HashKV.
+type Member struct {
+	Name           string   `json:"name"`
+	ID             string   `json:"id"`
+	Endpoint       string   `json:"endpoint"`
+	PeerURLs       []string `json:"peerURLs"`
+	IsLearner      bool     `json:"isLearner"`
+	Started        bool     `json:"started"`
+	Reachable      bool     `json:"reachable"`
+	ServerVersion  string   `json:"serverVersion,omitempty"`
+	ClusterVersion string   `json:"clusterVersion,omitempty"`
+	StorageVersion string   `json:"storageVersion,omitempty"`
+	IsLeader       bool     `json:"isLeader"`
+	LeaderID       string   `json:"leaderID,omitempty"`
+	RaftTerm       uint64   `json:"raftTerm"`
+	RaftIndex      uint64   `json:"raftIndex"`
+	AppliedIndex   uint64   `json:"raftAppliedIndex"`
+	Revision       int64    `json:"revision"`
+	DBSize         int64    `json:"dbSize"`
+	DBSizeInUse    int64    `json:"dbSizeInUse"`
+	Errors         []string `json:"errors,omitempty"`
+	Alarms         []string `json:"alarms,omitempty"`
+	Hash           uint32   `json:"hash,omitempty"`
+	CompactRev     int64    `json:"compactRevision,omitempty"`
+	Error          string   `json:"error,omitempty"`
+
+	id uint64
+}
+
+// Hash is the outcome of comparing HashKV across members.
+type Hash struct {
+	// Result is "agree", "mismatch" or "unknown".
+	Result   string `json:"result"`
+	Revision int64  `json:"revision,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+}
+
+// Cluster is the whole picture.
+type Cluster struct {
+	ClusterID       string   `json:"clusterID"`
+	Health          string   `json:"health"`
+	Reasons         []string `json:"reasons,omitempty"`
+	Voters          int      `json:"voters"`
+	ReachableVoters int      `json:"reachableVoters"`
+	Quorum          int      `json:"quorum"`
+	Leader          string   `json:"leader,omitempty"`
+	ClusterVersion  string   `json:"clusterVersion,omitempty"`
+	Alarms          []string `json:"alarms,omitempty"`
+	Hash            Hash     `json:"hash"`
+	Members         []Member `json:"members"`
+}
+
+// Options tune Collect.
+type Options struct {
+	// SkipHash skips the HashKV comparison.
+	SkipHash bool
+}
+
+// ErrNoEndpoint means no endpoint answered the member list.
+var ErrNoEndpoint = errors.New("no reachable endpoint")
+
+// Collect asks every member for its state, in parallel. It fails only when
+// no endpoint answers at all; an unreachable member is reported in its row.
+func Collect(ctx context.Context, cfg conn.Config, opts Options) (*Cluster, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	list, err := MemberList(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cl := &Cluster{ClusterID: fmt.Sprintf("%x", list.Header.ClusterId)}
+	cl.Members = make([]Member, len(list.Members))
+	var wg sync.WaitGroup
+	for i, pm := range list.Members {
+		m := &cl.Members[i]
+		m.id = pm.ID
+		m.ID = fmt.Sprintf("%x", pm.ID)
+		m.Name = pm.Name
+		m.PeerURLs = pm.PeerURLs
+		m.IsLearner = pm.IsLearner
+		m.Started = len(pm.ClientURLs) > 0
+		if !m.Started {
+			m.Error = "not started (added but never connected)"
+			continue
+		}
+		m.Endpoint = pm.ClientURLs[0]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			query(ctx, cfg, m)
+		}()
+	}
+	// AlarmList goes through raft: without quorum it waits for the whole
+	// command timeout, so it runs beside the member queries.
+	var alarmList []*etcdserverpb.AlarmMember
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		alarmList = listAlarms(ctx, cfg)
+	}()
+	wg.Wait()
+	applyAlarms(cl, alarmList)
+	sort.SliceStable(cl.Members, func(i, j int) bool { return cl.Members[i].Name < cl.Members[j].Name })
+	if !opts.SkipHash {
+		cl.Hash = CompareHashes(ctx, cfg, cl.Members)
+	}
+	assess(cl)
+	return cl, nil
+}
+
+// MemberList asks all endpoints at once and returns the first answer. It
+// uses a serializable list, so that a member without quorum still answers.
+func MemberList(ctx context.Context, cfg conn.Config) (*clientv3.MemberListResponse, error) {
+	type answer struct {
+		resp *clientv3.MemberListResponse
+		err  error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan answer, len(cfg.Endpoints))
+	for _, ep := range cfg.Endpoints {
+		go func(ep string) {
+			c, err := cfg.ForEndpoint(ep).Client()
+			if err != nil {
+				ch <- answer{err: fmt.Errorf("%s: %w", ep, err)}
+				return
+			}
+			defer c.Close()
+			cctx, ccancel := cfg.WithTimeout(ctx)
+			defer ccancel()
+			resp, err := c.MemberList(cctx, clientv3.WithSerializable())
+			if err != nil {
+				err = fmt.Errorf("%s: %w", ep, err)
+			}
+			ch <- answer{resp, err}
+		}(ep)
+	}
+	var errs []string
+	for range cfg.Endpoints {
+		a := <-ch
+		if a.err == nil {
+			return a.resp, nil
+		}
+		errs = append(errs, a.err.Error())
+	}
+	sort.Strings(errs)
+	return nil, fmt.Errorf("%w among %s: %s", ErrNoEndpoint, strings.Join(cfg.Endpoints, ","), strings.Join(errs, "; "))
+}
+
+func query(ctx context.Context, cfg conn.Config, m *Member) {
+	if err := dialable(m.Endpoint, cfg); err != nil {
+		m.Error = err.Error()
+		return
+	}
+	c, err := cfg.ForEndpoint(m.Endpoint).Client()
+	if err != nil {
+		m.Error = err.Error()
+		return
+	}
+	defer c.Close()
+	cctx, cancel := cfg.WithTimeout(ctx)
+	defer cancel()
+	sr, err := c.Status(cctx, m.Endpoint)
+	if err != nil {
+		m.Error = shortError(err)
+		if cctx.Err() != nil {
+			m.Error = fmt.Sprintf("no answer within %s (--command-timeout)", cfg.Timeout())
+		}
+		return
+	}
+	m.Reachable = true
+	m.ServerVersion = sr.Version
+	m.StorageVersion = sr.StorageVersion
+	m.DBSize = sr.DbSize
+	m.DBSizeInUse = sr.DbSizeInUse
+	m.RaftTerm = sr.RaftTerm
+	m.RaftIndex = sr.RaftIndex
+	m.AppliedIndex = sr.RaftAppliedIndex
+	m.Revision = sr.Header.Revision
+	m.Errors = sr.Errors
+	if sr.Leader != 0 {
+		m.LeaderID = fmt.Sprintf("%x", sr.Leader)
+		m.IsLeader = sr.Leader == sr.Header.MemberId
+	}
+	if v, err := Versions(cctx, cfg, m.Endpoint); err == nil {
+		m.ClusterVersion = v.Cluster
+		if m.StorageVersion == "" {
+			m.StorageVersion = v.Storage
+		}
+	}
+}
+
+// dialable fails fast when nothing listens at the endpoint, where gRPC
+// would wait for the whole command timeout.
+func dialable(endpoint string, cfg conn.Config) error {
+	u, err := conn.ParseEndpoint(endpoint)
+	if err != nil {
+		return err
+	}
+	d := cfg.DialTimeout
+	if d == 0 {
+		d = conn.DefaultDialTimeout
+	}
+	c, err := net.DialTimeout("tcp", u.Host, d)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Err != nil {
+			return fmt.Errorf("cannot connect to %s: %v", u.Host, op.Err)
+		}
+		return err
+	}
+	return c.Close()
+}
+
+// VersionInfo is the JSON of an etcd member's /version.
+type VersionInfo struct {
+	Server  string `json:"etcdserver"`
+	Cluster string `json:"etcdcluster"`
+	Storage string `json:"storage,omitempty"`
+}
+
+// Versions reads a member's /version over HTTP(S).
+func Versions(ctx context.Context, cfg conn.Config, endpoint string) (*VersionInfo, error) {
+	hc, err := cfg.HTTPClient()
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.URL(endpoint)+"/version", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /version: %s", resp.Status)
+	}
+	var v VersionInfo
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func listAlarms(ctx context.Context, cfg conn.Config) []*etcdserverpb.AlarmMember {
+	c, err := cfg.Client()
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	cctx, cancel := cfg.WithTimeout(ctx)
+	defer cancel()
+	resp, err := c.AlarmList(cctx)
+	if err != nil {
+		return nil
+	}
+	return resp.Alarms
+}
+
+func applyAlarms(cl *Cluster, list []*etcdserverpb.AlarmMember) {
+	for _, a := range list {
+		if a.Alarm == etcdserverpb.AlarmType_NONE {
+			continue
+		}
+		name := fmt.Sprintf("%x", a.MemberID)
+		for j := range cl.Members {
+			if cl.Members[j].id == a.MemberID {
+				cl.Members[j].Alarms = append(cl.Members[j].Alarms, a.Alarm.String())
+				name = nameOr(cl.Members[j])
+			}
+		}
+		cl.Alarms = append(cl.Alarms, fmt.Sprintf("%s on %s", a.Alarm, name))
+	}
+}
+
+// assess sets health, quorum and leader from the member rows.
+func assess(cl *Cluster) {
+	leaders := map[string]bool{}
+	versions := map[string]bool{}
+	for _, m := range cl.Members {
+		if !m.IsLearner {
+			cl.Voters++
+			if m.Reachable {
+				cl.ReachableVoters++
+			}
+		}
+		if m.Reachable && m.LeaderID != "" {
+			leaders[m.LeaderID] = true
+		}
+		if m.ClusterVersion != "" {
+			versions[m.ClusterVersion] = true
+		}
+		if !m.Reachable {
+			cl.Reasons = append(cl.Reasons, fmt.Sprintf("member %s unreachable: %s", nameOr(m), m.Error))
+		}
+		if len(m.Errors) > 0 {
+			cl.Reasons = append(cl.Reasons, fmt.Sprintf("member %s reports: %s", nameOr(m), strings.Join(m.Errors, ", ")))
+		}
+	}
+	for v := range versions {
+		cl.ClusterVersion = v
+	}
+	if len(versions) > 1 {
+		cl.ClusterVersion = ""
+		cl.Reasons = append(cl.Reasons, "members disagree on the cluster version")
+	}
+	cl.Quorum = cl.Voters/2 + 1
+	for _, m := range cl.Members {
+		if m.Reachable && m.IsLeader {
+			cl.Leader = nameOr(m)
+		}
+	}
+	switch {
+	case cl.ReachableVoters < cl.Quorum:
+		cl.Health = Unavailable
+		cl.Reasons = append([]string{fmt.Sprintf("no quorum: %d of %d voting members reachable, %d needed", cl.ReachableVoters, cl.Voters, cl.Quorum)}, cl.Reasons...)
+	case cl.Leader == "":
+		cl.Health = Unavailable
+		cl.Reasons = append([]string{"no leader"}, cl.Reasons...)
+	default:
+		cl.Health = Healthy
+		if len(leaders) > 1 {
+			cl.Reasons = append(cl.Reasons, "members disagree on the leader")
+		}
+		if len(cl.Alarms) > 0 {
+			cl.Reasons = append(cl.Reasons, "alarms: "+strings.Join(cl.Alarms, ", "))
+		}
+		if cl.Hash.Result == HashMismatch {
+			cl.Reasons = append(cl.Reasons, "key-value hashes differ: "+cl.Hash.Detail)
+		}
+		if len(cl.Reasons) > 0 {
+			cl.Health = Degraded
+		}
+	}
+}
+
+func nameOr(m Member) string {
+	if m.Name != "" {
+		return m.Name
+	}
+	return m.ID
+}
+
+// shortError keeps the useful part of a gRPC error.
+func shortError(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, "desc = "); i >= 0 {
+		s = s[i+len("desc = "):]
+	}
+	return s
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Puts every etcd version the tests use into etcdpilot's binary cache, once
+# per machine: 3.5 and later from release tarballs or, where those cannot be
+# downloaded, built from Go module source; 3.4.23 from Debian's etcd-server
+# and etcd-client packages (3.4 has no v3 server module to build from).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${ETCDPILOT:-bin/etcdpilot}
+versions=${ETCD_VERSIONS:-"3.5.35 3.6.16 3.7.3 3.5.20"}
+
+"$bin" etcd install $versions
+
+if ! "$bin" etcd path 3.4.23 >/dev/null 2>&1; then
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+	(
+		cd "$work"
+		if ! apt-get download etcd-server etcd-client >/dev/null 2>&1; then
+			# Fresh machines have no package lists yet.
+			if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null; else sudo apt-get update -qq >/dev/null; fi
+			apt-get download etcd-server etcd-client >/dev/null 2>&1
+		fi
+		for deb in *.deb; do dpkg-deb -x "$deb" root; done
+	)
+	"$bin" etcd install 3.4.23 --source dir --dir "$work/root/usr/bin"
+fi
+"$bin" etcd list
