@@ -19,11 +19,11 @@ import (
 // globals are the flags every command shares: etcdctl's connection flags,
 // the cache and state directories, and the output format.
 type globals struct {
-	conn      conn.Config
-	cacheDir  string
-	stateDir  string
-	output    string
-	catalogF  string
+	conn     conn.Config
+	cacheDir string
+	stateDir string
+	output   string
+	catalogF string
 }
 
 // envFlags maps etcdctl's environment variables to flags.

@@ -27,11 +27,11 @@ type Member struct {
 	PeerPort   int    `json:"peerPort"`
 	// ClientURL is the URL the member listens on; AdvertiseClientURL, when
 	// set, is the one it advertises (a fault-injection proxy, for example).
-	ClientURL          string   `json:"clientURL"`
-	AdvertiseClientURL string   `json:"advertiseClientURL,omitempty"`
-	PeerURL            string   `json:"peerURL"`
-	DataDir            string   `json:"dataDir"`
-	LogFile            string   `json:"logFile"`
+	ClientURL          string    `json:"clientURL"`
+	AdvertiseClientURL string    `json:"advertiseClientURL,omitempty"`
+	PeerURL            string    `json:"peerURL"`
+	DataDir            string    `json:"dataDir"`
+	LogFile            string    `json:"logFile"`
 	Cert               *pki.Pair `json:"cert,omitempty"`
 	// InitialCluster and InitialClusterState are used on the first start.
 	InitialCluster      string   `json:"initialCluster"`

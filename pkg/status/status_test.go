@@ -75,7 +75,7 @@ func TestStatusHealthySandboxes(t *testing.T) {
 		name     string
 		versions []string
 		tls      bool
-		cluster  string // expected cluster version
+		cluster  string   // expected cluster version
 		storage  []string // storage version per member ("" before 3.6)
 	}{
 		{"v35", []string{testutil.V35}, false, "3.5.0", []string{"", "", ""}},
