@@ -63,6 +63,7 @@ func newRoot() *cobra.Command {
 		newEtcdCmd(g),
 		newSandboxCmd(g),
 		newStatusCmd(g),
+		newDemoCmd(g),
 		newVersionCmd(),
 	)
 	return root
