@@ -64,6 +64,8 @@ func newRoot() *cobra.Command {
 		newSandboxCmd(g),
 		newStatusCmd(g),
 		newDemoCmd(g),
+		newUpgradeCmd(g),
+		newCatalogCmd(g),
 		newVersionCmd(),
 	)
 	return root

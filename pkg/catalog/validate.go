@@ -75,6 +75,9 @@ func (c *Catalog) validate() error {
 		if !isKnown(h.Minimum) || version.Minor(h.Minimum) != h.From {
 			return c.errAt("hops", i, "minimum %q is not a known %s release", h.Minimum, h.From)
 		}
+		if from, ok := c.Minor(h.From); ok && version.Compare(h.Minimum, from.Latest) > 0 {
+			return c.errAt("hops", i, "minimum %s is newer than the latest %s release %s", h.Minimum, h.From, from.Latest)
+		}
 		if h.Reason == "" || !strings.HasPrefix(h.Link, "https://") {
 			return c.errAt("hops", i, "a hop needs a reason and an https link")
 		}

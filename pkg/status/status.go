@@ -381,3 +381,22 @@ func shortError(err error) string {
 	}
 	return s
 }
+
+// V2Enabled reports whether a member serves the v2 API (--enable-v2), by
+// asking for /v2/keys: 404 means off.
+func V2Enabled(ctx context.Context, cfg conn.Config, endpoint string) (bool, error) {
+	hc, err := cfg.HTTPClient()
+	if err != nil {
+		return false, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.URL(endpoint)+"/v2/keys", nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, nil
+}

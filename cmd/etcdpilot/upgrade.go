@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
+	"github.com/etcdpilot/etcdpilot/pkg/plan"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
+)
+
+func newUpgradeCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "upgrade",
+		Short: "Plan and run etcd upgrades",
+	}
+	cmd.AddCommand(newUpgradePlanCmd(g))
+	return cmd
+}
+
+type planFlags struct {
+	to, sandbox, kubernetes string
+	from, configs           []string
+	direct                  bool
+}
+
+func newUpgradePlanCmd(g *globals) *cobra.Command {
+	var f planFlags
+	cmd := &cobra.Command{
+		Use:   "plan --to VERSION",
+		Short: "Show the legal path to a version, the blockers and the warnings, with reasons",
+		Long: `Plan an upgrade (or a downgrade) against a live cluster (--endpoints, --sandbox)
+or offline (--from VERSION, or a comma-separated list for a mixed cluster).
+
+Member configurations (--member-config, repeatable) are read from a kubeadm
+static pod manifest, a systemd unit, an etcd YAML config file or a plain flag
+list; flags the target no longer accepts are blockers. With --sandbox the
+sandbox members' own flags are used.
+
+Exit status: 0 without blockers, 1 with blockers, 2 on error.`,
+		Example: `  etcdpilot upgrade plan --sandbox default --to 3.6
+  etcdpilot upgrade plan --from 3.5.20 --to 3.6.16
+  etcdpilot upgrade plan --from 3.5.35 --to 3.7.3 --member-config /etc/kubernetes/manifests/etcd.yaml --kubernetes 1.36`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := makePlan(cmd.Context(), g, f)
+			if err != nil {
+				return err
+			}
+			pr, err := g.printer(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			if err := pr.Print(p); err != nil {
+				return err
+			}
+			if p.Blocked() {
+				return quietNo
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&f.to, "to", "", "target: a version (3.6.16), a minor (3.6: its latest patch) or latest")
+	cmd.Flags().StringSliceVar(&f.from, "from", nil, "plan offline from these member versions (3.5.35 or 3.5.35,3.5.35,3.6.16)")
+	cmd.Flags().StringArrayVar(&f.configs, "member-config", nil, "member configuration file (repeatable): kubeadm manifest, systemd unit, etcd config file or flag list")
+	cmd.Flags().StringVar(&f.kubernetes, "kubernetes", "", "Kubernetes version the cluster serves (1.34), for kubeadm's and kops' etcd")
+	cmd.Flags().BoolVar(&f.direct, "direct", false, "judge a single jump straight to the target instead of planning a path")
+	addSandboxFlag(cmd, &f.sandbox)
+	cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+// makePlan gathers the current state (live or offline) and plans.
+func makePlan(ctx context.Context, g *globals, f planFlags) (*plan.Plan, error) {
+	cat, err := g.catalog()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cat.Resolve(f.to); err != nil {
+		return nil, err
+	}
+	opts := plan.Options{Target: f.to, Kubernetes: f.kubernetes, Direct: f.direct}
+	for _, file := range f.configs {
+		c, err := memberconfig.Load(file)
+		if err != nil {
+			return nil, err
+		}
+		opts.Configs = append(opts.Configs, c)
+	}
+	var cl plan.Cluster
+	if len(f.from) > 0 {
+		if f.sandbox != "" {
+			return nil, fmt.Errorf("--from plans offline; drop --sandbox, or drop --from to plan against the sandbox")
+		}
+		for i, v := range f.from {
+			name := fmt.Sprintf("member-%d", i+1)
+			if i < len(opts.Configs) && opts.Configs[i].Name() != "" {
+				name = opts.Configs[i].Name()
+			}
+			cl.Members = append(cl.Members, plan.Member{Name: name, Version: strings.TrimSpace(v), Reachable: true})
+		}
+	} else {
+		c, err := g.target(f.sandbox)
+		if err != nil {
+			return nil, err
+		}
+		st, err := status.Collect(ctx, c, status.Options{})
+		if err != nil {
+			return nil, err
+		}
+		cl = plan.FromStatus(ctx, c, st)
+		if f.sandbox != "" && len(opts.Configs) == 0 {
+			if opts.Configs, err = sandboxConfigs(ctx, g, f.sandbox); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return plan.Make(cat, cl, opts)
+}
+
+// sandboxConfigs reads each sandbox member's command line as its config.
+func sandboxConfigs(ctx context.Context, g *globals, name string) ([]*memberconfig.Config, error) {
+	sb, err := g.openSandbox(name, nil)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sb.State()
+	if err != nil {
+		return nil, err
+	}
+	var out []*memberconfig.Config
+	for _, m := range st.Members {
+		flags, err := sb.Flags(ctx, m.Name)
+		if err != nil {
+			return nil, err
+		}
+		c, err := memberconfig.Parse("sandbox "+name+" member "+m.Name, []byte(strings.Join(flags, "\n")))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

@@ -1,0 +1,297 @@
+package plan
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
+	"github.com/etcdpilot/etcdpilot/pkg/progress"
+	"github.com/etcdpilot/etcdpilot/pkg/version"
+)
+
+// DefaultQuota is etcd's default --quota-backend-bytes (2 GiB).
+const DefaultQuota = 2 << 30
+
+const (
+	healthLink  = "https://etcd.io/docs/v3.6/op-guide/maintenance/"
+	learnerLink = "https://etcd.io/docs/v3.6/learning/design-learner/"
+	quotaLink   = "https://etcd.io/docs/v3.6/op-guide/maintenance/#space-quota"
+	v2Link      = "https://etcd.io/docs/v3.6/upgrades/upgrade_3_6/"
+)
+
+// clusterBlockers looks at the live state: reachability, quorum, alarms,
+// learners, database size, v2 store use.
+func (pl *planner) clusterBlockers() {
+	cl := pl.cl
+	for _, m := range cl.Members {
+		if cl.Live && !m.Reachable {
+			pl.block(Finding{Code: "unreachable", Member: m.Name, Message: fmt.Sprintf("%s does not answer: %s", m.Name, m.Error),
+				Reason: "every member must be healthy before a rolling change; a restart while a member is down can lose quorum", Link: healthLink})
+		}
+		if m.IsLearner {
+			pl.block(Finding{Code: "learner-present", Member: m.Name, Message: fmt.Sprintf("%s is a learner", m.Name),
+				Reason: "promote (etcdpilot member promote) or remove learners before upgrading; membership changes during an upgrade hit known bugs (too many learner members, learner promotion on 3.6.0-3.6.3)", Link: learnerLink})
+		}
+		quota := pl.quota(m.Name)
+		switch {
+		case m.DBSize > quota:
+			pl.block(Finding{Code: "db-over-quota", Member: m.Name, Message: fmt.Sprintf("%s's database is %s, over its quota of %s", m.Name, progress.Bytes(m.DBSize), progress.Bytes(quota)),
+				Reason: "compact and defragment first; a member over quota raises NOSPACE and refuses writes", Link: quotaLink})
+		case m.DBSize > quota*8/10:
+			pl.warn(Finding{Code: "db-near-quota", Member: m.Name, Message: fmt.Sprintf("%s's database is %s, %d%% of its quota", m.Name, progress.Bytes(m.DBSize), m.DBSize*100/quota),
+				Reason: "defragment before upgrading; a restart of a large database is slow", Link: quotaLink})
+		}
+	}
+	switch cl.Health {
+	case "unavailable":
+		pl.block(Finding{Code: "no-quorum", Message: "the cluster has no quorum or no leader: " + strings.Join(cl.HealthReasons, "; "),
+			Reason: "nothing can be changed safely until quorum is back", Link: healthLink})
+	case "degraded":
+		var other []string
+		for _, r := range cl.HealthReasons {
+			if !strings.Contains(r, "unreachable") && !strings.HasPrefix(r, "alarms:") {
+				other = append(other, r)
+			}
+		}
+		if len(other) > 0 {
+			pl.block(Finding{Code: "unhealthy", Message: "the cluster is degraded: " + strings.Join(other, "; "),
+				Reason: "fix the cluster before changing it", Link: healthLink})
+		}
+	}
+	for _, a := range cl.Alarms {
+		pl.block(Finding{Code: "alarm", Message: "alarm raised: " + a,
+			Reason: "clear the cause (NOSPACE: compact and defragment; CORRUPT: find the corrupt member) and disarm the alarm first", Link: healthLink})
+	}
+	if pl.p.Direction == "upgrade" && crosses(pl.low, pl.p.Target, "3.6") {
+		for _, m := range cl.Members {
+			if m.V2Enabled || pl.configTrue(m.Name, "enable-v2") {
+				pl.block(Finding{Code: "v2-store", Member: m.Name, Message: fmt.Sprintf("%s serves the v2 API (--enable-v2 or ETCD_ENABLE_V2)", m.Name),
+					Reason: "3.6 drops the v2 store: migrate v2 data you need, remove --enable-v2 and ETCD_ENABLE_V2, then run `etcdutl check v2store`; if it reports custom data, restart those members once with --snapshot-count=1, then restore the original value", Link: v2Link})
+			}
+		}
+	}
+}
+
+// crosses reports whether going from a to b enters minor m from below.
+func crosses(a, b, m string) bool {
+	return version.Compare(version.Minor(a)+".0", m+".0") < 0 && version.Compare(version.Minor(b)+".0", m+".0") >= 0
+}
+
+// configFor returns the configuration given for a member, matched by --name,
+// or the only configuration when there is exactly one member.
+func (pl *planner) configFor(name string) *memberconfig.Config {
+	for _, c := range pl.opts.Configs {
+		if c.Name() == name {
+			return c
+		}
+	}
+	if len(pl.opts.Configs) == 1 && len(pl.cl.Members) == 1 {
+		return pl.opts.Configs[0]
+	}
+	return nil
+}
+
+func (pl *planner) configTrue(member, flag string) bool {
+	c := pl.configFor(member)
+	if c == nil {
+		return false
+	}
+	v, ok := c.Flags[flag]
+	return ok && (v.Value == "true" || v.Value == "")
+}
+
+func (pl *planner) quota(member string) int64 {
+	if c := pl.configFor(member); c != nil {
+		if s, ok := c.Flags["quota-backend-bytes"]; ok {
+			if n, err := strconv.ParseInt(s.Value, 10, 64); err == nil && n > 0 {
+				return n
+			}
+		}
+	}
+	return DefaultQuota
+}
+
+// memberVersion is the version of the member a configuration belongs to.
+func (pl *planner) memberVersion(c *memberconfig.Config) (string, string) {
+	for _, m := range pl.cl.Members {
+		if m.Name == c.Name() && m.Version != "" {
+			return m.Name, m.Version
+		}
+	}
+	name := c.Name()
+	if name == "" {
+		name = c.File
+	}
+	return name, pl.low
+}
+
+// configFindings checks every configured flag against the minors the path
+// enters: a flag the target no longer accepts stops etcd at start.
+func (pl *planner) configFindings() {
+	if pl.p.Direction != "upgrade" {
+		return
+	}
+	tMinor := version.Minor(pl.p.Target)
+	for _, c := range pl.opts.Configs {
+		member, v := pl.memberVersion(c)
+		for _, f := range pl.cat.FlagsRemovedUpTo(version.Minor(v), tMinor) {
+			s, ok := c.Flags[strings.TrimPrefix(f.Flag, "--")]
+			if !ok {
+				continue
+			}
+			msg := fmt.Sprintf("%s:%d: %s (set by %s) is not accepted by %s: etcd %s removed it", c.File, s.Line, f.Flag, s.From, tMinor, f.RemovedIn)
+			reason := "etcd exits at start with \"flag provided but not defined\""
+			if f.Replacement != "" {
+				reason += "; use " + f.Replacement + " instead"
+				if f.DeprecatedIn != "" {
+					reason += fmt.Sprintf(" (accepted since %s)", f.DeprecatedIn)
+				}
+			}
+			if f.Note != "" {
+				reason += "; " + f.Note
+			}
+			pl.block(Finding{Code: "flag-removed", Member: member, Message: msg, Reason: reason, Link: f.Link})
+		}
+		for _, f := range pl.cat.FlagsDeprecatedIn(tMinor) {
+			s, ok := c.Flags[strings.TrimPrefix(f.Flag, "--")]
+			if !ok {
+				continue
+			}
+			pl.warn(Finding{Code: "flag-deprecated", Member: member,
+				Message: fmt.Sprintf("%s:%d: %s is deprecated in %s and removed in %s", c.File, s.Line, f.Flag, f.DeprecatedIn, f.RemovedIn),
+				Reason:  "switch to " + orNone(f.Replacement) + " while both are accepted", Link: f.Link})
+		}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no replacement (drop it)"
+	}
+	return s
+}
+
+// versionWarnings: known bugs on the way, CVEs now, end of life, patches.
+func (pl *planner) versionWarnings() {
+	seen := map[string]bool{}
+	for _, v := range pl.pathVersions() {
+		for _, is := range pl.cat.IssuesAffecting(v) {
+			key := is.ID + v
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			pl.warn(Finding{Code: "known-issue", Message: fmt.Sprintf("%s, on the path, is affected by %s: %s", v, is.ID, is.Title),
+				Reason: fixedReason(is.Affected, v, is.Severity), Link: is.Link})
+		}
+	}
+	current := pl.currentVersions()
+	for _, v := range current {
+		for _, is := range pl.cat.IssuesAffecting(v) {
+			if seen[is.ID+v] {
+				continue
+			}
+			seen[is.ID+v] = true
+			reason := fixedReason(is.Affected, v, is.Severity)
+			if is.Upgrade {
+				reason += "; it bites during upgrades and membership changes"
+			}
+			pl.warn(Finding{Code: "known-issue", Message: fmt.Sprintf("the current %s is affected by %s: %s", v, is.ID, is.Title), Reason: reason, Link: is.Link})
+		}
+		for _, cve := range pl.cat.CVEsAffecting(v) {
+			pl.warn(Finding{Code: "cve", Message: fmt.Sprintf("the current %s is affected by %s (%s): %s", v, cve.ID, cve.Component, cve.Title),
+				Reason: fixedReason(cve.Affected, v, cve.Severity), Link: cve.Link})
+		}
+	}
+	for _, m := range uniqueMinors(append(current, pl.p.Target)) {
+		mi, ok := pl.cat.Minor(m)
+		if !ok || mi.EOL == "" {
+			continue
+		}
+		if eol, err := time.Parse("2006-01-02", mi.EOL); err == nil && !pl.opts.Now.Before(eol) {
+			what := "the current minor"
+			if m == version.Minor(pl.p.Target) {
+				what = "the target minor"
+			}
+			pl.warn(Finding{Code: "eol", Message: fmt.Sprintf("etcd %s (%s) reached end of life on %s; its final release is %s", m, what, mi.EOL, mi.Latest),
+				Reason: "no more fixes, security ones included", Link: mi.Link})
+		}
+	}
+	t := pl.p.Target
+	if latest := pl.latest(version.Minor(t)); pl.p.Direction == "upgrade" && version.Compare(t, latest) < 0 {
+		pl.warn(Finding{Code: "not-latest-patch", Message: fmt.Sprintf("%s is not the latest %s patch (%s)", t, version.Minor(t), latest),
+			Reason: "later patches carry fixes; target " + version.Minor(t) + " to get " + latest, Link: policyLink})
+	}
+	if mi, ok := pl.cat.Minor(version.Minor(t)); ok && mi.ProductionMinimum != "" && version.Compare(t, mi.ProductionMinimum) < 0 {
+		pl.warn(Finding{Code: "production-minimum", Message: fmt.Sprintf("%s is below etcd's production minimum for %s (%s)", t, mi.Minor, mi.ProductionMinimum),
+			Reason: "etcd recommends at least that patch for production", Link: policyLink})
+	}
+}
+
+func fixedReason(ranges []catalog.Range, v, severity string) string {
+	if f := catalog.FixedIn(ranges, v); f != "" {
+		return fmt.Sprintf("%s severity; fixed in %s", severity, f)
+	}
+	return severity + " severity; not fixed in " + version.Minor(v)
+}
+
+func (pl *planner) currentVersions() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range pl.cl.Members {
+		if m.Version != "" && !seen[m.Version] {
+			seen[m.Version] = true
+			out = append(out, m.Version)
+		}
+	}
+	return out
+}
+
+func uniqueMinors(vs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range vs {
+		if m := version.Minor(v); !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// kubernetes compares the target with what kubeadm and kops use.
+func (pl *planner) kubernetes() {
+	k := strings.TrimPrefix(strings.TrimSpace(pl.opts.Kubernetes), "v")
+	if k == "" {
+		return
+	}
+	parts := strings.Split(k, ".")
+	if len(parts) < 2 {
+		pl.warn(Finding{Code: "kubernetes", Message: fmt.Sprintf("--kubernetes %q is not a version like 1.36", pl.opts.Kubernetes), Reason: "the Kubernetes checks were skipped"})
+		return
+	}
+	k = parts[0] + "." + parts[1]
+	link := pl.cat.Kubernetes.Link
+	entry, ok := pl.cat.Kubeadm(k)
+	if !ok {
+		pl.warn(Finding{Code: "kubernetes", Message: fmt.Sprintf("the catalog has no kubeadm mapping for Kubernetes %s", k), Reason: "check kubeadm's SupportedEtcdVersion for that release", Link: link})
+		return
+	}
+	t := pl.p.Target
+	if min := catalog.ImageVersion(entry.MinExternal); version.Compare(t, min) < 0 {
+		pl.block(Finding{Code: "kubernetes-min-external", Message: fmt.Sprintf("Kubernetes %s (kubeadm) needs etcd %s or later; the target is %s", k, min, t),
+			Reason: "kubeadm refuses an external etcd below MinExternalEtcdVersion", Link: link})
+	}
+	def := catalog.ImageVersion(entry.Etcd)
+	kops := pl.cat.Kops(k)
+	if version.Minor(t) != version.Minor(def) {
+		pl.warn(Finding{Code: "kubernetes", Message: fmt.Sprintf("Kubernetes %s: kubeadm ships etcd %s (kops %s); the target %s is another minor", k, entry.Etcd, orNone(kops), t),
+			Reason: "run the etcd minor your Kubernetes release was tested with, or check its release notes for support of " + version.Minor(t), Link: link})
+	} else if version.Compare(t, def) < 0 {
+		pl.warn(Finding{Code: "kubernetes", Message: fmt.Sprintf("Kubernetes %s: kubeadm ships etcd %s; the target %s is older", k, entry.Etcd, t),
+			Reason: "kubeadm's default carries fixes the target lacks", Link: link})
+	}
+}
