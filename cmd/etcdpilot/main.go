@@ -66,6 +66,8 @@ func newRoot() *cobra.Command {
 		newDemoCmd(g),
 		newUpgradeCmd(g),
 		newCatalogCmd(g),
+		newSnapshotCmd(g),
+		newBenchCmd(g),
 		newVersionCmd(),
 	)
 	return root

@@ -23,7 +23,7 @@ func (s *Sandbox) Reserve(name, v string) (*Member, error) {
 		return nil, err
 	}
 	var out *Member
-	err = s.update(func(st *State) error {
+	err = s.Update(func(st *State) error {
 		if _, err := st.Member(name); err == nil {
 			return fmt.Errorf("sandbox %s already has a member %s", s.Name, name)
 		}
@@ -57,7 +57,7 @@ func (s *Sandbox) Reserve(name, v string) (*Member, error) {
 
 // SetInitialCluster records the --initial-cluster a reserved member joins with.
 func (s *Sandbox) SetInitialCluster(name, initialCluster string) error {
-	return s.update(func(st *State) error {
+	return s.Update(func(st *State) error {
 		m, err := st.Member(name)
 		if err != nil {
 			return err
@@ -74,7 +74,7 @@ func (s *Sandbox) Forget(ctx context.Context, name string) error {
 	if err := s.Stop(ctx, name); err != nil {
 		return err
 	}
-	return s.update(func(st *State) error {
+	return s.Update(func(st *State) error {
 		for i, m := range st.Members {
 			if m.Name != name {
 				continue
@@ -94,7 +94,7 @@ func (s *Sandbox) Forget(ctx context.Context, name string) error {
 
 // UpdateMember changes a member's recorded configuration.
 func (s *Sandbox) UpdateMember(name string, fn func(*Member) error) error {
-	return s.update(func(st *State) error {
+	return s.Update(func(st *State) error {
 		m, err := st.Member(name)
 		if err != nil {
 			return err

@@ -114,7 +114,7 @@ func (s *Sandbox) start(ctx context.Context, name, v string, renames map[string]
 	if err != nil {
 		p = proc{PID: cmd.Process.Pid}
 	}
-	err = s.update(func(st *State) error {
+	err = s.Update(func(st *State) error {
 		sm, err := st.Member(name)
 		if err != nil {
 			return err

@@ -64,9 +64,9 @@ func Open(root, name string, bins *binaries.Manager) (*Sandbox, error) {
 // State reads the current state file.
 func (s *Sandbox) State() (*State, error) { return readState(s.Dir) }
 
-// update changes the state under the sandbox's lock, so that concurrent
+// Update changes the state under the sandbox's lock, so that concurrent
 // etcdpilot processes do not lose each other's changes.
-func (s *Sandbox) update(fn func(*State) error) error {
+func (s *Sandbox) Update(fn func(*State) error) error {
 	lock, err := fsutil.LockWait(context.Background(), filepath.Join(s.Dir, "state.lock"), nil)
 	if err != nil {
 		return err

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdpilot/etcdpilot/pkg/bench"
+	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+)
+
+func newBenchCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure etcdpilot against the plain tools on real clusters, side by side",
+	}
+	cmd.AddCommand(newBenchSnapshotCmd(g))
+	return cmd
+}
+
+func newBenchSnapshotCmd(g *globals) *cobra.Command {
+	o := bench.SnapshotOptions{}
+	var sizeMiB int64
+	cmd := &cobra.Command{
+		Use:   "snapshot",
+		Short: "Fill a sandbox, then time etcdctl/etcdutl against etcdpilot's snapshot save and restore",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Size = sizeMiB << 20
+			o.Binaries = g.binaries(cmd.ErrOrStderr())
+			o.Out = cmd.ErrOrStderr()
+			root, err := os.MkdirTemp("", "etcdpilot-bench-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(root)
+			o.Root, o.Scratch = root, root
+			r, err := bench.Snapshot(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			return r.Print(cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&o.Version, "version", sandbox.DefaultVersion, "etcd version")
+	cmd.Flags().Int64Var(&sizeMiB, "size-mib", 1024, "database size to reach, MiB")
+	cmd.Flags().IntVar(&o.Runs, "runs", 3, "runs of each side")
+	return cmd
+}

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdpilot/etcdpilot/pkg/printer"
+	"github.com/etcdpilot/etcdpilot/pkg/progress"
+	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
+	"github.com/etcdpilot/etcdpilot/pkg/version"
+)
+
+func newSnapshotCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "snapshot",
+		Short: "Checksummed, atomic, restorable snapshots: save, verify, restore, ls, prune",
+	}
+	cmd.AddCommand(newSnapshotSaveCmd(g), newSnapshotVerifyCmd(g), newSnapshotRestoreCmd(g), newSnapshotLsCmd(g), newSnapshotPruneCmd(g))
+	return cmd
+}
+
+func newSnapshotSaveCmd(g *globals) *cobra.Command {
+	var sb, from string
+	var memberHash bool
+	cmd := &cobra.Command{
+		Use:   "save [DIR|FILE]",
+		Short: "Stream a snapshot from the most caught-up healthy member into a file, with a JSON sidecar",
+		Long: `Stream a snapshot through the Maintenance API into a 0600 temporary file,
+hashing it on the way; check etcd's SHA-256 trailer, fsync, open it with
+bbolt and compare its HashKV with the member's; then rename it into place.
+A JSON sidecar (FILE.json) records cluster, member, version, revision, key
+count, size, SHA-256 and HashKV.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.target(sb)
+			if err != nil {
+				return err
+			}
+			dest := "."
+			if len(args) == 1 {
+				dest = args[0]
+			}
+			start := time.Now()
+			sc, path, err := snapshot.Save(cmd.Context(), c, dest, snapshot.SaveOptions{From: from, Progress: cmd.ErrOrStderr(), Version: Version, CompareMember: memberHash})
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(cmd, sc)
+			}
+			el := time.Since(start).Seconds()
+			fmt.Fprintf(cmd.OutOrStdout(), "saved %s: %s from %s (etcd %s), revision %d, %d keys, sha256 %s, %s/s\n",
+				path, progress.Bytes(sc.Size), sc.Member, sc.EtcdVersion, sc.Revision, sc.KeyCount, sc.SHA256[:16], progress.Bytes(int64(float64(sc.Size)/el)))
+			return nil
+		},
+	}
+	addSandboxFlag(cmd, &sb)
+	cmd.Flags().StringVar(&from, "from", "", "member (name, ID or endpoint) to stream from; default: the most caught-up healthy member")
+	cmd.Flags().BoolVar(&memberHash, "check-member-hash", false, "also compare the file's HashKV with the member's (a full scan on the member)")
+	return cmd
+}
+
+func newSnapshotVerifyCmd(g *globals) *cobra.Command {
+	var drill bool
+	var etcdVersion string
+	cmd := &cobra.Command{
+		Use:   "verify FILE",
+		Short: "Check trailer, sidecar, bbolt consistency, revision, key count and HashKV; --drill restores it into a scratch etcd",
+		Long: `Exit status: 0 when everything matches, 1 on any mismatch, 2 when the file
+cannot be read or is not a snapshot.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := snapshot.Verify(cmd.Context(), args[0], snapshot.VerifyOptions{Drill: drill, EtcdVersion: etcdVersion, Binaries: g.binaries(cmd.ErrOrStderr()), Out: cmd.ErrOrStderr()})
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				if err := printJSON(cmd, r); err != nil {
+					return err
+				}
+			} else {
+				w := cmd.OutOrStdout()
+				i := r.Info
+				fmt.Fprintf(w, "%s: %s, revision %d (compacted at %d), %d keys, HashKV %d, sha256 %s\n", r.File, progress.Bytes(i.Size), i.Revision, i.CompactRevision, i.KeyCount, i.HashKV, i.SHA256)
+				fmt.Fprintln(w, "  trailer: ok; bbolt consistency check: ok")
+				if r.Sidecar {
+					fmt.Fprintln(w, "  sidecar: compared")
+				} else {
+					fmt.Fprintln(w, "  sidecar: none (nothing to compare with)")
+				}
+				if r.Drill != nil {
+					fmt.Fprintf(w, "  restore drill on etcd %s: %s\n", r.Drill.EtcdVersion, r.Drill.Took)
+				}
+				for _, p := range r.Problems {
+					fmt.Fprintf(w, "  MISMATCH: %s\n", p)
+				}
+				if r.OK() {
+					fmt.Fprintln(w, "verified")
+				}
+			}
+			if !r.OK() {
+				return quietNo
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&drill, "drill", false, "restore into a scratch single-member etcd of the snapshot's version and compare")
+	cmd.Flags().StringVar(&etcdVersion, "etcd-version", "", "etcd version for the drill (default: the sidecar's)")
+	return cmd
+}
+
+func newSnapshotRestoreCmd(g *globals) *cobra.Command {
+	var sb, initialCluster, peerURLs, dataDir, dataDirTemplate, token, etcdVersion string
+	var names []string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "restore FILE",
+		Short: "Restore a sandbox, or the data directories of all members, from a snapshot",
+		Long: `With --sandbox NAME: stop that sandbox's members, move their data directories
+aside, restore them from the snapshot with a new cluster token, start them and
+compare the running cluster with the snapshot.
+
+For real hosts, like etcdutl: --initial-cluster names every member; restore
+one member with --name, --initial-advertise-peer-urls and --data-dir, or all
+members at once with --data-dir-template (for example /var/lib/etcd-{name}).
+The snapshot is checked before anything is written; a non-empty data
+directory is refused unless --force, which moves it aside and never deletes it.`,
+		Example: `  etcdpilot snapshot restore backup.db --sandbox default
+  etcdpilot snapshot restore backup.db --initial-cluster a=https://10.0.0.1:2380,b=https://10.0.0.2:2380,c=https://10.0.0.3:2380 \
+      --name a --initial-advertise-peer-urls https://10.0.0.1:2380 --data-dir /var/lib/etcd --initial-cluster-token new-token`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			file := args[0]
+			if sb != "" {
+				s, err := g.openSandbox(sb, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				cmp, err := snapshot.RestoreSandbox(cmd.Context(), s, file)
+				if err != nil {
+					return err
+				}
+				for _, c := range cmp {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: revision %d, %d keys, HashKV %d: matches the snapshot\n", c.Member, c.Revision, c.KeyCount, c.HashKV)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "sandbox %s restored from %s\n", sb, file)
+				return nil
+			}
+			targets, err := restoreTargets(initialCluster, names, peerURLs, dataDir, dataDirTemplate)
+			if err != nil {
+				return err
+			}
+			tok, err := snapshot.RestoreDataDirs(file, targets, snapshot.RestoreOptions{Token: token, InitialCluster: initialCluster, Force: force, EtcdVersion: etcdVersion})
+			if err != nil {
+				return err
+			}
+			for _, t := range targets {
+				fmt.Fprintf(cmd.OutOrStdout(), "restored %s into %s\n", t.Name, t.DataDir)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "start each member with --initial-cluster %s --initial-cluster-token %s --initial-cluster-state new\n", initialCluster, tok)
+			return nil
+		},
+	}
+	addSandboxFlag(cmd, &sb)
+	cmd.Flags().StringVar(&initialCluster, "initial-cluster", "", "every member: name=peer-url,...")
+	cmd.Flags().StringSliceVar(&names, "name", nil, "member(s) to restore (default: all in --initial-cluster)")
+	cmd.Flags().StringVar(&peerURLs, "initial-advertise-peer-urls", "", "peer URLs of the one member restored with --name (must match --initial-cluster)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory of the one member restored")
+	cmd.Flags().StringVar(&dataDirTemplate, "data-dir-template", "", "data directory per member, {name} replaced by the member name")
+	cmd.Flags().StringVar(&token, "initial-cluster-token", "", "new cluster token (default: a random one)")
+	cmd.Flags().StringVar(&etcdVersion, "etcd-version", "", "etcd version that will run on the data; a snapshot of a newer minor is refused")
+	cmd.Flags().BoolVar(&force, "force", false, "move non-empty data directories aside (never deleted)")
+	return cmd
+}
+
+// restoreTargets works out which data directories to restore.
+func restoreTargets(initialCluster string, names []string, peerURLs, dataDir, template string) ([]snapshot.Target, error) {
+	if initialCluster == "" {
+		return nil, fmt.Errorf("give --sandbox NAME, or --initial-cluster name=peer-url,... for real hosts")
+	}
+	peers := map[string][]string{}
+	var order []string
+	for _, part := range strings.Split(initialCluster, ",") {
+		name, u, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || name == "" || !strings.Contains(u, "://") {
+			return nil, fmt.Errorf("--initial-cluster entry %q: want name=http(s)://host:port", part)
+		}
+		if _, seen := peers[name]; !seen {
+			order = append(order, name)
+		}
+		peers[name] = append(peers[name], u)
+	}
+	if len(names) == 0 {
+		names = order
+	}
+	if dataDir != "" && len(names) != 1 {
+		return nil, fmt.Errorf("--data-dir restores one member: give --name, or use --data-dir-template for several")
+	}
+	if dataDir == "" && template == "" {
+		return nil, fmt.Errorf("give --data-dir (one member) or --data-dir-template (several)")
+	}
+	var out []snapshot.Target
+	for _, n := range names {
+		urls, ok := peers[n]
+		if !ok {
+			return nil, fmt.Errorf("member %q is not in --initial-cluster", n)
+		}
+		if peerURLs != "" && len(names) == 1 && strings.Join(urls, ",") != peerURLs {
+			return nil, fmt.Errorf("--initial-advertise-peer-urls %s does not match --initial-cluster's %s for %s", peerURLs, strings.Join(urls, ","), n)
+		}
+		dir := dataDir
+		if dir == "" {
+			dir = strings.ReplaceAll(template, "{name}", n)
+		}
+		out = append(out, snapshot.Target{Name: n, PeerURLs: urls, DataDir: dir})
+	}
+	return out, nil
+}
+
+func newSnapshotLsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "ls DIR",
+		Short: "List snapshots with their sidecars and when they were last verified",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			list, err := snapshot.List(args[0])
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(cmd, list)
+			}
+			rows := [][]string{{"FILE", "TIME", "SIZE", "ETCD", "REVISION", "KEYS", "VERIFIED", "DRILLED"}}
+			for _, e := range list {
+				etcd, rev, keys := "-", "-", "-"
+				if sc := e.Sidecar; sc != nil {
+					etcd, rev, keys = sc.EtcdVersion, fmt.Sprint(sc.Revision), fmt.Sprint(sc.KeyCount)
+				}
+				rows = append(rows, []string{e.File, e.Time.Format(time.RFC3339), progress.Bytes(e.Size), etcd, rev, keys, when(e.Verified), when(e.Drilled)})
+			}
+			return printer.Table(cmd.OutOrStdout(), rows)
+		},
+	}
+}
+
+func when(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.Format(time.RFC3339)
+}
+
+func newSnapshotPruneCmd(g *globals) *cobra.Command {
+	var p snapshot.Policy
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "prune DIR",
+		Short: "Delete snapshots the retention policy does not keep (only files with an etcdpilot sidecar)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ds, err := snapshot.Prune(args[0], p, dryRun)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(cmd, ds)
+			}
+			rows := [][]string{{"FILE", "TIME", "ACTION", "WHY"}}
+			for _, d := range ds {
+				action := "keep"
+				if !d.Keep {
+					action = "delete"
+					if dryRun {
+						action = "would delete"
+					}
+				}
+				rows = append(rows, []string{d.File, d.Time.Format(time.RFC3339), action, dash(strings.Join(d.Reason, ", "))})
+			}
+			return printer.Table(cmd.OutOrStdout(), rows)
+		},
+	}
+	cmd.Flags().IntVar(&p.KeepLast, "keep-last", 0, "keep the newest N snapshots")
+	cmd.Flags().IntVar(&p.KeepHourly, "keep-hourly", 0, "keep the newest snapshot of each of the last H hours that have one")
+	cmd.Flags().IntVar(&p.KeepDaily, "keep-daily", 0, "keep the newest snapshot of each of the last D days that have one")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be deleted")
+	return cmd
+}
+
+var _ = version.Plain

@@ -1,0 +1,215 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/printer"
+	"github.com/etcdpilot/etcdpilot/pkg/progress"
+	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
+)
+
+// SnapshotOptions configure the snapshot benchmark.
+type SnapshotOptions struct {
+	Version  string
+	Size     int64 // database size to reach
+	Runs     int
+	Root     string // sandbox state root
+	Scratch  string // where snapshots and restored data go
+	Binaries *binaries.Manager
+	Out      io.Writer
+}
+
+// SnapshotResult holds the timings of both sides.
+type SnapshotResult struct {
+	DBSize                       int64           `json:"dbSize"`
+	SnapshotSize                 int64           `json:"snapshotSize"`
+	EtcdctlSave, EtcdpilotSave   []time.Duration `json:"-"`
+	EtcdutlRestore, PilotRestore []time.Duration `json:"-"`
+	SaveRatio, RestoreRatio      float64         `json:"-"`
+}
+
+// Snapshot fills a sandbox and times etcdctl snapshot save against
+// etcdpilot's save (hashing, fsync, bbolt verification and HashKV check
+// included), then etcdutl snapshot restore against etcdpilot's restore,
+// alternating the order run by run.
+func Snapshot(ctx context.Context, o SnapshotOptions) (*SnapshotResult, error) {
+	in, err := o.Binaries.Install(ctx, o.Version, binaries.Options{})
+	if err != nil {
+		return nil, err
+	}
+	etcdctl, err := in.Bin("etcdctl")
+	if err != nil {
+		return nil, err
+	}
+	etcdutl, err := in.Bin("etcdutl")
+	if err != nil {
+		return nil, err
+	}
+	sb, err := sandbox.Create(ctx, o.Root, o.Binaries, sandbox.Options{Name: "bench-snapshot", Members: 1, Versions: []string{o.Version},
+		ExtraFlags: []string{"--quota-backend-bytes=8589934592"}}, o.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer sb.Destroy(context.Background())
+	st, _ := sb.State()
+	cfg := st.Conn()
+	cfg.CommandTimeout = time.Minute
+	if err := fill(ctx, cfg, o.Size, o.Out); err != nil {
+		return nil, err
+	}
+	res := &SnapshotResult{}
+	ep := st.Members[0].Endpoint()
+	for run := 0; run < o.Runs; run++ {
+		sides := []func() error{
+			func() error {
+				p := filepath.Join(o.Scratch, fmt.Sprintf("etcdctl-%d.db", run))
+				start := time.Now()
+				out, err := exec.CommandContext(ctx, etcdctl, "--endpoints", ep, "snapshot", "save", p).CombinedOutput()
+				if err != nil {
+					return fmt.Errorf("etcdctl snapshot save: %v: %s", err, out)
+				}
+				res.EtcdctlSave = append(res.EtcdctlSave, time.Since(start))
+				fi, _ := os.Stat(p)
+				res.SnapshotSize = fi.Size()
+				return os.Remove(p)
+			},
+			func() error {
+				p := filepath.Join(o.Scratch, fmt.Sprintf("etcdpilot-%d.db", run))
+				start := time.Now()
+				if _, _, err := snapshot.Save(ctx, cfg, p, snapshot.SaveOptions{}); err != nil {
+					return err
+				}
+				res.EtcdpilotSave = append(res.EtcdpilotSave, time.Since(start))
+				os.Remove(snapshot.SidecarPath(p))
+				return nil // kept for the restore round
+			},
+		}
+		if run%2 == 1 {
+			sides[0], sides[1] = sides[1], sides[0]
+		}
+		for _, side := range sides {
+			if err := side(); err != nil {
+				return nil, err
+			}
+		}
+		fmt.Fprintf(o.Out, "save run %d: etcdctl %s, etcdpilot %s\n", run+1, ms(last(res.EtcdctlSave)), ms(last(res.EtcdpilotSave)))
+	}
+	snap := filepath.Join(o.Scratch, "etcdpilot-0.db")
+	defer os.Remove(snap)
+	for run := 0; run < o.Runs; run++ {
+		sides := []func() error{
+			func() error {
+				d := filepath.Join(o.Scratch, fmt.Sprintf("etcdutl-%d", run))
+				start := time.Now()
+				out, err := exec.CommandContext(ctx, etcdutl, "snapshot", "restore", snap, "--data-dir", d, "--name", "a",
+					"--initial-cluster", "a=http://127.0.0.1:2380", "--initial-advertise-peer-urls", "http://127.0.0.1:2380").CombinedOutput()
+				if err != nil {
+					return fmt.Errorf("etcdutl snapshot restore: %v: %s", err, out)
+				}
+				res.EtcdutlRestore = append(res.EtcdutlRestore, time.Since(start))
+				return os.RemoveAll(d)
+			},
+			func() error {
+				d := filepath.Join(o.Scratch, fmt.Sprintf("pilot-%d", run))
+				start := time.Now()
+				_, err := snapshot.RestoreDataDirs(snap, []snapshot.Target{{Name: "a", PeerURLs: []string{"http://127.0.0.1:2380"}, DataDir: d}}, snapshot.RestoreOptions{})
+				if err != nil {
+					return err
+				}
+				res.PilotRestore = append(res.PilotRestore, time.Since(start))
+				return os.RemoveAll(d)
+			},
+		}
+		if run%2 == 1 {
+			sides[0], sides[1] = sides[1], sides[0]
+		}
+		for _, side := range sides {
+			if err := side(); err != nil {
+				return nil, err
+			}
+		}
+		fmt.Fprintf(o.Out, "restore run %d: etcdutl %s, etcdpilot %s\n", run+1, ms(last(res.EtcdutlRestore)), ms(last(res.PilotRestore)))
+	}
+	if cl, err := status.Collect(ctx, cfg, status.Options{SkipHash: true}); err == nil && len(cl.Members) > 0 {
+		res.DBSize = cl.Members[0].DBSize
+	}
+	res.SaveRatio = mbps(res.SnapshotSize, median(res.EtcdpilotSave)) / mbps(res.SnapshotSize, median(res.EtcdctlSave))
+	res.RestoreRatio = mbps(res.SnapshotSize, median(res.PilotRestore)) / mbps(res.SnapshotSize, median(res.EtcdutlRestore))
+	return res, nil
+}
+
+func last(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return ds[len(ds)-1]
+}
+
+// Print writes the side-by-side table.
+func (r *SnapshotResult) Print(w io.Writer) error {
+	size := r.SnapshotSize
+	fmt.Fprintf(w, "snapshot of %s (database %s), median of %d runs each\n", progress.Bytes(size), progress.Bytes(r.DBSize), len(r.EtcdctlSave))
+	rows := [][]string{
+		{"", "PLAIN TOOL", "MB/s", "ETCDPILOT", "MB/s", "RATIO (etcdpilot/plain)"},
+		{"save", "etcdctl " + ms(median(r.EtcdctlSave)), fmt.Sprintf("%.0f", mbps(size, median(r.EtcdctlSave))), ms(median(r.EtcdpilotSave)), fmt.Sprintf("%.0f", mbps(size, median(r.EtcdpilotSave))), fmt.Sprintf("%.2fx", r.SaveRatio)},
+		{"restore", "etcdutl " + ms(median(r.EtcdutlRestore)), fmt.Sprintf("%.0f", mbps(size, median(r.EtcdutlRestore))), ms(median(r.PilotRestore)), fmt.Sprintf("%.0f", mbps(size, median(r.PilotRestore))), fmt.Sprintf("%.2fx", r.RestoreRatio)},
+	}
+	if err := printer.Table(w, rows); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "etcdpilot's save includes the SHA-256 of the stream and the trailer check, fsync, a bbolt read of revision, keys and HashKV, and the sidecar;")
+	fmt.Fprintln(w, "its restore includes the trailer check and bbolt's consistency check of every page before anything is written")
+	return nil
+}
+
+// fill writes 1 MiB values from 8 writers until the database reaches size.
+func fill(ctx context.Context, cfg conn.Config, size int64, out io.Writer) error {
+	cli, err := cfg.Client()
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	val := strings.Repeat("x", 1<<20)
+	n := int(size / (1 << 20))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	task := progress.Start(out, fmt.Sprintf("filling the sandbox with %s", progress.Bytes(size)))
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				cctx, cancel := context.WithTimeout(ctx, time.Minute)
+				_, err := cli.Put(cctx, fmt.Sprintf("/bench/%06d", i), val)
+				cancel()
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	err = <-errs
+	task.Done(err)
+	return err
+}

@@ -1,0 +1,85 @@
+package snapshot
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
+)
+
+// Comparison is what a running cluster says about a snapshot's revision.
+type Comparison struct {
+	Member   string `json:"member"`
+	Revision int64  `json:"revision"`
+	KeyCount int64  `json:"keyCount"`
+	HashKV   uint32 `json:"hashKV"`
+}
+
+// CompareCluster checks every member of a running cluster against the
+// snapshot: it holds the snapshot's revision, the same number of keys at
+// that revision, and the same HashKV there.
+func CompareCluster(ctx context.Context, cfg conn.Config, info *Info) ([]Comparison, error) {
+	list, err := status.MemberList(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var out []Comparison
+	var problems []string
+	for _, m := range list.Members {
+		if len(m.ClientURLs) == 0 {
+			continue
+		}
+		ep := m.ClientURLs[0]
+		c, err := compareMember(ctx, cfg, ep, info)
+		c.Member = m.Name
+		out = append(out, c)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", m.Name, err))
+		}
+	}
+	if len(problems) > 0 {
+		return out, fmt.Errorf("the running cluster does not match the snapshot: %s", strings.Join(problems, "; "))
+	}
+	return out, nil
+}
+
+func compareMember(ctx context.Context, cfg conn.Config, ep string, info *Info) (Comparison, error) {
+	var c Comparison
+	cli, err := cfg.ForEndpoint(ep).Client()
+	if err != nil {
+		return c, err
+	}
+	defer cli.Close()
+	cctx, cancel := cfg.WithTimeout(ctx)
+	defer cancel()
+	st, err := cli.Status(cctx, ep)
+	if err != nil {
+		return c, err
+	}
+	c.Revision = st.Header.Revision
+	if c.Revision < info.Revision {
+		return c, fmt.Errorf("revision %d is behind the snapshot's %d", c.Revision, info.Revision)
+	}
+	// Read from this member only: a serializable read at the revision.
+	resp, err := cli.Get(cctx, "\x00", clientv3.WithFromKey(), clientv3.WithCountOnly(), clientv3.WithRev(info.Revision), clientv3.WithSerializable())
+	if err != nil {
+		return c, err
+	}
+	c.KeyCount = resp.Count
+	hk, err := cli.HashKV(cctx, ep, info.Revision)
+	if err != nil {
+		return c, err
+	}
+	c.HashKV = hk.Hash
+	switch {
+	case c.KeyCount != info.KeyCount:
+		return c, fmt.Errorf("%d keys at revision %d, the snapshot has %d", c.KeyCount, info.Revision, info.KeyCount)
+	case hk.CompactRevision == info.CompactRevision && c.HashKV != info.HashKV:
+		return c, fmt.Errorf("HashKV at revision %d is %d, the snapshot's is %d", info.Revision, c.HashKV, info.HashKV)
+	}
+	return c, nil
+}

@@ -1,0 +1,270 @@
+// Package snapshot saves, verifies, restores and prunes etcd snapshots.
+//
+// A snapshot file is what etcd's Maintenance.Snapshot streams: a bbolt
+// database followed by a 32-byte SHA-256 of it (the trailer). etcdpilot
+// writes a JSON sidecar beside each file (FILE.json) with what it found:
+// cluster, member, version, revision, key count, HashKV, size and SHA-256.
+package snapshot
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"runtime/debug"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Info is what a snapshot file says about itself.
+type Info struct {
+	Size int64 `json:"size"`
+	// SHA256 is the SHA-256 of the database (the file without its trailer);
+	// etcd writes the same value as the trailer.
+	SHA256          string `json:"sha256"`
+	Revision        int64  `json:"revision"`
+	CompactRevision int64  `json:"compactRevision"`
+	// KeyCount is the number of live keys at Revision.
+	KeyCount int64 `json:"keyCount"`
+	// HashKV is etcd's HashKV of the key space at Revision, comparable with
+	// a member's Maintenance.HashKV at that revision.
+	HashKV uint32 `json:"hashKV"`
+	// ClusterVersion and StorageVersion are read from the database ("3.5.0";
+	// the storage version exists from 3.6 on).
+	ClusterVersion string `json:"clusterVersion,omitempty"`
+	StorageVersion string `json:"storageVersion,omitempty"`
+}
+
+// ErrCorrupt wraps every reason a file is not a usable snapshot.
+var ErrCorrupt = errors.New("not a valid etcd snapshot")
+
+const trailerLen = sha256.Size
+
+// CheckTrailer hashes the database part of the file and compares it with
+// the trailer etcd appended. It returns the SHA-256.
+func CheckTrailer(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", 0, err
+	}
+	size := st.Size()
+	// A bbolt file is whole pages (4 KiB at least, two meta pages); with the
+	// trailer the size is pages + 32.
+	if size < 2*4096+trailerLen || (size-trailerLen)%512 != 0 {
+		return "", size, fmt.Errorf("%w: %s is %d bytes, not a whole bbolt database plus its 32-byte SHA-256 trailer (truncated?)", ErrCorrupt, path, size)
+	}
+	h := sha256.New()
+	if _, err := io.CopyN(h, f, size-trailerLen); err != nil {
+		return "", size, err
+	}
+	trailer := make([]byte, trailerLen)
+	if _, err := io.ReadFull(f, trailer); err != nil {
+		return "", size, err
+	}
+	sum := h.Sum(nil)
+	if !bytes.Equal(sum, trailer) {
+		return "", size, fmt.Errorf("%w: %s: SHA-256 trailer mismatch (file is corrupted or truncated): content hashes to %s, trailer says %s", ErrCorrupt, path, hex.EncodeToString(sum), hex.EncodeToString(trailer))
+	}
+	return hex.EncodeToString(sum), size, nil
+}
+
+// ReadInfo opens the file read-only with bbolt and reads revision, key
+// count, HashKV and versions. With check it first walks every bucket and
+// reads every page, requiring keys in strictly ascending order.
+//
+// bbolt's own Tx.Check is not used: on etcd's databases (no synced
+// freelist) it rebuilds the freelist in a goroutine that panics on a
+// corrupt page, which would kill the process instead of reporting the
+// file. Here a corrupt page panics in this goroutine, where bbolt's View
+// recovers it as an error, and memory faults in the mapping are turned into
+// panics too.
+func ReadInfo(path string, check bool) (info *Info, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			info, err = nil, fmt.Errorf("%w: %s: bbolt: %v", ErrCorrupt, path, p)
+		}
+	}()
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: bbolt cannot open it: %v", ErrCorrupt, path, err)
+	}
+	defer db.Close()
+	info = &Info{Size: st.Size()}
+	err = db.View(func(tx *bolt.Tx) error {
+		if check {
+			if err := tx.ForEach(func(name []byte, b *bolt.Bucket) error { return walk(b, name) }); err != nil {
+				return fmt.Errorf("%w: %s: bbolt consistency check: %v", ErrCorrupt, path, err)
+			}
+		}
+		meta := tx.Bucket([]byte("meta"))
+		keys := tx.Bucket([]byte("key"))
+		if meta == nil || keys == nil {
+			return fmt.Errorf("%w: %s is a bbolt file without etcd's meta and key buckets", ErrCorrupt, path)
+		}
+		if v := meta.Get([]byte("finishedCompactRev")); len(v) >= 8 {
+			info.CompactRevision = int64(binary.BigEndian.Uint64(v[:8]))
+		}
+		if v := meta.Get([]byte("storageVersion")); v != nil {
+			info.StorageVersion = string(v)
+		}
+		if cb := tx.Bucket([]byte("cluster")); cb != nil {
+			info.ClusterVersion = string(cb.Get([]byte("clusterVersion")))
+		}
+		return scanKeys(keys, info)
+	})
+	if err != nil {
+		if !errors.Is(err, ErrCorrupt) {
+			err = fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+		}
+		return nil, err
+	}
+	return info, nil
+}
+
+// walk reads every key and value of a bucket and its sub-buckets in page
+// order and requires the keys to ascend.
+func walk(b *bolt.Bucket, name []byte) error {
+	if b == nil {
+		return fmt.Errorf("%q is not a bucket", name)
+	}
+	var prev []byte
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if prev != nil && bytes.Compare(prev, k) >= 0 {
+			return fmt.Errorf("bucket %q: keys out of order at %x", name, k)
+		}
+		prev = k
+		if v == nil {
+			if sub := b.Bucket(k); sub != nil {
+				if err := walk(sub, k); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+type rev struct{ main, sub int64 }
+
+func parseRev(k []byte) (rev, bool, error) {
+	if len(k) != 17 && len(k) != 18 {
+		return rev{}, false, fmt.Errorf("%w: key bucket entry of %d bytes", ErrCorrupt, len(k))
+	}
+	r := rev{int64(binary.BigEndian.Uint64(k[0:8])), int64(binary.BigEndian.Uint64(k[9:17]))}
+	return r, len(k) == 18 && k[17] == 't', nil
+}
+
+// scanKeys reads the key bucket once: the head revision, the live keys,
+// and etcd's HashKV at the head (mvcc/hash.go: CRC-32C of the bucket name
+// and every key/value up to the revision; at or below the compact revision
+// only each key's latest revision is hashed, and a tombstone at exactly the
+// compact revision is skipped).
+func scanKeys(b *bolt.Bucket, info *Info) error {
+	type latest struct {
+		r         rev
+		tombstone bool
+	}
+	head := map[string]latest{}
+	var last rev
+	c := info.CompactRevision
+	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	h.Write([]byte("key"))
+	// Without a compaction every revision is hashed, in one pass.
+	hashNow := c == 0
+	err := b.ForEach(func(k, v []byte) error {
+		r, tomb, err := parseRev(k)
+		if err != nil {
+			return err
+		}
+		key, err := kvKey(v)
+		if err != nil {
+			return fmt.Errorf("%w: revision %d: %v", ErrCorrupt, r.main, err)
+		}
+		head[string(key)] = latest{r, tomb}
+		last = r
+		if hashNow {
+			h.Write(k)
+			h.Write(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	info.Revision = last.main
+	if info.Revision < c {
+		info.Revision = c
+	}
+	keep := map[rev]bool{}
+	for _, l := range head {
+		if !l.tombstone {
+			info.KeyCount++
+			keep[l.r] = true
+		}
+	}
+	if !hashNow {
+		err = b.ForEach(func(k, v []byte) error {
+			r, tomb, _ := parseRev(k)
+			if r.main <= c && len(keep) > 0 && !keep[r] {
+				return nil
+			}
+			if r.main == c && tomb {
+				return nil
+			}
+			h.Write(k)
+			h.Write(v)
+			return nil
+		})
+	}
+	info.HashKV = h.Sum32()
+	return err
+}
+
+// kvKey returns the key field (1) of a marshalled mvccpb.KeyValue without
+// decoding (and copying) the value.
+func kvKey(b []byte) ([]byte, error) {
+	for len(b) > 0 {
+		tag, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, errors.New("malformed key-value record")
+		}
+		b = b[n:]
+		switch tag & 7 {
+		case 0: // varint
+			_, m := binary.Uvarint(b)
+			if m <= 0 {
+				return nil, errors.New("malformed key-value record")
+			}
+			b = b[m:]
+		case 2: // length-delimited
+			l, m := binary.Uvarint(b)
+			if m <= 0 || uint64(len(b)-m) < l {
+				return nil, errors.New("malformed key-value record")
+			}
+			if tag>>3 == 1 {
+				return b[m : m+int(l)], nil
+			}
+			b = b[m+int(l):]
+		default:
+			return nil, fmt.Errorf("unexpected wire type %d in a key-value record", tag&7)
+		}
+	}
+	return nil, errors.New("key-value record without a key")
+}

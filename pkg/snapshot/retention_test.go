@@ -1,0 +1,65 @@
+package snapshot
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPruneKeepsExactlyThePolicy(t *testing.T) {
+	dir := t.TempDir()
+	base := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	// Every 20 minutes for three days: 216 snapshots.
+	for i := 0; i < 216; i++ {
+		at := base.Add(time.Duration(i) * 20 * time.Minute)
+		name := filepath.Join(dir, at.Format("20060102T1504")+".db")
+		os.WriteFile(name, []byte("x"), 0o600)
+		if err := WriteSidecar(name, &Sidecar{CreatedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	foreign := filepath.Join(dir, "manual.db") // no sidecar: never touched
+	os.WriteFile(foreign, []byte("x"), 0o600)
+
+	ds, err := Prune(dir, Policy{KeepLast: 4, KeepHourly: 6, KeepDaily: 3}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, d := range ds {
+		if d.Keep {
+			kept = append(kept, filepath.Base(d.File))
+		}
+	}
+	sort.Strings(kept)
+	// Newest is 2026-11-22 23:40. Last 4: 22:40, 23:00, 23:20, 23:40.
+	// Hourly (newest of each of the last 6 hours): 18:40 ... 23:40.
+	// Daily (newest of each of the last 3 days): 20th 23:40, 21st 23:40, 22nd 23:40.
+	want := []string{
+		"20261120T2340.db", "20261121T2340.db",
+		"20261122T1840.db", "20261122T1940.db", "20261122T2040.db", "20261122T2140.db",
+		"20261122T2240.db", "20261122T2300.db", "20261122T2320.db", "20261122T2340.db",
+		"manual.db",
+	}
+	if strings.Join(kept, " ") != strings.Join(want, " ") {
+		t.Fatalf("kept %v\nwant %v", kept, want)
+	}
+	// The dry run deleted nothing; the real run deletes the rest.
+	if n, _ := filepath.Glob(filepath.Join(dir, "*.db")); len(n) != 217 {
+		t.Fatalf("dry run deleted files: %d left", len(n))
+	}
+	if _, err := Prune(dir, Policy{KeepLast: 4, KeepHourly: 6, KeepDaily: 3}, false); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*.db"))
+	sidecars, _ := filepath.Glob(filepath.Join(dir, "*.db.json"))
+	if len(left) != len(want) || len(sidecars) != len(want)-1 {
+		t.Fatalf("%d snapshots and %d sidecars left", len(left), len(sidecars))
+	}
+	if _, err := Prune(dir, Policy{}, true); err == nil {
+		t.Fatal("an empty policy was accepted")
+	}
+}

@@ -1,0 +1,74 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
+	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+)
+
+// RestoreSandbox rebuilds every member of a sandbox from the snapshot: the
+// file is checked first, the members are stopped, their data directories
+// moved aside and restored with a new cluster token, the members started,
+// and the running cluster compared with the snapshot.
+func RestoreSandbox(ctx context.Context, sb *sandbox.Sandbox, file string) ([]Comparison, error) {
+	info, err := Check(file)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sb.State()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range st.Members {
+		if err := CheckVersion(file, info, m.Version); err != nil {
+			return nil, fmt.Errorf("member %s: %w", m.Name, err)
+		}
+	}
+	for _, m := range st.Members {
+		if err := sb.Stop(ctx, m.Name); err != nil {
+			return nil, err
+		}
+	}
+	var targets []Target
+	for _, m := range st.Members {
+		targets = append(targets, Target{Name: m.Name, PeerURLs: []string{m.PeerURL}, DataDir: m.DataDir})
+	}
+	token, err := RestoreDataDirs(file, targets, RestoreOptions{Force: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := sb.Update(func(s *sandbox.State) error {
+		s.Token = token
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := startAll(ctx, sb, st); err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := sb.WaitHealthy(wctx); err != nil {
+		return nil, err
+	}
+	return CompareCluster(ctx, st.Conn(), info)
+}
+
+func startAll(ctx context.Context, rt runtime.Runtime, st *sandbox.State) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(st.Members))
+	for i, m := range st.Members {
+		wg.Add(1)
+		go func(i int, name string) {
+			defer wg.Done()
+			errs[i] = rt.Start(ctx, name, runtime.StartOptions{})
+		}(i, m.Name)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

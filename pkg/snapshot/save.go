@@ -1,0 +1,274 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/sys/unix"
+
+	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
+	"github.com/etcdpilot/etcdpilot/pkg/progress"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
+)
+
+// SaveOptions tune Save.
+type SaveOptions struct {
+	// From names the member to stream from; empty picks the most caught-up
+	// healthy member.
+	From string
+	// Progress receives a progress line with bytes/s; nil is silent.
+	Progress io.Writer
+	// OnBytes, when set, sees the running byte count (tests use it to
+	// disturb a save in flight).
+	OnBytes func(n int64)
+	// Version is etcdpilot's version, recorded in the sidecar.
+	Version string
+	// CompareMember also asks the member for its HashKV at the snapshot's
+	// revision and requires it to equal the file's (a full scan on the
+	// member: it costs about as much as reading the file again).
+	CompareMember bool
+}
+
+// Save streams a snapshot from a member into dest (a file, or a directory
+// that gets a timestamped name). The data goes to a 0600 temporary file
+// beside dest, hashed while it streams; the trailer is checked, the file is
+// fsynced, opened with bbolt and compared with the member's HashKV, and
+// only then renamed into place and its directory fsynced. A failure leaves
+// nothing under the final name.
+func Save(ctx context.Context, cfg conn.Config, dest string, opts SaveOptions) (*Sidecar, string, error) {
+	src, cluster, err := pickSource(ctx, cfg, opts.From)
+	if err != nil {
+		return nil, "", err
+	}
+	path, err := destination(dest, cluster.ClusterID)
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := cfg.ForEndpoint(src.Endpoint).Client()
+	if err != nil {
+		return nil, "", err
+	}
+	defer c.Close()
+
+	tmp, err := fsutil.CreateTemp(path, 0o600)
+	if err != nil {
+		return nil, "", err
+	}
+	defer tmp.Abort() // no-op after Commit
+	sc := &Sidecar{File: filepath.Base(path), ClusterID: cluster.ClusterID, Member: src.Name, MemberID: src.ID, Endpoint: src.Endpoint,
+		EtcdVersion: src.ServerVersion, CreatedAt: time.Now().UTC(), Etcdpilot: opts.Version}
+
+	sum, n, err := stream(ctx, c, &writeBehind{f: tmp.File}, src.Name, opts)
+	if err != nil {
+		return nil, "", err
+	}
+	// fsync and the local bbolt read overlap.
+	syncErr := make(chan error, 1)
+	go func() { syncErr <- tmp.Sync() }()
+	info, infoErr := ReadInfo(tmp.Name(), false)
+	if err := <-syncErr; err != nil {
+		return nil, "", fmt.Errorf("fsync %s: %w", tmp.Name(), err)
+	}
+	if infoErr != nil {
+		return nil, "", infoErr
+	}
+	info.SHA256 = sum
+	info.Size = n
+	sc.Info = *info
+	if opts.CompareMember {
+		if err := compareMemberHash(ctx, cfg, c, src, info, sc); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := tmp.Commit(); err != nil {
+		return nil, "", err
+	}
+	if err := WriteSidecar(path, sc); err != nil {
+		return nil, "", fmt.Errorf("snapshot saved as %s but its sidecar could not be written: %w", path, err)
+	}
+	return sc, path, nil
+}
+
+func compareMemberHash(ctx context.Context, cfg conn.Config, c *clientv3.Client, src *status.Member, info *Info, sc *Sidecar) error {
+	hctx, cancel := cfg.WithTimeout(ctx)
+	defer cancel()
+	hk, err := c.HashKV(hctx, src.Endpoint, info.Revision)
+	if err != nil {
+		return fmt.Errorf("HashKV from %s: %w", src.Name, err)
+	}
+	sc.HashKVMember = hk.Hash
+	if hk.Hash != info.HashKV && hk.CompactRevision == info.CompactRevision {
+		return fmt.Errorf("the snapshot's key-value hash at revision %d is %d but member %s reports %d; nothing was saved", info.Revision, info.HashKV, src.Name, hk.Hash)
+	}
+	return nil
+}
+
+// stream copies the snapshot into w, hashing the database part and checking
+// it against the 32-byte SHA-256 trailer etcd sends last.
+func stream(ctx context.Context, c *clientv3.Client, w io.Writer, member string, opts SaveOptions) (string, int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rc, err := c.Snapshot(ctx)
+	if err != nil {
+		return "", 0, fmt.Errorf("snapshot from %s: %w", member, err)
+	}
+	defer rc.Close()
+	h := &trailerHash{h: sha256.New()}
+	bar := progress.NewCounter(opts.Progress, "snapshot from "+member, 0)
+	var dst io.Writer = io.MultiWriter(w, h, bar)
+	if opts.OnBytes != nil {
+		dst = io.MultiWriter(dst, callback(opts.OnBytes))
+	}
+	n, err := io.CopyBuffer(dst, rc, make([]byte, 1<<20))
+	if err != nil {
+		return "", n, fmt.Errorf("snapshot stream from %s broke after %s: %w; nothing was saved", member, progress.Bytes(n), err)
+	}
+	bar.Finish()
+	if n < trailerLen {
+		return "", n, fmt.Errorf("snapshot stream from %s ended after %d bytes; nothing was saved", member, n)
+	}
+	sum := h.h.Sum(nil)
+	if string(sum) != string(h.tail[:]) {
+		return "", n, fmt.Errorf("%w: the stream from %s does not match its SHA-256 trailer; nothing was saved", ErrCorrupt, member)
+	}
+	return hex.EncodeToString(sum), n, nil
+}
+
+// trailerHash hashes everything written to it except the last 32 bytes,
+// which it keeps as the trailer.
+type trailerHash struct {
+	h    hash.Hash
+	tail [trailerLen]byte
+	have int
+}
+
+func (t *trailerHash) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) >= trailerLen {
+		t.h.Write(t.tail[:t.have])
+		t.h.Write(p[:len(p)-trailerLen])
+		t.have = copy(t.tail[:], p[len(p)-trailerLen:])
+		return n, nil
+	}
+	if t.have+len(p) > trailerLen {
+		// The oldest tail bytes are content now.
+		excess := t.have + len(p) - trailerLen
+		t.h.Write(t.tail[:excess])
+		copy(t.tail[:], t.tail[excess:t.have])
+		t.have -= excess
+	}
+	t.have += copy(t.tail[t.have:], p)
+	return n, nil
+}
+
+type callback func(int64)
+
+func (c callback) Write(p []byte) (int, error) {
+	c(int64(len(p)))
+	return len(p), nil
+}
+
+// pickSource returns the member to stream from: the named one, or the
+// healthy voter with the highest applied index (a follower on a tie, to
+// spare the leader).
+func pickSource(ctx context.Context, cfg conn.Config, from string) (*status.Member, *status.Cluster, error) {
+	cl, err := status.Collect(ctx, cfg, status.Options{SkipHash: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	var cands []*status.Member
+	for i := range cl.Members {
+		m := &cl.Members[i]
+		if from != "" {
+			if m.Name == from || m.ID == from || m.Endpoint == from {
+				if !m.Reachable {
+					return nil, nil, fmt.Errorf("member %s is not reachable: %s", from, m.Error)
+				}
+				return m, cl, nil
+			}
+			continue
+		}
+		if m.Reachable && len(m.Errors) == 0 && !m.IsLearner {
+			cands = append(cands, m)
+		}
+	}
+	if from != "" {
+		var names []string
+		for _, m := range cl.Members {
+			names = append(names, m.Name)
+		}
+		return nil, nil, fmt.Errorf("no member %q (members: %s)", from, strings.Join(names, ", "))
+	}
+	if len(cands) == 0 {
+		return nil, nil, errors.New("no healthy member to take a snapshot from")
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		if cands[i].AppliedIndex != cands[j].AppliedIndex {
+			return cands[i].AppliedIndex > cands[j].AppliedIndex
+		}
+		return !cands[i].IsLeader && cands[j].IsLeader
+	})
+	return cands[0], cl, nil
+}
+
+// destination turns dest into a file path: a directory (existing, or ending
+// in /) gets snapshot-<cluster>-<UTC time>.db; an existing file is refused.
+func destination(dest, clusterID string) (string, error) {
+	if dest == "" {
+		dest = "."
+	}
+	st, err := os.Stat(dest)
+	isDir := (err == nil && st.IsDir()) || strings.HasSuffix(dest, string(os.PathSeparator))
+	if isDir {
+		if err := os.MkdirAll(dest, 0o700); err != nil {
+			return "", err
+		}
+		name := fmt.Sprintf("snapshot-%s-%s.db", clusterID, time.Now().UTC().Format("20060102T150405.000Z"))
+		return filepath.Join(dest, name), nil
+	}
+	if err == nil {
+		return "", fmt.Errorf("%s already exists; choose another name or a directory", dest)
+	}
+	if !isNotExist(err) {
+		return "", err
+	}
+	dir := filepath.Dir(dest)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("directory %s does not exist", dir)
+	}
+	return dest, nil
+}
+
+// writeBehind starts the kernel's writeback of every 16 MiB as soon as it is
+// written (sync_file_range), so that the final fsync has little left to do
+// and the disk works while the stream is still arriving.
+type writeBehind struct {
+	f       *os.File
+	off     int64
+	flushed int64
+}
+
+const writeBehindChunk = 16 << 20
+
+func (w *writeBehind) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.off += int64(n)
+	if w.off-w.flushed >= writeBehindChunk {
+		// Errors surface in the final fsync; this is only a hint.
+		unix.SyncFileRange(int(w.f.Fd()), w.flushed, w.off-w.flushed, unix.SYNC_FILE_RANGE_WRITE)
+		w.flushed = w.off
+	}
+	return n, err
+}
