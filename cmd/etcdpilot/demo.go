@@ -2,26 +2,52 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/etcdpilot/etcdpilot/pkg/bench"
+	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
 )
 
 func newDemoCmd(g *globals) *cobra.Command {
-	var name string
+	var name, from, to string
+	var keys int
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Bring up a local 3-member etcd sandbox and show its status",
-		Args:  cobra.NoArgs,
+		Short: "A 3-member etcd sandbox under load, upgraded live from 3.5.35 to 3.6.16, with the report",
+		Long: `Bring up a local 3-member sandbox of etcd --from (binaries from the cache,
+built from module source on first use), write --keys keys, then run
+upgrade apply --to under the availability probe and print the report and the
+cluster's status. The sandbox stays up afterwards (etcdpilot sandbox down
+--name demo removes it).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if sb, err := g.openSandbox(name, cmd.ErrOrStderr()); err == nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "removing the previous demo sandbox %s\n", name)
-				if err := sb.Destroy(cmd.Context()); err != nil {
+			ctx, errw := cmd.Context(), cmd.ErrOrStderr()
+			cat, err := g.catalog()
+			if err != nil {
+				return err
+			}
+			target, err := cat.Resolve(to)
+			if err != nil {
+				return err
+			}
+			// Both versions first, so that the upgrade does not wait on a build.
+			bins := g.binaries(errw)
+			for _, v := range []string{from, target} {
+				if _, err := bins.Install(ctx, v, binaries.Options{}); err != nil {
 					return err
 				}
 			}
-			sb, err := sandbox.Create(cmd.Context(), g.root(), g.binaries(cmd.ErrOrStderr()), sandbox.Options{Name: name}, cmd.ErrOrStderr())
+			if sb, err := g.openSandbox(name, errw); err == nil {
+				fmt.Fprintf(errw, "removing the previous demo sandbox %s\n", name)
+				if err := sb.Destroy(ctx); err != nil {
+					return err
+				}
+			}
+			sb, err := sandbox.Create(ctx, g.root(), bins, sandbox.Options{Name: name, Versions: []string{from}}, errw)
 			if err != nil {
 				return err
 			}
@@ -29,9 +55,28 @@ func newDemoCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return showStatus(cmd, g, st.Conn())
+			c := st.Conn()
+			if err := bench.Load(ctx, c, bench.LoadOptions{Keys: keys, ValueSize: 1024, Prefix: "/demo/"}, errw); err != nil {
+				return err
+			}
+			r, err := upgrade.Apply(ctx, upgrade.Options{
+				Target: target, Conn: c, Runtime: sb, Catalog: cat, RenameFlags: true, Probe: true,
+				JournalPath: filepath.Join(sb.Dir, "upgrade-journal.json"), Out: errw, Version: Version,
+			})
+			if err := printReport(cmd, g, r, err); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout())
+			if err := showStatus(cmd, g, c); err != nil {
+				return err
+			}
+			fmt.Fprintf(errw, "\nthe sandbox stays up: eval \"$(etcdpilot sandbox env --name %s)\" to use it, etcdpilot sandbox down --name %s to remove it\n", name, name)
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "demo", "sandbox name")
+	cmd.Flags().StringVar(&from, "from", sandbox.DefaultVersion, "etcd version to start from")
+	cmd.Flags().StringVar(&to, "to", "3.6.16", "etcd version to upgrade to")
+	cmd.Flags().IntVar(&keys, "keys", 10000, "1 KiB keys to write before the upgrade")
 	return cmd
 }

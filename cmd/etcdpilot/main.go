@@ -3,9 +3,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -30,7 +33,11 @@ var quietNo = &exitError{code: 1}
 
 func main() {
 	root := newRoot()
-	err := root.Execute()
+	// Ctrl-C cancels the work in hand; an upgrade stops between steps and
+	// leaves its journal for --resume.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := root.ExecuteContext(ctx)
+	stop()
 	if err == nil {
 		return
 	}
@@ -68,6 +75,8 @@ func newRoot() *cobra.Command {
 		newCatalogCmd(g),
 		newSnapshotCmd(g),
 		newBenchCmd(g),
+		newRepoCmd(g),
+		newDepsCmd(g),
 		newVersionCmd(),
 	)
 	return root

@@ -16,7 +16,7 @@ func newSandboxCmd(g *globals) *cobra.Command {
 		Use:   "sandbox",
 		Short: "Run local etcd clusters of any version from real etcd binaries",
 	}
-	cmd.AddCommand(newSandboxUpCmd(g), newSandboxDownCmd(g), newSandboxLsCmd(g), newSandboxEnvCmd(g))
+	cmd.AddCommand(newSandboxUpCmd(g), newSandboxDownCmd(g), newSandboxLsCmd(g), newSandboxEnvCmd(g), newSandboxProcCmd(g))
 	return cmd
 }
 

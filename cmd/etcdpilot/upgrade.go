@@ -17,7 +17,7 @@ func newUpgradeCmd(g *globals) *cobra.Command {
 		Use:   "upgrade",
 		Short: "Plan and run etcd upgrades",
 	}
-	cmd.AddCommand(newUpgradePlanCmd(g))
+	cmd.AddCommand(newUpgradePlanCmd(g), newUpgradeApplyCmd(g), newUpgradeStatusCmd(g), newUpgradeRollbackCmd(g))
 	return cmd
 }
 

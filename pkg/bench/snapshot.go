@@ -7,9 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
@@ -175,41 +172,8 @@ func (r *SnapshotResult) Print(w io.Writer) error {
 	return nil
 }
 
-// fill writes 1 MiB values from 8 writers until the database reaches size.
+// fill writes 1 MiB values until the database reaches size.
 func fill(ctx context.Context, cfg conn.Config, size int64, out io.Writer) error {
-	cli, err := cfg.Client()
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	val := strings.Repeat("x", 1<<20)
-	n := int(size / (1 << 20))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	task := progress.Start(out, fmt.Sprintf("filling the sandbox with %s", progress.Bytes(size)))
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > int64(n) {
-					return
-				}
-				cctx, cancel := context.WithTimeout(ctx, time.Minute)
-				_, err := cli.Put(cctx, fmt.Sprintf("/bench/%06d", i), val)
-				cancel()
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	err = <-errs
-	task.Done(err)
-	return err
+	return Load(ctx, cfg, LoadOptions{Keys: int(size / (1 << 20)), ValueSize: 1 << 20, Prefix: "/bench/",
+		Title: fmt.Sprintf("filling the sandbox with %s", progress.Bytes(size))}, out)
 }

@@ -153,7 +153,7 @@ func (pl *planner) configFindings() {
 			if f.Note != "" {
 				reason += "; " + f.Note
 			}
-			pl.block(Finding{Code: "flag-removed", Member: member, Message: msg, Reason: reason, Link: f.Link})
+			pl.block(Finding{Code: "flag-removed", Member: member, Message: msg, Reason: reason, Link: f.Link, Flag: f.Flag, Replacement: f.Replacement})
 		}
 		for _, f := range pl.cat.FlagsDeprecatedIn(tMinor) {
 			s, ok := c.Flags[strings.TrimPrefix(f.Flag, "--")]

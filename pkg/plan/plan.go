@@ -69,6 +69,10 @@ type Finding struct {
 	Message string `json:"message"`
 	Reason  string `json:"reason"`
 	Link    string `json:"link,omitempty"`
+	// Flag and Replacement are set for flag-removed: a runtime that owns
+	// the member's command line can make the change itself.
+	Flag        string `json:"flag,omitempty"`
+	Replacement string `json:"replacement,omitempty"`
 }
 
 // Downgrade answers whether and how the cluster can go back.

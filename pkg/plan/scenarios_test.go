@@ -45,7 +45,7 @@ var scenarios = []scenario{
 		path: []string{"3.5.35>3.6.16:minor", "3.6.16>3.7.3:minor"}, blockers: []string{"flag-removed"}},
 	{name: "3.6.16 to 3.7 with a renamed experimental flag in a unit's environment", from: v("3.6.16"), to: "3.7",
 		config: "[Service]\nEnvironment=ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL=5s\nExecStart=/usr/bin/etcd --name m1\n",
-		path: []string{"3.6.16>3.7.3:minor"}, blockers: []string{"flag-removed"}},
+		path:   []string{"3.6.16>3.7.3:minor"}, blockers: []string{"flag-removed"}},
 	// 3.6 still accepts them, deprecated.
 	{name: "3.5.35 to 3.6.16 with an experimental flag", from: v("3.5.35"), to: "3.6.16", config: "--name=m1 --experimental-initial-corrupt-check=true",
 		path: []string{"3.5.35>3.6.16:minor"}, warns: []string{"flag-deprecated"}},

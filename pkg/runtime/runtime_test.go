@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -15,5 +16,23 @@ func TestRenameFlags(t *testing.T) {
 	want := []string{"--name=m1", "--feature-gates=InitialCorruptCheck=true", "--feature-gates=CompactHashCheck", "--x"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v\nwant %v", got, want)
+	}
+}
+
+func TestCommandValidate(t *testing.T) {
+	c := &Command{StopCmd: "ssh {host} systemctl stop etcd", StartCmd: "ssh {host} systemctl start etcd", InstallCmd: "ssh {host} install-etcd {version}"}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c.Hosts = map[string]string{"m1": "10.0.0.1"}
+	if got := c.render(c.InstallCmd, "m1", "v3.6.16"); got != "ssh 10.0.0.1 install-etcd 3.6.16" {
+		t.Fatalf("render: %q", got)
+	}
+	c.StartCmd = "ssh {hots} systemctl start etcd"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "{hots}") {
+		t.Fatalf("unknown placeholder: %v", err)
+	}
+	if err := (&Command{StartCmd: "x"}).Validate(); err == nil {
+		t.Fatal("missing stop command accepted")
 	}
 }

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
+	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
+)
+
+// applyFlags are the flags of upgrade apply, rollback and status.
+type applyFlags struct {
+	to, sandbox, journal, snapshotDir, kubernetes string
+	runtime, stopCmd, startCmd, installCmd        string
+	configs                                       []string
+	resume, skipSnapshot, probe                   bool
+	gateTimeout                                   time.Duration
+	maxLag                                        uint64
+}
+
+func (f *applyFlags) register(cmd *cobra.Command, apply bool) {
+	fs := cmd.Flags()
+	addSandboxFlag(cmd, &f.sandbox)
+	fs.StringVar(&f.journal, "journal", "", "upgrade journal (default: in the sandbox, or <state-dir>/upgrades/<cluster-id>.json)")
+	fs.StringVar(&f.runtime, "runtime", "", "how members are stopped and started: sandbox (with --sandbox) or command")
+	fs.StringVar(&f.stopCmd, "stop-cmd", "", "command runtime: stop a member, e.g. 'ssh {host} sudo systemctl stop etcd'")
+	fs.StringVar(&f.startCmd, "start-cmd", "", "command runtime: start a member, e.g. 'ssh {host} sudo systemctl start etcd'")
+	fs.StringVar(&f.installCmd, "install-cmd", "", "command runtime: put etcd {version} in place on {host}, keeping the old binary")
+	fs.DurationVar(&f.gateTimeout, "gate-timeout", 60*time.Second, "how long a restarted member may take to pass its gates before it is rolled back")
+	if !apply {
+		return
+	}
+	fs.StringVar(&f.to, "to", "", "target: a version (3.6.16), a minor (3.6) or latest")
+	fs.BoolVar(&f.resume, "resume", false, "continue the unfinished upgrade in the journal")
+	fs.StringVar(&f.snapshotDir, "snapshot-dir", "", "directory for the pre-upgrade snapshot (default: beside the journal)")
+	fs.BoolVar(&f.skipSnapshot, "skip-snapshot", false, "do not take a pre-upgrade snapshot (you have your own)")
+	fs.BoolVar(&f.probe, "probe", false, "write and read probe keys during the upgrade and report availability (default on for sandboxes)")
+	fs.Uint64Var(&f.maxLag, "max-lag", 100, "how far a member's applied index may trail the leader's at its gate")
+	fs.StringArrayVar(&f.configs, "member-config", nil, "member configuration file for the plan's flag checks (repeatable)")
+	fs.StringVar(&f.kubernetes, "kubernetes", "", "Kubernetes version the cluster serves, for the plan")
+}
+
+// options turns the flags into upgrade options: connection, runtime and
+// journal for a sandbox or for real hosts.
+func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, error) {
+	ctx := cmd.Context()
+	cat, err := g.catalog()
+	if err != nil {
+		return upgrade.Options{}, err
+	}
+	o := upgrade.Options{
+		Target: f.to, Catalog: cat, Resume: f.resume, SnapshotDir: f.snapshotDir, SkipSnapshot: f.skipSnapshot,
+		Kubernetes: f.kubernetes, GateTimeout: f.gateTimeout, MaxLag: f.maxLag, Out: cmd.ErrOrStderr(),
+		Version: Version, JournalPath: f.journal, Probe: f.probe,
+	}
+	for _, file := range f.configs {
+		c, err := memberconfig.Load(file)
+		if err != nil {
+			return o, err
+		}
+		o.Configs = append(o.Configs, c)
+	}
+	if o.Conn, err = g.target(f.sandbox); err != nil {
+		return o, err
+	}
+	switch {
+	case f.sandbox != "" && (f.runtime == "" || f.runtime == "sandbox"):
+		sb, err := g.openSandbox(f.sandbox, cmd.ErrOrStderr())
+		if err != nil {
+			return o, err
+		}
+		o.Runtime, o.RenameFlags = sb, true
+		if o.JournalPath == "" {
+			o.JournalPath = filepath.Join(sb.Dir, "upgrade-journal.json")
+		}
+		if !cmd.Flags().Changed("probe") {
+			o.Probe = true
+		}
+		if o.Configs == nil {
+			if o.Configs, err = sandboxConfigs(ctx, g, f.sandbox); err != nil {
+				return o, err
+			}
+		}
+	case f.runtime == "command":
+		rt := &runtime.Command{StopCmd: f.stopCmd, StartCmd: f.startCmd, InstallCmd: f.installCmd, Out: cmd.ErrOrStderr()}
+		if err := rt.Validate(); err != nil {
+			return o, err
+		}
+		if rt.Hosts, err = hosts(ctx, o); err != nil {
+			return o, err
+		}
+		o.Runtime = rt
+	case f.runtime == "":
+		return o, fmt.Errorf("say how to stop and start the members: --sandbox NAME for a local sandbox, or --runtime command --stop-cmd ... --start-cmd ... --install-cmd ... for real hosts")
+	default:
+		return o, fmt.Errorf("unknown --runtime %q: use sandbox (with --sandbox) or command", f.runtime)
+	}
+	if o.JournalPath == "" {
+		ml, err := status.MemberList(ctx, o.Conn)
+		if err != nil {
+			return o, err
+		}
+		o.JournalPath = filepath.Join(g.root(), "upgrades", fmt.Sprintf("%x.json", ml.Header.ClusterId))
+	}
+	return o, nil
+}
+
+// hosts maps member names to the hosts of their peer URLs, for {host}.
+func hosts(ctx context.Context, o upgrade.Options) (map[string]string, error) {
+	ml, err := status.MemberList(ctx, o.Conn)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, m := range ml.Members {
+		if len(m.PeerURLs) == 0 {
+			continue
+		}
+		u, err := url.Parse(m.PeerURLs[0])
+		if err != nil {
+			return nil, fmt.Errorf("member %s peer URL %q: %w", m.Name, m.PeerURLs[0], err)
+		}
+		out[m.Name] = u.Hostname()
+	}
+	return out, nil
+}
+
+// printReport prints the report (also after a failure) and maps the error
+// to the exit code: 1 for a refused plan, 2 for a failed upgrade.
+func printReport(cmd *cobra.Command, g *globals, r *upgrade.Report, err error) error {
+	if r != nil {
+		pr, perr := g.printer(cmd.OutOrStdout())
+		if perr != nil {
+			return perr
+		}
+		if perr := pr.Print(r); perr != nil {
+			return perr
+		}
+	}
+	if errors.Is(err, upgrade.ErrBlocked) {
+		return &exitError{code: 1, err: err}
+	}
+	return err
+}
+
+func newUpgradeApplyCmd(g *globals) *cobra.Command {
+	var f applyFlags
+	cmd := &cobra.Command{
+		Use:   "apply --to VERSION",
+		Short: "Upgrade a cluster member by member: snapshot, followers first, leader hand-off, gates, journal, rollback",
+		Long: `Upgrade a running cluster to a version, hop by hop along the plan's path.
+
+Steps: the plan (refused on blockers), a verified snapshot, then per hop each
+follower and finally the leader (after moving leadership to an upgraded,
+caught-up member): graceful stop, start on the new binary with the same data
+directory and flags, then gates before the next member — the member is healthy
+on the new version, its applied index within --max-lag of the leader's, no
+alarms, and HashKV agreeing across members. For a minor hop the cluster
+version must move at the end.
+
+Every step is journaled with fsync. Running the command again (or --resume)
+re-reads the cluster and carries on; finished steps are skipped. A member that
+fails its gates within --gate-timeout goes back to its old binary and the
+upgrade stops; if another member fails, the upgrade stops where it is.
+
+Exit status: 0 upgraded, 1 refused (blockers), 2 failed or rolled back.`,
+		Example: `  etcdpilot upgrade apply --sandbox demo --to 3.6.16
+  etcdpilot upgrade apply --endpoints https://10.0.0.1:2379,https://10.0.0.2:2379,https://10.0.0.3:2379 \
+    --cacert ca.crt --cert client.crt --key client.key --to 3.6.16 --runtime command \
+    --install-cmd 'ssh {host} sudo install-etcd {version}' \
+    --stop-cmd 'ssh {host} sudo systemctl stop etcd' --start-cmd 'ssh {host} sudo systemctl start etcd'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.to == "" && !f.resume {
+				return fmt.Errorf("say where to: --to VERSION (or --resume to continue an unfinished upgrade)")
+			}
+			o, err := f.options(cmd, g)
+			if err != nil {
+				return err
+			}
+			r, err := upgrade.Apply(cmd.Context(), o)
+			return printReport(cmd, g, r, err)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func newUpgradeRollbackCmd(g *globals) *cobra.Command {
+	var f applyFlags
+	cmd := &cobra.Command{
+		Use:   "rollback",
+		Short: "Return a mixed cluster to the versions the upgrade journal recorded before the upgrade",
+		Long: `Restart every member that runs a newer version than before the upgrade on its
+old binary, followers first, leader last after a hand-off, with the same gates
+as apply. Refused once the cluster version has moved to the new minor: then
+only etcd's downgrade API (3.6+) or a snapshot restore goes back.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.options(cmd, g)
+			if err != nil {
+				return err
+			}
+			r, err := upgrade.Rollback(cmd.Context(), o)
+			return printReport(cmd, g, r, err)
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
+
+func newUpgradeStatusCmd(g *globals) *cobra.Command {
+	var f applyFlags
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the upgrade journal: every step, its outcome and time",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := f.journal
+			if path == "" {
+				if f.sandbox == "" {
+					return fmt.Errorf("say which journal: --sandbox NAME or --journal FILE")
+				}
+				sb, err := g.openSandbox(f.sandbox, io.Discard)
+				if err != nil {
+					return err
+				}
+				path = filepath.Join(sb.Dir, "upgrade-journal.json")
+			}
+			j, err := upgrade.LoadJournal(path)
+			if err != nil {
+				return fmt.Errorf("no upgrade journal: %w", err)
+			}
+			pr, err := g.printer(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			return pr.Print(j)
+		},
+	}
+	addSandboxFlag(cmd, &f.sandbox)
+	cmd.Flags().StringVar(&f.journal, "journal", "", "upgrade journal file")
+	return cmd
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdpilot/etcdpilot/pkg/repo"
+)
+
+func newRepoCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "repo",
+		Short: "Find, bump and check the etcd versions a repository pins",
+	}
+	cmd.AddCommand(newRepoScanCmd(g), newRepoBumpCmd(g), newRepoCheckCmd(g))
+	return cmd
+}
+
+func dirArg(args []string) string {
+	if len(args) == 0 {
+		return "."
+	}
+	return args[0]
+}
+
+func newRepoScanCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "scan [DIR]",
+		Short: "List every pinned etcd version: Go constants and maps, images, Helm values, Dockerfiles, Makefiles, CI, go.mod, dependencies.yaml",
+		Long: `Scan a repository (vendor/, node_modules/ and .git are skipped, and so are
+binary files and files over 4 MiB) for pinned etcd versions, and mark pins
+that disagree with the most common one. go.mod's etcd modules are compared
+among themselves; minimums (MinExternalEtcdVersion) are listed, not compared.
+
+Exit status: 0 when all pins agree, 1 when they disagree, 2 on error
+(including files that could not be read).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := repo.Scan(dirArg(args))
+			if err != nil {
+				return err
+			}
+			pr, err := g.printer(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			if err := pr.Print(r); err != nil {
+				return err
+			}
+			if len(r.Errors) > 0 {
+				return fmt.Errorf("%d files could not be read; the scan is incomplete", len(r.Errors))
+			}
+			if !r.Agree {
+				return quietNo
+			}
+			return nil
+		},
+	}
+}
+
+func newRepoBumpCmd(g *globals) *cobra.Command {
+	var o repo.BumpOptions
+	var to string
+	cmd := &cobra.Command{
+		Use:   "bump --to VERSION [DIR]",
+		Short: "Rewrite every etcd pin to one version, show the diff, and prove no stale pin is left",
+		Long: `Rewrite every pin found by repo scan to --to, changing only the version text
+and keeping each pin's format (a v prefix, a -N build suffix: --image-suffix).
+Refuses a downgrade, a minor skip or a version the release catalog does not
+know, unless --force. Files are written atomically (temp file, fsync, rename);
+then the tree is scanned again and any pin that is still stale is an error.
+go.mod's etcd modules are bumped too (run go mod tidy afterwards), unless
+--skip-go-mod.`,
+		Example: `  etcdpilot repo bump --to 3.6.16 --dry-run
+  etcdpilot repo bump --to 3.6.16 --image-suffix -0 ./kubernetes`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if to == "" {
+				return fmt.Errorf("say which version: --to VERSION")
+			}
+			if cat, err := g.catalog(); err == nil {
+				o.Catalog = cat
+			}
+			r, err := repo.Bump(dirArg(args), to, o)
+			if r != nil {
+				pr, perr := g.printer(cmd.OutOrStdout())
+				if perr != nil {
+					return perr
+				}
+				if perr := pr.Print(r); perr != nil {
+					return perr
+				}
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "etcd version to pin")
+	cmd.Flags().StringVar(&o.ImageSuffix, "image-suffix", "-0", "build suffix for pins that carry one (registry.k8s.io/etcd:3.6.16-0)")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the diff, write nothing")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "allow a downgrade, a minor skip or a version unknown to the catalog")
+	cmd.Flags().BoolVar(&o.SkipGoMod, "skip-go-mod", false, "leave go.mod's etcd modules alone")
+	return cmd
+}
+
+func newRepoCheckCmd(g *globals) *cobra.Command {
+	var expect string
+	var skipGoMod bool
+	cmd := &cobra.Command{
+		Use:   "check --expect VERSION [DIR]",
+		Short: "For CI: exit 1 when any etcd pin is not the expected version, listing each",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if expect == "" {
+				return fmt.Errorf("say which version: --expect VERSION")
+			}
+			want := strings.TrimPrefix(expect, "v")
+			if i := strings.IndexByte(want, '-'); i >= 0 {
+				want = want[:i]
+			}
+			r, err := repo.Scan(dirArg(args))
+			if err != nil {
+				return err
+			}
+			if len(r.Errors) > 0 {
+				return fmt.Errorf("files could not be read, the check is incomplete:\n  %s", strings.Join(r.Errors, "\n  "))
+			}
+			bad := repo.Mismatches(r, want, skipGoMod)
+			if g.output == "json" {
+				pr, _ := g.printer(cmd.OutOrStdout())
+				pr.Print(map[string]any{"expect": want, "mismatches": bad, "pins": len(r.Pins)})
+			} else {
+				for _, p := range bad {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s:%d: %s pins %s, expected %s\n", p.File, p.Line, p.Kind, p.Text, want)
+				}
+			}
+			if len(bad) > 0 {
+				return answerNo("%d of %d pins are not %s", len(bad), len(r.Pins), want)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "all %d pins are %s\n", len(r.Pins), want)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&expect, "expect", "", "the etcd version every pin must have")
+	cmd.Flags().BoolVar(&skipGoMod, "skip-go-mod", false, "do not check go.mod's etcd modules")
+	return cmd
+}
+
+func newDepsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "deps",
+		Short: "Check a Go module's etcd dependencies",
+	}
+	var policy string
+	var vuln bool
+	check := &cobra.Command{
+		Use:   "check [go.mod|DIR]",
+		Short: "etcd modules out of lockstep, legacy paths, grpc/OpenTelemetry/genproto breakages, CVEs, available updates by policy",
+		Long: `Read a go.mod and report: etcd modules not at one version; legacy
+github.com/coreos/etcd and github.com/coreos/bbolt paths; known grpc,
+OpenTelemetry and genproto incompatibilities for the etcd version in use; the
+catalog's CVEs of that version; govulncheck's findings when govulncheck is
+installed; and the newer etcd releases, classified by --policy.
+
+Exit status: 0 without errors, 1 with error findings, 2 when the check could
+not run (no go.mod, a go.mod that does not parse).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := repo.ParsePolicy(policy)
+			if err != nil {
+				return err
+			}
+			o := repo.DepsOptions{Policy: p, Govulncheck: vuln}
+			if o.Catalog, err = g.catalog(); err != nil {
+				return err
+			}
+			path := "go.mod"
+			if len(args) == 1 {
+				path = args[0]
+			}
+			r, err := repo.CheckDeps(cmd.Context(), path, o)
+			if err != nil {
+				return err
+			}
+			pr, err := g.printer(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			if err := pr.Print(r); err != nil {
+				return err
+			}
+			if r.Failed() {
+				return quietNo
+			}
+			return nil
+		},
+	}
+	check.Flags().StringVar(&policy, "policy", "patch=auto,minor=review,major=block", "what to do with each kind of etcd update")
+	check.Flags().BoolVar(&vuln, "govulncheck", true, "run govulncheck -json when it is installed")
+	cmd.AddCommand(check)
+	return cmd
+}

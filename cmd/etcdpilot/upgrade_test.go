@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/etcdpilot/etcdpilot/internal/testutil"
+	"github.com/etcdpilot/etcdpilot/pkg/bench"
+	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
+	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
+)
+
+// TestUpgradeApplySurvivesCrashes kills etcdpilot with SIGKILL again and
+// again during an upgrade — right after a step finished, and in the middle
+// of a member's restart — and carries on each time with the same command or
+// --resume, until the upgrade is done. Every member is restarted on the new
+// version once, and the data written before is all there.
+func TestUpgradeApplySurvivesCrashes(t *testing.T) {
+	t.Parallel()
+	testutil.Binaries(t, testutil.V35, testutil.V36)
+	state := testutil.Root(t)
+	t.Cleanup(func() { run(t, state, "sandbox", "down", "--all") })
+	if r := run(t, state, "sandbox", "up", "--name", "crash"); r.code != 0 {
+		t.Fatalf("sandbox up: %s", r.stderr)
+	}
+	sb, err := sandbox.Open(state, "crash", nil)
+	testutil.Must(t, err)
+	st, _ := sb.State()
+	ctx := testutil.Context(t, 10*time.Minute)
+	testutil.Must(t, bench.Load(ctx, st.Conn(), bench.LoadOptions{Keys: 500, ValueSize: 100, Prefix: "/keep/"}, nil))
+
+	// Bad input first: nothing may change.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--to", "3.6.99"}, "3.6.16"},
+		{[]string{"--to", "3.6.16", "--runtime", "ssh"}, "unknown --runtime"},
+		{[]string{"--resume"}, "nothing to resume"},
+	} {
+		r := run(t, state, append([]string{"upgrade", "apply", "--sandbox", "crash"}, tc.args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("apply %v: exit %d, %s", tc.args, r.code, r.stderr)
+		}
+	}
+
+	journal := filepath.Join(sb.Dir, "upgrade-journal.json")
+	crashes := 0
+	for i := 0; ; i++ {
+		if i == 30 {
+			t.Fatal("the upgrade did not finish after 30 runs")
+		}
+		args := []string{"upgrade", "apply", "--sandbox", "crash", "--to", testutil.V36, "--probe=false"}
+		if i%2 == 1 {
+			args = []string{"upgrade", "apply", "--sandbox", "crash", "--resume", "--probe=false"}
+		}
+		before := 0
+		if j, err := upgrade.LoadJournal(journal); err == nil {
+			before = len(j.Entries)
+		}
+		cmd := exec.Command(etcdpilotBin, args...)
+		cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+state)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		testutil.Must(t, cmd.Start())
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		// Even runs die right after a step is done; odd runs in the middle
+		// of a restart, after the member was stopped.
+		midRestart := i%2 == 1
+		var runErr error
+		done := false
+	watch:
+		for {
+			select {
+			case runErr = <-exited:
+				done = true
+				break watch
+			case <-time.After(5 * time.Millisecond):
+			}
+			j, err := upgrade.LoadJournal(journal)
+			if err != nil || len(j.Entries) <= before {
+				continue
+			}
+			last := j.Entries[len(j.Entries)-1]
+			newDone := false
+			for _, e := range j.Entries[before:] {
+				newDone = newDone || e.Status == "done"
+			}
+			if (midRestart && last.Member != "" && last.Status == "started") || (!midRestart && newDone) {
+				if midRestart {
+					time.Sleep(400 * time.Millisecond)
+				}
+				cmd.Process.Signal(syscall.SIGKILL)
+				<-exited
+				crashes++
+				t.Logf("run %d: killed after %q %s", i, last.Step, last.Status)
+				break watch
+			}
+		}
+		if done {
+			if runErr != nil {
+				t.Fatalf("run %d failed: %v\n%s", i, runErr, out.String())
+			}
+			break
+		}
+	}
+	if crashes < 4 {
+		t.Errorf("only %d crashes", crashes)
+	}
+	j, err := upgrade.LoadJournal(journal)
+	testutil.Must(t, err)
+	// A member is never restarted again once its restart (or the recovery
+	// of an interrupted one) is done.
+	upgraded := map[string]bool{}
+	for _, e := range j.Entries {
+		if e.Member == "" {
+			continue
+		}
+		if e.Status == "started" && upgraded[e.Member] {
+			t.Errorf("%s restarted again after it was done: %s", e.Member, e.Step)
+		}
+		if e.Status == "done" {
+			upgraded[e.Member] = true
+		}
+	}
+	if j.State != upgrade.StateDone {
+		t.Errorf("journal %s", j.State)
+	}
+	cl, err := status.Collect(ctx, st.Conn(), status.Options{})
+	testutil.Must(t, err)
+	for _, m := range cl.Members {
+		if m.ServerVersion != testutil.V36 {
+			t.Errorf("%s runs %s", m.Name, m.ServerVersion)
+		}
+	}
+	if cl.ClusterVersion != "3.6.0" || cl.Hash.Result != status.HashAgree {
+		t.Errorf("cluster version %s, hash %+v", cl.ClusterVersion, cl.Hash)
+	}
+	cli, err := st.Conn().Client()
+	testutil.Must(t, err)
+	defer cli.Close()
+	resp, err := cli.Get(context.Background(), "/keep/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	testutil.Must(t, err)
+	if resp.Count != 500 {
+		t.Errorf("%d of 500 keys after the upgrade", resp.Count)
+	}
+	r := run(t, state, "upgrade", "status", "--sandbox", "crash")
+	if r.code != 0 || !strings.Contains(r.stdout, "resume") || !strings.Contains(r.stdout, ": done") {
+		t.Errorf("upgrade status: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("%d crashes, %d journal entries", crashes, len(j.Entries))
+	if t.Failed() {
+		for _, e := range j.Entries {
+			t.Logf("  %s %s %s %s", e.Step, e.Status, e.Member, e.Detail)
+		}
+	}
+}
+
+// TestUpgradeApplyCommandRuntime upgrades through --endpoints and the
+// command runtime, as on real hosts: the hooks here drive the sandbox's
+// processes through etcdpilot itself, templated with {name} and {version}.
+func TestUpgradeApplyCommandRuntime(t *testing.T) {
+	t.Parallel()
+	testutil.Binaries(t, testutil.V35, testutil.V36)
+	state := testutil.Root(t)
+	t.Cleanup(func() { run(t, state, "sandbox", "down", "--all") })
+	if r := run(t, state, "sandbox", "up", "--name", "hosts"); r.code != 0 {
+		t.Fatalf("sandbox up: %s", r.stderr)
+	}
+	sb, err := sandbox.Open(state, "hosts", nil)
+	testutil.Must(t, err)
+	st, _ := sb.State()
+	self := etcdpilotBin + " --state-dir " + state
+	args := []string{"upgrade", "apply", "--endpoints", strings.Join(st.Endpoints(), ","), "--to", testutil.V36,
+		"--runtime", "command", "--journal", filepath.Join(state, "journal.json"),
+		"--install-cmd", self + " etcd install {version}",
+		"--stop-cmd", self + " sandbox proc stop {name} --name hosts",
+		"--start-cmd", self + " sandbox proc start {name} --name hosts --version {version}",
+		"-w", "json"}
+	r := run(t, state, args...)
+	if r.code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, `"clusterVersion": "3.6.0"`) || !strings.Contains(r.stderr, "running stop: ") {
+		t.Errorf("report:\n%s\n%s", r.stdout, r.stderr)
+	}
+	// A missing hook is refused before anything runs.
+	r = run(t, state, "upgrade", "apply", "--endpoints", strings.Join(st.Endpoints(), ","), "--to", testutil.V36, "--runtime", "command", "--stop-cmd", "true")
+	if r.code != 2 || !strings.Contains(r.stderr, "--start-cmd") {
+		t.Errorf("missing hook: %d %s", r.code, r.stderr)
+	}
+	r = run(t, state, "upgrade", "apply", "--endpoints", strings.Join(st.Endpoints(), ","), "--to", testutil.V36)
+	if r.code != 2 || !strings.Contains(r.stderr, "--runtime command") {
+		t.Errorf("no runtime: %d %s", r.code, r.stderr)
+	}
+}
+
+// TestDemo runs the README's main job (with fewer keys).
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	testutil.Binaries(t, testutil.V35, testutil.V36)
+	state := testutil.Root(t)
+	t.Cleanup(func() { run(t, state, "sandbox", "down", "--all") })
+	r := run(t, state, "demo", "--keys", "300")
+	if r.code != 0 {
+		t.Fatalf("demo: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"Upgrade to 3.6.16: done", "Cluster version: 3.6.0", "longest write stall", "linearizable              yes", "HEALTHY"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}

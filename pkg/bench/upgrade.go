@@ -1,0 +1,187 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+	"github.com/etcdpilot/etcdpilot/pkg/printer"
+	"github.com/etcdpilot/etcdpilot/pkg/probe"
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
+	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
+)
+
+// UpgradeOptions configure the rolling-upgrade benchmark.
+type UpgradeOptions struct {
+	From, To string
+	Runs     int
+	Keys     int // keys written before each upgrade
+	Root     string
+	Binaries *binaries.Manager
+	Catalog  *catalog.Catalog
+	Out      io.Writer
+}
+
+// UpgradeRun is one upgrade under the probe.
+type UpgradeRun struct {
+	Failed, Retried int
+	Gap, P99, Took  time.Duration
+	LeaderChanges   uint64
+	Lost            int
+	Linearizable    bool
+}
+
+// UpgradeResult holds both sides' runs.
+type UpgradeResult struct {
+	Naive, Pilot []UpgradeRun
+	From, To     string
+}
+
+// Upgrade compares a naive rolling restart (SIGTERM each member in member
+// order, start it on the new binary, wait until the cluster is healthy)
+// with etcdpilot's upgrade apply (followers first, leader hand-off, gates),
+// each on a fresh 3-member sandbox under the same probe load, alternating
+// the order run by run. The pre-upgrade snapshot is skipped on both sides.
+func Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult, error) {
+	res := &UpgradeResult{From: o.From, To: o.To}
+	for i := 0; i < o.Runs; i++ {
+		for _, pilot := range []bool{i%2 == 1, i%2 == 0} {
+			r, err := o.once(ctx, i, pilot)
+			if err != nil {
+				return nil, err
+			}
+			side := "naive"
+			if pilot {
+				side = "etcdpilot"
+				res.Pilot = append(res.Pilot, *r)
+			} else {
+				res.Naive = append(res.Naive, *r)
+			}
+			fmt.Fprintf(o.Out, "run %d %-9s failed %d, retried %d, longest stall %s, p99 %s, leader changes %d, took %s\n",
+				i+1, side, r.Failed, r.Retried, ms(r.Gap), ms(r.P99), r.LeaderChanges, r.Took.Round(time.Millisecond))
+		}
+	}
+	return res, nil
+}
+
+func (o UpgradeOptions) once(ctx context.Context, run int, pilot bool) (*UpgradeRun, error) {
+	sb, err := sandbox.Create(ctx, o.Root, o.Binaries, sandbox.Options{Name: fmt.Sprintf("up%d-%v", run, pilot), Versions: []string{o.From}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer sb.Destroy(context.Background())
+	st, err := sb.State()
+	if err != nil {
+		return nil, err
+	}
+	c := st.Conn()
+	if err := Load(ctx, c, LoadOptions{Keys: o.Keys, ValueSize: 1024, Prefix: "/load/"}, nil); err != nil {
+		return nil, err
+	}
+	p, err := probe.Start(ctx, c, probe.Options{})
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(time.Second) // a steady state before the first restart
+	start := time.Now()
+	if pilot {
+		_, err = upgrade.Apply(ctx, upgrade.Options{Target: o.To, Conn: c, Runtime: sb, Catalog: o.Catalog,
+			RenameFlags: true, SkipSnapshot: true, JournalPath: filepath.Join(sb.Dir, "journal.json")})
+	} else {
+		err = naiveUpgrade(ctx, sb, st, o.To)
+	}
+	took := time.Since(start)
+	time.Sleep(time.Second)
+	pr := p.Stop(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &UpgradeRun{Failed: pr.FailedWrites, Retried: pr.RetriedWrites, Gap: pr.LongestGap, P99: pr.P99, Took: took,
+		LeaderChanges: pr.LeaderChanges, Lost: len(pr.Lost), Linearizable: pr.Linearizable}, nil
+}
+
+// naiveUpgrade is what a hand-written script does: restart each member in
+// order on the new binary and wait for health.
+func naiveUpgrade(ctx context.Context, sb *sandbox.Sandbox, st *sandbox.State, to string) error {
+	for _, m := range st.Members {
+		if err := sb.Stop(ctx, m.Name); err != nil {
+			return err
+		}
+		if err := sb.Start(ctx, m.Name, runtime.StartOptions{Version: to}); err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := sb.WaitHealthy(wctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Print writes medians side by side with the ratios.
+func (r *UpgradeResult) Print(w io.Writer) error {
+	med := func(runs []UpgradeRun, f func(UpgradeRun) time.Duration) time.Duration {
+		var ds []time.Duration
+		for _, x := range runs {
+			ds = append(ds, f(x))
+		}
+		return median(ds)
+	}
+	sum := func(runs []UpgradeRun, f func(UpgradeRun) int) int {
+		n := 0
+		for _, x := range runs {
+			n += f(x)
+		}
+		return n
+	}
+	medInt := func(runs []UpgradeRun, f func(UpgradeRun) int) int {
+		var xs []int
+		for _, x := range runs {
+			xs = append(xs, f(x))
+		}
+		sort.Ints(xs)
+		if len(xs) == 0 {
+			return 0
+		}
+		return xs[len(xs)/2]
+	}
+	ratio := func(a, b time.Duration) string {
+		if b == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2fx", float64(a)/float64(b))
+	}
+	gap := func(x UpgradeRun) time.Duration { return x.Gap }
+	p99 := func(x UpgradeRun) time.Duration { return x.P99 }
+	took := func(x UpgradeRun) time.Duration { return x.Took }
+	failed := func(x UpgradeRun) int { return x.Failed }
+	leader := func(x UpgradeRun) int { return int(x.LeaderChanges) }
+	lost := func(x UpgradeRun) int { return x.Lost }
+	nonLin := func(x UpgradeRun) int {
+		if x.Linearizable {
+			return 0
+		}
+		return 1
+	}
+	fmt.Fprintf(w, "rolling upgrade %s -> %s, 3 members, probe at 200 writes/s; %d runs each (medians; failed writes summed)\n\n", r.From, r.To, len(r.Naive))
+	n, p := r.Naive, r.Pilot
+	rows := [][]string{
+		{"", "NAIVE RESTART", "ETCDPILOT APPLY", "NAIVE / ETCDPILOT"},
+		{"longest write stall", ms(med(n, gap)), ms(med(p, gap)), ratio(med(n, gap), med(p, gap))},
+		{"write p99", ms(med(n, p99)), ms(med(p, p99)), ratio(med(n, p99), med(p, p99))},
+		{"failed writes (all runs)", fmt.Sprint(sum(n, failed)), fmt.Sprint(sum(p, failed)), ""},
+		{"leader changes (median)", fmt.Sprint(medInt(n, leader)), fmt.Sprint(medInt(p, leader)), ""},
+		{"lost acknowledged writes", fmt.Sprint(sum(n, lost)), fmt.Sprint(sum(p, lost)), ""},
+		{"non-linearizable histories", fmt.Sprint(sum(n, nonLin)), fmt.Sprint(sum(p, nonLin)), ""},
+		{"wall time", ms(med(n, took)), ms(med(p, took)), ratio(med(n, took), med(p, took))},
+	}
+	return printer.Table(w, rows)
+}

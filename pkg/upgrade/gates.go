@@ -1,0 +1,202 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/pkg/status"
+	"github.com/etcdpilot/etcdpilot/pkg/version"
+)
+
+// GateError is a gate that did not pass in time. Member says whose fault
+// it is: the member that was just restarted ("its own") or another one,
+// which decides between a rollback and a clean stop.
+type GateError struct {
+	Member string
+	// Own is true when the restarted member itself fails the gate.
+	Own    bool
+	Reason string
+}
+
+func (e *GateError) Error() string {
+	return fmt.Sprintf("gate for %s: %s", e.Member, e.Reason)
+}
+
+// waitGates waits until the member runs the version and is healthy, every
+// member is reachable and free of alarms, the member's applied index is
+// within MaxLag of the leader's, and HashKV agrees across members.
+func (u *upgrader) waitGates(ctx context.Context, name, v string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last *GateError
+	for {
+		g, fatal := u.checkGates(ctx, name, v)
+		if g == nil {
+			return nil
+		}
+		last = g
+		if fatal || time.Now().After(deadline) {
+			if !fatal {
+				last.Reason += fmt.Sprintf(" (waited %s)", timeout)
+			}
+			return last
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// checkGates checks once; fatal means waiting cannot help (hashes differ).
+func (u *upgrader) checkGates(ctx context.Context, name, v string) (g *GateError, fatal bool) {
+	fail := func(own bool, format string, a ...any) (*GateError, bool) {
+		return &GateError{Member: name, Own: own, Reason: fmt.Sprintf(format, a...)}, false
+	}
+	cl, err := u.status(ctx)
+	if err != nil {
+		return fail(false, "cluster status: %v", err)
+	}
+	m := member(cl, name)
+	switch {
+	case m == nil:
+		return fail(true, "member %s is no longer in the member list", name)
+	case !m.Reachable:
+		return fail(true, "member is not reachable: %s", m.Error)
+	case version.Compare(m.ServerVersion, v) != 0:
+		return fail(true, "member reports server version %s, want %s", m.ServerVersion, v)
+	case len(m.Errors) > 0:
+		return fail(true, "member reports errors: %s", strings.Join(m.Errors, ", "))
+	}
+	for _, o := range cl.Members {
+		if o.Name != name && !o.Reachable {
+			return fail(false, "member %s is not reachable: %s", o.Name, o.Error)
+		}
+	}
+	if cl.Health != status.Healthy {
+		return fail(false, "cluster is %s: %s", cl.Health, strings.Join(cl.Reasons, "; "))
+	}
+	if len(cl.Alarms) > 0 {
+		return fail(false, "alarms: %s", strings.Join(cl.Alarms, ", "))
+	}
+	leader := member(cl, cl.Leader)
+	if leader != nil && leader.AppliedIndex > m.AppliedIndex+u.opts.MaxLag {
+		return fail(true, "applied index %d trails the leader's %d by more than %d", m.AppliedIndex, leader.AppliedIndex, u.opts.MaxLag)
+	}
+	h := status.CompareHashes(ctx, u.opts.Conn, cl.Members)
+	switch h.Result {
+	case status.HashAgree:
+		return nil, false
+	case status.HashMismatch:
+		g, _ := fail(false, "key-value hashes differ at revision %d: %s; stop and investigate before anything else changes", h.Revision, h.Detail)
+		return g, true
+	default:
+		return fail(false, "key-value hashes not comparable yet: %s", h.Detail)
+	}
+}
+
+// handOff moves leadership off the member to the most caught-up member
+// already on version v (any other voter when none is), and checks that it
+// moved. A single-member cluster has no one to hand off to.
+func (u *upgrader) handOff(ctx context.Context, name, v string) error {
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+		}
+		cl, err := u.status(ctx)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		m := member(cl, name)
+		if m == nil {
+			return fmt.Errorf("member %s is not in the cluster", name)
+		}
+		if !m.IsLeader && cl.Leader != "" {
+			return nil
+		}
+		to := handOffTarget(cl, name, v)
+		if to == nil {
+			if cl.Voters == 1 {
+				fmt.Fprintf(u.out, "  %s is the only voting member: writes stall while it restarts\n", name)
+				return nil
+			}
+			lastErr = errors.New("no reachable voting member to take over")
+			continue
+		}
+		if m.AppliedIndex > to.AppliedIndex {
+			lastErr = fmt.Errorf("%s is not caught up (applied %d, leader %d)", to.Name, to.AppliedIndex, m.AppliedIndex)
+			// Catching up takes milliseconds on a healthy cluster.
+			if attempt < 2 {
+				continue
+			}
+		}
+		if err := u.moveLeader(ctx, m, to); err != nil {
+			lastErr = err
+			continue
+		}
+		fmt.Fprintf(u.out, "  leadership moved from %s to %s\n", name, to.Name)
+		return nil
+	}
+	return fmt.Errorf("could not move leadership off %s: %v", name, lastErr)
+}
+
+// handOffTarget picks the voter with the highest applied index, preferring
+// members that already run version v.
+func handOffTarget(cl *status.Cluster, from, v string) *status.Member {
+	var best *status.Member
+	score := func(m *status.Member) (bool, uint64) {
+		return version.Compare(m.ServerVersion, v) == 0, m.AppliedIndex
+	}
+	for i := range cl.Members {
+		m := &cl.Members[i]
+		if m.Name == from || m.IsLearner || !m.Reachable {
+			continue
+		}
+		if best == nil {
+			best = m
+			continue
+		}
+		bu, bi := score(best)
+		mu, mi := score(m)
+		if (mu && !bu) || (mu == bu && mi > bi) {
+			best = m
+		}
+	}
+	return best
+}
+
+// moveLeader asks the leader to transfer leadership and waits until the
+// cluster reports the new leader.
+func (u *upgrader) moveLeader(ctx context.Context, from, to *status.Member) error {
+	id, err := memberID(to.ID)
+	if err != nil {
+		return err
+	}
+	cli, err := u.opts.Conn.ForEndpoint(from.Endpoint).Client()
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := cli.MoveLeader(mctx, id); err != nil {
+		return fmt.Errorf("move leader to %s: %w", to.Name, err)
+	}
+	for i := 0; i < 50; i++ {
+		cl, err := u.status(ctx)
+		if err == nil && cl.Leader == to.Name {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("leadership did not arrive at %s after MoveLeader", to.Name)
+}

@@ -1,0 +1,285 @@
+package upgrade_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/internal/testutil"
+	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
+	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
+)
+
+// options returns upgrade options for a sandbox, journal in a temp dir.
+func options(t *testing.T, sb *sandbox.Sandbox, target string) upgrade.Options {
+	t.Helper()
+	st, err := sb.State()
+	testutil.Must(t, err)
+	cat, err := catalog.Default()
+	testutil.Must(t, err)
+	c := st.Conn()
+	c.CommandTimeout = 3 * time.Second
+	return upgrade.Options{
+		Target: target, Conn: c, Runtime: sb, Catalog: cat, RenameFlags: true,
+		JournalPath: filepath.Join(t.TempDir(), "journal.json"),
+		GateTimeout: 30 * time.Second, Out: testWriter{t},
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func versions(t *testing.T, opts upgrade.Options) (*status.Cluster, map[string]string) {
+	t.Helper()
+	cl, err := status.Collect(context.Background(), opts.Conn, status.Options{SkipHash: true})
+	testutil.Must(t, err, "status")
+	out := map[string]string{}
+	for _, m := range cl.Members {
+		out[m.Name] = m.ServerVersion
+	}
+	return cl, out
+}
+
+func restarts(r *upgrade.Report) []string {
+	var out []string
+	for _, e := range r.Entries {
+		if e.Member != "" && e.Status == "done" {
+			out = append(out, e.Member)
+		}
+	}
+	return out
+}
+
+// TestApplyUnderLoad upgrades a loaded 3-member 3.5.35 cluster to 3.6.16
+// with the availability probe on, then runs the same upgrade again (which
+// must change nothing) and asks for a rollback (which must be refused now
+// that the cluster version moved).
+func TestApplyUnderLoad(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V35}})
+	opts := options(t, sb, testutil.V36)
+	opts.Probe = true
+	ctx := testutil.Context(t, 5*time.Minute)
+	_, before := versions(t, opts)
+	cl0, _ := status.Collect(ctx, opts.Conn, status.Options{SkipHash: true})
+	r, err := upgrade.Apply(ctx, opts)
+	testutil.Must(t, err, "apply")
+	cl, after := versions(t, opts)
+	for name := range before {
+		if after[name] != testutil.V36 {
+			t.Errorf("%s runs %s after the upgrade", name, after[name])
+		}
+	}
+	if cl.ClusterVersion != "3.6.0" || r.ClusterVersion != "3.6.0" || r.State != upgrade.StateDone {
+		t.Errorf("cluster version %s, report %s/%s", cl.ClusterVersion, r.ClusterVersion, r.State)
+	}
+	// The leader restarts last, after handing off.
+	rs := restarts(r)
+	if len(rs) != 3 || rs[2] != cl0.Leader {
+		t.Errorf("restart order %v, leader was %s", rs, cl0.Leader)
+	}
+	p := r.Probe
+	t.Logf("probe: %d writes, %d failed, %d retried, longest gap %s, p50 %s, p99 %s, leader changes %d, took %s",
+		p.Writes, p.FailedWrites, p.RetriedWrites, p.LongestGap, p.P50, p.P99, p.LeaderChanges, r.Took)
+	if len(p.Lost) > 0 || !p.Linearizable || p.Writes == 0 {
+		t.Errorf("probe: lost %v, linearizable %v (%s), %d writes", p.Lost, p.Linearizable, p.CheckNote, p.Writes)
+	}
+	// One leader change (the hand-off) and at most one write caught in it:
+	// a leader drops proposals while it transfers leadership, and a
+	// follower that forwarded one waits for it until etcd's request
+	// timeout ("request timed out, possibly due to previous leader
+	// failure"). Nothing else may fail.
+	if p.LeaderChanges != 1 || p.FailedWrites > 1 {
+		t.Errorf("%d leader changes, %d writes failed during the upgrade: %v", p.LeaderChanges, p.FailedWrites, p.Errors)
+	}
+	for _, e := range p.Errors {
+		if !strings.Contains(e, "leader") {
+			t.Errorf("write failed for another reason than the hand-off: %s", e)
+		}
+	}
+	if _, err := os.Stat(r.Snapshot); err != nil {
+		t.Errorf("pre-upgrade snapshot: %v", err)
+	}
+
+	// The cluster version moved: no in-place rollback.
+	_, err = upgrade.Rollback(ctx, opts)
+	if err == nil || !strings.Contains(err.Error(), "downgrade") {
+		t.Errorf("rollback after the cluster version moved: %v", err)
+	}
+
+	// Again: nothing to do, no member restarts.
+	opts.Probe = false
+	opts.SkipSnapshot = true
+	r2, err := upgrade.Apply(ctx, opts)
+	testutil.Must(t, err, "second apply")
+	if rs := restarts(r2); len(rs) != 0 {
+		t.Errorf("second apply restarted %v", rs)
+	}
+}
+
+// TestApplyMultiHop goes 3.5.20 → 3.5.35 → 3.6.16 hop by hop.
+func TestApplyMultiHop(t *testing.T) {
+	t.Parallel()
+	testutil.Binaries(t, testutil.V35, testutil.V36)
+	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V35Old}})
+	opts := options(t, sb, testutil.V36)
+	ctx := testutil.Context(t, 5*time.Minute)
+	r, err := upgrade.Apply(ctx, opts)
+	testutil.Must(t, err, "apply")
+	if rs := restarts(r); len(rs) != 6 {
+		t.Errorf("restarts %v, want 3 per hop", rs)
+	}
+	var hops []string
+	for _, e := range r.Entries {
+		if e.Member != "" && e.Status == "done" && (len(hops) == 0 || hops[len(hops)-1] != e.Version) {
+			hops = append(hops, e.Version)
+		}
+	}
+	if fmt.Sprint(hops) != fmt.Sprint([]string{testutil.V35, testutil.V36}) {
+		t.Errorf("hops %v", hops)
+	}
+	if r.ClusterVersion != "3.6.0" {
+		t.Errorf("cluster version %s", r.ClusterVersion)
+	}
+}
+
+// brokenBinaries returns a binary manager whose 3.6.16 is really 3.5.35
+// posing as 3.6.16: it starts, but reports the old server version, so the
+// member fails its gates.
+func brokenBinaries(t *testing.T) *binaries.Manager {
+	real := testutil.Binaries(t, testutil.V35)
+	in, err := real.Get(testutil.V35)
+	testutil.Must(t, err)
+	etcd, _ := in.Bin("etcd")
+	fake := t.TempDir()
+	script := fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'etcd Version: %s'; exit 0; fi\nexec %s \"$@\"\n", testutil.V36, etcd)
+	testutil.Must(t, os.WriteFile(filepath.Join(fake, "etcd"), []byte(script), 0o755))
+	etcdctl, _ := in.Bin("etcdctl")
+	testutil.Must(t, os.Symlink(etcdctl, filepath.Join(fake, "etcdctl")))
+	m := &binaries.Manager{CacheDir: t.TempDir(), Known: real.Known}
+	ctx := testutil.Context(t, time.Minute)
+	_, err = m.Install(ctx, testutil.V35, binaries.Options{Source: binaries.SourceDir, Dir: in.Dir})
+	testutil.Must(t, err)
+	_, err = m.Install(ctx, testutil.V36, binaries.Options{Source: binaries.SourceDir, Dir: fake})
+	testutil.Must(t, err)
+	return m
+}
+
+// TestApplyRollsBackAFailingMember: the first member restarted on a broken
+// 3.6.16 fails its gates, goes back to 3.5.35, and the upgrade stops.
+func TestApplyRollsBackAFailingMember(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V35}})
+	sb.Binaries = brokenBinaries(t)
+	opts := options(t, sb, testutil.V36)
+	opts.GateTimeout = 5 * time.Second
+	opts.SkipSnapshot = true
+	ctx := testutil.Context(t, 3*time.Minute)
+	r, err := upgrade.Apply(ctx, opts)
+	if err == nil || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("apply with a broken binary: %v", err)
+	}
+	if r.State != upgrade.StateRolledBack || len(r.RolledBack) != 1 {
+		t.Fatalf("report: state %s, rolled back %v", r.State, r.RolledBack)
+	}
+	cl, vs := versions(t, opts)
+	for name, v := range vs {
+		if v != testutil.V35 {
+			t.Errorf("%s runs %s", name, v)
+		}
+	}
+	if cl.Health != status.Healthy {
+		t.Errorf("cluster %s: %v", cl.Health, cl.Reasons)
+	}
+	j, err := upgrade.LoadJournal(opts.JournalPath)
+	testutil.Must(t, err)
+	if j.State != upgrade.StateRolledBack {
+		t.Errorf("journal state %s", j.State)
+	}
+}
+
+// TestApplyStopsWhenAnotherMemberDies: a member not yet upgraded is killed
+// right after the first member passes its gates; the upgrade must not
+// restart another member (quorum) and must not roll anything back.
+func TestApplyStopsWhenAnotherMemberDies(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V35}})
+	opts := options(t, sb, testutil.V36)
+	opts.SkipSnapshot = true
+	ctx := testutil.Context(t, 3*time.Minute)
+	cl0, _ := versions(t, opts)
+	var first, victim string
+	opts.OnStep = func(e upgrade.Entry) {
+		if first == "" && strings.HasPrefix(e.Step, "gates for ") && e.Status == "done" {
+			// The leader restarts last: killing it leaves the next
+			// follower's restart one member short of safe.
+			first, victim = strings.TrimPrefix(e.Step, "gates for "), cl0.Leader
+			testutil.Must(t, sb.Kill(ctx, victim), "kill")
+		}
+	}
+	r, err := upgrade.Apply(ctx, opts)
+	if err == nil || !strings.Contains(err.Error(), "left the cluster as it is") {
+		t.Fatalf("apply with a dead member: %v", err)
+	}
+	if r.State != upgrade.StateFailed || len(r.RolledBack) != 0 {
+		t.Errorf("report: %s, rolled back %v", r.State, r.RolledBack)
+	}
+	_, vs := versions(t, opts)
+	upgraded := 0
+	for _, v := range vs {
+		if v == testutil.V36 {
+			upgraded++
+		}
+	}
+	if upgraded != 1 || vs[first] != testutil.V36 {
+		t.Errorf("versions after the stop: %v (first %s, killed %s)", vs, first, victim)
+	}
+}
+
+// TestRollbackOnDemand: an upgrade interrupted after its first member
+// leaves a mixed cluster; upgrade rollback returns it to 3.5.35.
+func TestRollbackOnDemand(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V35}})
+	opts := options(t, sb, testutil.V36)
+	opts.SkipSnapshot = true
+	ctx := testutil.Context(t, 3*time.Minute)
+	actx, cancel := context.WithCancel(ctx)
+	opts.OnStep = func(e upgrade.Entry) {
+		if strings.HasPrefix(e.Step, "gates for ") && e.Status == "done" {
+			cancel()
+		}
+	}
+	_, err := upgrade.Apply(actx, opts)
+	if err == nil || !strings.Contains(err.Error(), "left the cluster as it is") {
+		t.Fatalf("interrupted apply: %v", err)
+	}
+	_, vs := versions(t, opts)
+	t.Logf("mixed: %v", vs)
+	opts.OnStep = nil
+	r, err := upgrade.Rollback(ctx, opts)
+	testutil.Must(t, err, "rollback")
+	if len(r.RolledBack) != 1 || r.State != upgrade.StateRolledBack {
+		t.Errorf("report: %s, rolled back %v", r.State, r.RolledBack)
+	}
+	cl, vs := versions(t, opts)
+	for name, v := range vs {
+		if v != testutil.V35 {
+			t.Errorf("%s runs %s after the rollback", name, v)
+		}
+	}
+	if cl.ClusterVersion != "3.5.0" || cl.Health != status.Healthy {
+		t.Errorf("cluster %s %s %v", cl.ClusterVersion, cl.Health, cl.Reasons)
+	}
+}
