@@ -138,12 +138,8 @@ func hosts(ctx context.Context, o upgrade.Options) (map[string]string, error) {
 // to the exit code: 1 for a refused plan, 2 for a failed upgrade.
 func printReport(cmd *cobra.Command, g *globals, r *upgrade.Report, err error) error {
 	if r != nil {
-		pr, perr := g.printer(cmd.OutOrStdout())
-		if perr != nil {
-			return perr
-		}
-		if perr := pr.Print(r); perr != nil {
-			return perr
+		if err := g.print(cmd, r); err != nil {
+			return err
 		}
 	}
 	if errors.Is(err, upgrade.ErrBlocked) {
@@ -240,11 +236,7 @@ func newUpgradeStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("no upgrade journal: %w", err)
 			}
-			pr, err := g.printer(cmd.OutOrStdout())
-			if err != nil {
-				return err
-			}
-			return pr.Print(j)
+			return g.print(cmd, j)
 		},
 	}
 	addSandboxFlag(cmd, &f.sandbox)

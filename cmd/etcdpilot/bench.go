@@ -29,11 +29,11 @@ func newBenchSnapshotCmd(g *globals) *cobra.Command {
 			o.Size = sizeMiB << 20
 			o.Binaries = g.binaries(cmd.ErrOrStderr())
 			o.Out = cmd.ErrOrStderr()
-			root, err := os.MkdirTemp("", "etcdpilot-bench-")
+			root, done, err := benchRoot()
 			if err != nil {
 				return err
 			}
-			defer os.RemoveAll(root)
+			defer done()
 			o.Root, o.Scratch = root, root
 			r, err := bench.Snapshot(cmd.Context(), o)
 			if err != nil {
@@ -61,11 +61,11 @@ func newBenchUpgradeCmd(g *globals) *cobra.Command {
 			}
 			o.Binaries = g.binaries(cmd.ErrOrStderr())
 			o.Out = cmd.ErrOrStderr()
-			root, err := os.MkdirTemp("", "etcdpilot-bench-")
+			root, done, err := benchRoot()
 			if err != nil {
 				return err
 			}
-			defer os.RemoveAll(root)
+			defer done()
 			o.Root = root
 			r, err := bench.Upgrade(cmd.Context(), o)
 			if err != nil {
@@ -79,4 +79,13 @@ func newBenchUpgradeCmd(g *globals) *cobra.Command {
 	cmd.Flags().IntVar(&o.Runs, "runs", 10, "upgrades of each side")
 	cmd.Flags().IntVar(&o.Keys, "keys", 2000, "1 KiB keys written before each upgrade")
 	return cmd
+}
+
+// benchRoot is a scratch directory for a benchmark's sandboxes and files.
+func benchRoot() (string, func(), error) {
+	root, err := os.MkdirTemp("", "etcdpilot-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	return root, func() { os.RemoveAll(root) }, nil
 }

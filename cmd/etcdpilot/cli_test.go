@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 )
@@ -132,4 +133,71 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("%v: error is not short: %s", tc.args, r.stderr)
 		}
 	}
+}
+
+// TestMemberCommands: the README's learner-first add in a sandbox, then
+// promote, list, remove, and the idempotent and refused cases.
+func TestMemberCommands(t *testing.T) {
+	t.Parallel()
+	state := cliSandbox(t, "mem", []string{testutil.V36})
+	time.Sleep(5 * time.Second) // etcd accepts member changes after 5 s of connected peers
+	r := run(t, state, "member", "add", "m4", "--sandbox", "mem")
+	if r.code != 0 || !strings.Contains(r.stdout, "added m4 as a learner") || !strings.Contains(r.stdout, "--initial-cluster-state=existing") {
+		t.Fatalf("member add: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, state, "member", "list", "--sandbox", "mem")
+	if !strings.Contains(r.stdout, "LEARNER") {
+		t.Fatalf("list: %s", r.stdout)
+	}
+	r = run(t, state, "member", "add", "m5", "--sandbox", "mem")
+	if r.code != 2 || !strings.Contains(r.stderr, "--max-learners") {
+		t.Errorf("second learner: %d %s", r.code, r.stderr)
+	}
+	r = run(t, state, "member", "promote", "m4", "--sandbox", "mem", "--wait", "1m")
+	if r.code != 0 || !strings.Contains(r.stdout, "voting member now") {
+		t.Fatalf("promote: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, state, "member", "promote", "m4", "--sandbox", "mem")
+	if r.code != 0 || !strings.Contains(r.stdout, "already a voting member") {
+		t.Errorf("second promote: %d %s", r.code, r.stdout)
+	}
+	r = run(t, state, "member", "remove", "m4", "--sandbox", "mem")
+	if r.code != 0 || !strings.Contains(r.stdout, "removed m4") {
+		t.Fatalf("remove: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, state, "member", "remove", "m4", "--sandbox", "mem")
+	if r.code != 0 || !strings.Contains(r.stdout, "already removed") {
+		t.Errorf("second remove: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, state, "member", "list", "--sandbox", "mem", "-w", "json")
+	if r.code != 0 || strings.Count(r.stdout, `"name"`) != 3 || strings.Contains(r.stdout, "m4") {
+		t.Errorf("list after remove: %s", r.stdout)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"member", "add", "x", "--peer-urls", "not-a-url", "--sandbox", "mem"}, "sandbox"},
+		{[]string{"member", "promote", "ffff", "--sandbox", "mem"}, "no member named or with ID ffff"},
+		{[]string{"member", "replace", "m1", "--sandbox", "mem"}, "looks healthy"},
+	} {
+		r := run(t, state, tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: %d %s", tc.args, r.code, r.stderr)
+		}
+	}
+}
+
+// cliSandbox brings up a sandbox through the CLI in a private state
+// directory, removed at the end of the test; extra are sandbox up flags.
+func cliSandbox(t *testing.T, name string, versions []string, extra ...string) string {
+	t.Helper()
+	testutil.Binaries(t, versions...)
+	state := testutil.Root(t)
+	t.Cleanup(func() { run(t, state, "sandbox", "down", "--all") })
+	args := append([]string{"sandbox", "up", "--name", name, "--version", strings.Join(versions, ",")}, extra...)
+	if r := run(t, state, args...); r.code != 0 {
+		t.Fatalf("sandbox up: %s", r.stderr)
+	}
+	return state
 }

@@ -113,6 +113,15 @@ func (g *globals) printer(w io.Writer) (printer.Printer, error) {
 	return printer.New(g.output, w)
 }
 
+// print writes v to the command's output in the chosen format.
+func (g *globals) print(cmd *cobra.Command, v any) error {
+	pr, err := g.printer(cmd.OutOrStdout())
+	if err != nil {
+		return err
+	}
+	return pr.Print(v)
+}
+
 // openSandbox opens a sandbox by name.
 func (g *globals) openSandbox(name string, out io.Writer) (*sandbox.Sandbox, error) {
 	sb, err := sandbox.Open(g.root(), name, g.binaries(out))

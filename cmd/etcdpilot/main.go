@@ -75,6 +75,7 @@ func newRoot() *cobra.Command {
 		newCatalogCmd(g),
 		newSnapshotCmd(g),
 		newBenchCmd(g),
+		newMemberCmd(g),
 		newRepoCmd(g),
 		newDepsCmd(g),
 		newVersionCmd(),

@@ -42,11 +42,7 @@ Exit status: 0 when all pins agree, 1 when they disagree, 2 on error
 			if err != nil {
 				return err
 			}
-			pr, err := g.printer(cmd.OutOrStdout())
-			if err != nil {
-				return err
-			}
-			if err := pr.Print(r); err != nil {
+			if err := g.print(cmd, r); err != nil {
 				return err
 			}
 			if len(r.Errors) > 0 {
@@ -85,12 +81,8 @@ go.mod's etcd modules are bumped too (run go mod tidy afterwards), unless
 			}
 			r, err := repo.Bump(dirArg(args), to, o)
 			if r != nil {
-				pr, perr := g.printer(cmd.OutOrStdout())
-				if perr != nil {
-					return perr
-				}
-				if perr := pr.Print(r); perr != nil {
-					return perr
+				if err := g.print(cmd, r); err != nil {
+					return err
 				}
 			}
 			return err
@@ -183,11 +175,7 @@ not run (no go.mod, a go.mod that does not parse).`,
 			if err != nil {
 				return err
 			}
-			pr, err := g.printer(cmd.OutOrStdout())
-			if err != nil {
-				return err
-			}
-			if err := pr.Print(r); err != nil {
+			if err := g.print(cmd, r); err != nil {
 				return err
 			}
 			if r.Failed() {

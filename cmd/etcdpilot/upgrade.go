@@ -50,11 +50,7 @@ Exit status: 0 without blockers, 1 with blockers, 2 on error.`,
 			if err != nil {
 				return err
 			}
-			pr, err := g.printer(cmd.OutOrStdout())
-			if err != nil {
-				return err
-			}
-			if err := pr.Print(p); err != nil {
+			if err := g.print(cmd, p); err != nil {
 				return err
 			}
 			if p.Blocked() {

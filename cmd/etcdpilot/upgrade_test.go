@@ -26,12 +26,8 @@ import (
 // version once, and the data written before is all there.
 func TestUpgradeApplySurvivesCrashes(t *testing.T) {
 	t.Parallel()
-	testutil.Binaries(t, testutil.V35, testutil.V36)
-	state := testutil.Root(t)
-	t.Cleanup(func() { run(t, state, "sandbox", "down", "--all") })
-	if r := run(t, state, "sandbox", "up", "--name", "crash"); r.code != 0 {
-		t.Fatalf("sandbox up: %s", r.stderr)
-	}
+	testutil.Binaries(t, testutil.V36)
+	state := cliSandbox(t, "crash", []string{testutil.V35})
 	sb, err := sandbox.Open(state, "crash", nil)
 	testutil.Must(t, err)
 	st, _ := sb.State()
@@ -171,12 +167,8 @@ func TestUpgradeApplySurvivesCrashes(t *testing.T) {
 // processes through etcdpilot itself, templated with {name} and {version}.
 func TestUpgradeApplyCommandRuntime(t *testing.T) {
 	t.Parallel()
-	testutil.Binaries(t, testutil.V35, testutil.V36)
-	state := testutil.Root(t)
-	t.Cleanup(func() { run(t, state, "sandbox", "down", "--all") })
-	if r := run(t, state, "sandbox", "up", "--name", "hosts"); r.code != 0 {
-		t.Fatalf("sandbox up: %s", r.stderr)
-	}
+	testutil.Binaries(t, testutil.V36)
+	state := cliSandbox(t, "hosts", []string{testutil.V35})
 	sb, err := sandbox.Open(state, "hosts", nil)
 	testutil.Must(t, err)
 	st, _ := sb.State()

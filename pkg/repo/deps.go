@@ -281,9 +281,7 @@ func (r *DepsReport) govulncheck(ctx context.Context, dir string) {
 		r.add(SevWarning, "govulncheck", "", fmt.Sprintf("govulncheck failed: %v: %s", err, strings.TrimSpace(errb.String())), "")
 		return
 	}
-	for _, f := range ParseGovulncheck(out.Bytes()) {
-		r.Findings = append(r.Findings, f)
-	}
+	r.Findings = append(r.Findings, ParseGovulncheck(out.Bytes())...)
 }
 
 // ParseGovulncheck turns govulncheck's JSON stream into findings: one per

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/etcdpilot/etcdpilot/pkg/member"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
@@ -60,7 +61,7 @@ func (u *upgrader) checkGates(ctx context.Context, name, v string) (g *GateError
 	if err != nil {
 		return fail(false, "cluster status: %v", err)
 	}
-	m := member(cl, name)
+	m := findMember(cl, name)
 	switch {
 	case m == nil:
 		return fail(true, "member %s is no longer in the member list", name)
@@ -82,7 +83,7 @@ func (u *upgrader) checkGates(ctx context.Context, name, v string) (g *GateError
 	if len(cl.Alarms) > 0 {
 		return fail(false, "alarms: %s", strings.Join(cl.Alarms, ", "))
 	}
-	leader := member(cl, cl.Leader)
+	leader := findMember(cl, cl.Leader)
 	if leader != nil && leader.AppliedIndex > m.AppliedIndex+u.opts.MaxLag {
 		return fail(true, "applied index %d trails the leader's %d by more than %d", m.AppliedIndex, leader.AppliedIndex, u.opts.MaxLag)
 	}
@@ -116,7 +117,7 @@ func (u *upgrader) handOff(ctx context.Context, name, v string) error {
 			lastErr = err
 			continue
 		}
-		m := member(cl, name)
+		m := findMember(cl, name)
 		if m == nil {
 			return fmt.Errorf("member %s is not in the cluster", name)
 		}
@@ -139,7 +140,7 @@ func (u *upgrader) handOff(ctx context.Context, name, v string) error {
 				continue
 			}
 		}
-		if err := u.moveLeader(ctx, m, to); err != nil {
+		if err := member.MoveLeader(ctx, u.opts.Conn, m, to); err != nil {
 			lastErr = err
 			continue
 		}
@@ -172,31 +173,4 @@ func handOffTarget(cl *status.Cluster, from, v string) *status.Member {
 		}
 	}
 	return best
-}
-
-// moveLeader asks the leader to transfer leadership and waits until the
-// cluster reports the new leader.
-func (u *upgrader) moveLeader(ctx context.Context, from, to *status.Member) error {
-	id, err := memberID(to.ID)
-	if err != nil {
-		return err
-	}
-	cli, err := u.opts.Conn.ForEndpoint(from.Endpoint).Client()
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if _, err := cli.MoveLeader(mctx, id); err != nil {
-		return fmt.Errorf("move leader to %s: %w", to.Name, err)
-	}
-	for i := 0; i < 50; i++ {
-		cl, err := u.status(ctx)
-		if err == nil && cl.Leader == to.Name {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("leadership did not arrive at %s after MoveLeader", to.Name)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
@@ -14,14 +13,6 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
-
-func memberID(hex string) (uint64, error) {
-	id, err := strconv.ParseUint(hex, 16, 64)
-	if err != nil {
-		return 0, fmt.Errorf("member ID %q: %w", hex, err)
-	}
-	return id, nil
-}
 
 // onFailure decides what a failed step leaves behind. A member that was
 // restarted and then failed on its own (did not start, did not come up on

@@ -70,7 +70,7 @@ func (u *upgrader) status(ctx context.Context) (*status.Cluster, error) {
 	return status.Collect(ctx, c, status.Options{SkipHash: true})
 }
 
-func member(cl *status.Cluster, name string) *status.Member {
+func findMember(cl *status.Cluster, name string) *status.Member {
 	for i := range cl.Members {
 		if cl.Members[i].Name == name {
 			return &cl.Members[i]
@@ -130,7 +130,7 @@ func (s *restartStep) Done(ctx context.Context, u *upgrader) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	m := member(cl, s.member)
+	m := findMember(cl, s.member)
 	if m == nil {
 		return false, fmt.Errorf("member %s is not in the cluster", s.member)
 	}
@@ -205,7 +205,7 @@ func (s *handOffStep) Done(ctx context.Context, u *upgrader) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	m := member(cl, s.member)
+	m := findMember(cl, s.member)
 	if m != nil && m.Reachable && version.Compare(m.ServerVersion, s.version) == 0 {
 		return true, nil // already upgraded: it will not restart
 	}

@@ -195,7 +195,7 @@ func (u *upgrader) recoverPending(ctx context.Context, cl *status.Cluster) (*sta
 	if e == nil {
 		return cl, nil
 	}
-	m := member(cl, e.Member)
+	m := findMember(cl, e.Member)
 	if m == nil || m.Reachable {
 		return cl, nil
 	}
@@ -204,7 +204,7 @@ func (u *upgrader) recoverPending(ctx context.Context, cl *status.Cluster) (*sta
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		time.Sleep(500 * time.Millisecond)
 		if cl2, err := u.status(ctx); err == nil {
-			if m := member(cl2, e.Member); m != nil && m.Reachable {
+			if m := findMember(cl2, e.Member); m != nil && m.Reachable {
 				return cl2, nil
 			}
 		}

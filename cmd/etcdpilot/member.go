@@ -1,0 +1,286 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdpilot/etcdpilot/pkg/member"
+	"github.com/etcdpilot/etcdpilot/pkg/printer"
+	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+)
+
+func newMemberCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "member",
+		Short: "Membership changes that stay correct under ambiguous errors: list, add (learner-first), promote, remove, replace",
+	}
+	cmd.AddCommand(newMemberListCmd(g), newMemberAddCmd(g), newMemberPromoteCmd(g), newMemberRemoveCmd(g), newMemberReplaceCmd(g))
+	return cmd
+}
+
+// memberFlags are shared by the member commands.
+type memberFlags struct {
+	sandbox string
+	force   bool
+	timeout time.Duration
+}
+
+func (f *memberFlags) register(cmd *cobra.Command, force bool) {
+	addSandboxFlag(cmd, &f.sandbox)
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to keep retrying before giving up")
+	if force {
+		cmd.Flags().BoolVar(&f.force, "force", false, "override the health and quorum checks (prints a warning)")
+	}
+}
+
+func (f *memberFlags) options(cmd *cobra.Command, g *globals) (member.Options, *sandbox.Sandbox, error) {
+	c, err := g.target(f.sandbox)
+	if err != nil {
+		return member.Options{}, nil, err
+	}
+	o := member.Options{Conn: c, Force: f.force, Timeout: f.timeout, Out: cmd.ErrOrStderr()}
+	var sb *sandbox.Sandbox
+	if f.sandbox != "" {
+		if sb, err = g.openSandbox(f.sandbox, cmd.ErrOrStderr()); err != nil {
+			return o, nil, err
+		}
+	}
+	return o, sb, nil
+}
+
+func printMemberResult(cmd *cobra.Command, g *globals, v any, msg string) error {
+	if g.output == "json" {
+		return g.print(cmd, v)
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), msg)
+	return nil
+}
+
+func newMemberListCmd(g *globals) *cobra.Command {
+	var f memberFlags
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the members: learners marked, started or not",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, _, err := f.options(cmd, g)
+			if err != nil {
+				return err
+			}
+			l, err := member.Get(cmd.Context(), o.Conn)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				pr, _ := g.printer(cmd.OutOrStdout())
+				return pr.Print(l)
+			}
+			return memberTable(cmd.OutOrStdout(), l)
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
+
+func memberTable(w io.Writer, l *member.List) error {
+	rows := [][]string{{"ID", "NAME", "ROLE", "STATUS", "PEER URLS", "CLIENT URLS"}}
+	for _, m := range l.Members {
+		role, st := "voter", "started"
+		if m.IsLearner {
+			role = "LEARNER"
+		}
+		if !m.Started {
+			st = "unstarted"
+		}
+		rows = append(rows, []string{m.ID, dashStr(m.Name), role, st, join(m.PeerURLs), dashStr(join(m.ClientURLs))})
+	}
+	return printer.Table(w, rows)
+}
+
+func join(s []string) string { return strings.Join(s, ",") }
+
+func dashStr(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func newMemberAddCmd(g *globals) *cobra.Command {
+	var f memberFlags
+	var peerURLs []string
+	var voter bool
+	var maxLearners int
+	var ver string
+	cmd := &cobra.Command{
+		Use:   "add NAME --peer-urls URL[,URL]",
+		Short: "Add a member, as a learner unless --voter; safe to run again",
+		Long: `Add a member. The member list is checked first: if the peer URL is already a
+member, that member is printed and nothing changes (exit 0). An unhealthy
+cluster is refused, and so is a voter that would raise quorum beyond the
+members healthy now (--force overrides, with a warning). When etcd's answer is
+lost (context deadline exceeded, Unavailable, a dropped connection) the member
+list tells whether the add happened before anything is retried; etcd's
+transient refusals ("unhealthy cluster": members must have been connected for
+5 s) are retried with backoff. Prints the --initial-cluster and
+--initial-cluster-state the new member must start with.
+
+With --sandbox the sandbox reserves ports and a data directory (no
+--peer-urls) and starts the new member's process.`,
+		Example: `  etcdpilot member add m4 --sandbox default            # learner, started
+  etcdpilot member promote m4 --sandbox default
+  etcdpilot member add etcd-4 --peer-urls https://10.0.0.4:2380 --endpoints https://10.0.0.1:2379 --cacert ca.crt --cert c.crt --key c.key`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, sb, err := f.options(cmd, g)
+			if err != nil {
+				return err
+			}
+			ao := member.AddOptions{Options: o, Name: args[0], PeerURLs: peerURLs, Voter: voter, MaxLearners: maxLearners}
+			var res *member.AddResult
+			if sb != nil {
+				if len(peerURLs) > 0 {
+					return fmt.Errorf("--peer-urls is chosen by the sandbox; drop it")
+				}
+				res, err = member.AddToSandbox(cmd.Context(), sb, ver, ao)
+			} else {
+				res, err = member.Add(cmd.Context(), ao)
+			}
+			if err != nil {
+				return err
+			}
+			msg := fmt.Sprintf("added %s as a %s (ID %s, peer URLs %s)", args[0], kindOf(res.Member.IsLearner), res.Member.ID, join(res.Member.PeerURLs))
+			if res.AlreadyPresent {
+				msg = fmt.Sprintf("%s is already a member (%s, ID %s, peer URLs %s); nothing changed", args[0], kindOf(res.Member.IsLearner), res.Member.ID, join(res.Member.PeerURLs))
+			}
+			msg += fmt.Sprintf("\n\nstart it with:\n  --name=%s --initial-cluster=%s --initial-cluster-state=%s", args[0], res.InitialCluster, res.InitialClusterState)
+			if sb != nil {
+				msg += "\n(the sandbox started it)"
+			}
+			if res.Member.IsLearner {
+				msg += fmt.Sprintf("\nthen, once it has caught up: etcdpilot member promote %s", args[0])
+			}
+			return printMemberResult(cmd, g, res, msg)
+		},
+	}
+	f.register(cmd, true)
+	cmd.Flags().StringSliceVar(&peerURLs, "peer-urls", nil, "the new member's peer URLs")
+	cmd.Flags().BoolVar(&voter, "voter", false, "add a voting member directly (skips learner-first)")
+	cmd.Flags().IntVar(&maxLearners, "max-learners", 1, "the cluster's --max-learners")
+	cmd.Flags().StringVar(&ver, "version", "", "sandbox: etcd version of the new member (default: the first member's)")
+	return cmd
+}
+
+func kindOf(learner bool) string {
+	if learner {
+		return "learner"
+	}
+	return "voting member"
+}
+
+func newMemberPromoteCmd(g *globals) *cobra.Command {
+	var f memberFlags
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "promote NAME|ID",
+		Short: "Promote a learner, waiting (with backoff) until it has caught up; a voter already is fine",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, _, err := f.options(cmd, g)
+			if err != nil {
+				return err
+			}
+			res, err := member.Promote(cmd.Context(), o, args[0], wait)
+			if err != nil {
+				return err
+			}
+			return printMemberResult(cmd, g, res, res.Message)
+		},
+	}
+	f.register(cmd, false)
+	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the learner to catch up")
+	return cmd
+}
+
+func newMemberRemoveCmd(g *globals) *cobra.Command {
+	var f memberFlags
+	cmd := &cobra.Command{
+		Use:   "remove NAME|ID",
+		Short: "Remove a member (a leader hands off first); absent is fine; refused when it would lose quorum",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, sb, err := f.options(cmd, g)
+			if err != nil {
+				return err
+			}
+			var res *member.Result
+			if sb != nil {
+				res, err = member.RemoveFromSandbox(cmd.Context(), sb, o, args[0])
+			} else {
+				res, err = member.Remove(cmd.Context(), o, args[0])
+			}
+			if err != nil {
+				return err
+			}
+			return printMemberResult(cmd, g, res, res.Message)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func newMemberReplaceCmd(g *globals) *cobra.Command {
+	var f memberFlags
+	var peerURLs []string
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "replace NAME [--peer-urls URL]",
+		Short: "Replace a dead member: remove it, add the replacement as a learner, start it (sandbox), promote it",
+		Long: `Replace a dead member. The member is removed (quorum-checked), a member of
+the same name is added as a learner with a fresh data directory, and promoted
+once it has caught up (--wait). With --sandbox the replacement's process is
+started; on real hosts start it yourself with the printed flags while promote
+waits.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, sb, err := f.options(cmd, g)
+			if err != nil {
+				return err
+			}
+			if err := member.CheckReplaceable(cmd.Context(), o, args[0]); err != nil {
+				return err
+			}
+			if sb != nil {
+				res, err := member.ReplaceInSandbox(cmd.Context(), sb, o, args[0], wait)
+				if err != nil {
+					return err
+				}
+				return printMemberResult(cmd, g, res, res.Message)
+			}
+			if err := member.ValidateURLs(peerURLs); err != nil {
+				return err
+			}
+			if _, err := member.Remove(cmd.Context(), o, args[0]); err != nil {
+				return err
+			}
+			add, err := member.Add(cmd.Context(), member.AddOptions{Options: o, Name: args[0], PeerURLs: peerURLs})
+			if err != nil {
+				return fmt.Errorf("removed %s, but adding the replacement failed: %w", args[0], err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "added %s as a learner; start it now with an empty data directory and:\n  --name=%s --initial-cluster=%s --initial-cluster-state=existing\nwaiting up to %s for it to catch up ...\n", args[0], args[0], add.InitialCluster, wait)
+			res, err := member.Promote(cmd.Context(), o, args[0], wait)
+			if err != nil {
+				return err
+			}
+			return printMemberResult(cmd, g, res, res.Message)
+		},
+	}
+	f.register(cmd, true)
+	cmd.Flags().StringSliceVar(&peerURLs, "peer-urls", nil, "the replacement's peer URLs (not with --sandbox)")
+	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the replacement to catch up")
+	return cmd
+}
