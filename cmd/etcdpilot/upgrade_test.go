@@ -179,7 +179,18 @@ func TestUpgradeApplyCommandRuntime(t *testing.T) {
 		"--stop-cmd", self + " sandbox proc stop {name} --name hosts",
 		"--start-cmd", self + " sandbox proc start {name} --name hosts --version {version}",
 		"-w", "json"}
+	// A dead member blocks the plan: exit 1, nothing changes.
+	if r := run(t, state, "sandbox", "proc", "kill", "m3", "--name", "hosts"); r.code != 0 {
+		t.Fatalf("kill: %s", r.stderr)
+	}
 	r := run(t, state, args...)
+	if r.code != 1 || !strings.Contains(r.stderr, "blockers") || strings.Contains(r.stderr, "running stop") {
+		t.Errorf("apply with a dead member: %d\n%s", r.code, r.stderr)
+	}
+	if r := run(t, state, "sandbox", "proc", "start", "m3", "--name", "hosts"); r.code != 0 {
+		t.Fatalf("start: %s", r.stderr)
+	}
+	r = run(t, state, args...)
 	if r.code != 0 {
 		t.Fatalf("apply: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

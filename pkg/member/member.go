@@ -72,18 +72,32 @@ func fromPB(m *etcdserverpb.Member) Member {
 		IsLearner: m.IsLearner, Started: len(m.ClientURLs) > 0, id: m.ID}
 }
 
-// Get lists the members.
+// Get lists the members (a serializable read: any member answers).
 func Get(ctx context.Context, cfg conn.Config) (*List, error) {
 	resp, err := status.MemberList(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	return toList(resp), nil
+}
+
+// getLinearizable lists the members through a quorum read: after a change,
+// only this list tells for certain whether it happened.
+func getLinearizable(ctx context.Context, cfg conn.Config) (*List, error) {
+	resp, err := status.MemberListLinearizable(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return toList(resp), nil
+}
+
+func toList(resp *clientv3.MemberListResponse) *List {
 	l := &List{ClusterID: fmt.Sprintf("%x", resp.Header.ClusterId)}
 	for _, m := range resp.Members {
 		l.Members = append(l.Members, fromPB(m))
 	}
 	sort.Slice(l.Members, func(i, j int) bool { return l.Members[i].Name < l.Members[j].Name })
-	return l, nil
+	return l
 }
 
 // getRetry lists the members, retrying until the deadline: after an
@@ -92,7 +106,7 @@ func Get(ctx context.Context, cfg conn.Config) (*List, error) {
 func getRetry(ctx context.Context, o *Options) (*List, error) {
 	var last error
 	for delay := 200 * time.Millisecond; ; delay = min(delay*2, 3*time.Second) {
-		l, err := Get(ctx, o.Conn)
+		l, err := getLinearizable(ctx, o.Conn)
 		if err == nil {
 			return l, nil
 		}

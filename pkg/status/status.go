@@ -177,6 +177,20 @@ func MemberList(ctx context.Context, cfg conn.Config) (*clientv3.MemberListRespo
 	return nil, fmt.Errorf("%w among %s: %s", ErrNoEndpoint, strings.Join(cfg.Endpoints, ","), strings.Join(errs, "; "))
 }
 
+// MemberListLinearizable reads the member list through the leader (a
+// quorum read): after a membership change, the list that tells whether it
+// happened. It fails without quorum.
+func MemberListLinearizable(ctx context.Context, cfg conn.Config) (*clientv3.MemberListResponse, error) {
+	c, err := cfg.Client()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	cctx, cancel := cfg.WithTimeout(ctx)
+	defer cancel()
+	return c.MemberList(cctx)
+}
+
 func query(ctx context.Context, cfg conn.Config, m *Member) {
 	if err := dialable(m.Endpoint, cfg); err != nil {
 		m.Error = err.Error()

@@ -47,7 +47,7 @@ func (u *upgrader) waitGates(ctx context.Context, name, v string, timeout time.D
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(300 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
@@ -133,12 +133,12 @@ func (u *upgrader) handOff(ctx context.Context, name, v string) error {
 			lastErr = errors.New("no reachable voting member to take over")
 			continue
 		}
-		if m.AppliedIndex > to.AppliedIndex {
-			lastErr = fmt.Errorf("%s is not caught up (applied %d, leader %d)", to.Name, to.AppliedIndex, m.AppliedIndex)
-			// Catching up takes milliseconds on a healthy cluster.
-			if attempt < 2 {
-				continue
-			}
+		// Hand off only to a member that has applied everything the leader
+		// had applied: a transfer to a lagging member keeps the leader
+		// dropping proposals until the target catches up.
+		if err := u.caughtUp(ctx, m, to); err != nil {
+			lastErr = err
+			continue
 		}
 		if err := member.MoveLeader(ctx, u.opts.Conn, m, to); err != nil {
 			lastErr = err
@@ -148,6 +148,36 @@ func (u *upgrader) handOff(ctx context.Context, name, v string) error {
 		return nil
 	}
 	return fmt.Errorf("could not move leadership off %s: %v", name, lastErr)
+}
+
+// caughtUp waits (up to 3s) until to's applied index, read right after the
+// leader's, has reached it.
+func (u *upgrader) caughtUp(ctx context.Context, leader, to *status.Member) error {
+	lc, err := u.opts.Conn.ForEndpoint(leader.Endpoint).Client()
+	if err != nil {
+		return err
+	}
+	defer lc.Close()
+	tc, err := u.opts.Conn.ForEndpoint(to.Endpoint).Client()
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	var l, t uint64
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		ls, lerr := lc.Status(sctx, lc.Endpoints()[0])
+		ts, terr := tc.Status(sctx, tc.Endpoints()[0])
+		cancel()
+		if lerr != nil || terr != nil {
+			continue
+		}
+		l, t = ls.RaftAppliedIndex, ts.RaftAppliedIndex
+		if t >= l {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s did not catch up with the leader (applied %d, leader %d)", to.Name, t, l)
 }
 
 // handOffTarget picks the voter with the highest applied index, preferring
