@@ -92,81 +92,75 @@ func count(t *testing.T, c conn.Config) int {
 // change asked for; plain etcdctl reports "context deadline exceeded" for
 // a change that happened, and its retry fails.
 func TestDroppedReplies(t *testing.T) {
-	for _, v := range []string{testutil.V35, testutil.V36} {
-		t.Run(v, func(t *testing.T) {
-			t.Parallel()
-			sb, proxies, c := proxied(t, v)
-			ctx := testutil.Context(t, 3*time.Minute)
+	eachVersion(t, func(t *testing.T, v string, sb *sandbox.Sandbox, proxies []*faultproxy.Proxy, c conn.Config, ctx context.Context) {
+		// Add, learner-first, reply dropped.
+		o := AddOptions{Options: opts(c, t), Name: "m4"}
+		var once sync.Once
+		o.beforeCall = func(rpc string) { once.Do(func() { dropReplies(proxies, 2500*time.Millisecond) }) }
+		res, err := AddToSandbox(ctx, sb, v, o)
+		testutil.Must(t, err, "add with a dropped reply")
+		if res.Resolved == 0 || res.Attempts != 1 {
+			t.Errorf("the add was not resolved through the member list: %d attempts, %d resolved", res.Attempts, res.Resolved)
+		}
+		st, _ := sb.State()
+		m4, _ := st.Member("m4")
+		if got := withURL(t, c, m4.PeerURL); len(got) != 1 || !got[0].IsLearner || count(t, c) != 4 {
+			t.Fatalf("after the add: %+v, %d members", got, count(t, c))
+		}
+		if !strings.Contains(res.InitialCluster, "m4="+m4.PeerURL) || res.InitialClusterState != "existing" {
+			t.Errorf("initial cluster %q %q", res.InitialCluster, res.InitialClusterState)
+		}
+		// Promote, reply dropped.
+		po := opts(c, t)
+		var once2 sync.Once
+		po.beforeCall = func(rpc string) { once2.Do(func() { dropReplies(proxies, 2500*time.Millisecond) }) }
+		pr, err := Promote(ctx, po, "m4", time.Minute)
+		testutil.Must(t, err, "promote with a dropped reply")
+		if pr.Member.IsLearner {
+			t.Errorf("m4 is still a learner")
+		}
 
-			// Add, learner-first, reply dropped.
-			o := AddOptions{Options: opts(c, t), Name: "m4"}
-			var once sync.Once
-			o.beforeCall = func(rpc string) { once.Do(func() { dropReplies(proxies, 2500*time.Millisecond) }) }
-			res, err := AddToSandbox(ctx, sb, v, o)
-			testutil.Must(t, err, "add with a dropped reply")
-			if res.Resolved == 0 || res.Attempts != 1 {
-				t.Errorf("the add was not resolved through the member list: %d attempts, %d resolved", res.Attempts, res.Resolved)
-			}
-			st, _ := sb.State()
-			m4, _ := st.Member("m4")
-			if got := withURL(t, c, m4.PeerURL); len(got) != 1 || !got[0].IsLearner || count(t, c) != 4 {
-				t.Fatalf("after the add: %+v, %d members", got, count(t, c))
-			}
-			if !strings.Contains(res.InitialCluster, "m4="+m4.PeerURL) || res.InitialClusterState != "existing" {
-				t.Errorf("initial cluster %q %q", res.InitialCluster, res.InitialClusterState)
-			}
-			// Promote, reply dropped.
-			po := opts(c, t)
-			var once2 sync.Once
-			po.beforeCall = func(rpc string) { once2.Do(func() { dropReplies(proxies, 2500*time.Millisecond) }) }
-			pr, err := Promote(ctx, po, "m4", time.Minute)
-			testutil.Must(t, err, "promote with a dropped reply")
-			if pr.Member.IsLearner {
-				t.Errorf("m4 is still a learner")
-			}
+		// Plain etcdctl in the same situation.
+		etcdctl := etcdctlPath(t, v)
+		url := "http://127.0.0.1:1" + fmt.Sprint(time.Now().UnixNano()%9000+1000)
+		run := func() (string, error) {
+			cmd := exec.Command(etcdctl, "--endpoints", strings.Join(c.Endpoints, ","), "--command-timeout=1s", "member", "add", "m5", "--learner", "--peer-urls="+url)
+			out, err := cmd.CombinedOutput()
+			return string(out), err
+		}
+		for _, p := range proxies {
+			p.DropRepliesAfter(2500*time.Millisecond, 120)
+		}
+		out1, err1 := run()
+		time.Sleep(3 * time.Second)
+		out2, err2 := run()
+		t.Logf("etcdctl member add with the reply dropped: err=%v: %s", err1, strings.TrimSpace(out1))
+		t.Logf("etcdctl member add again: err=%v: %s", err2, strings.TrimSpace(out2))
+		if err1 == nil || len(withURL(t, c, url)) != 1 || err2 == nil {
+			t.Errorf("expected etcdctl to fail although the member was added: %v / %v, %d members with the URL", err1, err2, len(withURL(t, c, url)))
+		}
+		// etcdpilot on the same URL: already there, exit 0, no change.
+		again, err := Add(ctx, AddOptions{Options: opts(c, t), Name: "m5", PeerURLs: []string{url}})
+		if err != nil || !again.AlreadyPresent {
+			t.Errorf("add of a present URL: %v %+v", err, again)
+		}
 
-			// Plain etcdctl in the same situation.
-			etcdctl := etcdctlPath(t, v)
-			url := "http://127.0.0.1:1" + fmt.Sprint(time.Now().UnixNano()%9000+1000)
-			run := func() (string, error) {
-				cmd := exec.Command(etcdctl, "--endpoints", strings.Join(c.Endpoints, ","), "--command-timeout=1s", "member", "add", "m5", "--learner", "--peer-urls="+url)
-				out, err := cmd.CombinedOutput()
-				return string(out), err
-			}
-			for _, p := range proxies {
-				p.DropRepliesAfter(2500*time.Millisecond, 120)
-			}
-			out1, err1 := run()
-			time.Sleep(3 * time.Second)
-			out2, err2 := run()
-			t.Logf("etcdctl member add with the reply dropped: err=%v: %s", err1, strings.TrimSpace(out1))
-			t.Logf("etcdctl member add again: err=%v: %s", err2, strings.TrimSpace(out2))
-			if err1 == nil || len(withURL(t, c, url)) != 1 || err2 == nil {
-				t.Errorf("expected etcdctl to fail although the member was added: %v / %v, %d members with the URL", err1, err2, len(withURL(t, c, url)))
-			}
-			// etcdpilot on the same URL: already there, exit 0, no change.
-			again, err := Add(ctx, AddOptions{Options: opts(c, t), Name: "m5", PeerURLs: []string{url}})
-			if err != nil || !again.AlreadyPresent {
-				t.Errorf("add of a present URL: %v %+v", err, again)
-			}
-
-			// Remove m5 (unstarted learner), reply dropped.
-			ro := opts(c, t)
-			var once3 sync.Once
-			ro.beforeCall = func(rpc string) { once3.Do(func() { dropReplies(proxies, 2500*time.Millisecond) }) }
-			l, _ := Get(ctx, c)
-			m5 := l.byPeerURL([]string{url})
-			rr, err := Remove(ctx, ro, m5.ID)
-			testutil.Must(t, err, "remove with a dropped reply")
-			if rr.Unchanged || len(withURL(t, c, url)) != 0 {
-				t.Errorf("remove: %+v, still there: %v", rr, withURL(t, c, url))
-			}
-			again2, err := Remove(ctx, opts(c, t), m5.ID)
-			if err != nil || !again2.Unchanged {
-				t.Errorf("second remove: %v %+v", err, again2)
-			}
-		})
-	}
+		// Remove m5 (unstarted learner), reply dropped.
+		ro := opts(c, t)
+		var once3 sync.Once
+		ro.beforeCall = func(rpc string) { once3.Do(func() { dropReplies(proxies, 2500*time.Millisecond) }) }
+		l, _ := Get(ctx, c)
+		m5 := l.byPeerURL([]string{url})
+		rr, err := Remove(ctx, ro, m5.ID)
+		testutil.Must(t, err, "remove with a dropped reply")
+		if rr.Unchanged || len(withURL(t, c, url)) != 0 {
+			t.Errorf("remove: %+v, still there: %v", rr, withURL(t, c, url))
+		}
+		again2, err := Remove(ctx, opts(c, t), m5.ID)
+		if err != nil || !again2.Unchanged {
+			t.Errorf("second remove: %v %+v", err, again2)
+		}
+	})
 }
 
 func etcdctlPath(t *testing.T, v string) string {
@@ -182,31 +176,26 @@ func etcdctlPath(t *testing.T, v string) string {
 // etcd refuses member changes until its peers have been connected again for
 // a while; the add retries, and exactly one member is added.
 func TestAddWhileTheLeaderDies(t *testing.T) {
-	for _, v := range []string{testutil.V35, testutil.V36} {
-		t.Run(v, func(t *testing.T) {
-			t.Parallel()
-			sb, _, c := proxied(t, v)
-			ctx := testutil.Context(t, 3*time.Minute)
-			o := AddOptions{Options: opts(c, t), Name: "m4"}
-			var once sync.Once
-			o.beforeCall = func(rpc string) {
-				once.Do(func() {
-					leader := leaderName(t, c)
-					t.Logf("killing the leader %s", leader)
-					testutil.Must(t, sb.Kill(ctx, leader))
-					time.AfterFunc(2*time.Second, func() { sb.Start(context.Background(), leader, runtime.StartOptions{}) })
-				})
-			}
-			res, err := AddToSandbox(ctx, sb, v, o)
-			testutil.Must(t, err, "add while the leader dies")
-			st, _ := sb.State()
-			m4, _ := st.Member("m4")
-			if got := withURL(t, c, m4.PeerURL); len(got) != 1 || count(t, c) != 4 {
-				t.Fatalf("after the add: %+v, %d members", got, count(t, c))
-			}
-			t.Logf("added after %d attempts", res.Attempts)
-		})
-	}
+	eachVersion(t, func(t *testing.T, v string, sb *sandbox.Sandbox, _ []*faultproxy.Proxy, c conn.Config, ctx context.Context) {
+		o := AddOptions{Options: opts(c, t), Name: "m4"}
+		var once sync.Once
+		o.beforeCall = func(rpc string) {
+			once.Do(func() {
+				leader := leaderName(t, c)
+				t.Logf("killing the leader %s", leader)
+				testutil.Must(t, sb.Kill(ctx, leader))
+				time.AfterFunc(2*time.Second, func() { sb.Start(context.Background(), leader, runtime.StartOptions{}) })
+			})
+		}
+		res, err := AddToSandbox(ctx, sb, v, o)
+		testutil.Must(t, err, "add while the leader dies")
+		st, _ := sb.State()
+		m4, _ := st.Member("m4")
+		if got := withURL(t, c, m4.PeerURL); len(got) != 1 || count(t, c) != 4 {
+			t.Fatalf("after the add: %+v, %d members", got, count(t, c))
+		}
+		t.Logf("added after %d attempts", res.Attempts)
+	})
 }
 
 func leaderName(t *testing.T, c conn.Config) string {
@@ -226,53 +215,48 @@ func leaderName(t *testing.T, c conn.Config) string {
 // the leader; promote gives up after its wait with a clear error and the
 // cluster is unchanged.
 func TestPromoteLearnerThatNeverCatchesUp(t *testing.T) {
-	for _, v := range []string{testutil.V35, testutil.V36} {
-		t.Run(v, func(t *testing.T) {
-			t.Parallel()
-			sb, _, c := proxied(t, v)
-			ctx := testutil.Context(t, 3*time.Minute)
-			_, err := AddToSandbox(ctx, sb, v, AddOptions{Options: opts(c, t), Name: "m4"})
+	eachVersion(t, func(t *testing.T, v string, sb *sandbox.Sandbox, _ []*faultproxy.Proxy, c conn.Config, ctx context.Context) {
+		_, err := AddToSandbox(ctx, sb, v, AddOptions{Options: opts(c, t), Name: "m4"})
+		testutil.Must(t, err)
+		testutil.Must(t, sb.Pause(ctx, "m4"))
+		lc := c
+		lc.CommandTimeout = 10 * time.Second
+		cli, err := lc.Client()
+		testutil.Must(t, err)
+		for i := 0; i < 600; i++ {
+			_, err := cli.Put(ctx, fmt.Sprintf("/lag/%04d", i), "x")
 			testutil.Must(t, err)
-			testutil.Must(t, sb.Pause(ctx, "m4"))
-			lc := c
-			lc.CommandTimeout = 10 * time.Second
-			cli, err := lc.Client()
-			testutil.Must(t, err)
-			for i := 0; i < 600; i++ {
-				_, err := cli.Put(ctx, fmt.Sprintf("/lag/%04d", i), "x")
-				testutil.Must(t, err)
+		}
+		cli.Close()
+		before, _ := Get(ctx, c)
+		_, err = Promote(ctx, opts(c, t), "m4", 4*time.Second)
+		if err == nil || !strings.Contains(err.Error(), "did not catch up") {
+			t.Fatalf("promote of a frozen learner: %v", err)
+		}
+		t.Logf("promote error: %v", err)
+		after, _ := Get(ctx, c)
+		if fmt.Sprint(before.Members) != fmt.Sprint(after.Members) {
+			t.Errorf("member list changed:\n%v\n%v", before.Members, after.Members)
+		}
+		// Bad input on the same cluster: nothing changes.
+		_, err = Add(ctx, AddOptions{Options: opts(c, t), Name: "m5", PeerURLs: []string{"http://127.0.0.1:1999"}})
+		if err == nil || !strings.Contains(err.Error(), "--max-learners") {
+			t.Errorf("second learner: %v", err)
+		}
+		for _, bad := range []string{"127.0.0.1:2380", "http://127.0.0.1", "ftp://h:1", "http://h:1/path"} {
+			if _, err := Add(ctx, AddOptions{Options: opts(c, t), Name: "x", PeerURLs: []string{bad}}); err == nil || !strings.Contains(err.Error(), "malformed") {
+				t.Errorf("URL %s: %v", bad, err)
 			}
-			cli.Close()
-			before, _ := Get(ctx, c)
-			_, err = Promote(ctx, opts(c, t), "m4", 4*time.Second)
-			if err == nil || !strings.Contains(err.Error(), "did not catch up") {
-				t.Fatalf("promote of a frozen learner: %v", err)
-			}
-			t.Logf("promote error: %v", err)
-			after, _ := Get(ctx, c)
-			if fmt.Sprint(before.Members) != fmt.Sprint(after.Members) {
-				t.Errorf("member list changed:\n%v\n%v", before.Members, after.Members)
-			}
-			// Bad input on the same cluster: nothing changes.
-			_, err = Add(ctx, AddOptions{Options: opts(c, t), Name: "m5", PeerURLs: []string{"http://127.0.0.1:1999"}})
-			if err == nil || !strings.Contains(err.Error(), "--max-learners") {
-				t.Errorf("second learner: %v", err)
-			}
-			for _, bad := range []string{"127.0.0.1:2380", "http://127.0.0.1", "ftp://h:1", "http://h:1/path"} {
-				if _, err := Add(ctx, AddOptions{Options: opts(c, t), Name: "x", PeerURLs: []string{bad}}); err == nil || !strings.Contains(err.Error(), "malformed") {
-					t.Errorf("URL %s: %v", bad, err)
-				}
-			}
-			if _, err := Promote(ctx, opts(c, t), "deadbeef", time.Second); err == nil || !strings.Contains(err.Error(), "no member named or with ID deadbeef") {
-				t.Errorf("unknown ID: %v", err)
-			}
-			final, _ := Get(ctx, c)
-			if fmt.Sprint(before.Members) != fmt.Sprint(final.Members) {
-				t.Errorf("bad input changed the member list")
-			}
-			sb.Resume(ctx, "m4")
-		})
-	}
+		}
+		if _, err := Promote(ctx, opts(c, t), "deadbeef", time.Second); err == nil || !strings.Contains(err.Error(), "no member named or with ID deadbeef") {
+			t.Errorf("unknown ID: %v", err)
+		}
+		final, _ := Get(ctx, c)
+		if fmt.Sprint(before.Members) != fmt.Sprint(final.Members) {
+			t.Errorf("bad input changed the member list")
+		}
+		sb.Resume(ctx, "m4")
+	})
 }
 
 // TestQuorumRefusals: with one member dead, a voter add and the removal of
@@ -347,4 +331,16 @@ func statusCollect(c conn.Config) (string, error) {
 		return "", err
 	}
 	return cl, nil
+}
+
+// eachVersion runs fn in parallel subtests on a proxied 3-member sandbox
+// of 3.5.35 and of 3.6.16.
+func eachVersion(t *testing.T, fn func(t *testing.T, v string, sb *sandbox.Sandbox, proxies []*faultproxy.Proxy, c conn.Config, ctx context.Context)) {
+	for _, v := range []string{testutil.V35, testutil.V36} {
+		t.Run(v, func(t *testing.T) {
+			t.Parallel()
+			sb, proxies, c := proxied(t, v)
+			fn(t, v, sb, proxies, c, testutil.Context(t, 3*time.Minute))
+		})
+	}
 }
