@@ -40,6 +40,7 @@ type UpgradeRun struct {
 	// apply, before it waits for etcd to move the cluster version).
 	Rolling       time.Duration
 	LeaderChanges uint64
+	Errors        []string
 	Lost          int
 	Linearizable  bool
 }
@@ -72,6 +73,9 @@ func Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult, error) {
 			}
 			fmt.Fprintf(o.Out, "run %d %-9s failed %d, retried %d, longest stall %s, p99 %s, leader changes %d, took %s (rolling part %s)\n",
 				i+1, side, r.Failed, r.Retried, ms(r.Gap), ms(r.P99), r.LeaderChanges, r.Took.Round(time.Millisecond), r.Rolling.Round(time.Millisecond))
+			for _, e := range r.Errors {
+				fmt.Fprintf(o.Out, "    failed write: %s\n", e)
+			}
 		}
 	}
 	return res, nil
@@ -125,7 +129,7 @@ func (o UpgradeOptions) once(ctx context.Context, run int, pilot bool) (*Upgrade
 		return nil, err
 	}
 	return &UpgradeRun{Failed: pr.FailedWrites, Retried: pr.RetriedWrites, Gap: pr.LongestGap, P99: pr.P99, Took: took, Rolling: rolling,
-		LeaderChanges: pr.LeaderChanges, Lost: len(pr.Lost), Linearizable: pr.Linearizable}, nil
+		LeaderChanges: pr.LeaderChanges, Lost: len(pr.Lost), Linearizable: pr.Linearizable, Errors: pr.Errors}, nil
 }
 
 // waitClusterVersion waits until the cluster version is on minor.
