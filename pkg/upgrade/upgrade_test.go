@@ -98,13 +98,14 @@ func TestApplyUnderLoad(t *testing.T) {
 	// One leader change (the hand-off) and at most one write caught in it:
 	// a leader drops proposals while it transfers leadership, and a
 	// follower that forwarded one waits for it until etcd's request
-	// timeout ("request timed out, possibly due to previous leader
-	// failure"). Nothing else may fail.
+	// timeout ("request timed out", with "possibly due to previous leader
+	// failure" when etcd connects it to the election). Nothing else may
+	// fail.
 	if p.LeaderChanges != 1 || p.FailedWrites > 1 {
 		t.Errorf("%d leader changes, %d writes failed during the upgrade: %v", p.LeaderChanges, p.FailedWrites, p.Errors)
 	}
 	for _, e := range p.Errors {
-		if !strings.Contains(e, "leader") {
+		if !strings.Contains(e, "leader") && !strings.Contains(e, "request timed out") {
 			t.Errorf("write failed for another reason than the hand-off: %s", e)
 		}
 	}
