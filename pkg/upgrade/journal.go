@@ -17,7 +17,14 @@ const (
 	StateDone       = "done"
 	StateFailed     = "failed"
 	StateRolledBack = "rolled-back"
+	// StateBlocked: the plan had blockers and nothing was changed.
+	StateBlocked = "blocked"
 )
+
+// finished says whether a journal's upgrade is over (nothing to resume).
+func finished(state string) bool {
+	return state == StateDone || state == StateRolledBack || state == StateBlocked
+}
 
 // Entry is one line of the journal.
 type Entry struct {

@@ -150,7 +150,7 @@ func (u *upgrader) openJournal(cl *status.Cluster) error {
 	}
 	j, err := LoadJournal(u.opts.JournalPath)
 	switch {
-	case err == nil && j.State != StateDone && j.State != StateRolledBack:
+	case err == nil && !finished(j.State):
 		if j.ClusterID != cl.ClusterID {
 			return fmt.Errorf("journal %s belongs to cluster %s, not %s", u.opts.JournalPath, j.ClusterID, cl.ClusterID)
 		}
@@ -268,7 +268,11 @@ func (u *upgrader) plan(ctx context.Context, cl *status.Cluster) (*plan.Plan, er
 		blockers = append(blockers, fmt.Sprintf("[%s] %s", b.Code, b.Message))
 	}
 	if len(blockers) > 0 {
-		u.journal.finish(StateFailed, ErrBlocked)
+		state := StateFailed // a resumed upgrade stays resumable
+		if len(u.journal.Entries) == 1 {
+			state = StateBlocked // nothing has happened yet
+		}
+		u.journal.finish(state, ErrBlocked)
 		return nil, fmt.Errorf("%w; nothing was changed:\n  %s", ErrBlocked, strings.Join(blockers, "\n  "))
 	}
 	if p.Direction == "downgrade" {
