@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
@@ -95,8 +95,15 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 		if err := rt.Validate(); err != nil {
 			return o, err
 		}
-		if rt.Hosts, err = hosts(ctx, o); err != nil {
+		ml, err := status.MemberList(ctx, o.Conn)
+		if err != nil {
 			return o, err
+		}
+		if rt.Hosts, err = hosts(ml); err != nil {
+			return o, err
+		}
+		if o.JournalPath == "" {
+			o.JournalPath = journalFor(g, ml)
 		}
 		o.Runtime = rt
 	case f.runtime == "":
@@ -104,22 +111,16 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 	default:
 		return o, fmt.Errorf("unknown --runtime %q: use sandbox (with --sandbox) or command", f.runtime)
 	}
-	if o.JournalPath == "" {
-		ml, err := status.MemberList(ctx, o.Conn)
-		if err != nil {
-			return o, err
-		}
-		o.JournalPath = filepath.Join(g.root(), "upgrades", fmt.Sprintf("%x.json", ml.Header.ClusterId))
-	}
 	return o, nil
 }
 
+// journalFor is a real cluster's journal: <state-dir>/upgrades/<cluster-id>.json.
+func journalFor(g *globals, ml *clientv3.MemberListResponse) string {
+	return filepath.Join(g.root(), "upgrades", fmt.Sprintf("%x.json", ml.Header.ClusterId))
+}
+
 // hosts maps member names to the hosts of their peer URLs, for {host}.
-func hosts(ctx context.Context, o upgrade.Options) (map[string]string, error) {
-	ml, err := status.MemberList(ctx, o.Conn)
-	if err != nil {
-		return nil, err
-	}
+func hosts(ml *clientv3.MemberListResponse) (map[string]string, error) {
 	out := map[string]string{}
 	for _, m := range ml.Members {
 		if len(m.PeerURLs) == 0 {

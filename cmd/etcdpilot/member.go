@@ -2,14 +2,12 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpilot/etcdpilot/pkg/member"
-	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
 
@@ -75,40 +73,14 @@ func newMemberListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				pr, _ := g.printer(cmd.OutOrStdout())
-				return pr.Print(l)
-			}
-			return memberTable(cmd.OutOrStdout(), l)
+			return g.print(cmd, l)
 		},
 	}
 	f.register(cmd, false)
 	return cmd
 }
 
-func memberTable(w io.Writer, l *member.List) error {
-	rows := [][]string{{"ID", "NAME", "ROLE", "STATUS", "PEER URLS", "CLIENT URLS"}}
-	for _, m := range l.Members {
-		role, st := "voter", "started"
-		if m.IsLearner {
-			role = "LEARNER"
-		}
-		if !m.Started {
-			st = "unstarted"
-		}
-		rows = append(rows, []string{m.ID, dashStr(m.Name), role, st, join(m.PeerURLs), dashStr(join(m.ClientURLs))})
-	}
-	return printer.Table(w, rows)
-}
-
 func join(s []string) string { return strings.Join(s, ",") }
-
-func dashStr(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
 
 func newMemberAddCmd(g *globals) *cobra.Command {
 	var f memberFlags

@@ -11,12 +11,10 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
-	"github.com/etcdpilot/etcdpilot/pkg/conn"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/probe"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
-	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
@@ -111,7 +109,7 @@ func (o UpgradeOptions) once(ctx context.Context, run int, pilot bool) (*Upgrade
 	if !pilot && err == nil {
 		// The naive script ends at the last /health; the upgrade ends when
 		// etcd moves the cluster version. Both sides are timed to that.
-		err = waitClusterVersion(ctx, c, version.Minor(o.To))
+		err = upgrade.WaitClusterVersion(ctx, c, version.Minor(o.To), time.Minute)
 	}
 	took := time.Since(start)
 	if pilot {
@@ -130,17 +128,6 @@ func (o UpgradeOptions) once(ctx context.Context, run int, pilot bool) (*Upgrade
 	}
 	return &UpgradeRun{Failed: pr.FailedWrites, Retried: pr.RetriedWrites, Gap: pr.LongestGap, P99: pr.P99, Took: took, Rolling: rolling,
 		LeaderChanges: pr.LeaderChanges, Lost: len(pr.Lost), Linearizable: pr.Linearizable, Errors: pr.Errors}, nil
-}
-
-// waitClusterVersion waits until the cluster version is on minor.
-func waitClusterVersion(ctx context.Context, c conn.Config, minor string) error {
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		cl, err := status.Collect(ctx, c, status.Options{SkipHash: true})
-		if err == nil && cl.ClusterVersion != "" && version.Minor(cl.ClusterVersion) == minor {
-			return nil
-		}
-	}
-	return fmt.Errorf("the cluster version did not move to %s", minor)
 }
 
 // naiveUpgrade is what a hand-written script does: restart each member in

@@ -104,17 +104,13 @@ func toList(resp *clientv3.MemberListResponse) *List {
 // ambiguous error the cluster may need a moment (an election, a partition
 // healing) before it answers.
 func getRetry(ctx context.Context, o *Options) (*List, error) {
-	var last error
-	for delay := 200 * time.Millisecond; ; delay = min(delay*2, 3*time.Second) {
+	for attempt := 0; ; attempt++ {
 		l, err := getLinearizable(ctx, o.Conn)
 		if err == nil {
 			return l, nil
 		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("could not list the members to learn the outcome: %v", last)
-		case <-time.After(delay):
+		if backoff(ctx, attempt) != nil {
+			return nil, fmt.Errorf("could not list the members to learn the outcome: %v", err)
 		}
 	}
 }

@@ -60,10 +60,7 @@ func (u *upgrader) rollbackMember(ctx context.Context, name, old string) error {
 		return err
 	}
 	fmt.Fprintf(u.out, "rolling %s back to %s ...\n", name, old)
-	h := &handOffStep{member: name, version: old}
-	if done, err := h.Done(ctx, u); err == nil && !done {
-		_ = u.handOff(ctx, name, old) // best effort: the member may be unreachable
-	}
+	_ = u.handOff(ctx, name, old) // best effort: the member may be unreachable
 	if err := u.opts.Runtime.Stop(ctx, name); err != nil {
 		fmt.Fprintf(u.out, "  stop %s: %v (starting it anyway)\n", name, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/etcdpilot/etcdpilot/pkg/conn"
 	"github.com/etcdpilot/etcdpilot/pkg/plan"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
@@ -151,11 +152,9 @@ func (s *restartStep) Run(ctx context.Context, u *upgrader) error {
 	}
 	// Never take down a leader: hand off first (normally a handOffStep has
 	// done it; after a crash or an election it may be needed again).
-	h := &handOffStep{member: s.member, version: s.version}
-	if done, err := h.Done(ctx, u); err == nil && !done {
-		if err := h.Run(ctx, u); err != nil {
-			return err
-		}
+	// handOff returns at once when the member is not the leader.
+	if err := u.handOff(ctx, s.member, s.version); err != nil {
+		return err
 	}
 	if err := u.opts.Runtime.Stop(ctx, s.member); err != nil {
 		return fmt.Errorf("stop %s: %w", s.member, err)
@@ -227,18 +226,29 @@ func (s *clusterVersionStep) Done(ctx context.Context, u *upgrader) (bool, error
 	if err != nil {
 		return false, err
 	}
-	return cl.ClusterVersion != "" && version.Minor(cl.ClusterVersion) == s.minor, nil
+	return onMinor(cl, s.minor), nil
 }
 
 func (s *clusterVersionStep) Run(ctx context.Context, u *upgrader) error {
-	deadline := time.Now().Add(u.opts.GateTimeout)
+	return WaitClusterVersion(ctx, u.opts.Conn, s.minor, u.opts.GateTimeout)
+}
+
+func onMinor(cl *status.Cluster, minor string) bool {
+	return cl.ClusterVersion != "" && version.Minor(cl.ClusterVersion) == minor
+}
+
+// WaitClusterVersion waits until the cluster version is on minor. etcd's
+// leader moves it by itself once every member runs the minor, on its
+// version monitor's tick (up to 4s) or a new term's first commit.
+func WaitClusterVersion(ctx context.Context, cfg conn.Config, minor string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for {
-		done, err := s.Done(ctx, u)
-		if done {
+		cl, err := status.Collect(ctx, cfg, status.Options{SkipHash: true})
+		if err == nil && onMinor(cl, minor) {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the cluster version did not move to %s within %s (last error: %v)", s.minor, u.opts.GateTimeout, err)
+			return fmt.Errorf("the cluster version did not move to %s within %s (last error: %v)", minor, timeout, err)
 		}
 		select {
 		case <-ctx.Done():
