@@ -155,16 +155,16 @@ func TestApplyMultiHop(t *testing.T) {
 	}
 }
 
-// brokenBinaries returns a binary manager whose 3.6.16 is really 3.5.35
-// posing as 3.6.16: it starts, but reports the old server version, so the
-// member fails its gates.
-func brokenBinaries(t *testing.T) *binaries.Manager {
+// brokenBinaries returns a binary manager whose 3.6.16 is a script that
+// says it is 3.6.16 when asked for --version and otherwise runs body, with
+// $ETCD set to the real 3.5.35 binary.
+func brokenBinaries(t *testing.T, body string) *binaries.Manager {
 	real := testutil.Binaries(t, testutil.V35)
 	in, err := real.Get(testutil.V35)
 	testutil.Must(t, err)
 	etcd, _ := in.Bin("etcd")
 	fake := t.TempDir()
-	script := fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'etcd Version: %s'; exit 0; fi\nexec %s \"$@\"\n", testutil.V36, etcd)
+	script := fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'etcd Version: %s'; exit 0; fi\nETCD=%s\n%s\n", testutil.V36, etcd, body)
 	testutil.Must(t, os.WriteFile(filepath.Join(fake, "etcd"), []byte(script), 0o755))
 	etcdctl, _ := in.Bin("etcdctl")
 	testutil.Must(t, os.Symlink(etcdctl, filepath.Join(fake, "etcdctl")))
@@ -178,35 +178,46 @@ func brokenBinaries(t *testing.T) *binaries.Manager {
 }
 
 // TestApplyRollsBackAFailingMember: the first member restarted on a broken
-// 3.6.16 fails its gates, goes back to 3.5.35, and the upgrade stops.
+// 3.6.16 fails its gates, goes back to 3.5.35, and the upgrade stops. The
+// broken binary either starts but is really 3.5.35 (wrong version at the
+// gate) or exits at once, as etcd does on a flag it no longer accepts.
 func TestApplyRollsBackAFailingMember(t *testing.T) {
 	t.Parallel()
-	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V35}})
-	sb.Binaries = brokenBinaries(t)
-	opts := options(t, sb, testutil.V36)
-	opts.GateTimeout = 5 * time.Second
-	opts.SkipSnapshot = true
-	ctx := testutil.Context(t, 3*time.Minute)
-	r, err := upgrade.Apply(ctx, opts)
-	if err == nil || !strings.Contains(err.Error(), "rolled back") {
-		t.Fatalf("apply with a broken binary: %v", err)
-	}
-	if r.State != upgrade.StateRolledBack || len(r.RolledBack) != 1 {
-		t.Fatalf("report: state %s, rolled back %v", r.State, r.RolledBack)
-	}
-	cl, vs := versions(t, opts)
-	for name, v := range vs {
-		if v != testutil.V35 {
-			t.Errorf("%s runs %s", name, v)
-		}
-	}
-	if cl.Health != status.Healthy {
-		t.Errorf("cluster %s: %v", cl.Health, cl.Reasons)
-	}
-	j, err := upgrade.LoadJournal(opts.JournalPath)
-	testutil.Must(t, err)
-	if j.State != upgrade.StateRolledBack {
-		t.Errorf("journal state %s", j.State)
+	for name, body := range map[string]string{
+		"wrong version": `exec $ETCD "$@"`,
+		"exits at start": `echo "{\"level\":\"fatal\",\"msg\":\"unknown flag: --experimental-gone\"}" >&2; exit 2`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V35}})
+			sb.Binaries = brokenBinaries(t, body)
+			opts := options(t, sb, testutil.V36)
+			opts.GateTimeout = 5 * time.Second
+			opts.SkipSnapshot = true
+			ctx := testutil.Context(t, 3*time.Minute)
+			r, err := upgrade.Apply(ctx, opts)
+			if err == nil || !strings.Contains(err.Error(), "rolled back") {
+				t.Fatalf("apply with a broken binary: %v", err)
+			}
+			t.Logf("apply: %v", err)
+			if r.State != upgrade.StateRolledBack || len(r.RolledBack) != 1 {
+				t.Fatalf("report: state %s, rolled back %v", r.State, r.RolledBack)
+			}
+			cl, vs := versions(t, opts)
+			for name, v := range vs {
+				if v != testutil.V35 {
+					t.Errorf("%s runs %s", name, v)
+				}
+			}
+			if cl.Health != status.Healthy {
+				t.Errorf("cluster %s: %v", cl.Health, cl.Reasons)
+			}
+			j, err := upgrade.LoadJournal(opts.JournalPath)
+			testutil.Must(t, err)
+			if j.State != upgrade.StateRolledBack {
+				t.Errorf("journal state %s", j.State)
+			}
+		})
 	}
 }
 
