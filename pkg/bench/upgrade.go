@@ -196,6 +196,17 @@ func (r *UpgradeResult) Print(w io.Writer) error {
 		}
 		return 1
 	}
+	count := func(runs []UpgradeRun, f func(UpgradeRun) bool) string {
+		k := 0
+		for _, x := range runs {
+			if f(x) {
+				k++
+			}
+		}
+		return fmt.Sprintf("%d/%d", k, len(runs))
+	}
+	clean := func(x UpgradeRun) bool { return x.Failed == 0 && x.Gap <= 100*time.Millisecond }
+	oneChange := func(x UpgradeRun) bool { return x.LeaderChanges == 1 }
 	fmt.Fprintf(w, "rolling upgrade %s -> %s, 3 members, probe at 200 writes/s; %d runs each (medians; failed writes summed)\n\n", r.From, r.To, len(r.Naive))
 	n, p := r.Naive, r.Pilot
 	rows := [][]string{
@@ -203,7 +214,9 @@ func (r *UpgradeResult) Print(w io.Writer) error {
 		{"longest write stall", ms(med(n, gap)), ms(med(p, gap)), ratio(med(p, gap), med(n, gap))},
 		{"write p99", ms(med(n, p99)), ms(med(p, p99)), ratio(med(p, p99), med(n, p99))},
 		{"failed writes (all runs)", fmt.Sprint(sum(n, failed)), fmt.Sprint(sum(p, failed)), ""},
+		{"runs with 0 failed writes, stall <= 100 ms", count(n, clean), count(p, clean), ""},
 		{"leader changes (median)", fmt.Sprint(medInt(n, leader)), fmt.Sprint(medInt(p, leader)), ""},
+		{"runs with exactly 1 leader change", count(n, oneChange), count(p, oneChange), ""},
 		{"lost acknowledged writes", fmt.Sprint(sum(n, lost)), fmt.Sprint(sum(p, lost)), ""},
 		{"non-linearizable histories", fmt.Sprint(sum(n, nonLin)), fmt.Sprint(sum(p, nonLin)), ""},
 		{"wall time to cluster version moved", ms(med(n, took)), ms(med(p, took)), ratio(med(p, took), med(n, took))},

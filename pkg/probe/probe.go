@@ -163,6 +163,8 @@ type Result struct {
 	RetriedWrites int           `json:"retriedWrites"`
 	Reads         int           `json:"reads"`
 	LongestGap    time.Duration `json:"longestWriteGap"`
+	// LongestGapEnd is when the write that ended the longest gap returned.
+	LongestGapEnd time.Time     `json:"longestWriteGapEnd"`
 	P50           time.Duration `json:"p50"`
 	P99           time.Duration `json:"p99"`
 	Max           time.Duration `json:"max"`
@@ -218,7 +220,7 @@ func (p *Probe) lost(ctx context.Context) []int64 {
 func summarize(ops []Op, d time.Duration) *Result {
 	r := &Result{Duration: d, ops: ops, Lost: []int64{}}
 	var lat []time.Duration
-	var last time.Time
+	var last, end time.Time
 	for _, op := range ops {
 		if !op.Write {
 			r.Reads++
@@ -228,19 +230,26 @@ func summarize(ops []Op, d time.Duration) *Result {
 		if op.Retries > 0 {
 			r.RetriedWrites++
 		}
+		if op.Return.After(end) {
+			end = op.Return
+		}
 		if op.Err != nil {
 			r.FailedWrites++
 			if len(r.Errors) < 5 {
-				r.Errors = append(r.Errors, op.Err.Error())
+				r.Errors = append(r.Errors, fmt.Sprintf("%v (sent %s, failed after %s)", op.Err, op.Call.Format("15:04:05.000"), op.Return.Sub(op.Call).Round(time.Millisecond)))
 			}
 			continue
 		}
 		l := op.Return.Sub(op.Call)
 		lat = append(lat, l)
 		if !last.IsZero() && op.Return.Sub(last) > r.LongestGap {
-			r.LongestGap = op.Return.Sub(last)
+			r.LongestGap, r.LongestGapEnd = op.Return.Sub(last), op.Return
 		}
 		last = op.Return
+	}
+	// A write still hanging when the others stopped ends a gap too.
+	if !last.IsZero() && end.Sub(last) > r.LongestGap {
+		r.LongestGap, r.LongestGapEnd = end.Sub(last), end
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	if n := len(lat); n > 0 {

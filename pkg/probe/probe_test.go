@@ -2,6 +2,7 @@ package probe
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -41,5 +42,11 @@ func TestSummarize(t *testing.T) {
 	r := summarize(ops, time.Second)
 	if r.Writes != 5 || r.FailedWrites != 1 || r.LongestGap != 290*time.Millisecond || r.Max != 290*time.Millisecond {
 		t.Fatalf("%+v", r)
+	}
+	// The last write hangs 7 s and fails: that is the longest stall.
+	ops = append(ops, Op{Write: true, Value: 6, Call: at(320), Return: at(7320), Err: errors.New("request timed out"), Unknown: true})
+	r = summarize(ops, 8*time.Second)
+	if r.LongestGap != 7005*time.Millisecond || r.FailedWrites != 2 || !strings.Contains(r.Errors[1], "failed after 7s") {
+		t.Fatalf("hung last write: %+v", r)
 	}
 }

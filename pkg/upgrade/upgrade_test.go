@@ -184,7 +184,7 @@ func brokenBinaries(t *testing.T, body string) *binaries.Manager {
 func TestApplyRollsBackAFailingMember(t *testing.T) {
 	t.Parallel()
 	for name, body := range map[string]string{
-		"wrong version": `exec $ETCD "$@"`,
+		"wrong version":  `exec $ETCD "$@"`,
 		"exits at start": `echo "{\"level\":\"fatal\",\"msg\":\"unknown flag: --experimental-gone\"}" >&2; exit 2`,
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -1,0 +1,83 @@
+package bench_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/internal/testutil"
+	"github.com/etcdpilot/etcdpilot/pkg/bench"
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+)
+
+// The benchmarks run here at a small scale on real members, to check that
+// they measure and print; their figures come from the CLI (see README).
+
+func TestSnapshotBench(t *testing.T) {
+	t.Parallel()
+	bins := testutil.Binaries(t, testutil.V36)
+	dir := testutil.Root(t)
+	var out bytes.Buffer
+	r, err := bench.Snapshot(testutil.Context(t, 3*time.Minute), bench.SnapshotOptions{
+		Version: testutil.V36, Size: 8 << 20, Runs: 1, Root: dir, Scratch: dir, Binaries: bins, Out: &out})
+	testutil.Must(t, err, out.String())
+	if len(r.EtcdctlSave) != 1 || len(r.PilotRestore) != 1 || r.SnapshotSize < 8<<20 {
+		t.Fatalf("result %+v", r)
+	}
+	var b bytes.Buffer
+	testutil.Must(t, r.Print(&b))
+	if !strings.Contains(b.String(), "etcdctl") {
+		t.Errorf("table:\n%s", b.String())
+	}
+}
+
+func TestUpgradeBench(t *testing.T) {
+	t.Parallel()
+	bins := testutil.Binaries(t, testutil.V35, testutil.V36)
+	cat, err := catalog.Default()
+	testutil.Must(t, err)
+	var out bytes.Buffer
+	r, err := bench.Upgrade(testutil.Context(t, 5*time.Minute), bench.UpgradeOptions{
+		From: testutil.V35, To: testutil.V36, Runs: 1, Keys: 100, Root: testutil.Root(t), Binaries: bins, Catalog: cat, Out: &out})
+	testutil.Must(t, err, out.String())
+	t.Log(out.String())
+	if len(r.Naive) != 1 || len(r.Pilot) != 1 {
+		t.Fatalf("runs: %d naive, %d etcdpilot", len(r.Naive), len(r.Pilot))
+	}
+	for _, x := range append(r.Naive, r.Pilot...) {
+		if x.Lost != 0 || !x.Linearizable {
+			t.Errorf("run %+v: lost writes or not linearizable", x)
+		}
+	}
+	if c := r.Pilot[0].LeaderChanges; c != 1 {
+		t.Errorf("etcdpilot changed the leader %d times, want 1", c)
+	}
+	var b bytes.Buffer
+	testutil.Must(t, r.Print(&b))
+	t.Log(b.String())
+	if !strings.Contains(b.String(), "runs with exactly 1 leader change") {
+		t.Errorf("table:\n%s", b.String())
+	}
+}
+
+func TestHandoffBench(t *testing.T) {
+	t.Parallel()
+	bins := testutil.Binaries(t, testutil.V36)
+	var out bytes.Buffer
+	r, err := bench.Handoffs(testutil.Context(t, 3*time.Minute), bench.HandoffOptions{
+		Version: testutil.V36, Handoffs: 3, Rate: 100, Root: testutil.Root(t), Binaries: bins, Out: &out})
+	testutil.Must(t, err, out.String())
+	if len(r.Handoffs) != 3 || r.Writes == 0 {
+		t.Fatalf("result %+v", r)
+	}
+	for _, h := range r.Handoffs {
+		// The window comes from the members' logs: it must have been found.
+		if h.Window <= 0 || h.Window > 5*time.Second || h.From == h.To {
+			t.Errorf("hand-off %+v", h)
+		}
+	}
+	var b bytes.Buffer
+	testutil.Must(t, r.Print(&b))
+	t.Log(b.String())
+}
