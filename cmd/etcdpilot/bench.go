@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -30,17 +31,10 @@ func newBenchSnapshotCmd(g *globals) *cobra.Command {
 			o.Size = sizeMiB << 20
 			o.Binaries = g.binaries(cmd.ErrOrStderr())
 			o.Out = cmd.ErrOrStderr()
-			root, done, err := benchRoot()
-			if err != nil {
-				return err
-			}
-			defer done()
-			o.Root, o.Scratch = root, root
-			r, err := bench.Snapshot(cmd.Context(), o)
-			if err != nil {
-				return err
-			}
-			return r.Print(cmd.OutOrStdout())
+			return runBench(cmd, func(root string) (printable, error) {
+				o.Root, o.Scratch = root, root
+				return bench.Snapshot(cmd.Context(), o)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&o.Version, "version", sandbox.DefaultVersion, "etcd version")
@@ -62,17 +56,10 @@ func newBenchUpgradeCmd(g *globals) *cobra.Command {
 			}
 			o.Binaries = g.binaries(cmd.ErrOrStderr())
 			o.Out = cmd.ErrOrStderr()
-			root, done, err := benchRoot()
-			if err != nil {
-				return err
-			}
-			defer done()
-			o.Root = root
-			r, err := bench.Upgrade(cmd.Context(), o)
-			if err != nil {
-				return err
-			}
-			return r.Print(cmd.OutOrStdout())
+			return runBench(cmd, func(root string) (printable, error) {
+				o.Root = root
+				return bench.Upgrade(cmd.Context(), o)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&o.From, "from", "3.5.35", "etcd version the sandboxes start on")
@@ -100,23 +87,32 @@ members' logs and how often a hand-off catches a write at the given rate.`,
 			}
 			o.Binaries = g.binaries(cmd.ErrOrStderr())
 			o.Out = cmd.ErrOrStderr()
-			root, done, err := benchRoot()
-			if err != nil {
-				return err
-			}
-			defer done()
-			o.Root = root
-			r, err := bench.Handoffs(cmd.Context(), o)
-			if err != nil {
-				return err
-			}
-			return r.Print(cmd.OutOrStdout())
+			return runBench(cmd, func(root string) (printable, error) {
+				o.Root = root
+				return bench.Handoffs(cmd.Context(), o)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&o.Version, "version", sandbox.DefaultVersion, "etcd version")
 	cmd.Flags().IntVar(&o.Handoffs, "handoffs", 40, "leader hand-offs")
 	cmd.Flags().IntVar(&o.Rate, "rate", 200, "writes per second, spread over the members")
 	return cmd
+}
+
+type printable interface{ Print(io.Writer) error }
+
+// runBench runs a benchmark in a scratch directory and prints its result.
+func runBench(cmd *cobra.Command, fn func(root string) (printable, error)) error {
+	root, done, err := benchRoot()
+	if err != nil {
+		return err
+	}
+	defer done()
+	r, err := fn(root)
+	if err != nil {
+		return err
+	}
+	return r.Print(cmd.OutOrStdout())
 }
 
 // benchRoot is a scratch directory for a benchmark's sandboxes and files.

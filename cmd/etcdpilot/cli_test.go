@@ -123,6 +123,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"etcd", "install", "3.5.35", "--source", "ftp"}, 2, "unknown source"},
 		{[]string{"etcd", "path", "3.5.1", "--cache-dir", t.TempDir()}, 2, "etcdpilot etcd install 3.5.1"},
 		{[]string{"status", "-w", "yaml", "--endpoints", "127.0.0.1:1"}, 2, "output format"},
+		{[]string{"bench", "handoff", "--handoffs", "0"}, 2, "--handoffs and --rate must be at least 1"},
 	}
 	for _, tc := range cases {
 		r := run(t, state, tc.args...)

@@ -3,10 +3,29 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
+
+// newSandbox creates a quiet sandbox under root and reads its state; the
+// caller destroys it.
+func newSandbox(ctx context.Context, root string, bins *binaries.Manager, opts sandbox.Options) (*sandbox.Sandbox, *sandbox.State, error) {
+	sb, err := sandbox.Create(ctx, root, bins, opts, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := sb.State()
+	if err != nil {
+		sb.Destroy(context.Background())
+		return nil, nil, err
+	}
+	return sb, st, nil
+}
 
 // median of durations.
 func median(ds []time.Duration) time.Duration {

@@ -68,15 +68,11 @@ type write struct {
 // writes arrive at o.Rate per second at random members, and measures from
 // the members' own logs how long each transfer left proposals unanswered.
 func Handoffs(ctx context.Context, o HandoffOptions) (*HandoffResult, error) {
-	sb, err := sandbox.Create(ctx, o.Root, o.Binaries, sandbox.Options{Name: "bench-handoff", Versions: []string{o.Version}}, nil)
+	sb, st, err := newSandbox(ctx, o.Root, o.Binaries, sandbox.Options{Name: "bench-handoff", Versions: []string{o.Version}})
 	if err != nil {
 		return nil, err
 	}
 	defer sb.Destroy(context.Background())
-	st, err := sb.State()
-	if err != nil {
-		return nil, err
-	}
 	cfg := st.Conn()
 	var clis []*clientv3.Client
 	for _, ep := range st.Endpoints() {

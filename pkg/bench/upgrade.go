@@ -80,15 +80,11 @@ func Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult, error) {
 }
 
 func (o UpgradeOptions) once(ctx context.Context, run int, pilot bool) (*UpgradeRun, error) {
-	sb, err := sandbox.Create(ctx, o.Root, o.Binaries, sandbox.Options{Name: fmt.Sprintf("up%d-%v", run, pilot), Versions: []string{o.From}}, nil)
+	sb, st, err := newSandbox(ctx, o.Root, o.Binaries, sandbox.Options{Name: fmt.Sprintf("up%d-%v", run, pilot), Versions: []string{o.From}})
 	if err != nil {
 		return nil, err
 	}
 	defer sb.Destroy(context.Background())
-	st, err := sb.State()
-	if err != nil {
-		return nil, err
-	}
 	c := st.Conn()
 	if err := Load(ctx, c, LoadOptions{Keys: o.Keys, ValueSize: 1024, Prefix: "/load/"}, nil); err != nil {
 		return nil, err
