@@ -15,6 +15,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/conn"
 	"github.com/etcdpilot/etcdpilot/pkg/member"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
@@ -146,7 +147,7 @@ func Handoffs(ctx context.Context, o HandoffOptions) (*HandoffResult, error) {
 				continue
 			}
 			switch {
-			case w.err != nil && strings.Contains(w.err.Error(), "raft proposal dropped"):
+			case conn.ProposalDropped(w.err):
 				h.Refused++
 			case w.err != nil || w.end.Sub(w.start) > time.Second:
 				h.Hung++

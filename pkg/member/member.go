@@ -200,7 +200,7 @@ func isDesc(err error, want error) bool {
 // transient refusals: etcd did not apply the change; retry after a while.
 func transient(err error) bool {
 	return isDesc(err, rpctypes.ErrGRPCUnhealthy) || isDesc(err, rpctypes.ErrGRPCMemberNotEnoughStarted) ||
-		isDesc(err, rpctypes.ErrGRPCNoLeader) || strings.Contains(err.Error(), "raft proposal dropped")
+		isDesc(err, rpctypes.ErrGRPCNoLeader) || conn.ProposalDropped(err)
 }
 
 // definitive refusals: etcd did not apply the change and will not.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,13 +39,6 @@ type Op struct {
 	Unknown bool // a write whose outcome is unknown (error or timeout)
 	// Retries counts attempts refused before they entered the raft log.
 	Retries int
-}
-
-// neverApplied reports errors that prove a write never entered the raft
-// log, so that sending it again cannot apply it twice: a leader drops
-// proposals while it transfers leadership ("raft proposal dropped").
-func neverApplied(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "raft proposal dropped")
 }
 
 // Probe runs until Stop.
@@ -117,7 +109,7 @@ func (p *Probe) writer(ctx context.Context) {
 		var err error
 		for {
 			_, err = p.cli.Txn(rctx).Then(clientv3.OpPut(p.reg(), v), clientv3.OpPut(p.key(seq), v)).Commit()
-			if !neverApplied(err) || rctx.Err() != nil {
+			if !conn.ProposalDropped(err) || rctx.Err() != nil {
 				break
 			}
 			op.Retries++
