@@ -36,6 +36,7 @@ func (f *applyFlags) register(cmd *cobra.Command, apply bool) {
 	fs.StringVar(&f.startCmd, "start-cmd", "", "command runtime: start a member, e.g. 'ssh {host} sudo systemctl start etcd'")
 	fs.StringVar(&f.installCmd, "install-cmd", "", "command runtime: put etcd {version} in place on {host}, keeping the old binary")
 	fs.DurationVar(&f.gateTimeout, "gate-timeout", 60*time.Second, "how long a restarted member may take to pass its gates before it is rolled back")
+	positive(cmd, "gate-timeout")
 	if !apply {
 		return
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 
@@ -40,6 +39,7 @@ func newBenchSnapshotCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.Version, "version", sandbox.DefaultVersion, "etcd version")
 	cmd.Flags().Int64Var(&sizeMiB, "size-mib", 1024, "database size to reach, MiB")
 	cmd.Flags().IntVar(&o.Runs, "runs", 3, "runs of each side")
+	positive(cmd, "size-mib", "runs")
 	return cmd
 }
 
@@ -66,6 +66,7 @@ func newBenchUpgradeCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.To, "to", "3.6.16", "etcd version to upgrade to")
 	cmd.Flags().IntVar(&o.Runs, "runs", 10, "upgrades of each side")
 	cmd.Flags().IntVar(&o.Keys, "keys", 2000, "1 KiB keys written before each upgrade")
+	positive(cmd, "runs")
 	return cmd
 }
 
@@ -82,9 +83,6 @@ only after etcd's request timeout (7 s). This measures the window from the
 members' logs and how often a hand-off catches a write at the given rate.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.Handoffs < 1 || o.Rate < 1 {
-				return fmt.Errorf("--handoffs and --rate must be at least 1")
-			}
 			o.Binaries = g.binaries(cmd.ErrOrStderr())
 			o.Out = cmd.ErrOrStderr()
 			return runBench(cmd, func(root string) (printable, error) {
@@ -96,6 +94,7 @@ members' logs and how often a hand-off catches a write at the given rate.`,
 	cmd.Flags().StringVar(&o.Version, "version", sandbox.DefaultVersion, "etcd version")
 	cmd.Flags().IntVar(&o.Handoffs, "handoffs", 40, "leader hand-offs")
 	cmd.Flags().IntVar(&o.Rate, "rate", 200, "writes per second, spread over the members")
+	positive(cmd, "handoffs", "rate")
 	return cmd
 }
 

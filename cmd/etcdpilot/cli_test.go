@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,7 +124,30 @@ func TestBadInput(t *testing.T) {
 		{[]string{"etcd", "install", "3.5.35", "--source", "ftp"}, 2, "unknown source"},
 		{[]string{"etcd", "path", "3.5.1", "--cache-dir", t.TempDir()}, 2, "etcdpilot etcd install 3.5.1"},
 		{[]string{"status", "-w", "yaml", "--endpoints", "127.0.0.1:1"}, 2, "output format"},
-		{[]string{"bench", "handoff", "--handoffs", "0"}, 2, "--handoffs and --rate must be at least 1"},
+		{[]string{"bench", "handoff", "--handoffs", "0"}, 2, "--handoffs 0: must be above zero"},
+		// Names never reach outside the state directory.
+		{[]string{"sandbox", "down", "../../x"}, 2, "sandbox name"},
+		{[]string{"sandbox", "env", "--name", "../sandboxes/y"}, 2, "sandbox name"},
+		{[]string{"status", "--sandbox", "../x"}, 2, "sandbox name"},
+		// Durations and counts.
+		{[]string{"status", "--dial-timeout", "-1s"}, 2, "--dial-timeout -1s: must be above zero"},
+		{[]string{"status", "--command-timeout", "0"}, 2, "--command-timeout 0s: must be above zero"},
+		{[]string{"upgrade", "apply", "--sandbox", "x", "--to", "3.6", "--gate-timeout", "0s"}, 2, "--gate-timeout 0s: must be above zero"},
+		{[]string{"bench", "upgrade", "--runs", "0"}, 2, "--runs 0: must be above zero"},
+		{[]string{"bench", "snapshot", "--runs", "-1"}, 2, "--runs -1: must be above zero"},
+		{[]string{"snapshot", "prune", t.TempDir(), "--keep-last", "-1"}, 2, "--keep-last -1: must be above zero"},
+		{[]string{"snapshot", "prune", t.TempDir(), "--keep-daily", "0"}, 2, "--keep-daily 0: must be above zero"},
+		{[]string{"sandbox", "up", "--members", "0"}, 2, "--members 0: must be above zero"},
+		{[]string{"sandbox", "up", "--members", "-1"}, 2, "--members -1: must be above zero"},
+		{[]string{"sandbox", "up", "--members", "1000"}, 2, "1 to 15 members"},
+		{[]string{"member", "promote", "m1", "--sandbox", "x", "--wait", "0s"}, 2, "--wait 0s: must be above zero"},
+		// Ports.
+		{[]string{"status", "--endpoints", "127.0.0.1:99999"}, 2, "port 99999 is not a port number"},
+		{[]string{"member", "add", "m4", "--peer-urls", "http://127.0.0.1:99999", "--endpoints", "127.0.0.1:1"}, 2, "port 99999 is not a port number"},
+		{[]string{"member", "add", "m4", "--peer-urls", "http://127.0.0.1:0", "--endpoints", "127.0.0.1:1"}, 2, "port 0 is not a port number"},
+		// --sandbox or --endpoints, not both.
+		{[]string{"status", "--sandbox", "x", "--endpoints", "127.0.0.1:2379"}, 2, "drop --endpoints"},
+		{[]string{"snapshot", "save", "--sandbox", "x", "--cacert", "ca.crt"}, 2, "drop --cacert"},
 	}
 	for _, tc := range cases {
 		r := run(t, state, tc.args...)
@@ -133,6 +157,38 @@ func TestBadInput(t *testing.T) {
 		if strings.Contains(r.stderr, "goroutine ") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 2 {
 			t.Errorf("%v: error is not short: %s", tc.args, r.stderr)
 		}
+	}
+}
+
+// TestSecretsAndWarnings: a password in an endpoint URL never reaches the
+// output, --insecure-skip-tls-verify warns once, and completion and
+// --version work.
+func TestSecretsAndWarnings(t *testing.T) {
+	t.Parallel()
+	state := t.TempDir()
+	for _, args := range [][]string{
+		{"status", "--endpoints", "http://root:s3cret@127.0.0.1:1", "--command-timeout", "1s"},
+		{"status", "--endpoints", "http://root:s3cret@127.0.0.1:99999"},
+		{"member", "list", "--endpoints", "https://root:s3cret@127.0.0.1:1", "--dial-timeout", "1s"},
+		{"upgrade", "apply", "--to", "3.6", "--endpoints", "root:s3cret@127.0.0.1:1"},
+		{"snapshot", "save", "--endpoints", "http://root:s3cret@127.0.0.1:1", "--dial-timeout", "1s", t.TempDir()},
+	} {
+		r := run(t, state, args...)
+		if r.code == 0 || strings.Contains(r.stdout+r.stderr, "s3cret") {
+			t.Errorf("%v: exit %d, output shows the password:\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	r := run(t, state, "status", "--insecure-skip-tls-verify", "--endpoints", "https://127.0.0.1:1", "--command-timeout", "1s")
+	if n := strings.Count(r.stderr, "--insecure-skip-tls-verify"); n != 1 {
+		t.Errorf("want one warning about --insecure-skip-tls-verify, got %d:\n%s", n, r.stderr)
+	}
+	r = run(t, state, "--version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "etcdpilot ") {
+		t.Errorf("--version: %d %q", r.code, r.stdout)
+	}
+	r = run(t, state, "completion", "bash")
+	if r.code != 0 || !strings.Contains(r.stdout, "etcdpilot") {
+		t.Errorf("completion bash: %d %s", r.code, r.stderr)
 	}
 }
 
@@ -201,4 +257,48 @@ func cliSandbox(t *testing.T, name string, versions []string, extra ...string) s
 		t.Fatalf("sandbox up: %s", r.stderr)
 	}
 	return state
+}
+
+// TestSandboxCorruptState: one sandbox's state file is garbage. sandbox ls
+// still lists the others and names the broken one; its error says what to
+// do; sandbox down of it stops its members (found in the process table)
+// and removes it.
+func TestSandboxCorruptState(t *testing.T) {
+	t.Parallel()
+	state := cliSandbox(t, "good", []string{testutil.V35})
+	if r := run(t, state, "sandbox", "up", "--name", "bad", "--members", "1"); r.code != 0 {
+		t.Fatalf("sandbox up bad: %s", r.stderr)
+	}
+	stateFile := filepath.Join(state, "sandboxes", "bad", "state.json")
+	b, err := os.ReadFile(stateFile)
+	testutil.Must(t, err)
+	var st struct {
+		Members []struct {
+			Process struct{ PID int } `json:"process"`
+		} `json:"members"`
+	}
+	testutil.Must(t, json.Unmarshal(b, &st))
+	pid := st.Members[0].Process.PID
+	testutil.Must(t, os.WriteFile(stateFile, []byte("{not json"), 0o600))
+
+	r := run(t, state, "sandbox", "ls")
+	if r.code != 0 || !strings.Contains(r.stdout, "good") || !strings.Contains(r.stdout, "bad") || !strings.Contains(r.stdout, "ERROR") {
+		t.Fatalf("ls with a corrupt sandbox: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, state, "status", "--sandbox", "bad")
+	if r.code != 2 || !strings.Contains(r.stderr, stateFile) || !strings.Contains(r.stderr, "sandbox down --name bad") {
+		t.Errorf("status of a corrupt sandbox: %d %s", r.code, r.stderr)
+	}
+	r = run(t, state, "sandbox", "down", "--name", "bad")
+	if r.code != 0 {
+		t.Fatalf("down of a corrupt sandbox: %d %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat("/proc/" + fmt.Sprint(pid)); err == nil {
+		if b, _ := os.ReadFile("/proc/" + fmt.Sprint(pid) + "/cmdline"); strings.Contains(string(b), "sandboxes/bad") {
+			t.Errorf("member process %d of the corrupt sandbox still runs", pid)
+		}
+	}
+	if r := run(t, state, "status", "--sandbox", "good"); r.code != 0 {
+		t.Errorf("the other sandbox: %d %s", r.code, r.stderr)
+	}
 }

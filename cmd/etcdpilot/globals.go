@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -24,6 +25,8 @@ type globals struct {
 	stateDir string
 	output   string
 	catalogF string
+	// endpointsGiven lists the connection flags given on the command line.
+	endpointsGiven []string
 }
 
 // envFlags maps etcdctl's environment variables to flags.
@@ -51,6 +54,7 @@ func (g *globals) register(root *cobra.Command) {
 	f.BoolVar(&g.conn.InsecureSkipVerify, "insecure-skip-tls-verify", false, "skip server certificate verification (CAUTION: this option should be enabled only for testing purposes)")
 	f.DurationVar(&g.conn.DialTimeout, "dial-timeout", conn.DefaultDialTimeout, "dial timeout for client connections")
 	f.DurationVar(&g.conn.CommandTimeout, "command-timeout", conn.DefaultCommandTimeout, "timeout for short running command (excluding dial timeout)")
+	positive(root, "dial-timeout", "command-timeout")
 	f.StringVarP(&g.output, "write-out", "w", "table", "set the output format (table, json)")
 	f.StringVar(&g.cacheDir, "cache-dir", "", "etcd binary cache (default $XDG_CACHE_HOME/etcdpilot)")
 	f.StringVar(&g.stateDir, "state-dir", "", "sandbox state directory (default $XDG_STATE_HOME/etcdpilot)")
@@ -91,7 +95,57 @@ func (g *globals) fromEnv(cmd *cobra.Command) error {
 	if u, p, ok := strings.Cut(g.conn.User, ":"); ok && g.conn.Password == "" {
 		g.conn.User, g.conn.Password = u, p
 	}
+	g.conn.TakeCredentials()
+	g.endpointsGiven = []string{}
+	for _, name := range []string{"endpoints", "cacert", "cert", "key"} {
+		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed {
+			g.endpointsGiven = append(g.endpointsGiven, "--"+name)
+		}
+	}
+	if err := checkPositive(cmd); err != nil {
+		return err
+	}
+	if g.conn.InsecureSkipVerify {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning: --insecure-skip-tls-verify: the servers' certificates are not checked, so anyone on the network path can read and change what etcdpilot sends")
+	}
 	return nil
+}
+
+// positiveAnnotation marks flags whose value must be above zero.
+const positiveAnnotation = "etcdpilot/positive"
+
+// positive marks flags of cmd that must be above zero when given.
+func positive(cmd *cobra.Command, names ...string) {
+	for _, n := range names {
+		fs := cmd.Flags()
+		if fs.Lookup(n) == nil {
+			fs = cmd.PersistentFlags()
+		}
+		if err := fs.SetAnnotation(n, positiveAnnotation, []string{"true"}); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// checkPositive refuses a zero or negative value of a flag marked
+// positive: a timeout of 0 would fail at once, a count of 0 would do
+// nothing (or, before, silently fall back to a default).
+func checkPositive(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(fl *pflag.Flag) {
+		if err != nil || !fl.Changed || fl.Annotations[positiveAnnotation] == nil {
+			return
+		}
+		v := fl.Value.String()
+		bad := strings.HasPrefix(v, "-") || v == "0" || v == "0s"
+		if d, perr := time.ParseDuration(v); perr == nil && d <= 0 {
+			bad = true
+		}
+		if bad {
+			err = fmt.Errorf("--%s %s: must be above zero", fl.Name, v)
+		}
+	})
+	return err
 }
 
 func (g *globals) binaries(out io.Writer) *binaries.Manager {
@@ -138,6 +192,9 @@ func (g *globals) target(sandboxName string) (conn.Config, error) {
 	if sandboxName == "" {
 		c := g.conn
 		return c, c.Validate()
+	}
+	if len(g.endpointsGiven) > 0 {
+		return conn.Config{}, fmt.Errorf("--sandbox %s brings its own endpoints and certificates: drop %s, or drop --sandbox", sandboxName, strings.Join(g.endpointsGiven, ", "))
 	}
 	sb, err := g.openSandbox(sandboxName, io.Discard)
 	if err != nil {

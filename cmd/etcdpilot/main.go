@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/etcdpilot/etcdpilot/pkg/conn"
 )
 
 // exitError carries a specific exit code: 1 means "the answer is no"
@@ -49,7 +51,7 @@ func main() {
 			os.Exit(code)
 		}
 	}
-	fmt.Fprintln(os.Stderr, "Error:", err)
+	fmt.Fprintln(os.Stderr, "Error:", conn.Redact(err.Error()))
 	os.Exit(code)
 }
 
@@ -64,7 +66,8 @@ func newRoot() *cobra.Command {
 			return g.fromEnv(cmd)
 		},
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.Version = Version
+	root.SetVersionTemplate("etcdpilot {{.Version}}\n")
 	g.register(root)
 	root.AddCommand(
 		newEtcdCmd(g),

@@ -30,6 +30,7 @@ type memberFlags struct {
 func (f *memberFlags) register(cmd *cobra.Command, force bool) {
 	addSandboxFlag(cmd, &f.sandbox)
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to keep retrying before giving up")
+	positive(cmd, "timeout")
 	if force {
 		cmd.Flags().BoolVar(&f.force, "force", false, "override the health and quorum checks (prints a warning)")
 	}
@@ -175,6 +176,7 @@ func newMemberPromoteCmd(g *globals) *cobra.Command {
 	}
 	f.register(cmd, false)
 	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the learner to catch up")
+	positive(cmd, "wait")
 	return cmd
 }
 
@@ -254,5 +256,6 @@ waits.`,
 	f.register(cmd, true)
 	cmd.Flags().StringSliceVar(&peerURLs, "peer-urls", nil, "the replacement's peer URLs (not with --sandbox)")
 	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the replacement to catch up")
+	positive(cmd, "wait")
 	return cmd
 }

@@ -50,7 +50,8 @@ func newSandboxUpCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "default", "sandbox name")
-	cmd.Flags().IntVar(&members, "members", 3, "number of members")
+	cmd.Flags().IntVar(&members, "members", 3, "number of members (1 to 15)")
+	positive(cmd, "members")
 	cmd.Flags().StringSliceVar(&versions, "version", []string{sandbox.DefaultVersion}, "etcd version, or one per member (3.5.35,3.5.35,3.6.16)")
 	cmd.Flags().BoolVar(&tls, "tls", false, "generate a CA and certificates; require client certificates")
 	cmd.Flags().StringArrayVar(&extra, "etcd-flag", nil, "extra flag for every member (repeatable), e.g. --etcd-flag=--snapshot-count=1000")
@@ -102,6 +103,7 @@ type sandboxRow struct {
 	TLS       bool     `json:"tls"`
 	Endpoints []string `json:"endpoints"`
 	Dir       string   `json:"dir"`
+	Error     string   `json:"error,omitempty"`
 }
 
 func newSandboxLsCmd(g *globals) *cobra.Command {
@@ -122,7 +124,9 @@ func newSandboxLsCmd(g *globals) *cobra.Command {
 				}
 				st, err := sb.State()
 				if err != nil {
-					return err
+					// One broken sandbox does not hide the others.
+					rows = append(rows, sandboxRow{Name: n, Dir: sb.Dir, Error: err.Error()})
+					continue
 				}
 				r := sandboxRow{Name: n, Members: len(st.Members), TLS: st.TLS != nil, Endpoints: st.Endpoints(), Dir: sb.Dir}
 				for _, m := range st.Members {
@@ -138,6 +142,10 @@ func newSandboxLsCmd(g *globals) *cobra.Command {
 			}
 			table := [][]string{{"NAME", "MEMBERS", "RUNNING", "VERSIONS", "TLS", "ENDPOINTS"}}
 			for _, r := range rows {
+				if r.Error != "" {
+					table = append(table, []string{r.Name, "?", "?", "-", "-", "ERROR: " + r.Error})
+					continue
+				}
 				table = append(table, []string{r.Name, fmt.Sprint(r.Members), fmt.Sprint(r.Running), strings.Join(r.Versions, ","), fmt.Sprint(r.TLS), strings.Join(r.Endpoints, ",")})
 			}
 			return printer.Table(cmd.OutOrStdout(), table)

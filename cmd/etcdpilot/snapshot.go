@@ -285,6 +285,7 @@ func newSnapshotPruneCmd(g *globals) *cobra.Command {
 	cmd.Flags().IntVar(&p.KeepLast, "keep-last", 0, "keep the newest N snapshots")
 	cmd.Flags().IntVar(&p.KeepHourly, "keep-hourly", 0, "keep the newest snapshot of each of the last H hours that have one")
 	cmd.Flags().IntVar(&p.KeepDaily, "keep-daily", 0, "keep the newest snapshot of each of the last D days that have one")
+	positive(cmd, "keep-last", "keep-hourly", "keep-daily")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be deleted")
 	return cmd
 }

@@ -35,6 +35,7 @@ var installMu sync.Mutex
 // have been imported before (make etcd-binaries does it from Debian).
 func Binaries(t testing.TB, versions ...string) *binaries.Manager {
 	t.Helper()
+	SkipShort(t)
 	cat, err := catalog.Default()
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +59,15 @@ func Binaries(t testing.TB, versions ...string) *binaries.Manager {
 	}
 	m.Out = nil
 	return m
+}
+
+// SkipShort skips a test that needs real etcd members under go test -short
+// (make unit runs the pure-logic tests only).
+func SkipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs real etcd binaries (skipped by -short)")
+	}
 }
 
 // Root returns a fresh sandbox state root for the test. Paths stay short.

@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -115,12 +117,60 @@ func ParseEndpoint(ep string) (*url.URL, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("endpoint %q: want host:port or http(s)://host:port", ep)
+		return nil, fmt.Errorf("endpoint %q: want host:port or http(s)://host:port", Redact(ep))
 	}
-	if u.Port() == "" {
-		return nil, fmt.Errorf("endpoint %q has no port", ep)
+	if err := CheckPort(u); err != nil {
+		return nil, fmt.Errorf("endpoint %q: %v", Redact(ep), err)
 	}
 	return u, nil
+}
+
+// CheckPort requires a URL's port to be a number from 1 to 65535.
+func CheckPort(u *url.URL) error {
+	p := u.Port()
+	if p == "" {
+		return errors.New("no port: give host:port")
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %s is not a port number (1-65535)", p)
+	}
+	return nil
+}
+
+// userinfo matches the user:password@ part of a URL.
+var userinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*):[^@\s/]*@`)
+
+// Redact hides the password of every URL in s (scheme://user:password@host).
+func Redact(s string) string { return userinfo.ReplaceAllString(s, "$1:REDACTED@") }
+
+// TakeCredentials removes user:password@ from the endpoints. When the
+// config has no user yet, the first endpoint's credentials become its
+// --user and --password; the endpoints themselves never carry them, so no
+// message can print them.
+func (c *Config) TakeCredentials() {
+	for i, ep := range c.Endpoints {
+		if !strings.Contains(ep, "@") {
+			continue
+		}
+		bare := !strings.Contains(ep, "://")
+		if bare {
+			ep = "http://" + ep
+		}
+		u, err := url.Parse(ep)
+		if err != nil || u.User == nil {
+			continue
+		}
+		if c.User == "" {
+			c.User = u.User.Username()
+			c.Password, _ = u.User.Password()
+		}
+		u.User = nil
+		c.Endpoints[i] = u.String()
+		if bare {
+			c.Endpoints[i] = u.Host
+		}
+	}
 }
 
 // TLS returns the client TLS configuration, or nil when no TLS option is set

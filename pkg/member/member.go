@@ -186,7 +186,10 @@ func ValidateURLs(urls []string) error {
 	for _, s := range urls {
 		u, err := url.Parse(s)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
-			return fmt.Errorf("peer URL %q is malformed: want scheme://host:port, e.g. https://10.0.0.4:2380", s)
+			return fmt.Errorf("peer URL %q is malformed: want scheme://host:port, e.g. https://10.0.0.4:2380", conn.Redact(s))
+		}
+		if err := conn.CheckPort(u); err != nil {
+			return fmt.Errorf("peer URL %q: %v", conn.Redact(s), err)
 		}
 	}
 	return nil

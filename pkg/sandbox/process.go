@@ -72,6 +72,32 @@ func (p proc) signal(sig syscall.Signal) error {
 
 var errGone = errors.New("process is not running")
 
+// processesWithArgPrefix scans /proc for processes with an argument that
+// starts with prefix.
+func processesWithArgPrefix(prefix string) []proc {
+	entries, _ := os.ReadDir("/proc")
+	var out []proc
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		for _, arg := range strings.Split(string(b), "\x00") {
+			if strings.HasPrefix(arg, prefix) {
+				if p, err := procOf(pid); err == nil && p.alive() {
+					out = append(out, p)
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
 // waitGone polls until the process has exited or the timeout passes.
 func (p proc) waitGone(timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)

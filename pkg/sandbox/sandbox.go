@@ -48,10 +48,16 @@ type Options struct {
 	BeforeStart func(*State) error
 }
 
-// Open returns the sandbox called name under root.
+// Open returns the sandbox called name under root. It checks the name
+// (so that no name reaches outside root) and that the sandbox exists; a
+// state file that cannot be read shows up in State, so that Destroy still
+// works on it.
 func Open(root, name string, bins *binaries.Manager) (*Sandbox, error) {
+	if err := ValidName("sandbox", name); err != nil {
+		return nil, err
+	}
 	dir := sandboxDir(root, name)
-	if _, err := readState(dir); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "state.json")); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			names, _ := List(root)
 			return nil, fmt.Errorf("sandbox %q does not exist (existing: %v); create it with: etcdpilot sandbox up --name %s", name, names, name)
@@ -97,8 +103,11 @@ func Create(ctx context.Context, root string, bins *binaries.Manager, opts Optio
 	if err := ValidName("sandbox", opts.Name); err != nil {
 		return nil, err
 	}
-	if opts.Members <= 0 {
+	if opts.Members == 0 {
 		opts.Members = 3
+	}
+	if opts.Members < 1 || opts.Members > MaxMembers {
+		return nil, fmt.Errorf("--members %d: a sandbox has 1 to %d members", opts.Members, MaxMembers)
 	}
 	versions, err := expandVersions(opts.Versions, opts.Members)
 	if err != nil {
@@ -257,26 +266,56 @@ func (s *Sandbox) issueMemberCert(st *State, m *Member, ca *pki.CA) error {
 	return nil
 }
 
-// Destroy stops every member and removes the sandbox directory.
+// MaxMembers is the largest sandbox.
+const MaxMembers = 15
+
+// Destroy stops every member and removes the sandbox directory. The
+// members are found in the state file and in the process table (every
+// etcd whose --data-dir lies in the sandbox), so that a sandbox whose state
+// file is lost or corrupt still stops all of its processes.
 func (s *Sandbox) Destroy(ctx context.Context) error {
-	st, err := s.State()
-	if err == nil {
-		var wg sync.WaitGroup
-		for _, m := range st.Members {
-			wg.Add(1)
-			go func(m *Member) {
-				defer wg.Done()
-				m.Process.signal(sigCont)
-				m.Process.signal(sigTerm)
-				if !m.Process.waitGone(5 * time.Second) {
-					m.Process.signal(sigKill)
-					m.Process.waitGone(5 * time.Second)
-				}
-			}(m)
+	procs := s.processes()
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Add(1)
+		go func(p proc) {
+			defer wg.Done()
+			p.signal(sigCont)
+			p.signal(sigTerm)
+			if !p.waitGone(5 * time.Second) {
+				p.signal(sigKill)
+				p.waitGone(5 * time.Second)
+			}
+		}(p)
+	}
+	wg.Wait()
+	for _, p := range procs {
+		if p.alive() {
+			return fmt.Errorf("member process %d of sandbox %s survived SIGKILL; %s was not removed", p.PID, s.Name, s.Dir)
 		}
-		wg.Wait()
 	}
 	return os.RemoveAll(s.Dir)
+}
+
+// processes returns the sandbox's member processes: those in the state
+// file and those the process table shows running on its data directories.
+func (s *Sandbox) processes() []proc {
+	seen := map[int]bool{}
+	var out []proc
+	if st, err := s.State(); err == nil {
+		for _, m := range st.Members {
+			if m.Process.alive() {
+				seen[m.Process.PID] = true
+				out = append(out, m.Process)
+			}
+		}
+	}
+	for _, p := range processesWithArgPrefix("--data-dir=" + filepath.Join(s.Dir, "members") + string(os.PathSeparator)) {
+		if !seen[p.PID] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // deadMembers describes members whose process has exited, with their logs.

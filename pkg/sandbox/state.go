@@ -108,6 +108,9 @@ func ValidName(kind, name string) error {
 	return nil
 }
 
+// ErrCorruptState marks a state file that is not valid JSON.
+var ErrCorruptState = errors.New("corrupt sandbox state")
+
 func sandboxDir(root, name string) string { return filepath.Join(root, "sandboxes", name) }
 
 func readState(dir string) (*State, error) {
@@ -117,7 +120,8 @@ func readState(dir string) (*State, error) {
 	}
 	var st State
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "state.json"), err)
+		name := filepath.Base(dir)
+		return nil, fmt.Errorf("%w: %s cannot be read (%v); its members may still run: etcdpilot sandbox down --name %s stops them (found in the process table) and removes the sandbox", ErrCorruptState, filepath.Join(dir, "state.json"), err, name)
 	}
 	return &st, nil
 }
