@@ -8,7 +8,7 @@ PKGS     := ./...
 # keeps a 2-core machine busy without starving etcd of CPU.
 TESTFLAGS ?= -p 2 -timeout 40m
 
-.PHONY: build demo test unit etcd-binaries lint bench clean
+.PHONY: build demo test unit etcd-binaries test-deps lint bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/etcdpilot
@@ -19,7 +19,10 @@ demo: build
 etcd-binaries: build
 	./scripts/etcd-binaries.sh
 
-test: etcd-binaries
+test-deps:
+	./scripts/test-deps.sh
+
+test: test-deps etcd-binaries
 	$(GO) vet $(PKGS)
 	$(GO) test $(TESTFLAGS) $(PKGS)
 

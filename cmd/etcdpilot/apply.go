@@ -6,13 +6,17 @@ import (
 	"io"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/etcdpilot/etcdpilot/pkg/engine"
+	"github.com/etcdpilot/etcdpilot/pkg/hostexec"
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
+	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
 )
@@ -21,6 +25,9 @@ import (
 type applyFlags struct {
 	to, sandbox, journal, snapshotDir, kubernetes string
 	runtime, stopCmd, startCmd, installCmd        string
+	ssh                                           string
+	sshPort                                       int
+	sshOptions                                    []string
 	configs                                       []string
 	resume, skipSnapshot, probe                   bool
 	gateTimeout                                   time.Duration
@@ -32,9 +39,12 @@ func (f *applyFlags) register(cmd *cobra.Command, apply bool) {
 	addSandboxFlag(cmd, &f.sandbox)
 	fs.StringVar(&f.journal, "journal", "", "upgrade journal (default: in the sandbox, or <state-dir>/upgrades/<cluster-id>.json)")
 	fs.StringVar(&f.runtime, "runtime", "", "how members are stopped and started: sandbox (with --sandbox) or command")
-	fs.StringVar(&f.stopCmd, "stop-cmd", "", "command runtime: stop a member, e.g. 'ssh {host} sudo systemctl stop etcd'")
-	fs.StringVar(&f.startCmd, "start-cmd", "", "command runtime: start a member, e.g. 'ssh {host} sudo systemctl start etcd'")
+	fs.StringVar(&f.stopCmd, "stop-cmd", "", "command runtime: stop a member, e.g. 'sudo systemctl stop etcd'")
+	fs.StringVar(&f.startCmd, "start-cmd", "", "command runtime: start a member, e.g. 'sudo systemctl start etcd'")
 	fs.StringVar(&f.installCmd, "install-cmd", "", "command runtime: put etcd {version} in place on {host}, keeping the old binary")
+	fs.StringVar(&f.ssh, "ssh", "", "command runtime: run the hooks on each member's host over SSH, e.g. admin@{host} (default: here)")
+	fs.IntVar(&f.sshPort, "ssh-port", 0, "command runtime: SSH port (default: ssh's)")
+	fs.StringArrayVar(&f.sshOptions, "ssh-option", nil, "command runtime: extra ssh argument, e.g. -i=KEY or -oProxyJump=bastion (repeatable)")
 	fs.DurationVar(&f.gateTimeout, "gate-timeout", 60*time.Second, "how long a restarted member may take to pass its gates before it is rolled back")
 	positive(cmd, "gate-timeout")
 	if !apply {
@@ -50,8 +60,8 @@ func (f *applyFlags) register(cmd *cobra.Command, apply bool) {
 	fs.StringVar(&f.kubernetes, "kubernetes", "", "Kubernetes version the cluster serves, for the plan")
 }
 
-// options turns the flags into upgrade options: connection, runtime and
-// journal for a sandbox or for real hosts.
+// options turns the flags into upgrade options: session, runtime and
+// journal for a sandbox or for real hosts. The caller closes the session.
 func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, error) {
 	ctx := cmd.Context()
 	cat, err := g.catalog()
@@ -59,9 +69,9 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 		return upgrade.Options{}, err
 	}
 	o := upgrade.Options{
-		Target: f.to, Catalog: cat, Resume: f.resume, SnapshotDir: f.snapshotDir, SkipSnapshot: f.skipSnapshot,
-		Kubernetes: f.kubernetes, GateTimeout: f.gateTimeout, MaxLag: f.maxLag, Out: cmd.ErrOrStderr(),
-		Version: Version, JournalPath: f.journal, Probe: f.probe,
+		Target: f.to, Catalog: cat, Resume: f.resume, SkipSnapshot: f.skipSnapshot,
+		Kubernetes: f.kubernetes, GateTimeout: f.gateTimeout, MaxLag: f.maxLag, Log: g.log,
+		JournalPath: f.journal, Probe: f.probe,
 	}
 	for _, file := range f.configs {
 		c, err := memberconfig.Load(file)
@@ -70,16 +80,23 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 		}
 		o.Configs = append(o.Configs, c)
 	}
-	if o.Conn, err = g.target(f.sandbox); err != nil {
-		return o, err
-	}
 	switch {
 	case f.sandbox != "" && (f.runtime == "" || f.runtime == "sandbox"):
+	case f.runtime == "command":
+	case f.runtime == "":
+		return o, fmt.Errorf("say how to stop and start the members: --sandbox NAME for a local sandbox, or --runtime command --stop-cmd ... --start-cmd ... --install-cmd ... for real hosts")
+	default:
+		return o, fmt.Errorf("unknown --runtime %q: use sandbox (with --sandbox) or command", f.runtime)
+	}
+	if o.Session, err = g.session(f.sandbox); err != nil {
+		return o, err
+	}
+	if f.sandbox != "" && f.runtime != "command" {
 		sb, err := g.openSandbox(f.sandbox, cmd.ErrOrStderr())
 		if err != nil {
 			return o, err
 		}
-		o.Runtime, o.RenameFlags = sb, true
+		o.Runtime = sb
 		if o.JournalPath == "" {
 			o.JournalPath = filepath.Join(sb.Dir, "upgrade-journal.json")
 		}
@@ -91,12 +108,12 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 				return o, err
 			}
 		}
-	case f.runtime == "command":
-		rt := &runtime.Command{StopCmd: f.stopCmd, StartCmd: f.startCmd, InstallCmd: f.installCmd, Out: cmd.ErrOrStderr()}
-		if err := rt.Validate(); err != nil {
+	} else {
+		rt, err := f.commandRuntime(g)
+		if err != nil {
 			return o, err
 		}
-		ml, err := status.MemberList(ctx, o.Conn)
+		ml, err := status.MemberList(ctx, o.Session.Pool())
 		if err != nil {
 			return o, err
 		}
@@ -107,12 +124,45 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 			o.JournalPath = journalFor(g, ml)
 		}
 		o.Runtime = rt
-	case f.runtime == "":
-		return o, fmt.Errorf("say how to stop and start the members: --sandbox NAME for a local sandbox, or --runtime command --stop-cmd ... --start-cmd ... --install-cmd ... for real hosts")
-	default:
-		return o, fmt.Errorf("unknown --runtime %q: use sandbox (with --sandbox) or command", f.runtime)
 	}
+	dest := f.snapshotDir
+	if dest == "" {
+		dest = filepath.Dir(o.JournalPath)
+	}
+	o.Snapshots = snapshot.PreChange{Dest: dest, Version: Version, Log: g.log}
 	return o, nil
+}
+
+// commandRuntime is the command-hook runtime, its hooks run here or, with
+// --ssh, on each member's host.
+func (f *applyFlags) commandRuntime(g *globals) (*runtime.Command, error) {
+	rt := &runtime.Command{StopCmd: f.stopCmd, StartCmd: f.startCmd, InstallCmd: f.installCmd, Log: g.log}
+	if err := rt.Validate(); err != nil {
+		return nil, err
+	}
+	if f.ssh != "" {
+		if err := runtime.CheckPlaceholders("--ssh", f.ssh, "{host}", "{name}"); err != nil {
+			return nil, err
+		}
+		rt.Exec = func(member, host string) hostexec.Executor {
+			target := strings.NewReplacer("{host}", host, "{name}", member).Replace(f.ssh)
+			return hostexec.SSH{Target: target, Port: f.sshPort, Options: sshArgs(f.sshOptions)}
+		}
+	}
+	return rt, nil
+}
+
+// sshArgs turns --ssh-option values ("-i=KEY", "-oX=y") into arguments.
+func sshArgs(opts []string) []string {
+	var out []string
+	for _, o := range opts {
+		if k, v, ok := strings.Cut(o, "="); ok && len(k) == 2 && k[0] == '-' {
+			out = append(out, k, v)
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 // journalFor is a real cluster's journal: <state-dir>/upgrades/<cluster-id>.json.
@@ -182,6 +232,9 @@ Exit status: 0 upgraded, 1 refused (blockers), 2 failed or rolled back.`,
 				return fmt.Errorf("say where to: --to VERSION (or --resume to continue an unfinished upgrade)")
 			}
 			o, err := f.options(cmd, g)
+			if o.Session != nil {
+				defer o.Session.Close()
+			}
 			if err != nil {
 				return err
 			}
@@ -205,6 +258,9 @@ only etcd's downgrade API (3.6+) or a snapshot restore goes back.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := f.options(cmd, g)
+			if o.Session != nil {
+				defer o.Session.Close()
+			}
 			if err != nil {
 				return err
 			}
@@ -223,18 +279,11 @@ func newUpgradeStatusCmd(g *globals) *cobra.Command {
 		Short: "Show the upgrade journal: every step, its outcome and time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := f.journal
-			if path == "" {
-				if f.sandbox == "" {
-					return fmt.Errorf("say which journal: --sandbox NAME or --journal FILE")
-				}
-				sb, err := g.openSandbox(f.sandbox, io.Discard)
-				if err != nil {
-					return err
-				}
-				path = filepath.Join(sb.Dir, "upgrade-journal.json")
+			path, err := journalPath(g, f.sandbox, f.journal)
+			if err != nil {
+				return err
 			}
-			j, err := upgrade.LoadJournal(path)
+			j, err := engine.LoadJournal(path)
 			if err != nil {
 				return fmt.Errorf("no upgrade journal: %w", err)
 			}
@@ -244,4 +293,51 @@ func newUpgradeStatusCmd(g *globals) *cobra.Command {
 	addSandboxFlag(cmd, &f.sandbox)
 	cmd.Flags().StringVar(&f.journal, "journal", "", "upgrade journal file")
 	return cmd
+}
+
+func newUpgradeAbandonCmd(g *globals) *cobra.Command {
+	var sb, journal, reason string
+	cmd := &cobra.Command{
+		Use:   "abandon --reason TEXT",
+		Short: "Give up an unfinished upgrade (its journal is kept, marked abandoned, with the reason) so that a new one may start",
+		Long: `Mark the unfinished upgrade in the journal as abandoned, recording --reason.
+Nothing in the cluster changes: look at it first (etcdpilot status) and
+bring members back by hand where the journal shows a step that did not end.
+A journal that cannot be read is moved aside (FILE.corrupt-TIME).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := journalPath(g, sb, journal)
+			if err != nil {
+				return err
+			}
+			j, aside, err := engine.Abandon(path, reason)
+			if err != nil {
+				return err
+			}
+			if aside != "" {
+				g.log.Info(fmt.Sprintf("the journal could not be read; it was moved to %s", aside))
+				return nil
+			}
+			return g.print(cmd, j)
+		},
+	}
+	addSandboxFlag(cmd, &sb)
+	cmd.Flags().StringVar(&journal, "journal", "", "upgrade journal file")
+	cmd.Flags().StringVar(&reason, "reason", "", "why the upgrade is given up (recorded in the journal)")
+	return cmd
+}
+
+// journalPath is the journal of --journal, or of the sandbox.
+func journalPath(g *globals, sb, journal string) (string, error) {
+	if journal != "" {
+		return journal, nil
+	}
+	if sb == "" {
+		return "", fmt.Errorf("say which journal: --sandbox NAME or --journal FILE")
+	}
+	s, err := g.openSandbox(sb, io.Discard)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(s.Dir, "upgrade-journal.json"), nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -15,7 +14,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure etcdpilot against the plain tools on real clusters, side by side",
 	}
-	cmd.AddCommand(newBenchSnapshotCmd(g), newBenchUpgradeCmd(g), newBenchHandoffCmd(g))
+	cmd.AddCommand(newBenchSnapshotCmd(g), newBenchUpgradeCmd(g), newBenchHandoffCmd(g), newBenchRemoveLeaderCmd(g), newBenchStatusCmd(g))
 	return cmd
 }
 
@@ -29,8 +28,8 @@ func newBenchSnapshotCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Size = sizeMiB << 20
 			o.Binaries = g.binaries(cmd.ErrOrStderr())
-			o.Out = cmd.ErrOrStderr()
-			return runBench(cmd, func(root string) (printable, error) {
+			o.Log, o.Progress = g.log, g.progress(cmd)
+			return runBench(cmd, g, func(root string) (any, error) {
 				o.Root, o.Scratch = root, root
 				return bench.Snapshot(cmd.Context(), o)
 			})
@@ -55,8 +54,8 @@ func newBenchUpgradeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			o.Binaries = g.binaries(cmd.ErrOrStderr())
-			o.Out = cmd.ErrOrStderr()
-			return runBench(cmd, func(root string) (printable, error) {
+			o.Log = g.log
+			return runBench(cmd, g, func(root string) (any, error) {
 				o.Root = root
 				return bench.Upgrade(cmd.Context(), o)
 			})
@@ -84,8 +83,8 @@ members' logs and how often a hand-off catches a write at the given rate.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Binaries = g.binaries(cmd.ErrOrStderr())
-			o.Out = cmd.ErrOrStderr()
-			return runBench(cmd, func(root string) (printable, error) {
+			o.Log = g.log
+			return runBench(cmd, g, func(root string) (any, error) {
 				o.Root = root
 				return bench.Handoffs(cmd.Context(), o)
 			})
@@ -98,10 +97,53 @@ members' logs and how often a hand-off catches a write at the given rate.`,
 	return cmd
 }
 
-type printable interface{ Print(io.Writer) error }
+func newBenchRemoveLeaderCmd(g *globals) *cobra.Command {
+	o := bench.RemoveLeaderOptions{}
+	cmd := &cobra.Command{
+		Use:   "remove-leader",
+		Short: "Remove the leader of a loaded sandbox and add it back, etcdctl member remove beside etcdpilot's: leader changes and write stalls",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Binaries, o.Log = g.binaries(cmd.ErrOrStderr()), g.log
+			return runBench(cmd, g, func(root string) (any, error) {
+				o.Root = root
+				return bench.RemoveLeader(cmd.Context(), o)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&o.Version, "version", sandbox.DefaultVersion, "etcd version")
+	cmd.Flags().IntVar(&o.Runs, "runs", 10, "removals of each side")
+	positive(cmd, "runs")
+	return cmd
+}
+
+func newBenchStatusCmd(g *globals) *cobra.Command {
+	o := bench.StatusOptions{}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Time etcdpilot status against etcdctl endpoint status, health and hashkv --cluster on a loaded sandbox",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			o.Binaries, o.Log, o.Etcdpilot = g.binaries(cmd.ErrOrStderr()), g.log, self
+			return runBench(cmd, g, func(root string) (any, error) {
+				o.Root = root
+				return bench.Status(cmd.Context(), o)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&o.Version, "version", sandbox.DefaultVersion, "etcd version")
+	cmd.Flags().IntVar(&o.Members, "members", 5, "members of the sandbox")
+	cmd.Flags().IntVar(&o.Runs, "runs", 10, "runs of each side")
+	positive(cmd, "runs", "members")
+	return cmd
+}
 
 // runBench runs a benchmark in a scratch directory and prints its result.
-func runBench(cmd *cobra.Command, fn func(root string) (printable, error)) error {
+func runBench(cmd *cobra.Command, g *globals, fn func(root string) (any, error)) error {
 	root, done, err := benchRoot()
 	if err != nil {
 		return err
@@ -111,7 +153,7 @@ func runBench(cmd *cobra.Command, fn func(root string) (printable, error)) error
 	if err != nil {
 		return err
 	}
-	return r.Print(cmd.OutOrStdout())
+	return g.print(cmd, r)
 }
 
 // benchRoot is a scratch directory for a benchmark's sandboxes and files.

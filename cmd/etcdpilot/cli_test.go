@@ -40,7 +40,7 @@ type result struct {
 func run(t *testing.T, stateDir string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(etcdpilotBin, args...)
-	cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+stateDir)
+	cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+stateDir, "ETCDPILOT_LOCK_DIR="+filepath.Join(stateDir, "locks"))
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -8,7 +8,9 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/bench"
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
 )
 
@@ -42,12 +44,12 @@ cluster's status. The sandbox stays up afterwards (etcdpilot sandbox down
 				}
 			}
 			if sb, err := g.openSandbox(name, errw); err == nil {
-				fmt.Fprintf(errw, "removing the previous demo sandbox %s\n", name)
+				g.log.Info("removing the previous demo sandbox " + name)
 				if err := sb.Destroy(ctx); err != nil {
 					return err
 				}
 			}
-			sb, err := sandbox.Create(ctx, g.root(), bins, sandbox.Options{Name: name, Versions: []string{from}}, errw)
+			sb, err := sandbox.Create(ctx, g.root(), bins, sandbox.Options{Name: name, Versions: []string{from}}, g.log)
 			if err != nil {
 				return err
 			}
@@ -56,21 +58,27 @@ cluster's status. The sandbox stays up afterwards (etcdpilot sandbox down
 				return err
 			}
 			c := st.Conn()
-			if err := bench.Load(ctx, c, bench.LoadOptions{Keys: keys, ValueSize: 1024, Prefix: "/demo/"}, errw); err != nil {
+			if err := bench.Load(ctx, c, bench.LoadOptions{Keys: keys, ValueSize: 1024, Prefix: "/demo/"}, g.progress(cmd)); err != nil {
 				return err
 			}
+			sess, err := cluster.Open(c, g.log)
+			if err != nil {
+				return err
+			}
+			defer sess.Close()
 			r, err := upgrade.Apply(ctx, upgrade.Options{
-				Target: target, Conn: c, Runtime: sb, Catalog: cat, RenameFlags: true, Probe: true,
-				JournalPath: filepath.Join(sb.Dir, "upgrade-journal.json"), Out: errw, Version: Version,
+				Target: target, Session: sess, Runtime: sb, Catalog: cat, Probe: true,
+				JournalPath: filepath.Join(sb.Dir, "upgrade-journal.json"), Log: g.log,
+				Snapshots: snapshot.PreChange{Dest: sb.Dir, Version: Version, Log: g.log},
 			})
 			if err := printReport(cmd, g, r, err); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout())
-			if err := showStatus(cmd, g, c); err != nil {
+			if err := showStatus(cmd, g, sess); err != nil {
 				return err
 			}
-			fmt.Fprintf(errw, "\nthe sandbox stays up: eval \"$(etcdpilot sandbox env --name %s)\" to use it, etcdpilot sandbox down --name %s to remove it\n", name, name)
+			g.log.Info(fmt.Sprintf("the sandbox stays up: eval \"$(etcdpilot sandbox env --name %s)\" to use it, etcdpilot sandbox down --name %s to remove it", name, name))
 			return nil
 		},
 	}

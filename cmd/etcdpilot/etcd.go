@@ -1,14 +1,10 @@
 package main
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
-	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
 
 func newEtcdCmd(g *globals) *cobra.Command {
@@ -41,14 +37,16 @@ Sources:
 			if err != nil {
 				return err
 			}
-			m := g.binaries(cmd.ErrOrStderr())
+			m := g.binaries(g.progress(cmd))
 			m.Mirror = mirror
 			for _, v := range args {
 				in, err := m.Install(cmd.Context(), v, binaries.Options{Source: src, Dir: dir, Force: force})
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "etcd %s (%s) in %s\n", version.Plain(in.Version), in.Source, in.Dir)
+				if err := g.print(cmd, in); err != nil {
+					return err
+				}
 			}
 			return nil
 		},
@@ -70,17 +68,10 @@ func newEtcdListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				if list == nil {
-					list = []*binaries.Install{}
-				}
-				return printJSON(cmd, list)
+			if list == nil {
+				list = []*binaries.Install{}
 			}
-			rows := [][]string{{"VERSION", "SOURCE", "TOOLS", "INSTALLED", "DIR"}}
-			for _, in := range list {
-				rows = append(rows, []string{version.Plain(in.Version), string(in.Source), strings.Join(in.Tools, ","), in.InstalledAt.Format("2006-01-02 15:04"), in.Dir})
-			}
-			return printer.Table(cmd.OutOrStdout(), rows)
+			return g.print(cmd, list)
 		},
 	}
 }
@@ -97,22 +88,15 @@ func newEtcdPathCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if tool == "" {
-				fmt.Fprintln(cmd.OutOrStdout(), in.Dir)
-				return nil
+				return g.print(cmd, printer.Value{Name: "dir", Value: in.Dir})
 			}
 			p, err := in.Bin(tool)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), p)
-			return nil
+			return g.print(cmd, printer.Value{Name: "path", Value: p})
 		},
 	}
 	cmd.Flags().StringVar(&tool, "tool", "", "print the path of etcd, etcdctl or etcdutl")
 	return cmd
-}
-
-func printJSON(cmd *cobra.Command, v any) error {
-	p, _ := printer.New("json", cmd.OutOrStdout())
-	return p.Print(v)
 }

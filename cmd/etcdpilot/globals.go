@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -12,7 +13,9 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
@@ -25,6 +28,9 @@ type globals struct {
 	stateDir string
 	output   string
 	catalogF string
+	// logLevel and logFormat make log, the logger of every command.
+	logLevel, logFormat string
+	log                 *slog.Logger
 	// endpointsGiven lists the connection flags given on the command line.
 	endpointsGiven []string
 }
@@ -55,10 +61,12 @@ func (g *globals) register(root *cobra.Command) {
 	f.DurationVar(&g.conn.DialTimeout, "dial-timeout", conn.DefaultDialTimeout, "dial timeout for client connections")
 	f.DurationVar(&g.conn.CommandTimeout, "command-timeout", conn.DefaultCommandTimeout, "timeout for short running command (excluding dial timeout)")
 	positive(root, "dial-timeout", "command-timeout")
-	f.StringVarP(&g.output, "write-out", "w", "table", "set the output format (table, json)")
+	f.StringVarP(&g.output, "write-out", "w", "table", "set the output format (table, json, simple)")
 	f.StringVar(&g.cacheDir, "cache-dir", "", "etcd binary cache (default $XDG_CACHE_HOME/etcdpilot)")
 	f.StringVar(&g.stateDir, "state-dir", "", "sandbox state directory (default $XDG_STATE_HOME/etcdpilot)")
 	f.StringVar(&g.catalogF, "catalog", "", "release catalog file replacing the embedded one")
+	f.StringVar(&g.logLevel, "log-level", "info", "log messages at this level and above on stderr: debug, info, warn, error")
+	f.StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
 }
 
 // catalog returns the release catalog: --catalog FILE, else the embedded one.
@@ -105,10 +113,32 @@ func (g *globals) fromEnv(cmd *cobra.Command) error {
 	if err := checkPositive(cmd); err != nil {
 		return err
 	}
+	if g.log, err = logging.New(cmd.ErrOrStderr(), g.logLevel, g.logFormat); err != nil {
+		return err
+	}
 	if g.conn.InsecureSkipVerify {
-		fmt.Fprintln(cmd.ErrOrStderr(), "warning: --insecure-skip-tls-verify: the servers' certificates are not checked, so anyone on the network path can read and change what etcdpilot sends")
+		g.log.Warn("--insecure-skip-tls-verify: the servers' certificates are not checked, so anyone on the network path can read and change what etcdpilot sends")
 	}
 	return nil
+}
+
+// progress is where progress bars go: stderr for people; through the
+// logger, one record per line, with --log-format json.
+func (g *globals) progress(cmd *cobra.Command) io.Writer {
+	if g.logFormat == "json" {
+		return logging.Writer(g.log, slog.LevelInfo)
+	}
+	return cmd.ErrOrStderr()
+}
+
+// session opens a session with the cluster of --sandbox or the
+// connection flags.
+func (g *globals) session(sandboxName string) (*cluster.Session, error) {
+	c, err := g.target(sandboxName)
+	if err != nil {
+		return nil, err
+	}
+	return cluster.Open(c, g.log)
 }
 
 // positiveAnnotation marks flags whose value must be above zero.
@@ -182,7 +212,7 @@ func (g *globals) openSandbox(name string, out io.Writer) (*sandbox.Sandbox, err
 	if err != nil {
 		return nil, err
 	}
-	sb.Out = out
+	sb.Log = g.log
 	return sb, nil
 }
 
@@ -190,8 +220,7 @@ func (g *globals) openSandbox(name string, out io.Writer) (*sandbox.Sandbox, err
 // given, else the etcdctl-style flags.
 func (g *globals) target(sandboxName string) (conn.Config, error) {
 	if sandboxName == "" {
-		c := g.conn
-		return c, c.Validate()
+		return g.conn, nil // checked, and its files read, when the session opens
 	}
 	if len(g.endpointsGiven) > 0 {
 		return conn.Config{}, fmt.Errorf("--sandbox %s brings its own endpoints and certificates: drop %s, or drop --sandbox", sandboxName, strings.Join(g.endpointsGiven, ", "))

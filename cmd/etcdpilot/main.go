@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/printer"
 )
 
 // exitError carries a specific exit code: 1 means "the answer is no"
@@ -81,7 +82,7 @@ func newRoot() *cobra.Command {
 		newMemberCmd(g),
 		newRepoCmd(g),
 		newDepsCmd(g),
-		newVersionCmd(),
+		newVersionCmd(g),
 	)
 	return root
 }
@@ -89,13 +90,13 @@ func newRoot() *cobra.Command {
 // Version of etcdpilot, set at build time with -ldflags "-X main.Version=...".
 var Version = "0.1.0-dev"
 
-func newVersionCmd() *cobra.Command {
+func newVersionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print etcdpilot's version",
 		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, args []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "etcdpilot", Version)
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.print(cmd, printer.Value{Name: "version", Value: "etcdpilot " + Version})
 		},
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpilot/etcdpilot/pkg/member"
-	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 )
 
 func newMemberCmd(g *globals) *cobra.Command {
@@ -36,27 +36,23 @@ func (f *memberFlags) register(cmd *cobra.Command, force bool) {
 	}
 }
 
-func (f *memberFlags) options(cmd *cobra.Command, g *globals) (member.Options, *sandbox.Sandbox, error) {
-	c, err := g.target(f.sandbox)
+// options opens the session (the caller closes it) and, with --sandbox,
+// the sandbox that provisions new members.
+func (f *memberFlags) options(cmd *cobra.Command, g *globals) (member.Options, runtime.Provisioner, error) {
+	s, err := g.session(f.sandbox)
 	if err != nil {
 		return member.Options{}, nil, err
 	}
-	o := member.Options{Conn: c, Force: f.force, Timeout: f.timeout, Out: cmd.ErrOrStderr()}
-	var sb *sandbox.Sandbox
-	if f.sandbox != "" {
-		if sb, err = g.openSandbox(f.sandbox, cmd.ErrOrStderr()); err != nil {
-			return o, nil, err
-		}
+	o := member.Options{Session: s, Force: f.force, Timeout: f.timeout}
+	if f.sandbox == "" {
+		return o, nil, nil
+	}
+	sb, err := g.openSandbox(f.sandbox, cmd.ErrOrStderr())
+	if err != nil {
+		s.Close()
+		return o, nil, err
 	}
 	return o, sb, nil
-}
-
-func printMemberResult(cmd *cobra.Command, g *globals, v any, msg string) error {
-	if g.output == "json" {
-		return g.print(cmd, v)
-	}
-	fmt.Fprintln(cmd.OutOrStdout(), msg)
-	return nil
 }
 
 func newMemberListCmd(g *globals) *cobra.Command {
@@ -70,7 +66,8 @@ func newMemberListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, err := member.Get(cmd.Context(), o.Conn)
+			defer o.Session.Close()
+			l, err := member.Get(cmd.Context(), o.Session)
 			if err != nil {
 				return err
 			}
@@ -113,13 +110,14 @@ With --sandbox the sandbox reserves ports and a data directory (no
 			if err != nil {
 				return err
 			}
+			defer o.Session.Close()
 			ao := member.AddOptions{Options: o, Name: args[0], PeerURLs: peerURLs, Voter: voter, MaxLearners: maxLearners}
 			var res *member.AddResult
 			if sb != nil {
 				if len(peerURLs) > 0 {
 					return fmt.Errorf("--peer-urls is chosen by the sandbox; drop it")
 				}
-				res, err = member.AddToSandbox(cmd.Context(), sb, ver, ao)
+				res, err = member.AddProvisioned(cmd.Context(), sb, ver, ao)
 			} else {
 				res, err = member.Add(cmd.Context(), ao)
 			}
@@ -137,7 +135,7 @@ With --sandbox the sandbox reserves ports and a data directory (no
 			if res.Member.IsLearner {
 				msg += fmt.Sprintf("\nthen, once it has caught up: etcdpilot member promote %s", args[0])
 			}
-			return printMemberResult(cmd, g, res, msg)
+			return g.print(cmd, res)
 		},
 	}
 	f.register(cmd, true)
@@ -167,11 +165,12 @@ func newMemberPromoteCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer o.Session.Close()
 			res, err := member.Promote(cmd.Context(), o, args[0], wait)
 			if err != nil {
 				return err
 			}
-			return printMemberResult(cmd, g, res, res.Message)
+			return g.print(cmd, res)
 		},
 	}
 	f.register(cmd, false)
@@ -191,16 +190,17 @@ func newMemberRemoveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer o.Session.Close()
 			var res *member.Result
 			if sb != nil {
-				res, err = member.RemoveFromSandbox(cmd.Context(), sb, o, args[0])
+				res, err = member.RemoveProvisioned(cmd.Context(), sb, o, args[0])
 			} else {
 				res, err = member.Remove(cmd.Context(), o, args[0])
 			}
 			if err != nil {
 				return err
 			}
-			return printMemberResult(cmd, g, res, res.Message)
+			return g.print(cmd, res)
 		},
 	}
 	f.register(cmd, true)
@@ -225,15 +225,16 @@ waits.`,
 			if err != nil {
 				return err
 			}
+			defer o.Session.Close()
 			if err := member.CheckReplaceable(cmd.Context(), o, args[0]); err != nil {
 				return err
 			}
 			if sb != nil {
-				res, err := member.ReplaceInSandbox(cmd.Context(), sb, o, args[0], wait)
+				res, err := member.ReplaceProvisioned(cmd.Context(), sb, "", o, args[0], wait)
 				if err != nil {
 					return err
 				}
-				return printMemberResult(cmd, g, res, res.Message)
+				return g.print(cmd, res)
 			}
 			if err := member.ValidateURLs(peerURLs); err != nil {
 				return err
@@ -245,12 +246,12 @@ waits.`,
 			if err != nil {
 				return fmt.Errorf("removed %s, but adding the replacement failed: %w", args[0], err)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "added %s as a learner; start it now with an empty data directory and:\n  --name=%s --initial-cluster=%s --initial-cluster-state=existing\nwaiting up to %s for it to catch up ...\n", args[0], args[0], add.InitialCluster, wait)
+			g.log.Info(fmt.Sprintf("added %s as a learner; start it now with an empty data directory and:\n  --name=%s --initial-cluster=%s --initial-cluster-state=existing\nwaiting up to %s for it to catch up ...", args[0], args[0], add.InitialCluster, wait))
 			res, err := member.Promote(cmd.Context(), o, args[0], wait)
 			if err != nil {
 				return err
 			}
-			return printMemberResult(cmd, g, res, res.Message)
+			return g.print(cmd, res)
 		},
 	}
 	f.register(cmd, true)

@@ -111,26 +111,17 @@ func newRepoCheckCmd(g *globals) *cobra.Command {
 			if i := strings.IndexByte(want, '-'); i >= 0 {
 				want = want[:i]
 			}
-			r, err := repo.Scan(dirArg(args))
+			r, err := repo.Check(dirArg(args), want, skipGoMod)
 			if err != nil {
 				return err
 			}
-			if len(r.Errors) > 0 {
-				return fmt.Errorf("files could not be read, the check is incomplete:\n  %s", strings.Join(r.Errors, "\n  "))
+			if err := g.print(cmd, r); err != nil {
+				return err
 			}
-			bad := repo.Mismatches(r, want, skipGoMod)
-			if g.output == "json" {
-				pr, _ := g.printer(cmd.OutOrStdout())
-				pr.Print(map[string]any{"expect": want, "mismatches": bad, "pins": len(r.Pins)})
-			} else {
-				for _, p := range bad {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s:%d: %s pins %s, expected %s\n", p.File, p.Line, p.Kind, p.Text, want)
-				}
+			if len(r.Mismatches) > 0 {
+				return answerNo("%d of %d pins are not %s", len(r.Mismatches), r.Pins, want)
 			}
-			if len(bad) > 0 {
-				return answerNo("%d of %d pins are not %s", len(bad), len(r.Pins), want)
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "all %d pins are %s\n", len(r.Pins), want)
+			g.log.Info(fmt.Sprintf("all %d pins are %s", r.Pins, want))
 			return nil
 		},
 	}

@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
-	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
 
 func newSandboxCmd(g *globals) *cobra.Command {
@@ -37,16 +34,17 @@ func newSandboxUpCmd(g *globals) *cobra.Command {
 			bins := g.binaries(cmd.ErrOrStderr())
 			sb, err := sandbox.Create(cmd.Context(), g.root(), bins, sandbox.Options{
 				Name: name, Members: members, Versions: versions, TLS: tls, ExtraFlags: extra,
-			}, cmd.ErrOrStderr())
+			}, g.log)
 			if err != nil {
 				return err
 			}
-			st, err := sb.State()
+			g.log.Info(fmt.Sprintf("sandbox %s is up; point etcdctl at it with: eval \"$(etcdpilot sandbox env --name %s)\"", sb.Name, sb.Name))
+			s, err := g.session(sb.Name)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "sandbox %s is up; point etcdctl at it with: eval \"$(etcdpilot sandbox env --name %s)\"\n", sb.Name, sb.Name)
-			return showStatus(cmd, g, st.Conn())
+			defer s.Close()
+			return showStatus(cmd, g, s)
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "default", "sandbox name")
@@ -84,7 +82,9 @@ func newSandboxDownCmd(g *globals) *cobra.Command {
 				if err := sb.Destroy(cmd.Context()); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "sandbox %s removed\n", n)
+				if err := g.print(cmd, &sandbox.Removed{Name: n}); err != nil {
+					return err
+				}
 			}
 			return nil
 		},
@@ -94,61 +94,17 @@ func newSandboxDownCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// sandboxRow is one line of "sandbox ls".
-type sandboxRow struct {
-	Name      string   `json:"name"`
-	Members   int      `json:"members"`
-	Running   int      `json:"running"`
-	Versions  []string `json:"versions"`
-	TLS       bool     `json:"tls"`
-	Endpoints []string `json:"endpoints"`
-	Dir       string   `json:"dir"`
-	Error     string   `json:"error,omitempty"`
-}
-
 func newSandboxLsCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "ls",
-		Short: "List sandboxes",
+		Short: "List sandboxes (one that cannot be read is listed with its error)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := sandbox.List(g.root())
+			l, err := sandbox.Summaries(g.root())
 			if err != nil {
 				return err
 			}
-			rows := []sandboxRow{}
-			for _, n := range names {
-				sb, err := g.openSandbox(n, nil)
-				if err != nil {
-					return err
-				}
-				st, err := sb.State()
-				if err != nil {
-					// One broken sandbox does not hide the others.
-					rows = append(rows, sandboxRow{Name: n, Dir: sb.Dir, Error: err.Error()})
-					continue
-				}
-				r := sandboxRow{Name: n, Members: len(st.Members), TLS: st.TLS != nil, Endpoints: st.Endpoints(), Dir: sb.Dir}
-				for _, m := range st.Members {
-					r.Versions = append(r.Versions, version.Plain(m.Version))
-					if m.Running() {
-						r.Running++
-					}
-				}
-				rows = append(rows, r)
-			}
-			if g.output == "json" {
-				return printJSON(cmd, rows)
-			}
-			table := [][]string{{"NAME", "MEMBERS", "RUNNING", "VERSIONS", "TLS", "ENDPOINTS"}}
-			for _, r := range rows {
-				if r.Error != "" {
-					table = append(table, []string{r.Name, "?", "?", "-", "-", "ERROR: " + r.Error})
-					continue
-				}
-				table = append(table, []string{r.Name, fmt.Sprint(r.Members), fmt.Sprint(r.Running), strings.Join(r.Versions, ","), fmt.Sprint(r.TLS), strings.Join(r.Endpoints, ",")})
-			}
-			return printer.Table(cmd.OutOrStdout(), table)
+			return g.print(cmd, l)
 		},
 	}
 }
@@ -169,16 +125,9 @@ func newSandboxEnvCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, kv := range st.Env() {
-				fmt.Fprintf(cmd.OutOrStdout(), "export %s=%s\n", kv[0], shellQuote(kv[1]))
-			}
-			return nil
+			return g.print(cmd, st.Env())
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "default", "sandbox name")
 	return cmd
-}
-
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -7,10 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/etcdpilot/etcdpilot/pkg/printer"
-	"github.com/etcdpilot/etcdpilot/pkg/progress"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
-	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
 
 func newSnapshotCmd(g *globals) *cobra.Command {
@@ -35,26 +32,21 @@ A JSON sidecar (FILE.json) records cluster, member, version, revision, key
 count, size, SHA-256 and HashKV.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.target(sb)
+			s, err := g.session(sb)
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			dest := "."
 			if len(args) == 1 {
 				dest = args[0]
 			}
 			start := time.Now()
-			sc, path, err := snapshot.Save(cmd.Context(), c, dest, snapshot.SaveOptions{From: from, Progress: cmd.ErrOrStderr(), Version: Version, CompareMember: memberHash})
+			sc, path, err := snapshot.Save(cmd.Context(), s, dest, snapshot.SaveOptions{From: from, Progress: g.progress(cmd), Version: Version, CompareMember: memberHash})
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return printJSON(cmd, sc)
-			}
-			el := time.Since(start).Seconds()
-			fmt.Fprintf(cmd.OutOrStdout(), "saved %s: %s from %s (etcd %s), revision %d, %d keys, sha256 %s, %s/s\n",
-				path, progress.Bytes(sc.Size), sc.Member, sc.EtcdVersion, sc.Revision, sc.KeyCount, sc.SHA256[:16], progress.Bytes(int64(float64(sc.Size)/el)))
-			return nil
+			return g.print(cmd, &snapshot.SaveResult{Path: path, Took: time.Since(start), Sidecar: sc})
 		},
 	}
 	addSandboxFlag(cmd, &sb)
@@ -73,33 +65,12 @@ func newSnapshotVerifyCmd(g *globals) *cobra.Command {
 cannot be read or is not a snapshot.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := snapshot.Verify(cmd.Context(), args[0], snapshot.VerifyOptions{Drill: drill, EtcdVersion: etcdVersion, Binaries: g.binaries(cmd.ErrOrStderr()), Out: cmd.ErrOrStderr()})
+			r, err := snapshot.Verify(cmd.Context(), args[0], snapshot.VerifyOptions{Drill: drill, EtcdVersion: etcdVersion, Binaries: g.binaries(cmd.ErrOrStderr()), Log: g.log})
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				if err := printJSON(cmd, r); err != nil {
-					return err
-				}
-			} else {
-				w := cmd.OutOrStdout()
-				i := r.Info
-				fmt.Fprintf(w, "%s: %s, revision %d (compacted at %d), %d keys, HashKV %d, sha256 %s\n", r.File, progress.Bytes(i.Size), i.Revision, i.CompactRevision, i.KeyCount, i.HashKV, i.SHA256)
-				fmt.Fprintln(w, "  trailer: ok; bbolt consistency check: ok")
-				if r.Sidecar {
-					fmt.Fprintln(w, "  sidecar: compared")
-				} else {
-					fmt.Fprintln(w, "  sidecar: none (nothing to compare with)")
-				}
-				if r.Drill != nil {
-					fmt.Fprintf(w, "  restore drill on etcd %s: %s\n", r.Drill.EtcdVersion, r.Drill.Took)
-				}
-				for _, p := range r.Problems {
-					fmt.Fprintf(w, "  MISMATCH: %s\n", p)
-				}
-				if r.OK() {
-					fmt.Fprintln(w, "verified")
-				}
+			if err := g.print(cmd, r); err != nil {
+				return err
 			}
 			if !r.OK() {
 				return quietNo
@@ -143,11 +114,7 @@ directory is refused unless --force, which moves it aside and never deletes it.`
 				if err != nil {
 					return err
 				}
-				for _, c := range cmp {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: revision %d, %d keys, HashKV %d: matches the snapshot\n", c.Member, c.Revision, c.KeyCount, c.HashKV)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "sandbox %s restored from %s\n", sb, file)
-				return nil
+				return g.print(cmd, &snapshot.RestoreResult{File: file, Sandbox: sb, Compared: cmp})
 			}
 			targets, err := restoreTargets(initialCluster, names, peerURLs, dataDir, dataDirTemplate)
 			if err != nil {
@@ -157,11 +124,7 @@ directory is refused unless --force, which moves it aside and never deletes it.`
 			if err != nil {
 				return err
 			}
-			for _, t := range targets {
-				fmt.Fprintf(cmd.OutOrStdout(), "restored %s into %s\n", t.Name, t.DataDir)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "start each member with --initial-cluster %s --initial-cluster-token %s --initial-cluster-state new\n", initialCluster, tok)
-			return nil
+			return g.print(cmd, &snapshot.RestoreResult{File: file, Targets: targets, InitialCluster: initialCluster, Token: tok})
 		},
 	}
 	addSandboxFlag(cmd, &sb)
@@ -223,34 +186,20 @@ func restoreTargets(initialCluster string, names []string, peerURLs, dataDir, te
 func newSnapshotLsCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "ls DIR",
-		Short: "List snapshots with their sidecars and when they were last verified",
+		Short: "List snapshots with their sidecars and when they were last verified, and saves that never finished",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			list, err := snapshot.List(args[0])
+			store, err := snapshot.OpenStore(args[0])
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return printJSON(cmd, list)
+			list, err := store.List(cmd.Context())
+			if err != nil {
+				return err
 			}
-			rows := [][]string{{"FILE", "TIME", "SIZE", "ETCD", "REVISION", "KEYS", "VERIFIED", "DRILLED"}}
-			for _, e := range list {
-				etcd, rev, keys := "-", "-", "-"
-				if sc := e.Sidecar; sc != nil {
-					etcd, rev, keys = sc.EtcdVersion, fmt.Sprint(sc.Revision), fmt.Sprint(sc.KeyCount)
-				}
-				rows = append(rows, []string{e.File, e.Time.Format(time.RFC3339), progress.Bytes(e.Size), etcd, rev, keys, when(e.Verified), when(e.Drilled)})
-			}
-			return printer.Table(cmd.OutOrStdout(), rows)
+			return g.print(cmd, snapshot.Listing(list))
 		},
 	}
-}
-
-func when(t *time.Time) string {
-	if t == nil {
-		return "never"
-	}
-	return t.Format(time.RFC3339)
 }
 
 func newSnapshotPruneCmd(g *globals) *cobra.Command {
@@ -261,25 +210,15 @@ func newSnapshotPruneCmd(g *globals) *cobra.Command {
 		Short: "Delete snapshots the retention policy does not keep (only files with an etcdpilot sidecar)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ds, err := snapshot.Prune(args[0], p, dryRun)
+			store, err := snapshot.OpenStore(args[0])
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return printJSON(cmd, ds)
+			ds, err := snapshot.Prune(cmd.Context(), store, p, dryRun)
+			if err != nil {
+				return err
 			}
-			rows := [][]string{{"FILE", "TIME", "ACTION", "WHY"}}
-			for _, d := range ds {
-				action := "keep"
-				if !d.Keep {
-					action = "delete"
-					if dryRun {
-						action = "would delete"
-					}
-				}
-				rows = append(rows, []string{d.File, d.Time.Format(time.RFC3339), action, dash(strings.Join(d.Reason, ", "))})
-			}
-			return printer.Table(cmd.OutOrStdout(), rows)
+			return g.print(cmd, &snapshot.Pruning{DryRun: dryRun, Decisions: ds})
 		},
 	}
 	cmd.Flags().IntVar(&p.KeepLast, "keep-last", 0, "keep the newest N snapshots")
@@ -289,5 +228,3 @@ func newSnapshotPruneCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be deleted")
 	return cmd
 }
-
-var _ = version.Plain

@@ -2,11 +2,15 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
+	"github.com/etcdpilot/etcdpilot/pkg/bench"
+	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
 
 func TestSnapshotCommands(t *testing.T) {
@@ -65,5 +69,51 @@ func TestSnapshotCommands(t *testing.T) {
 	}
 	if r := run(t, state, "snapshot", "prune", dir); r.code != 2 || !strings.Contains(r.stderr, "keep") {
 		t.Fatalf("prune without policy: %d %s", r.code, r.stderr)
+	}
+}
+
+// TestKilledSaveLeavesNoMystery: etcdpilot killed (SIGKILL) while a
+// snapshot streams leaves only its temporary file: snapshot ls shows it
+// as abandoned, prune removes it, and no snapshot is claimed.
+func TestKilledSaveLeavesNoMystery(t *testing.T) {
+	t.Parallel()
+	state := cliSandbox(t, "kill", []string{testutil.V36}, "--members", "1")
+	sb, err := sandbox.Open(state, "kill", nil)
+	testutil.Must(t, err)
+	st, _ := sb.State()
+	ctx := testutil.Context(t, 3*time.Minute)
+	testutil.Must(t, bench.Load(ctx, st.Conn(), bench.LoadOptions{Keys: 200, ValueSize: 1 << 20, Prefix: "/big/"}, nil))
+	dir := t.TempDir()
+	cmd := exec.Command(etcdpilotBin, "snapshot", "save", dir+"/", "--sandbox", "kill")
+	cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+state)
+	testutil.Must(t, cmd.Start())
+	deadline := time.Now().Add(time.Minute)
+	for {
+		tmps, _ := filepath.Glob(filepath.Join(dir, ".snapshot-*.tmp-*"))
+		if len(tmps) == 1 {
+			if fi, err := os.Stat(tmps[0]); err == nil && fi.Size() > 1<<20 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the save never wrote its temporary file")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	r := run(t, state, "snapshot", "ls", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "abandoned") {
+		t.Fatalf("ls after a killed save: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if dbs, _ := filepath.Glob(filepath.Join(dir, "*.db")); len(dbs) != 0 {
+		t.Fatalf("a killed save left a snapshot under its final name: %v", dbs)
+	}
+	r = run(t, state, "snapshot", "prune", dir, "--keep-last", "3")
+	if r.code != 0 || !strings.Contains(r.stdout, "did not finish") {
+		t.Fatalf("prune: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("left after prune: %v", left)
 	}
 }

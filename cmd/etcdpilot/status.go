@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
@@ -20,11 +20,12 @@ unavailable, 2 when no endpoint answers or the input is wrong.`,
   etcdpilot status --endpoints https://10.0.0.1:2379 --cacert ca.crt --cert client.crt --key client.key -w json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.target(sb)
+			s, err := g.session(sb)
 			if err != nil {
 				return err
 			}
-			return showStatus(cmd, g, c)
+			defer s.Close()
+			return showStatus(cmd, g, s)
 		},
 	}
 	addSandboxFlag(cmd, &sb)
@@ -33,12 +34,12 @@ unavailable, 2 when no endpoint answers or the input is wrong.`,
 
 // showStatus prints the cluster status and turns an unhealthy cluster into
 // exit status 1.
-func showStatus(cmd *cobra.Command, g *globals, c conn.Config) error {
+func showStatus(cmd *cobra.Command, g *globals, s *cluster.Session) error {
 	p, err := g.printer(cmd.OutOrStdout())
 	if err != nil {
 		return err
 	}
-	cl, err := status.Collect(cmd.Context(), c, status.Options{})
+	cl, err := s.StatusWithHashes(cmd.Context())
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/plan"
-	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
 func newUpgradeCmd(g *globals) *cobra.Command {
@@ -17,7 +16,7 @@ func newUpgradeCmd(g *globals) *cobra.Command {
 		Use:   "upgrade",
 		Short: "Plan and run etcd upgrades",
 	}
-	cmd.AddCommand(newUpgradePlanCmd(g), newUpgradeApplyCmd(g), newUpgradeStatusCmd(g), newUpgradeRollbackCmd(g))
+	cmd.AddCommand(newUpgradePlanCmd(g), newUpgradeApplyCmd(g), newUpgradeStatusCmd(g), newUpgradeRollbackCmd(g), newUpgradeAbandonCmd(g))
 	return cmd
 }
 
@@ -99,15 +98,16 @@ func makePlan(ctx context.Context, g *globals, f planFlags) (*plan.Plan, error) 
 			cl.Members = append(cl.Members, plan.Member{Name: name, Version: strings.TrimSpace(v), Reachable: true})
 		}
 	} else {
-		c, err := g.target(f.sandbox)
+		s, err := g.session(f.sandbox)
 		if err != nil {
 			return nil, err
 		}
-		st, err := status.Collect(ctx, c, status.Options{})
+		defer s.Close()
+		st, err := s.StatusWithHashes(ctx)
 		if err != nil {
 			return nil, err
 		}
-		cl = plan.FromStatus(ctx, c, st)
+		cl = plan.FromStatus(ctx, s.Pool(), st)
 		if f.sandbox != "" && len(opts.Configs) == 0 {
 			if opts.Configs, err = sandboxConfigs(ctx, g, f.sandbox); err != nil {
 				return nil, err

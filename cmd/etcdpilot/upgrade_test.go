@@ -14,9 +14,9 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/pkg/bench"
+	"github.com/etcdpilot/etcdpilot/pkg/engine"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
-	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
 )
 
 // TestUpgradeApplySurvivesCrashes kills etcdpilot with SIGKILL again and
@@ -60,11 +60,11 @@ func TestUpgradeApplySurvivesCrashes(t *testing.T) {
 			args = []string{"upgrade", "apply", "--sandbox", "crash", "--resume", "--probe=false"}
 		}
 		before := 0
-		if j, err := upgrade.LoadJournal(journal); err == nil {
+		if j, err := engine.LoadJournal(journal); err == nil {
 			before = len(j.Entries)
 		}
 		cmd := exec.Command(etcdpilotBin, args...)
-		cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+state)
+		cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+state, "ETCDPILOT_LOCK_DIR="+filepath.Join(state, "locks"))
 		var out strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &out
 		testutil.Must(t, cmd.Start())
@@ -83,7 +83,7 @@ func TestUpgradeApplySurvivesCrashes(t *testing.T) {
 				break watch
 			case <-time.After(5 * time.Millisecond):
 			}
-			j, err := upgrade.LoadJournal(journal)
+			j, err := engine.LoadJournal(journal)
 			if err != nil || len(j.Entries) <= before {
 				continue
 			}
@@ -113,7 +113,7 @@ func TestUpgradeApplySurvivesCrashes(t *testing.T) {
 	if crashes < 4 {
 		t.Errorf("only %d crashes", crashes)
 	}
-	j, err := upgrade.LoadJournal(journal)
+	j, err := engine.LoadJournal(journal)
 	testutil.Must(t, err)
 	// A member is never restarted again once its restart (or the recovery
 	// of an interrupted one) is done.
@@ -129,10 +129,10 @@ func TestUpgradeApplySurvivesCrashes(t *testing.T) {
 			upgraded[e.Member] = true
 		}
 	}
-	if j.State != upgrade.StateDone {
+	if j.State != engine.StateDone {
 		t.Errorf("journal %s", j.State)
 	}
-	cl, err := status.Collect(ctx, st.Conn(), status.Options{})
+	cl, err := status.CollectConfig(ctx, st.Conn(), status.Options{})
 	testutil.Must(t, err)
 	for _, m := range cl.Members {
 		if m.ServerVersion != testutil.V36 {
@@ -184,7 +184,7 @@ func TestUpgradeApplyCommandRuntime(t *testing.T) {
 		t.Fatalf("kill: %s", r.stderr)
 	}
 	r := run(t, state, args...)
-	if r.code != 1 || !strings.Contains(r.stderr, "blockers") || strings.Contains(r.stderr, "running stop") {
+	if r.code != 1 || !strings.Contains(r.stderr, "blockers") || strings.Contains(r.stderr, "running stop on") {
 		t.Errorf("apply with a dead member: %d\n%s", r.code, r.stderr)
 	}
 	if r := run(t, state, "sandbox", "proc", "start", "m3", "--name", "hosts"); r.code != 0 {
@@ -194,7 +194,7 @@ func TestUpgradeApplyCommandRuntime(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("apply: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stdout, `"clusterVersion": "3.6.0"`) || !strings.Contains(r.stderr, "running stop: ") {
+	if !strings.Contains(r.stdout, `"clusterVersion": "3.6.0"`) || !strings.Contains(r.stderr, "running stop on local: ") {
 		t.Errorf("report:\n%s\n%s", r.stdout, r.stderr)
 	}
 	// A missing hook is refused before anything runs.
@@ -222,5 +222,96 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}
+	}
+}
+
+// TestRollbackAfterInterruptedApply: etcdpilot is killed (with its hooks)
+// after the first member was upgraded and while the second is down between
+// its stop and its start. upgrade rollback brings the down member back
+// first, on its old version, and only then restarts the upgraded one: it
+// never takes a member down while another voter is down.
+func TestRollbackAfterInterruptedApply(t *testing.T) {
+	t.Parallel()
+	testutil.Binaries(t, testutil.V35, testutil.V36)
+	state := cliSandbox(t, "rb", []string{testutil.V35})
+	sb, err := sandbox.Open(state, "rb", nil)
+	testutil.Must(t, err)
+	st, _ := sb.State()
+	self := etcdpilotBin + " --state-dir " + state
+	journal := filepath.Join(state, "rb-journal.json")
+	start := self + " sandbox proc start {name} --name rb --version={version}"
+	base := []string{"--endpoints", strings.Join(st.Endpoints(), ","), "--runtime", "command", "--journal", journal,
+		"--install-cmd", self + " etcd install {version}", "--stop-cmd", self + " sandbox proc stop {name} --name rb"}
+
+	apply := exec.Command(etcdpilotBin, append([]string{"upgrade", "apply", "--to", testutil.V36, "--skip-snapshot",
+		"--start-cmd", "sleep 3; " + start}, base...)...)
+	apply.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+state, "ETCDPILOT_LOCK_DIR="+filepath.Join(state, "locks"))
+	apply.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	testutil.Must(t, apply.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- apply.Wait() }()
+	victim := ""
+	for victim == "" {
+		select {
+		case err := <-exited:
+			t.Fatalf("apply ended before it could be interrupted: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		j, err := engine.LoadJournal(journal)
+		if err != nil {
+			continue
+		}
+		done := 0
+		for _, e := range j.Entries {
+			if e.Action == engine.Restart && e.Status == "done" {
+				done++
+			}
+		}
+		last := j.Entries[len(j.Entries)-1]
+		if done != 1 || last.Action != engine.Restart || last.Status != "started" {
+			continue
+		}
+		// Wait for the hook to have stopped it, then kill etcdpilot and
+		// its hooks (the start hook is still sleeping).
+		if s, _ := sb.State(); s != nil {
+			if m, err := s.Member(last.Member); err == nil && !m.Running() {
+				victim = last.Member
+			}
+		}
+	}
+	syscall.Kill(-apply.Process.Pid, syscall.SIGKILL)
+	<-exited
+	s, _ := sb.State()
+	if m, _ := s.Member(victim); m.Running() {
+		t.Fatalf("%s runs again after the kill", victim)
+	}
+
+	r := run(t, state, append([]string{"upgrade", "rollback", "--start-cmd", start}, base...)...)
+	if r.code != 0 {
+		t.Fatalf("rollback: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	cl, err := status.CollectConfig(context.Background(), st.Conn(), status.Options{})
+	testutil.Must(t, err)
+	for _, m := range cl.Members {
+		if m.ServerVersion != testutil.V35 {
+			t.Errorf("%s runs %s after the rollback", m.Name, m.ServerVersion)
+		}
+	}
+	if cl.Health != status.Healthy || cl.ClusterVersion != "3.5.0" {
+		t.Errorf("after the rollback: %s, cluster version %s: %v", cl.Health, cl.ClusterVersion, cl.Reasons)
+	}
+	j, err := engine.LoadJournal(journal)
+	testutil.Must(t, err)
+	first := ""
+	for _, e := range j.Entries {
+		if e.Action == engine.Restart && e.Rollback && e.Status == "started" && first == "" {
+			first = e.Member
+		}
+	}
+	if first != victim {
+		t.Errorf("the rollback restarted %s first while %s was down", first, victim)
+	}
+	if j.State != engine.StateRolledBack {
+		t.Errorf("journal state %s", j.State)
 	}
 }

@@ -7,6 +7,8 @@ package testutil
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +18,9 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
 
@@ -96,7 +101,7 @@ func Sandbox(t testing.TB, opts sandbox.Options) *sandbox.Sandbox {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	sb, err := sandbox.Create(ctx, root, bins, opts, testWriter{t})
+	sb, err := sandbox.Create(ctx, root, bins, opts, Logger(t))
 	if err != nil {
 		t.Fatalf("sandbox: %v", err)
 	}
@@ -119,11 +124,23 @@ func dumpLogs(t testing.TB, sb *sandbox.Sandbox) {
 	}
 }
 
+// Writer writes into the test's log, line by line.
+func Writer(t testing.TB) io.Writer { return testWriter{t} }
+
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// Logger is a debug-level logger into the test's log.
+func Logger(t testing.TB) *slog.Logger {
+	l, err := logging.New(testWriter{t}, "debug", "text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 // Context returns a context that ends with the test or after d.
@@ -153,4 +170,16 @@ func Must(t testing.TB, err error, what ...any) {
 	if err != nil {
 		t.Fatalf("%s: %v", fmt.Sprint(what...), err)
 	}
+}
+
+// Session opens a session with the cluster (logging into the test's log),
+// closed when the test ends.
+func Session(t testing.TB, c conn.Config) *cluster.Session {
+	t.Helper()
+	s, err := cluster.Open(c, Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -27,6 +27,16 @@ func newSandbox(ctx context.Context, root string, bins *binaries.Manager, opts s
 	return sb, st, nil
 }
 
+// tool is the path of one of version v's tools (etcdctl, etcdutl),
+// installed first when needed.
+func tool(ctx context.Context, bins *binaries.Manager, v, name string) (string, error) {
+	in, err := bins.Install(ctx, v, binaries.Options{})
+	if err != nil {
+		return "", err
+	}
+	return in.Bin(name)
+}
+
 // median of durations.
 func median(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {

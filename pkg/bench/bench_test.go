@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,12 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testutil.CleanupEtcdpilot()
+	os.Exit(code)
+}
+
 // The benchmarks run here at a small scale on real members, to check that
 // they measure and print; their figures come from the CLI (see README).
 
@@ -18,15 +25,14 @@ func TestSnapshotBench(t *testing.T) {
 	t.Parallel()
 	bins := testutil.Binaries(t, testutil.V36)
 	dir := testutil.Root(t)
-	var out bytes.Buffer
 	r, err := bench.Snapshot(testutil.Context(t, 3*time.Minute), bench.SnapshotOptions{
-		Version: testutil.V36, Size: 8 << 20, Runs: 1, Root: dir, Scratch: dir, Binaries: bins, Out: &out})
-	testutil.Must(t, err, out.String())
+		Version: testutil.V36, Size: 8 << 20, Runs: 1, Root: dir, Scratch: dir, Binaries: bins, Log: testutil.Logger(t)})
+	testutil.Must(t, err)
 	if len(r.EtcdctlSave) != 1 || len(r.PilotRestore) != 1 || r.SnapshotSize < 8<<20 {
 		t.Fatalf("result %+v", r)
 	}
 	var b bytes.Buffer
-	testutil.Must(t, r.Print(&b))
+	testutil.Must(t, r.Table(&b))
 	if !strings.Contains(b.String(), "etcdctl") {
 		t.Errorf("table:\n%s", b.String())
 	}
@@ -37,11 +43,9 @@ func TestUpgradeBench(t *testing.T) {
 	bins := testutil.Binaries(t, testutil.V35, testutil.V36)
 	cat, err := catalog.Default()
 	testutil.Must(t, err)
-	var out bytes.Buffer
 	r, err := bench.Upgrade(testutil.Context(t, 5*time.Minute), bench.UpgradeOptions{
-		From: testutil.V35, To: testutil.V36, Runs: 1, Keys: 100, Root: testutil.Root(t), Binaries: bins, Catalog: cat, Out: &out})
-	testutil.Must(t, err, out.String())
-	t.Log(out.String())
+		From: testutil.V35, To: testutil.V36, Runs: 1, Keys: 100, Root: testutil.Root(t), Binaries: bins, Catalog: cat, Log: testutil.Logger(t)})
+	testutil.Must(t, err)
 	if len(r.Naive) != 1 || len(r.Pilot) != 1 {
 		t.Fatalf("runs: %d naive, %d etcdpilot", len(r.Naive), len(r.Pilot))
 	}
@@ -54,7 +58,7 @@ func TestUpgradeBench(t *testing.T) {
 		t.Errorf("etcdpilot changed the leader %d times, want 1", c)
 	}
 	var b bytes.Buffer
-	testutil.Must(t, r.Print(&b))
+	testutil.Must(t, r.Table(&b))
 	t.Log(b.String())
 	if !strings.Contains(b.String(), "runs with exactly 1 leader change") {
 		t.Errorf("table:\n%s", b.String())
@@ -64,10 +68,9 @@ func TestUpgradeBench(t *testing.T) {
 func TestHandoffBench(t *testing.T) {
 	t.Parallel()
 	bins := testutil.Binaries(t, testutil.V36)
-	var out bytes.Buffer
 	r, err := bench.Handoffs(testutil.Context(t, 3*time.Minute), bench.HandoffOptions{
-		Version: testutil.V36, Handoffs: 3, Rate: 100, Root: testutil.Root(t), Binaries: bins, Out: &out})
-	testutil.Must(t, err, out.String())
+		Version: testutil.V36, Handoffs: 3, Rate: 100, Root: testutil.Root(t), Binaries: bins, Log: testutil.Logger(t)})
+	testutil.Must(t, err)
 	if len(r.Handoffs) != 3 || r.Writes == 0 {
 		t.Fatalf("result %+v", r)
 	}
@@ -78,6 +81,37 @@ func TestHandoffBench(t *testing.T) {
 		}
 	}
 	var b bytes.Buffer
-	testutil.Must(t, r.Print(&b))
+	testutil.Must(t, r.Table(&b))
+	t.Log(b.String())
+}
+
+func TestRemoveLeaderBench(t *testing.T) {
+	t.Parallel()
+	bins := testutil.Binaries(t, testutil.V36)
+	r, err := bench.RemoveLeader(testutil.Context(t, 5*time.Minute), bench.RemoveLeaderOptions{
+		Version: testutil.V36, Runs: 1, Root: testutil.Root(t), Binaries: bins, Log: testutil.Logger(t)})
+	testutil.Must(t, err)
+	if len(r.Plain) != 1 || len(r.Pilot) != 1 {
+		t.Fatalf("runs: %d etcdctl, %d etcdpilot", len(r.Plain), len(r.Pilot))
+	}
+	if c := r.Pilot[0].LeaderChanges; c != 1 {
+		t.Errorf("etcdpilot's removal changed the leader %d times, want 1", c)
+	}
+	var b bytes.Buffer
+	testutil.Must(t, r.Table(&b))
+	t.Log(b.String())
+}
+
+func TestStatusBench(t *testing.T) {
+	t.Parallel()
+	bins := testutil.Binaries(t, testutil.V36)
+	r, err := bench.Status(testutil.Context(t, 3*time.Minute), bench.StatusOptions{
+		Version: testutil.V36, Members: 5, Runs: 2, Root: testutil.Root(t), Binaries: bins, Etcdpilot: testutil.Etcdpilot(t), Log: testutil.Logger(t)})
+	testutil.Must(t, err)
+	if len(r.Pilot) != 2 || len(r.Etcdctl) != 2 || r.Ratio() <= 0 {
+		t.Fatalf("result %+v", r)
+	}
+	var b bytes.Buffer
+	testutil.Must(t, r.Table(&b))
 	t.Log(b.String())
 }

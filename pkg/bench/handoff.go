@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand"
 	"sort"
@@ -15,8 +16,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
-	"github.com/etcdpilot/etcdpilot/pkg/member"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
@@ -29,7 +31,7 @@ type HandoffOptions struct {
 	Rate     int // writes per second, Poisson arrivals, each to a random member
 	Root     string
 	Binaries *binaries.Manager
-	Out      io.Writer
+	Log      *slog.Logger
 }
 
 // Handoff is one MoveLeader under load.
@@ -75,6 +77,12 @@ func Handoffs(ctx context.Context, o HandoffOptions) (*HandoffResult, error) {
 	}
 	defer sb.Destroy(context.Background())
 	cfg := st.Conn()
+	sess, err := cluster.Open(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	log := logging.OrDiscard(o.Log)
 	var clis []*clientv3.Client
 	for _, ep := range st.Endpoints() {
 		c, err := cfg.ForEndpoint(ep).Client()
@@ -92,7 +100,7 @@ func Handoffs(ctx context.Context, o HandoffOptions) (*HandoffResult, error) {
 	}
 	var calls []call
 	for i := 0; i < o.Handoffs; i++ {
-		cl, err := status.Collect(ctx, cfg, status.Options{SkipHash: true})
+		cl, err := sess.Status(ctx)
 		if err != nil {
 			stop()
 			return nil, err
@@ -103,18 +111,18 @@ func Handoffs(ctx context.Context, o HandoffOptions) (*HandoffResult, error) {
 			return nil, fmt.Errorf("no leader or no follower: %v", cl.Reasons)
 		}
 		c := call{from: from.Name, to: to.Name, start: time.Now()}
-		if err := member.MoveLeader(ctx, cfg, from, to); err != nil {
+		if err := sess.MoveLeader(ctx, from, to); err != nil {
 			stop()
 			return nil, err
 		}
 		c.end = time.Now()
 		calls = append(calls, c)
-		fmt.Fprintf(o.Out, "hand-off %d/%d: %s -> %s\n", i+1, o.Handoffs, c.from, c.to)
+		log.Info(fmt.Sprintf("hand-off %d/%d: %s -> %s", i+1, o.Handoffs, c.from, c.to))
 		time.Sleep(time.Second)
 	}
 	// A write dropped in the window fails after etcd's request timeout
 	// (5 s + 2 election timeouts).
-	fmt.Fprintln(o.Out, "waiting 8s for writes caught in a hand-off to time out")
+	log.Info("waiting 8s for writes caught in a hand-off to time out")
 	time.Sleep(8 * time.Second)
 	ops := stop()
 	var events []logEvent
@@ -214,10 +222,10 @@ func writeAtRandom(ctx context.Context, clis []*clientv3.Client, rate int) (stop
 	}
 }
 
-// Print writes the summary. The chance line is what the hand-off rate
+// Table writes the summary. The chance line is what the hand-off rate
 // means for a rolling upgrade, which hands off once: the probability that
 // at least 9 of 10 upgrades hang no write.
-func (r *HandoffResult) Print(w io.Writer) error {
+func (r *HandoffResult) Table(w io.Writer) error {
 	n := len(r.Handoffs)
 	if n == 0 {
 		return fmt.Errorf("no hand-offs measured")

@@ -4,18 +4,20 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/progress"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
-	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
 // SnapshotOptions configure the snapshot benchmark.
@@ -26,7 +28,9 @@ type SnapshotOptions struct {
 	Root     string // sandbox state root
 	Scratch  string // where snapshots and restored data go
 	Binaries *binaries.Manager
-	Out      io.Writer
+	Log      *slog.Logger
+	// Progress shows the fill's progress.
+	Progress io.Writer
 }
 
 // SnapshotResult holds the timings of both sides.
@@ -43,20 +47,16 @@ type SnapshotResult struct {
 // included), then etcdutl snapshot restore against etcdpilot's restore,
 // alternating the order run by run.
 func Snapshot(ctx context.Context, o SnapshotOptions) (*SnapshotResult, error) {
-	in, err := o.Binaries.Install(ctx, o.Version, binaries.Options{})
+	etcdctl, err := tool(ctx, o.Binaries, o.Version, "etcdctl")
 	if err != nil {
 		return nil, err
 	}
-	etcdctl, err := in.Bin("etcdctl")
-	if err != nil {
-		return nil, err
-	}
-	etcdutl, err := in.Bin("etcdutl")
+	etcdutl, err := tool(ctx, o.Binaries, o.Version, "etcdutl")
 	if err != nil {
 		return nil, err
 	}
 	sb, err := sandbox.Create(ctx, o.Root, o.Binaries, sandbox.Options{Name: "bench-snapshot", Members: 1, Versions: []string{o.Version},
-		ExtraFlags: []string{"--quota-backend-bytes=8589934592"}}, o.Out)
+		ExtraFlags: []string{"--quota-backend-bytes=8589934592"}}, o.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -64,9 +64,15 @@ func Snapshot(ctx context.Context, o SnapshotOptions) (*SnapshotResult, error) {
 	st, _ := sb.State()
 	cfg := st.Conn()
 	cfg.CommandTimeout = time.Minute
-	if err := fill(ctx, cfg, o.Size, o.Out); err != nil {
+	if err := fill(ctx, cfg, o.Size, o.Progress); err != nil {
 		return nil, err
 	}
+	sess, err := cluster.Open(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	log := logging.OrDiscard(o.Log)
 	res := &SnapshotResult{}
 	ep := st.Members[0].Endpoint()
 	for run := 0; run < o.Runs; run++ {
@@ -86,7 +92,7 @@ func Snapshot(ctx context.Context, o SnapshotOptions) (*SnapshotResult, error) {
 			func() error {
 				p := filepath.Join(o.Scratch, fmt.Sprintf("etcdpilot-%d.db", run))
 				start := time.Now()
-				if _, _, err := snapshot.Save(ctx, cfg, p, snapshot.SaveOptions{}); err != nil {
+				if _, _, err := snapshot.Save(ctx, sess, p, snapshot.SaveOptions{}); err != nil {
 					return err
 				}
 				res.EtcdpilotSave = append(res.EtcdpilotSave, time.Since(start))
@@ -102,7 +108,7 @@ func Snapshot(ctx context.Context, o SnapshotOptions) (*SnapshotResult, error) {
 				return nil, err
 			}
 		}
-		fmt.Fprintf(o.Out, "save run %d: etcdctl %s, etcdpilot %s\n", run+1, ms(last(res.EtcdctlSave)), ms(last(res.EtcdpilotSave)))
+		log.Info(fmt.Sprintf("save run %d: etcdctl %s, etcdpilot %s", run+1, ms(last(res.EtcdctlSave)), ms(last(res.EtcdpilotSave))))
 	}
 	snap := filepath.Join(o.Scratch, "etcdpilot-0.db")
 	defer os.Remove(snap)
@@ -138,9 +144,9 @@ func Snapshot(ctx context.Context, o SnapshotOptions) (*SnapshotResult, error) {
 				return nil, err
 			}
 		}
-		fmt.Fprintf(o.Out, "restore run %d: etcdutl %s, etcdpilot %s\n", run+1, ms(last(res.EtcdutlRestore)), ms(last(res.PilotRestore)))
+		log.Info(fmt.Sprintf("restore run %d: etcdutl %s, etcdpilot %s", run+1, ms(last(res.EtcdutlRestore)), ms(last(res.PilotRestore))))
 	}
-	if cl, err := status.Collect(ctx, cfg, status.Options{SkipHash: true}); err == nil && len(cl.Members) > 0 {
+	if cl, err := sess.Status(ctx); err == nil && len(cl.Members) > 0 {
 		res.DBSize = cl.Members[0].DBSize
 	}
 	res.SaveRatio = mbps(res.SnapshotSize, median(res.EtcdpilotSave)) / mbps(res.SnapshotSize, median(res.EtcdctlSave))
@@ -155,8 +161,8 @@ func last(ds []time.Duration) time.Duration {
 	return ds[len(ds)-1]
 }
 
-// Print writes the side-by-side table.
-func (r *SnapshotResult) Print(w io.Writer) error {
+// Table writes the side-by-side table.
+func (r *SnapshotResult) Table(w io.Writer) error {
 	size := r.SnapshotSize
 	fmt.Fprintf(w, "snapshot of %s (database %s), median of %d runs each\n", progress.Bytes(size), progress.Bytes(r.DBSize), len(r.EtcdctlSave))
 	rows := [][]string{

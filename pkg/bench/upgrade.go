@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/engine"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/probe"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
@@ -27,7 +31,7 @@ type UpgradeOptions struct {
 	Root     string
 	Binaries *binaries.Manager
 	Catalog  *catalog.Catalog
-	Out      io.Writer
+	Log      *slog.Logger
 }
 
 // UpgradeRun is one upgrade under the probe.
@@ -69,10 +73,11 @@ func Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult, error) {
 			} else {
 				res.Naive = append(res.Naive, *r)
 			}
-			fmt.Fprintf(o.Out, "run %d %-9s failed %d, retried %d, longest stall %s, p99 %s, leader changes %d, took %s (rolling part %s)\n",
-				i+1, side, r.Failed, r.Retried, ms(r.Gap), ms(r.P99), r.LeaderChanges, r.Took.Round(time.Millisecond), r.Rolling.Round(time.Millisecond))
+			log := logging.OrDiscard(o.Log)
+			log.Info(fmt.Sprintf("run %d %-9s failed %d, retried %d, longest stall %s, p99 %s, leader changes %d, took %s (rolling part %s)",
+				i+1, side, r.Failed, r.Retried, ms(r.Gap), ms(r.P99), r.LeaderChanges, r.Took.Round(time.Millisecond), r.Rolling.Round(time.Millisecond)))
 			for _, e := range r.Errors {
-				fmt.Fprintf(o.Out, "    failed write: %s\n", e)
+				log.Info("    failed write: " + e)
 			}
 		}
 	}
@@ -86,6 +91,11 @@ func (o UpgradeOptions) once(ctx context.Context, run int, pilot bool) (*Upgrade
 	}
 	defer sb.Destroy(context.Background())
 	c := st.Conn()
+	sess, err := cluster.Open(c, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
 	if err := Load(ctx, c, LoadOptions{Keys: o.Keys, ValueSize: 1024, Prefix: "/load/"}, nil); err != nil {
 		return nil, err
 	}
@@ -96,8 +106,8 @@ func (o UpgradeOptions) once(ctx context.Context, run int, pilot bool) (*Upgrade
 	time.Sleep(time.Second) // a steady state before the first restart
 	start := time.Now()
 	if pilot {
-		_, err = upgrade.Apply(ctx, upgrade.Options{Target: o.To, Conn: c, Runtime: sb, Catalog: o.Catalog,
-			RenameFlags: true, SkipSnapshot: true, JournalPath: filepath.Join(sb.Dir, "journal.json")})
+		_, err = upgrade.Apply(ctx, upgrade.Options{Target: o.To, Session: sess, Runtime: sb, Catalog: o.Catalog,
+			SkipSnapshot: true, JournalPath: filepath.Join(sb.Dir, "journal.json"), LockDir: filepath.Join(o.Root, "locks")})
 	} else {
 		err = naiveUpgrade(ctx, sb, st, o.To)
 	}
@@ -105,11 +115,11 @@ func (o UpgradeOptions) once(ctx context.Context, run int, pilot bool) (*Upgrade
 	if !pilot && err == nil {
 		// The naive script ends at the last /health; the upgrade ends when
 		// etcd moves the cluster version. Both sides are timed to that.
-		err = upgrade.WaitClusterVersion(ctx, c, version.Minor(o.To), time.Minute)
+		err = sess.WaitClusterVersion(ctx, version.Minor(o.To), time.Minute)
 	}
 	took := time.Since(start)
 	if pilot {
-		if j, jerr := upgrade.LoadJournal(filepath.Join(sb.Dir, "journal.json")); jerr == nil {
+		if j, jerr := engine.LoadJournal(filepath.Join(sb.Dir, "journal.json")); jerr == nil {
 			for _, e := range j.Entries {
 				if strings.HasPrefix(e.Step, "cluster version") && e.Status == "started" {
 					rolling = e.At.Sub(start)
@@ -146,8 +156,8 @@ func naiveUpgrade(ctx context.Context, sb *sandbox.Sandbox, st *sandbox.State, t
 	return nil
 }
 
-// Print writes medians side by side with the ratios.
-func (r *UpgradeResult) Print(w io.Writer) error {
+// Table writes medians side by side with the ratios.
+func (r *UpgradeResult) Table(w io.Writer) error {
 	med := func(runs []UpgradeRun, f func(UpgradeRun) time.Duration) time.Duration {
 		var ds []time.Duration
 		for _, x := range runs {

@@ -225,3 +225,32 @@ func (c *Catalog) Kops(k8s string) string {
 	}
 	return ""
 }
+
+// ReleaseInfo is what the catalog tells about one release.
+type ReleaseInfo struct {
+	Version     string  `json:"version"`
+	Date        string  `json:"date,omitempty"`
+	Minor       *Minor  `json:"minor"`
+	LatestPatch string  `json:"latestPatch"`
+	NextHop     *Hop    `json:"nextHop,omitempty"`
+	Issues      []Issue `json:"issues"`
+	CVEs        []CVE   `json:"cves"`
+}
+
+// Info describes a release (a version, a minor or "latest").
+func (c *Catalog) Info(target string) (*ReleaseInfo, error) {
+	v, err := c.Resolve(target)
+	if err != nil {
+		return nil, err
+	}
+	r, _ := c.Release(v)
+	mi, ok := c.Minor(version.Minor(v))
+	if !ok {
+		return nil, fmt.Errorf("the catalog has no minor %s", version.Minor(v))
+	}
+	info := &ReleaseInfo{Version: v, Date: r.Date, Minor: mi, LatestPatch: mi.Latest, Issues: c.IssuesAffecting(v), CVEs: c.CVEsAffecting(v)}
+	if h, ok := c.HopInto(version.NextMinor(mi.Minor)); ok {
+		info.NextHop = h
+	}
+	return info, nil
+}

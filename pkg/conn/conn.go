@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -57,8 +56,18 @@ func (c Config) Timeout() time.Duration {
 	return DefaultCommandTimeout
 }
 
-// Validate checks endpoints and TLS files, naming the file that is wrong.
+// Validate checks the endpoints and flags and reads the TLS files, naming
+// the file that is wrong.
 func (c Config) Validate() error {
+	if err := c.checkFlags(); err != nil {
+		return err
+	}
+	_, err := c.TLS()
+	return err
+}
+
+// checkFlags checks what needs no file: endpoints and flag pairs.
+func (c Config) checkFlags() error {
 	if len(c.Endpoints) == 0 {
 		return errors.New("no endpoints: pass --endpoints (or set ETCDCTL_ENDPOINTS) or --sandbox NAME")
 	}
@@ -70,43 +79,28 @@ func (c Config) Validate() error {
 	if (c.Cert == "") != (c.Key == "") {
 		return errors.New("--cert and --key must be given together")
 	}
-	if c.CACert != "" {
-		if err := checkPEM(c.CACert, "CERTIFICATE", "--cacert"); err != nil {
-			return err
-		}
-	}
-	if c.Cert != "" {
-		if err := checkPEM(c.Cert, "CERTIFICATE", "--cert"); err != nil {
-			return err
-		}
-		if err := checkPEM(c.Key, "PRIVATE KEY", "--key"); err != nil {
-			return err
-		}
-		if _, err := tls.LoadX509KeyPair(c.Cert, c.Key); err != nil {
-			return fmt.Errorf("--cert %s and --key %s do not form a key pair: %v", c.Cert, c.Key, err)
-		}
-	}
 	if c.Password != "" && c.User == "" {
 		return errors.New("--password needs --user")
 	}
 	return nil
 }
 
-func checkPEM(path, kind, flag string) error {
+// readPEM reads a PEM file and checks that its first block is of kind.
+func readPEM(path, kind, flag string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("%s %s: %v", flag, path, err)
+		return nil, fmt.Errorf("%s %s: %v", flag, path, err)
 	}
 	block, _ := pem.Decode(b)
 	if block == nil || !strings.Contains(block.Type, kind) {
-		return fmt.Errorf("%s %s: not a PEM %s file", flag, path, strings.ToLower(kind))
+		return nil, fmt.Errorf("%s %s: not a PEM %s file", flag, path, strings.ToLower(kind))
 	}
 	if kind == "CERTIFICATE" {
 		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-			return fmt.Errorf("%s %s: %v", flag, path, err)
+			return nil, fmt.Errorf("%s %s: %v", flag, path, err)
 		}
 	}
-	return nil
+	return b, nil
 }
 
 // ParseEndpoint accepts "host:port" or a http(s) URL and returns a URL.
@@ -173,8 +167,8 @@ func (c *Config) TakeCredentials() {
 	}
 }
 
-// TLS returns the client TLS configuration, or nil when no TLS option is set
-// and every endpoint is plain http.
+// TLS reads the TLS files and returns the client TLS configuration, or
+// nil when no TLS option is set and every endpoint is plain http.
 func (c Config) TLS() (*tls.Config, error) {
 	useTLS := c.CACert != "" || c.Cert != "" || c.InsecureSkipVerify
 	for _, ep := range c.Endpoints {
@@ -187,9 +181,9 @@ func (c Config) TLS() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.InsecureSkipVerify}
 	if c.CACert != "" {
-		b, err := os.ReadFile(c.CACert)
+		b, err := readPEM(c.CACert, "CERTIFICATE", "--cacert")
 		if err != nil {
-			return nil, fmt.Errorf("--cacert %s: %v", c.CACert, err)
+			return nil, err
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(b) {
@@ -198,9 +192,17 @@ func (c Config) TLS() (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	if c.Cert != "" {
-		kp, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+		cert, err := readPEM(c.Cert, "CERTIFICATE", "--cert")
 		if err != nil {
-			return nil, fmt.Errorf("--cert %s / --key %s: %v", c.Cert, c.Key, err)
+			return nil, err
+		}
+		key, err := readPEM(c.Key, "PRIVATE KEY", "--key")
+		if err != nil {
+			return nil, err
+		}
+		kp, err := tls.X509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("--cert %s and --key %s do not form a key pair: %v", c.Cert, c.Key, err)
 		}
 		cfg.Certificates = []tls.Certificate{kp}
 	}
@@ -252,24 +254,6 @@ func clientEndpoint(ep string, useTLS bool) string {
 		return "https://" + ep
 	}
 	return "http://" + ep
-}
-
-// HTTPClient returns an HTTP client for /version and /health with the same TLS.
-func (c Config) HTTPClient() (*http.Client, error) {
-	tlsCfg, err := c.TLS()
-	if err != nil {
-		return nil, err
-	}
-	return &http.Client{
-		Timeout:   c.Timeout(),
-		Transport: &http.Transport{TLSClientConfig: tlsCfg, DisableKeepAlives: true, TLSHandshakeTimeout: c.dialTimeout()},
-	}, nil
-}
-
-// URL returns the http(s) URL of an endpoint.
-func (c Config) URL(ep string) string {
-	tlsCfg, _ := c.TLS()
-	return strings.TrimRight(clientEndpoint(ep, tlsCfg != nil), "/")
 }
 
 // WithTimeout is a context bounded by the command timeout.

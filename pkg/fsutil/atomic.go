@@ -4,10 +4,13 @@
 package fsutil
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // WriteFile atomically replaces path with data: a crash leaves either the old
@@ -40,10 +43,19 @@ type TempFile struct {
 	done  bool
 }
 
+// TempSuffix is in the name of every temporary file ("." + base +
+// TempSuffix + random), so that listings can tell them apart.
+const TempSuffix = ".tmp-"
+
 // CreateTemp opens a temporary file in path's directory with mode perm.
+// The file is write-locked for as long as it is open, so that a listing
+// can tell a write in progress (locked) from one a killed process left
+// behind (see Abandoned). The lock is an open-file-description lock
+// (fcntl F_OFD_SETLK): it goes with the descriptor like flock, but does not
+// collide with the flock bbolt takes to read the file.
 func CreateTemp(path string, perm os.FileMode) (*TempFile, error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+TempSuffix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("create temporary file in %s: %w", dir, err)
 	}
@@ -52,7 +64,27 @@ func CreateTemp(path string, perm os.FileMode) (*TempFile, error) {
 		os.Remove(f.Name())
 		return nil, err
 	}
+	ofdLock(f, unix.F_WRLCK)
 	return &TempFile{File: f, final: path}, nil
+}
+
+func ofdLock(f *os.File, typ int16) error {
+	return unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &unix.Flock_t{Type: typ, Whence: 0})
+}
+
+// Abandoned reports whether a temporary file (from CreateTemp) was left
+// behind by a process that is gone: nobody holds its lock.
+func Abandoned(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := ofdLock(f, unix.F_RDLCK); err != nil {
+		return false
+	}
+	ofdLock(f, unix.F_UNLCK)
+	return true
 }
 
 // Commit makes the file durable under its final name.
@@ -76,6 +108,40 @@ func (t *TempFile) Commit() error {
 	}
 	return SyncDir(filepath.Dir(t.final))
 }
+
+// Publish makes the file durable under its final name without replacing
+// a file that is there already (another writer may have won a race): it
+// fsyncs the file, hard-links it to the final name (which fails when that
+// name exists), removes the temporary name and fsyncs the directory.
+// ErrExists reports a name that was taken; the temporary file is removed
+// either way.
+func (t *TempFile) Publish() error {
+	if t.done {
+		return fmt.Errorf("%s: already committed or aborted", t.final)
+	}
+	t.done = true
+	defer os.Remove(t.Name())
+	if err := t.Sync(); err != nil {
+		t.Close()
+		return fmt.Errorf("fsync %s: %w", t.Name(), err)
+	}
+	if err := t.Close(); err != nil {
+		return err
+	}
+	if err := os.Link(t.Name(), t.final); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%w: %s", ErrExists, t.final)
+		}
+		return err
+	}
+	if err := os.Remove(t.Name()); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(t.final))
+}
+
+// ErrExists means a file was not published because its name is taken.
+var ErrExists = errors.New("already exists")
 
 // Abort closes and removes the temporary file; it is a no-op after Commit.
 func (t *TempFile) Abort() {

@@ -58,3 +58,44 @@ func TestLock(t *testing.T) {
 	}
 	l2.Unlock()
 }
+
+// Publish never replaces a file another writer published first, and a
+// temporary file is "abandoned" only once nobody holds it open.
+func TestPublishWithoutOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "snap.db")
+	a, err := CreateTemp(p, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := CreateTemp(p, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Abandoned(a.Name()) {
+		t.Fatal("a temporary file being written counts as abandoned")
+	}
+	a.WriteString("first")
+	b.WriteString("second")
+	if err := a.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(); !errors.Is(err, ErrExists) {
+		t.Fatalf("second publish: %v", err)
+	}
+	got, _ := os.ReadFile(p)
+	if string(got) != "first" {
+		t.Fatalf("published file is %q", got)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("temporary files left: %v", entries)
+	}
+	// A temp file whose writer is gone (closed without Abort, as after a
+	// kill) is abandoned.
+	c, _ := CreateTemp(p, 0o600)
+	c.File.Close()
+	if !Abandoned(c.Name()) {
+		t.Fatal("a closed temporary file is not abandoned")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
@@ -25,7 +26,11 @@ type AddOptions struct {
 
 // AddResult is the member that is in the cluster now and how it joins.
 type AddResult struct {
+	// Name is the name the member starts with.
+	Name   string `json:"name"`
 	Member Member `json:"member"`
+	// StartedByRuntime is true when the runtime provisioned and started it.
+	StartedByRuntime bool `json:"startedByRuntime,omitempty"`
 	// AlreadyPresent is true when the peer URL was already a member:
 	// nothing was changed.
 	AlreadyPresent bool `json:"alreadyPresent"`
@@ -54,14 +59,17 @@ func Add(ctx context.Context, o AddOptions) (*AddResult, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	l, err := Get(ctx, o.Conn)
+	l, err := Get(ctx, o.Session)
 	if err != nil {
 		return nil, err
 	}
 	if r, err := existing(l, o); r != nil || err != nil {
+		if r != nil {
+			r.Name = o.Name
+		}
 		return r, err
 	}
-	res := &AddResult{}
+	res := &AddResult{Name: o.Name}
 	if err := checkAdd(ctx, &o, l, res); err != nil {
 		return nil, err
 	}
@@ -153,7 +161,7 @@ func checkAdd(ctx context.Context, o *AddOptions, l *List, res *AddResult) error
 	if !o.Voter && learners >= o.MaxLearners {
 		return fmt.Errorf("the cluster already has %d learner(s) and allows %d (--max-learners): promote or remove the learner first", learners, o.MaxLearners)
 	}
-	cl, err := status.Collect(ctx, o.Conn, status.Options{SkipHash: true})
+	cl, err := o.Session.Status(ctx)
 	if err != nil {
 		return err
 	}
@@ -162,9 +170,8 @@ func checkAdd(ctx context.Context, o *AddOptions, l *List, res *AddResult) error
 		problems = append(problems, fmt.Sprintf("the cluster is %s: %s", cl.Health, strings.Join(cl.Reasons, "; ")))
 	}
 	if o.Voter {
-		newQuorum := (cl.Voters+1)/2 + 1
-		if cl.ReachableVoters < newQuorum {
-			problems = append(problems, fmt.Sprintf("a new voter raises quorum to %d but only %d voting members are healthy; it would be lost if the new member does not start (add it as a learner instead)", newQuorum, cl.ReachableVoters))
+		if err := cluster.CheckAddVoter(cl); err != nil {
+			problems = append(problems, err.Error())
 		}
 	}
 	if len(problems) == 0 {

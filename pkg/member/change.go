@@ -8,7 +8,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
@@ -32,7 +32,7 @@ func Promote(ctx context.Context, o Options, nameOrID string, wait time.Duration
 	ctx, cancel := context.WithTimeout(ctx, max(wait, o.Timeout))
 	defer cancel()
 	deadline := time.Now().Add(wait)
-	l, err := Get(ctx, o.Conn)
+	l, err := Get(ctx, o.Session)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func Promote(ctx context.Context, o Options, nameOrID string, wait time.Duration
 
 // progress describes how far a learner trails, for error messages.
 func progress(ctx context.Context, o Options, m *Member) string {
-	cl, err := status.Collect(ctx, o.Conn, status.Options{SkipHash: true})
+	cl, err := o.Session.Status(ctx)
 	if err != nil {
 		return ""
 	}
@@ -127,7 +127,7 @@ func Remove(ctx context.Context, o Options, nameOrID string) (*Result, error) {
 	o.defaults()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	l, err := Get(ctx, o.Conn)
+	l, err := Get(ctx, o.Session)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +141,7 @@ func Remove(ctx context.Context, o Options, nameOrID string) (*Result, error) {
 	if len(l.Members) == 1 {
 		return nil, fmt.Errorf("%s is the last member: removing it would destroy the cluster (stop it and delete its data instead, if that is what you want)", label(m))
 	}
-	cl, err := status.Collect(ctx, o.Conn, status.Options{SkipHash: true})
+	cl, err := o.Session.Status(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -192,82 +192,36 @@ func isNotFound(err error) bool {
 }
 
 // checkRemove refuses a removal that leaves fewer healthy voters than the
-// new quorum.
+// new quorum, unless forced.
 func checkRemove(cl *status.Cluster, m *Member, o Options) error {
-	if m.IsLearner {
-		return nil // learners do not vote
-	}
-	healthyAfter := cl.ReachableVoters
-	for _, s := range cl.Members {
-		if s.ID == m.ID && s.Reachable {
-			healthyAfter--
-		}
-	}
-	votersAfter := cl.Voters - 1
-	quorumAfter := votersAfter/2 + 1
-	if healthyAfter >= quorumAfter {
+	err := cluster.CheckRemove(cl, m.ID)
+	if err == nil {
 		return nil
 	}
-	msg := fmt.Sprintf("removing %s leaves %d voting members with quorum %d, but only %d of them are healthy now", label(m), votersAfter, quorumAfter, healthyAfter)
 	if !o.Force {
-		return fmt.Errorf("refusing: %s; bring the others back first (--force overrides)", msg)
+		return fmt.Errorf("refusing: %v; bring the others back first (--force overrides)", err)
 	}
-	o.logf("warning: forced: %s", msg)
+	o.Session.Log.Warn("forced: " + err.Error())
 	return nil
 }
 
-// moveLeaderAway hands leadership from m to another healthy voter.
+// moveLeaderAway hands leadership from m to another voter the way an
+// upgrade does (quorum caught up, move, verify, settle), so that removing
+// a leader costs one leader change and no election.
 func moveLeaderAway(ctx context.Context, o Options, cl *status.Cluster, m *Member) error {
-	var leader, to *status.Member
-	for i := range cl.Members {
-		s := &cl.Members[i]
-		if s.IsLeader && s.ID == m.ID {
-			leader = s
-		} else if s.Reachable && !s.IsLearner && (to == nil || s.AppliedIndex > to.AppliedIndex) {
-			to = s
-		}
-	}
-	if leader == nil {
+	if l := cluster.Leader(cl); l == nil || l.ID != m.ID {
 		return nil
 	}
-	if to == nil {
-		return fmt.Errorf("%s is the leader and no other healthy voter can take over", label(m))
-	}
-	o.logf("%s is the leader: moving leadership to %s first", label(m), to.Name)
-	return MoveLeader(ctx, o.Conn, leader, to)
-}
-
-// MoveLeader asks the leader from to hand leadership to to, and waits
-// until the cluster reports the new leader.
-func MoveLeader(ctx context.Context, cfg conn.Config, from, to *status.Member) error {
-	id, err := ParseID(to.ID)
-	if err != nil {
-		return err
-	}
-	cli, err := cfg.ForEndpoint(from.Endpoint).Client()
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if _, err := cli.MoveLeader(mctx, id); err != nil {
-		return fmt.Errorf("move leadership from %s to %s: %w", from.Name, to.Name, err)
-	}
-	for i := 0; i < 50; i++ {
-		if cl, err := status.Collect(ctx, cfg, status.Options{SkipHash: true}); err == nil && cl.Leader == to.Name {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("leadership did not arrive at %s after MoveLeader", to.Name)
+	o.logf("%s is the leader: moving leadership away first", label(m))
+	_, err := o.Session.HandOff(ctx, m.ID, cluster.HandOff{})
+	return err
 }
 
 // CheckReplaceable refuses to replace a member that is healthy: replace is
 // for dead members (Force overrides).
 func CheckReplaceable(ctx context.Context, o Options, nameOrID string) error {
 	o.defaults()
-	l, err := Get(ctx, o.Conn)
+	l, err := Get(ctx, o.Session)
 	if err != nil {
 		return err
 	}
@@ -275,7 +229,7 @@ func CheckReplaceable(ctx context.Context, o Options, nameOrID string) error {
 	if err != nil {
 		return err
 	}
-	cl, err := status.Collect(ctx, o.Conn, status.Options{SkipHash: true})
+	cl, err := o.Session.Status(ctx)
 	if err != nil {
 		return err
 	}

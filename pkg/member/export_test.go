@@ -9,7 +9,7 @@ import (
 
 // statusOf returns the leader's name.
 func statusOf(c conn.Config) (string, error) {
-	cl, err := status.Collect(context.Background(), c, status.Options{SkipHash: true})
+	cl, err := status.CollectConfig(context.Background(), c, status.Options{SkipHash: true})
 	if err != nil {
 		return "", err
 	}

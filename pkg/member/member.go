@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"sort"
 	"strconv"
@@ -22,7 +21,9 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/poll"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
@@ -46,12 +47,12 @@ type List struct {
 
 // Options are shared by every change.
 type Options struct {
-	Conn conn.Config
+	// Session is the command's session with the cluster.
+	Session *cluster.Session
 	// Force overrides the health and quorum refusals.
 	Force bool
 	// Timeout bounds the whole change, retries included (default 2m).
 	Timeout time.Duration
-	Out     io.Writer
 	// beforeCall, in tests, runs right before each membership RPC.
 	beforeCall func(rpc string)
 }
@@ -60,12 +61,9 @@ func (o *Options) defaults() {
 	if o.Timeout == 0 {
 		o.Timeout = 2 * time.Minute
 	}
-	if o.Out == nil {
-		o.Out = io.Discard
-	}
 }
 
-func (o *Options) logf(format string, a ...any) { fmt.Fprintf(o.Out, format+"\n", a...) }
+func (o *Options) logf(format string, a ...any) { o.Session.Log.Info(fmt.Sprintf(format, a...)) }
 
 func fromPB(m *etcdserverpb.Member) Member {
 	return Member{ID: fmt.Sprintf("%x", m.ID), Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs,
@@ -73,8 +71,8 @@ func fromPB(m *etcdserverpb.Member) Member {
 }
 
 // Get lists the members (a serializable read: any member answers).
-func Get(ctx context.Context, cfg conn.Config) (*List, error) {
-	resp, err := status.MemberList(ctx, cfg)
+func Get(ctx context.Context, s *cluster.Session) (*List, error) {
+	resp, err := status.MemberList(ctx, s.Pool())
 	if err != nil {
 		return nil, err
 	}
@@ -83,8 +81,8 @@ func Get(ctx context.Context, cfg conn.Config) (*List, error) {
 
 // getLinearizable lists the members through a quorum read: after a change,
 // only this list tells for certain whether it happened.
-func getLinearizable(ctx context.Context, cfg conn.Config) (*List, error) {
-	resp, err := status.MemberListLinearizable(ctx, cfg)
+func getLinearizable(ctx context.Context, s *cluster.Session) (*List, error) {
+	resp, err := status.MemberListLinearizable(ctx, s.Pool())
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +103,7 @@ func toList(resp *clientv3.MemberListResponse) *List {
 // healing) before it answers.
 func getRetry(ctx context.Context, o *Options) (*List, error) {
 	for attempt := 0; ; attempt++ {
-		l, err := getLinearizable(ctx, o.Conn)
+		l, err := getLinearizable(ctx, o.Session)
 		if err == nil {
 			return l, nil
 		}
@@ -221,33 +219,27 @@ func definitive(err error) bool {
 // call runs one membership RPC with the per-call timeout.
 func call[T any](ctx context.Context, o *Options, rpc string, fn func(context.Context, *clientv3.Client) (T, error)) (T, error) {
 	var zero T
-	cli, err := o.Conn.Client()
+	p := o.Session.Pool()
+	cli, err := p.Cluster(ctx)
 	if err != nil {
 		return zero, err
 	}
-	defer cli.Close()
 	if o.beforeCall != nil {
 		// Tests inject faults here: connect first, so that the fault hits
 		// the RPC and not the connection set-up.
-		wctx, cancel := o.Conn.WithTimeout(ctx)
+		wctx, cancel := p.WithTimeout(ctx)
 		cli.MemberList(wctx)
 		cancel()
 		o.beforeCall(rpc)
 	}
-	cctx, cancel := o.Conn.WithTimeout(ctx)
+	cctx, cancel := p.WithTimeout(ctx)
 	defer cancel()
 	return fn(cctx, cli)
 }
 
 // backoff sleeps before the next attempt, or reports the deadline.
 func backoff(ctx context.Context, attempt int) error {
-	d := min(time.Duration(1<<min(attempt, 4))*250*time.Millisecond, 3*time.Second)
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
+	return poll.Sleep(ctx, min(time.Duration(1<<min(attempt, 4))*250*time.Millisecond, 3*time.Second))
 }
 
 var (

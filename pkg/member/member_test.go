@@ -12,6 +12,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/internal/faultproxy"
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/probe"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
@@ -56,19 +57,12 @@ func dropReplies(ps []*faultproxy.Proxy, d time.Duration) {
 }
 
 func opts(c conn.Config, t *testing.T) Options {
-	return Options{Conn: c, Timeout: time.Minute, Out: testWriter{t}}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	return Options{Session: testutil.Session(t, c), Timeout: time.Minute}
 }
 
 func withURL(t *testing.T, c conn.Config, url string) []Member {
 	t.Helper()
-	l, err := Get(context.Background(), c)
+	l, err := Get(context.Background(), testutil.Session(t, c))
 	testutil.Must(t, err)
 	var out []Member
 	for _, m := range l.Members {
@@ -82,7 +76,7 @@ func withURL(t *testing.T, c conn.Config, url string) []Member {
 }
 
 func count(t *testing.T, c conn.Config) int {
-	l, err := Get(context.Background(), c)
+	l, err := Get(context.Background(), testutil.Session(t, c))
 	testutil.Must(t, err)
 	return len(l.Members)
 }
@@ -97,7 +91,7 @@ func TestDroppedReplies(t *testing.T) {
 		o := AddOptions{Options: opts(c, t), Name: "m4"}
 		var once sync.Once
 		o.beforeCall = func(rpc string) { once.Do(func() { dropReplies(proxies, 2500*time.Millisecond) }) }
-		res, err := AddToSandbox(ctx, sb, v, o)
+		res, err := AddProvisioned(ctx, sb, v, o)
 		testutil.Must(t, err, "add with a dropped reply")
 		if res.Resolved == 0 || res.Attempts != 1 {
 			t.Errorf("the add was not resolved through the member list: %d attempts, %d resolved", res.Attempts, res.Resolved)
@@ -149,7 +143,7 @@ func TestDroppedReplies(t *testing.T) {
 		ro := opts(c, t)
 		var once3 sync.Once
 		ro.beforeCall = func(rpc string) { once3.Do(func() { dropReplies(proxies, 2500*time.Millisecond) }) }
-		l, _ := Get(ctx, c)
+		l, _ := Get(ctx, testutil.Session(t, c))
 		m5 := l.byPeerURL([]string{url})
 		rr, err := Remove(ctx, ro, m5.ID)
 		testutil.Must(t, err, "remove with a dropped reply")
@@ -187,7 +181,7 @@ func TestAddWhileTheLeaderDies(t *testing.T) {
 				time.AfterFunc(2*time.Second, func() { sb.Start(context.Background(), leader, runtime.StartOptions{}) })
 			})
 		}
-		res, err := AddToSandbox(ctx, sb, v, o)
+		res, err := AddProvisioned(ctx, sb, v, o)
 		testutil.Must(t, err, "add while the leader dies")
 		st, _ := sb.State()
 		m4, _ := st.Member("m4")
@@ -216,7 +210,7 @@ func leaderName(t *testing.T, c conn.Config) string {
 // cluster is unchanged.
 func TestPromoteLearnerThatNeverCatchesUp(t *testing.T) {
 	eachVersion(t, func(t *testing.T, v string, sb *sandbox.Sandbox, _ []*faultproxy.Proxy, c conn.Config, ctx context.Context) {
-		_, err := AddToSandbox(ctx, sb, v, AddOptions{Options: opts(c, t), Name: "m4"})
+		_, err := AddProvisioned(ctx, sb, v, AddOptions{Options: opts(c, t), Name: "m4"})
 		testutil.Must(t, err)
 		testutil.Must(t, sb.Pause(ctx, "m4"))
 		lc := c
@@ -228,13 +222,13 @@ func TestPromoteLearnerThatNeverCatchesUp(t *testing.T) {
 			testutil.Must(t, err)
 		}
 		cli.Close()
-		before, _ := Get(ctx, c)
+		before, _ := Get(ctx, testutil.Session(t, c))
 		_, err = Promote(ctx, opts(c, t), "m4", 4*time.Second)
 		if err == nil || !strings.Contains(err.Error(), "did not catch up") {
 			t.Fatalf("promote of a frozen learner: %v", err)
 		}
 		t.Logf("promote error: %v", err)
-		after, _ := Get(ctx, c)
+		after, _ := Get(ctx, testutil.Session(t, c))
 		if fmt.Sprint(before.Members) != fmt.Sprint(after.Members) {
 			t.Errorf("member list changed:\n%v\n%v", before.Members, after.Members)
 		}
@@ -251,7 +245,7 @@ func TestPromoteLearnerThatNeverCatchesUp(t *testing.T) {
 		if _, err := Promote(ctx, opts(c, t), "deadbeef", time.Second); err == nil || !strings.Contains(err.Error(), "no member named or with ID deadbeef") {
 			t.Errorf("unknown ID: %v", err)
 		}
-		final, _ := Get(ctx, c)
+		final, _ := Get(ctx, testutil.Session(t, c))
 		if fmt.Sprint(before.Members) != fmt.Sprint(final.Members) {
 			t.Errorf("bad input changed the member list")
 		}
@@ -267,7 +261,7 @@ func TestQuorumRefusalsAndReplace(t *testing.T) {
 	sb, _, c := proxied(t, testutil.V36)
 	ctx := testutil.Context(t, 3*time.Minute)
 	testutil.Must(t, sb.Kill(ctx, "m3"))
-	before, _ := Get(ctx, c)
+	before, _ := Get(ctx, testutil.Session(t, c))
 	_, err := Add(ctx, AddOptions{Options: opts(c, t), Name: "m4", PeerURLs: []string{"http://127.0.0.1:1998"}, Voter: true})
 	if err == nil || !strings.Contains(err.Error(), "refusing") {
 		t.Errorf("voter add with a dead member: %v", err)
@@ -276,13 +270,13 @@ func TestQuorumRefusalsAndReplace(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "quorum") {
 		t.Errorf("removing a healthy member with another dead: %v", err)
 	}
-	if after, _ := Get(ctx, c); fmt.Sprint(before.Members) != fmt.Sprint(after.Members) {
+	if after, _ := Get(ctx, testutil.Session(t, c)); fmt.Sprint(before.Members) != fmt.Sprint(after.Members) {
 		t.Fatalf("refusals changed the member list")
 	}
-	res, err := ReplaceInSandbox(ctx, sb, opts(c, t), "m3", time.Minute)
+	res, err := ReplaceProvisioned(ctx, sb, "", opts(c, t), "m3", time.Minute)
 	testutil.Must(t, err, "replace")
 	t.Log(res.Message)
-	l, _ := Get(ctx, c)
+	l, _ := Get(ctx, testutil.Session(t, c))
 	if len(l.Members) != 3 {
 		t.Fatalf("members after replace: %+v", l.Members)
 	}
@@ -303,7 +297,7 @@ func TestRemoveLastMember(t *testing.T) {
 	sb := testutil.Sandbox(t, sandbox.Options{Members: 1, Versions: []string{testutil.V35}})
 	st, _ := sb.State()
 	ctx := testutil.Context(t, time.Minute)
-	_, err := Remove(ctx, Options{Conn: st.Conn()}, "m1")
+	_, err := Remove(ctx, Options{Session: testutil.Session(t, st.Conn())}, "m1")
 	if err == nil || !strings.Contains(err.Error(), "last member") {
 		t.Fatalf("removing the last member: %v", err)
 	}
@@ -342,5 +336,46 @@ func eachVersion(t *testing.T, fn func(t *testing.T, v string, sb *sandbox.Sandb
 			sb, proxies, c := proxied(t, v)
 			fn(t, v, sb, proxies, c, testutil.Context(t, 3*time.Minute))
 		})
+	}
+}
+
+// TestRemoveLeaderUnderLoad: removing the leader of a loaded cluster hands
+// off the way an upgrade does (the quorum caught up, one move, a settled
+// new leader): one leader change, no write lost, and no write failed
+// beyond the one a hand-off may drop and one in flight on the probe's
+// connection to the removed member, which exits.
+func TestRemoveLeaderUnderLoad(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V36}})
+	st, _ := sb.State()
+	c := st.Conn()
+	ctx := testutil.Context(t, 3*time.Minute)
+	time.Sleep(5 * time.Second) // etcd accepts member changes after 5 s of connected peers
+	o := opts(c, t)
+	cl, err := o.Session.Status(ctx)
+	testutil.Must(t, err)
+	leader := cl.Leader
+	p, err := probe.Start(ctx, c, probe.Options{})
+	testutil.Must(t, err)
+	time.Sleep(time.Second)
+	res, err := RemoveProvisioned(ctx, sb, o, leader)
+	time.Sleep(time.Second)
+	pr := p.Stop(ctx)
+	testutil.Must(t, err, "remove the leader")
+	t.Logf("%s; probe: %d writes, %d failed, longest gap %s, leader changes %d", res.Message, pr.Writes, pr.FailedWrites, pr.LongestGap, pr.LeaderChanges)
+	if pr.LeaderChanges != 1 || pr.FailedWrites > 2 || len(pr.Lost) > 0 || !pr.Linearizable {
+		t.Errorf("%d leader changes, %d failed writes (%v), lost %v, linearizable %v", pr.LeaderChanges, pr.FailedWrites, pr.Errors, pr.Lost, pr.Linearizable)
+	}
+	for _, e := range pr.Errors {
+		handOff := strings.Contains(e, "leader") || strings.Contains(e, "request timed out")
+		gone := strings.Contains(e, "Unavailable") && (strings.Contains(e, "connection reset") || strings.Contains(e, "EOF"))
+		if !handOff && !gone {
+			t.Errorf("write failed for another reason than the hand-off or the removed member's exit: %s", e)
+		}
+	}
+	after, err := o.Session.Status(ctx)
+	testutil.Must(t, err)
+	if len(after.Members) != 2 || after.Health != "healthy" || after.Leader == leader {
+		t.Errorf("after the removal: %d members, %s, leader %s", len(after.Members), after.Health, after.Leader)
 	}
 }

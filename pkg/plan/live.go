@@ -10,7 +10,7 @@ import (
 
 // FromStatus turns a live status into the planner's current state. Members
 // before 3.6 are probed for the v2 API, which 3.6 no longer has.
-func FromStatus(ctx context.Context, cfg conn.Config, st *status.Cluster) Cluster {
+func FromStatus(ctx context.Context, p *conn.Pool, st *status.Cluster) Cluster {
 	cl := Cluster{Live: true, ClusterVersion: st.ClusterVersion, Health: st.Health, HealthReasons: st.Reasons, Alarms: st.Alarms}
 	for _, m := range st.Members {
 		pm := Member{Name: m.Name, Version: m.ServerVersion, StorageVersion: m.StorageVersion, IsLearner: m.IsLearner,
@@ -19,7 +19,7 @@ func FromStatus(ctx context.Context, cfg conn.Config, st *status.Cluster) Cluste
 			pm.Name = m.ID
 		}
 		if m.Reachable && version.Compare(m.ServerVersion, "3.6.0") < 0 {
-			pm.V2Enabled, _ = status.V2Enabled(ctx, cfg, m.Endpoint)
+			pm.V2Enabled, _ = status.V2Enabled(ctx, p, m.Endpoint)
 		}
 		cl.Members = append(cl.Members, pm)
 	}

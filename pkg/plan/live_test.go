@@ -19,10 +19,11 @@ func livePlan(t *testing.T, sb *sandbox.Sandbox, target string) *plan.Plan {
 	st, _ := sb.State()
 	c := st.Conn()
 	c.CommandTimeout = 2 * time.Second
-	cs, err := status.Collect(ctx, c, status.Options{})
+	s := testutil.Session(t, c)
+	cs, err := status.Collect(ctx, s.Pool(), status.Options{})
 	testutil.Must(t, err, "status")
 	cat, _ := catalog.Default()
-	p, err := plan.Make(cat, plan.FromStatus(ctx, c, cs), plan.Options{Target: target})
+	p, err := plan.Make(cat, plan.FromStatus(ctx, s.Pool(), cs), plan.Options{Target: target})
 	testutil.Must(t, err, "plan")
 	return p
 }

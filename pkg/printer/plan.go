@@ -3,13 +3,23 @@ package printer
 import (
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/etcdpilot/etcdpilot/pkg/plan"
 )
 
-func init() {
-	renderers["*plan.Plan"] = func(w io.Writer, v any) error { return planTable(w, v.(*plan.Plan)) }
+func planView(p *plan.Plan) *view {
+	vw := &view{layout: func(w io.Writer) error { return planTable(w, p) }}
+	vw.head = []string{fmt.Sprintf("target %s (%s): %d steps, %d blockers, %d warnings", p.Target, p.Direction, len(p.Path), len(p.Blockers), len(p.Warnings))}
+	for _, s := range p.Path {
+		vw.rows = append(vw.rows, []string{"step", fmt.Sprint(s.Index), s.From, s.To, s.Kind})
+	}
+	for _, f := range p.Blockers {
+		vw.rows = append(vw.rows, []string{"blocker", f.Code, wrap(f.Message)})
+	}
+	for _, f := range p.Warnings {
+		vw.rows = append(vw.rows, []string{"warning", f.Code, wrap(f.Message)})
+	}
+	return vw
 }
 
 func planTable(w io.Writer, p *plan.Plan) error {
@@ -86,5 +96,3 @@ func findings(w io.Writer, title string, fs []plan.Finding) {
 		}
 	}
 }
-
-func wrap(s string) string { return strings.Join(strings.Fields(s), " ") }

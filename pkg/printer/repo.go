@@ -9,10 +9,39 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/repo"
 )
 
-func init() {
-	renderers["*repo.Result"] = func(w io.Writer, v any) error { return scanTable(w, v.(*repo.Result)) }
-	renderers["*repo.BumpResult"] = func(w io.Writer, v any) error { return bumpTable(w, v.(*repo.BumpResult)) }
-	renderers["*repo.DepsReport"] = func(w io.Writer, v any) error { return depsTable(w, v.(*repo.DepsReport)) }
+func scanView(r *repo.Result) *view {
+	return &view{layout: func(w io.Writer) error { return scanTable(w, r) }, rows: pinRows(r.Pins)[1:]}
+}
+
+func bumpView(r *repo.BumpResult) *view {
+	vw := &view{layout: func(w io.Writer) error { return bumpTable(w, r) }}
+	for _, c := range r.Changes {
+		vw.rows = append(vw.rows, pinRows(c.Pins)[1:]...)
+	}
+	vw.tail = []string{bumpSummary(r)}
+	return vw
+}
+
+func checkView(r *repo.CheckResult) *view {
+	vw := &view{}
+	for _, p := range r.Mismatches {
+		vw.head = append(vw.head, fmt.Sprintf("%s:%d: %s pins %s, expected %s", p.File, p.Line, p.Kind, p.Text, r.Expect))
+	}
+	return vw
+}
+
+func depsView(r *repo.DepsReport) *view {
+	vw := &view{layout: func(w io.Writer) error { return depsTable(w, r) }}
+	for _, f := range r.Findings {
+		vw.rows = append(vw.rows, []string{f.Severity, f.Code, f.Message})
+	}
+	for _, u := range r.Updates {
+		vw.rows = append(vw.rows, []string{"update", u.From, u.To, u.Kind, u.Action})
+	}
+	if len(vw.rows) == 0 {
+		vw.head = []string{"no findings"}
+	}
+	return vw
 }
 
 func pinRows(pins []repo.Pin) [][]string {
@@ -57,18 +86,28 @@ func bumpTable(w io.Writer, r *repo.BumpResult) error {
 	for _, c := range r.Changes {
 		n += len(c.Pins)
 	}
-	switch {
-	case len(r.Changes) == 0:
-		fmt.Fprintf(w, "every pin is already %s\n", r.To)
-	case r.Written:
-		fmt.Fprintf(w, "\nbumped %d pins in %d files to %s; a new scan finds no stale pin\n", n, len(r.Changes), r.To)
-	default:
-		fmt.Fprintf(w, "\ndry run: %d pins in %d files would become %s; nothing was written\n", n, len(r.Changes), r.To)
+	if n > 0 {
+		fmt.Fprintln(w)
 	}
+	fmt.Fprintln(w, bumpSummary(r))
 	for _, p := range r.Skipped {
 		fmt.Fprintf(w, "not bumped: %s:%d %s %s (legacy module path; move to go.etcd.io/etcd/*/v3 by hand)\n", p.File, p.Line, p.Module, p.Text)
 	}
 	return nil
+}
+
+func bumpSummary(r *repo.BumpResult) string {
+	n := 0
+	for _, c := range r.Changes {
+		n += len(c.Pins)
+	}
+	switch {
+	case len(r.Changes) == 0:
+		return fmt.Sprintf("every pin is already %s", r.To)
+	case r.Written:
+		return fmt.Sprintf("bumped %d pins in %d files to %s; a new scan finds no stale pin", n, len(r.Changes), r.To)
+	}
+	return fmt.Sprintf("dry run: %d pins in %d files would become %s; nothing was written", n, len(r.Changes), r.To)
 }
 
 func depsTable(w io.Writer, r *repo.DepsReport) error {

@@ -4,15 +4,49 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/etcdpilot/etcdpilot/pkg/engine"
 	"github.com/etcdpilot/etcdpilot/pkg/probe"
 	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
 )
 
-func init() {
-	renderers["*upgrade.Report"] = func(w io.Writer, v any) error { return reportTable(w, v.(*upgrade.Report)) }
-	renderers["*upgrade.Journal"] = func(w io.Writer, v any) error { return journalTable(w, v.(*upgrade.Journal)) }
+func reportView(r *upgrade.Report) *view {
+	vw := &view{layout: func(w io.Writer) error { return reportTable(w, r) }}
+	vw.head = []string{fmt.Sprintf("upgrade to %s: %s in %s, cluster version %s", r.Target, r.State, r.Took.Round(time.Millisecond), dash(r.ClusterVersion))}
+	for _, n := range sortedKeys(r.From) {
+		vw.rows = append(vw.rows, []string{n, r.From[n], dash(r.To[n])})
+	}
+	if r.Error != "" {
+		vw.tail = append(vw.tail, "error: "+r.Error)
+	}
+	return vw
+}
+
+func journalView(j *engine.Journal) *view {
+	vw := &view{layout: func(w io.Writer) error { return journalTable(w, j) }}
+	vw.head = []string{fmt.Sprintf("%s to %s of cluster %s: %s", kind(j), j.Target, j.ClusterID, j.State)}
+	for _, e := range j.Entries {
+		vw.rows = append(vw.rows, []string{e.At.Format(time.RFC3339Nano), e.Step, e.Status, e.Detail})
+	}
+	return vw
+}
+
+func kind(j *engine.Journal) string {
+	if j.Kind == "" {
+		return "upgrade"
+	}
+	return j.Kind
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func reportTable(w io.Writer, r *upgrade.Report) error {
@@ -20,13 +54,8 @@ func reportTable(w io.Writer, r *upgrade.Report) error {
 	if r.Error != "" {
 		fmt.Fprintf(w, "Error: %s\n", r.Error)
 	}
-	names := make([]string, 0, len(r.From))
-	for n := range r.From {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	rows := [][]string{{"MEMBER", "BEFORE", "AFTER"}}
-	for _, n := range names {
+	for _, n := range sortedKeys(r.From) {
 		rows = append(rows, []string{n, r.From[n], dash(r.To[n])})
 	}
 	fmt.Fprintln(w)
@@ -70,11 +99,14 @@ func probeTable(w io.Writer, p *probe.Result) {
 	}
 }
 
-func journalTable(w io.Writer, j *upgrade.Journal) error {
-	fmt.Fprintf(w, "Upgrade to %s of cluster %s: %s (started %s, updated %s)\n", j.Target, j.ClusterID, j.State,
+func journalTable(w io.Writer, j *engine.Journal) error {
+	fmt.Fprintf(w, "%s to %s of cluster %s: %s (started %s, updated %s)\n", strings.ToUpper(kind(j)[:1])+kind(j)[1:], j.Target, j.ClusterID, j.State,
 		j.StartedAt.Format(time.RFC3339), j.UpdatedAt.Format(time.RFC3339))
 	if j.Error != "" {
 		fmt.Fprintf(w, "Error: %s\n", j.Error)
+	}
+	if j.Reason != "" {
+		fmt.Fprintf(w, "Abandoned because: %s\n", j.Reason)
 	}
 	if j.Snapshot != "" {
 		fmt.Fprintf(w, "Pre-upgrade snapshot: %s\n", j.Snapshot)
@@ -84,5 +116,14 @@ func journalTable(w io.Writer, j *upgrade.Journal) error {
 	for _, e := range j.Entries {
 		rows = append(rows, []string{e.At.Format("15:04:05.000"), e.Step, e.Status, dash(e.Detail)})
 	}
-	return Table(w, rows)
+	if err := Table(w, rows); err != nil {
+		return err
+	}
+	if len(j.Planned) > 0 && !engine.Finished(j.State) {
+		fmt.Fprintln(w, "\nPlanned steps of the current hop:")
+		for i, s := range j.Planned {
+			fmt.Fprintf(w, "  %d. %s\n", i+1, s)
+		}
+	}
+	return nil
 }

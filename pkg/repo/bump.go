@@ -186,6 +186,25 @@ func newText(p Pin, target, suffix string) string {
 
 // Mismatches lists pins that are not at version (go.mod's legacy paths
 // excluded; go.mod entirely with skipGoMod).
+// CheckResult is what repo check found.
+type CheckResult struct {
+	Expect     string `json:"expect"`
+	Pins       int    `json:"pins"`
+	Mismatches []Pin  `json:"mismatches"`
+}
+
+// Check scans dir and lists the pins that are not v.
+func Check(dir, v string, skipGoMod bool) (*CheckResult, error) {
+	r, err := Scan(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Errors) > 0 {
+		return nil, fmt.Errorf("files could not be read, the check is incomplete:\n  %s", strings.Join(r.Errors, "\n  "))
+	}
+	return &CheckResult{Expect: v, Pins: len(r.Pins), Mismatches: append([]Pin{}, Mismatches(r, v, skipGoMod)...)}, nil
+}
+
 func Mismatches(r *Result, v string, skipGoMod bool) []Pin {
 	var out []Pin
 	for _, p := range r.Pins {

@@ -1,15 +1,21 @@
-// Package runtime defines how etcdpilot stops, starts and disturbs etcd
-// members, whatever runs them: local sandbox processes, command hooks for
-// systemd or SSH hosts, or kubeadm static pods.
+// Package runtime defines how etcdpilot stops and starts etcd members,
+// whatever runs them: local sandbox processes, command hooks for systemd or
+// SSH hosts, or kubeadm static pods.
+//
+// An upgrade needs only Runtime: stop this member, start it on version V.
+// Everything else is an optional capability (FlagRenamer, Inspector,
+// Killer, Pauser, Provisioner) that a runtime may offer and a caller
+// discovers with a type assertion; Has names the ones a runtime offers.
 package runtime
 
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
-// ErrNotSupported is returned by runtimes that cannot do an operation (for
-// example Pause on a systemd host).
+// ErrNotSupported is returned when a runtime lacks a capability a caller
+// needs (for example Pause on a systemd host).
 var ErrNotSupported = errors.New("not supported by this runtime")
 
 // StartOptions say how to start a member.
@@ -17,27 +23,97 @@ type StartOptions struct {
 	// Version is the etcd version whose binary to run; empty keeps the
 	// member's current version.
 	Version string
-	// RenameFlags maps a flag the member is configured with ("--experimental-x")
-	// to its replacement ("--x"); an empty replacement drops the flag.
-	RenameFlags map[string]string
 }
 
-// Runtime drives the processes of a cluster's members, by member name.
+// Runtime stops and starts a cluster's members, by member name.
 type Runtime interface {
-	// Start starts the member and returns once it runs (or has failed).
-	Start(ctx context.Context, member string, opts StartOptions) error
-	// Stop stops the member gracefully (SIGTERM), killing it after the
-	// runtime's timeout.
+	// Stop stops the member gracefully (SIGTERM, systemctl stop, the
+	// static pod's manifest moved away) and returns once it is down.
+	// Stopping a member that is down is not an error.
 	Stop(ctx context.Context, member string) error
-	// Kill stops the member at once (SIGKILL).
+	// Start starts the member, on opts.Version when set, with its data
+	// directory and configuration, and returns once it runs (or failed).
+	Start(ctx context.Context, member string, opts StartOptions) error
+}
+
+// FlagRenamer is a runtime that owns its members' configuration and can
+// rewrite it: renames maps a flag ("--experimental-x") to its replacement
+// ("--x"); an empty replacement drops the flag.
+type FlagRenamer interface {
+	RenameFlags(ctx context.Context, member string, renames map[string]string) error
+}
+
+// Inspector reads a member's configured version and flags (from its
+// process, unit or manifest), for plans.
+type Inspector interface {
+	Version(ctx context.Context, member string) (string, error)
+	Flags(ctx context.Context, member string) ([]string, error)
+}
+
+// Killer stops a member at once (SIGKILL), for fault drills.
+type Killer interface {
 	Kill(ctx context.Context, member string) error
-	// Pause freezes the member (SIGSTOP); Resume thaws it (SIGCONT).
+}
+
+// Pauser freezes a member (SIGSTOP) and thaws it.
+type Pauser interface {
 	Pause(ctx context.Context, member string) error
 	Resume(ctx context.Context, member string) error
-	// Version returns the etcd version the runtime runs for the member.
-	Version(ctx context.Context, member string) (string, error)
-	// Flags returns the member's configured command-line flags.
-	Flags(ctx context.Context, member string) ([]string, error)
+}
+
+// NewMember is what a Provisioner reserved for a member to be added.
+type NewMember struct {
+	Name     string
+	PeerURLs []string
+	// Running is true when the member was provisioned and started before
+	// (an add run again).
+	Running bool
+}
+
+// Provisioner makes room for new members and retires old ones: ports,
+// data directories, certificates and processes.
+type Provisioner interface {
+	// Provision reserves a new member (or returns the one reserved
+	// earlier under that name) without starting it.
+	Provision(ctx context.Context, name, version string) (NewMember, error)
+	// Join starts a provisioned member with the --initial-cluster the
+	// cluster gave it (initial-cluster-state existing).
+	Join(ctx context.Context, name, initialCluster string) error
+	// Retire stops a member and moves its data directory aside (never
+	// deleting it); the name can be provisioned again.
+	Retire(ctx context.Context, name string) error
+	// Provisioned reports whether the runtime knows a member of that name.
+	Provisioned(ctx context.Context, name string) bool
+}
+
+// Has lists the optional capabilities rt offers.
+func Has(rt Runtime) []string {
+	var out []string
+	if _, ok := rt.(FlagRenamer); ok {
+		out = append(out, "rename-flags")
+	}
+	if _, ok := rt.(Inspector); ok {
+		out = append(out, "inspect")
+	}
+	if _, ok := rt.(Killer); ok {
+		out = append(out, "kill")
+	}
+	if _, ok := rt.(Pauser); ok {
+		out = append(out, "pause")
+	}
+	if _, ok := rt.(Provisioner); ok {
+		out = append(out, "provision")
+	}
+	return out
+}
+
+// Kill kills a member if the runtime can, else ErrNotSupported.
+func Kill(ctx context.Context, rt Runtime, member string) error {
+	k, ok := rt.(Killer)
+	if !ok {
+		return fmt.Errorf("kill %s: %w", member, ErrNotSupported)
+	}
+	return k.Kill(ctx, member)
 }
 
 // RenameFlags applies renames to a flag list ("--a=b" or "--a", "b" forms).

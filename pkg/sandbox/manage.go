@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/pki"
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
 
@@ -90,6 +91,47 @@ func (s *Sandbox) Forget(ctx context.Context, name string) error {
 		}
 		return nil
 	})
+}
+
+// Provision reserves a member (runtime.Provisioner): the one reserved
+// before under that name, or a new one.
+func (s *Sandbox) Provision(ctx context.Context, name, version string) (runtime.NewMember, error) {
+	st, err := s.State()
+	if err != nil {
+		return runtime.NewMember{}, err
+	}
+	m, err := st.Member(name)
+	if err != nil {
+		if version == "" && len(st.Members) > 0 {
+			version = st.Members[0].Version
+		}
+		if m, err = s.Reserve(name, version); err != nil {
+			return runtime.NewMember{}, err
+		}
+	}
+	return runtime.NewMember{Name: name, PeerURLs: []string{m.PeerURL}, Running: m.Running()}, nil
+}
+
+// Join records the member's --initial-cluster and starts it
+// (runtime.Provisioner).
+func (s *Sandbox) Join(ctx context.Context, name, initialCluster string) error {
+	if err := s.SetInitialCluster(name, initialCluster); err != nil {
+		return err
+	}
+	return s.Start(ctx, name, runtime.StartOptions{})
+}
+
+// Retire is Forget (runtime.Provisioner).
+func (s *Sandbox) Retire(ctx context.Context, name string) error { return s.Forget(ctx, name) }
+
+// Provisioned reports whether the sandbox has a member of that name.
+func (s *Sandbox) Provisioned(ctx context.Context, name string) bool {
+	st, err := s.State()
+	if err != nil {
+		return false
+	}
+	_, err = st.Member(name)
+	return err == nil
 }
 
 // UpdateMember changes a member's recorded configuration.

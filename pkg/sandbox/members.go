@@ -24,7 +24,15 @@ const (
 	sigCont = syscall.SIGCONT
 )
 
-var _ runtime.Runtime = (*Sandbox)(nil)
+// A sandbox offers every capability of a runtime.
+var (
+	_ runtime.Runtime     = (*Sandbox)(nil)
+	_ runtime.FlagRenamer = (*Sandbox)(nil)
+	_ runtime.Inspector   = (*Sandbox)(nil)
+	_ runtime.Killer      = (*Sandbox)(nil)
+	_ runtime.Pauser      = (*Sandbox)(nil)
+	_ runtime.Provisioner = (*Sandbox)(nil)
+)
 
 // args is the member's full etcd command line (without the binary).
 func (st *State) args(m *Member) []string {
@@ -53,12 +61,22 @@ func (st *State) args(m *Member) []string {
 }
 
 // Start starts a stopped member, optionally with another version's binary
-// and renamed flags (runtime.Runtime).
+// (runtime.Runtime). Starting a running member on its own version is not
+// an error.
 func (s *Sandbox) Start(ctx context.Context, name string, opts runtime.StartOptions) error {
-	return s.start(ctx, name, opts.Version, opts.RenameFlags)
+	return s.start(ctx, name, opts.Version)
 }
 
-func (s *Sandbox) start(ctx context.Context, name, v string, renames map[string]string) error {
+// RenameFlags rewrites the member's extra flags; they apply at its next
+// start (runtime.FlagRenamer).
+func (s *Sandbox) RenameFlags(ctx context.Context, name string, renames map[string]string) error {
+	return s.UpdateMember(name, func(m *Member) error {
+		m.ExtraFlags = runtime.RenameFlags(m.ExtraFlags, renames)
+		return nil
+	})
+}
+
+func (s *Sandbox) start(ctx context.Context, name, v string) error {
 	st, err := s.State()
 	if err != nil {
 		return err
@@ -67,15 +85,18 @@ func (s *Sandbox) start(ctx context.Context, name, v string, renames map[string]
 	if err != nil {
 		return err
 	}
-	if m.Process.alive() {
-		return fmt.Errorf("member %s is already running (pid %d)", name, m.Process.PID)
-	}
 	if v == "" {
 		v = m.Version
 	}
 	cv, err := version.Canonical(v)
 	if err != nil {
 		return err
+	}
+	if m.Process.alive() {
+		if cv == m.Version {
+			return nil
+		}
+		return fmt.Errorf("member %s is already running etcd %s (pid %d); stop it before starting it on %s", name, version.Plain(m.Version), m.Process.PID, version.Plain(cv))
 	}
 	in, err := s.Binaries.Install(ctx, cv, binaries.Options{})
 	if err != nil {
@@ -86,7 +107,6 @@ func (s *Sandbox) start(ctx context.Context, name, v string, renames map[string]
 		return err
 	}
 	m.Version = cv
-	m.ExtraFlags = runtime.RenameFlags(m.ExtraFlags, renames)
 	args := st.args(m)
 	if err := os.MkdirAll(filepath.Dir(m.LogFile), 0o700); err != nil {
 		return err
@@ -121,7 +141,6 @@ func (s *Sandbox) start(ctx context.Context, name, v string, renames map[string]
 		}
 		sm.Process = p
 		sm.Version = cv
-		sm.ExtraFlags = m.ExtraFlags
 		return nil
 	})
 	if err != nil {
@@ -189,7 +208,7 @@ func (s *Sandbox) Stop(ctx context.Context, name string) error {
 	if m.Process.waitGone(timeout) {
 		return nil
 	}
-	fmt.Fprintf(s.out(), "member %s did not stop within %s; killing it\n", name, timeout)
+	s.log().Warn(fmt.Sprintf("member %s did not stop within %s; killing it", name, timeout), "member", name)
 	m.Process.signal(sigKill)
 	if !m.Process.waitGone(10 * time.Second) {
 		return fmt.Errorf("member %s (pid %d) survived SIGKILL", name, m.Process.PID)

@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +16,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
 	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/pki"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
@@ -30,8 +31,8 @@ type Sandbox struct {
 	StopTimeout time.Duration
 	// StartTimeout bounds the wait for a started member to listen (default 60s).
 	StartTimeout time.Duration
-	// Out receives progress lines; nil is silent.
-	Out io.Writer
+	// Log receives progress; nil is silent.
+	Log *slog.Logger
 }
 
 // Options describe a new sandbox.
@@ -88,15 +89,10 @@ func (s *Sandbox) Update(fn func(*State) error) error {
 	return writeState(s.Dir, st)
 }
 
-func (s *Sandbox) out() io.Writer {
-	if s.Out == nil {
-		return io.Discard
-	}
-	return s.Out
-}
+func (s *Sandbox) log() *slog.Logger { return logging.OrDiscard(s.Log) }
 
 // Create makes and starts a new sandbox and waits until it is healthy.
-func Create(ctx context.Context, root string, bins *binaries.Manager, opts Options, out io.Writer) (*Sandbox, error) {
+func Create(ctx context.Context, root string, bins *binaries.Manager, opts Options, log *slog.Logger) (*Sandbox, error) {
 	if opts.Name == "" {
 		opts.Name = "default"
 	}
@@ -131,7 +127,7 @@ func Create(ctx context.Context, root string, bins *binaries.Manager, opts Optio
 		}
 		return nil, err
 	}
-	s := &Sandbox{Name: opts.Name, Dir: dir, Binaries: bins, Out: out}
+	s := &Sandbox{Name: opts.Name, Dir: dir, Binaries: bins, Log: log}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		lastErr = s.bootstrap(ctx, opts, versions)
@@ -142,7 +138,7 @@ func Create(ctx context.Context, root string, bins *binaries.Manager, opts Optio
 		if !strings.Contains(lastErr.Error(), "address already in use") {
 			break
 		}
-		fmt.Fprintf(s.out(), "a port was taken by another process; retrying with new ports\n")
+		s.log().Info("a port was taken by another process; retrying with new ports")
 	}
 	os.RemoveAll(dir)
 	return nil, lastErr
@@ -186,14 +182,14 @@ func (s *Sandbox) bootstrap(ctx context.Context, opts Options, versions []string
 	if err := writeState(s.Dir, st); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.out(), "starting sandbox %s: %d members (%s)\n", st.Name, len(st.Members), describeVersions(versions))
+	s.log().Info(fmt.Sprintf("starting sandbox %s: %d members (%s)", st.Name, len(st.Members), describeVersions(versions)), "sandbox", st.Name)
 	var wg sync.WaitGroup
 	errs := make([]error, len(st.Members))
 	for i, m := range st.Members {
 		wg.Add(1)
 		go func(i int, name string) {
 			defer wg.Done()
-			errs[i] = s.start(ctx, name, "", nil)
+			errs[i] = s.start(ctx, name, "")
 		}(i, m.Name)
 	}
 	wg.Wait()
@@ -364,8 +360,8 @@ func (st *State) Conn() conn.Config {
 }
 
 // Env returns the ETCDCTL_* variables that point etcdctl at the sandbox.
-func (st *State) Env() [][2]string {
-	env := [][2]string{{"ETCDCTL_ENDPOINTS", strings.Join(st.Endpoints(), ",")}}
+func (st *State) Env() EnvVars {
+	env := EnvVars{{"ETCDCTL_ENDPOINTS", strings.Join(st.Endpoints(), ",")}}
 	if st.TLS != nil {
 		env = append(env, [2]string{"ETCDCTL_CACERT", st.TLS.CA}, [2]string{"ETCDCTL_CERT", st.TLS.Client.Cert}, [2]string{"ETCDCTL_KEY", st.TLS.Client.Key})
 	}

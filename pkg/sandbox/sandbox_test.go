@@ -18,7 +18,7 @@ func TestRuntimeOperations(t *testing.T) {
 	t.Parallel()
 	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V35}})
 	ctx := testutil.Context(t, 2*time.Minute)
-	var rt runtime.Runtime = sb
+	rt := sb
 	st, _ := sb.State()
 	m3 := st.Members[2].Name
 
@@ -34,7 +34,7 @@ func TestRuntimeOperations(t *testing.T) {
 	if v != "v"+testutil.V36 {
 		t.Fatalf("version after start: %s", v)
 	}
-	cl, err := status.Collect(ctx, st.Conn(), status.Options{SkipHash: true})
+	cl, err := status.CollectConfig(ctx, st.Conn(), status.Options{SkipHash: true})
 	testutil.Must(t, err, "status")
 	for _, m := range cl.Members {
 		if m.Name == m3 && m.ServerVersion != testutil.V36 {
@@ -76,7 +76,8 @@ func TestStartFailureShowsLog(t *testing.T) {
 		t.Fatalf("want start failure with the log, got %v", err)
 	}
 	// With the flag renamed as 3.6 documents, 3.7 starts.
-	err = sb.Start(ctx, "m1", runtime.StartOptions{Version: testutil.V37, RenameFlags: map[string]string{"--experimental-initial-corrupt-check": "--feature-gates=InitialCorruptCheck"}})
+	testutil.Must(t, sb.RenameFlags(ctx, "m1", map[string]string{"--experimental-initial-corrupt-check": "--feature-gates=InitialCorruptCheck"}))
+	err = sb.Start(ctx, "m1", runtime.StartOptions{Version: testutil.V37})
 	testutil.Must(t, err, "start with renamed flag")
 	testutil.Must(t, sb.WaitHealthy(ctx), "healthy")
 }

@@ -22,8 +22,8 @@ type Comparison struct {
 // CompareCluster checks every member of a running cluster against the
 // snapshot: it holds the snapshot's revision, the same number of keys at
 // that revision, and the same HashKV there.
-func CompareCluster(ctx context.Context, cfg conn.Config, info *Info) ([]Comparison, error) {
-	list, err := status.MemberList(ctx, cfg)
+func CompareCluster(ctx context.Context, p *conn.Pool, info *Info) ([]Comparison, error) {
+	list, err := status.MemberList(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func CompareCluster(ctx context.Context, cfg conn.Config, info *Info) ([]Compari
 			continue
 		}
 		ep := m.ClientURLs[0]
-		c, err := compareMember(ctx, cfg, ep, info)
+		c, err := compareMember(ctx, p, ep, info)
 		c.Member = m.Name
 		out = append(out, c)
 		if err != nil {
@@ -47,14 +47,13 @@ func CompareCluster(ctx context.Context, cfg conn.Config, info *Info) ([]Compari
 	return out, nil
 }
 
-func compareMember(ctx context.Context, cfg conn.Config, ep string, info *Info) (Comparison, error) {
+func compareMember(ctx context.Context, p *conn.Pool, ep string, info *Info) (Comparison, error) {
 	var c Comparison
-	cli, err := cfg.ForEndpoint(ep).Client()
+	cli, err := p.Client(ctx, ep)
 	if err != nil {
 		return c, err
 	}
-	defer cli.Close()
-	cctx, cancel := cfg.WithTimeout(ctx)
+	cctx, cancel := p.WithTimeout(ctx)
 	defer cancel()
 	st, err := cli.Status(cctx, ep)
 	if err != nil {

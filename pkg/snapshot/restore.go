@@ -20,9 +20,9 @@ import (
 
 // Target is one member's data directory to restore.
 type Target struct {
-	Name     string
-	PeerURLs []string
-	DataDir  string
+	Name     string   `json:"name"`
+	PeerURLs []string `json:"peerURLs"`
+	DataDir  string   `json:"dataDir"`
 }
 
 // RestoreOptions tune RestoreDataDirs.

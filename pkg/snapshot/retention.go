@@ -1,51 +1,35 @@
 package snapshot
 
 import (
+	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 )
 
-// Entry is one snapshot in a directory.
+// Entry is one snapshot in a store, or the incomplete file of a save that
+// did not finish.
 type Entry struct {
+	// File is the local path (directory stores) or the object's URL.
 	File      string     `json:"file"`
+	Name      string     `json:"name"`
 	Size      int64      `json:"size"`
 	Time      time.Time  `json:"time"`
 	Sidecar   *Sidecar   `json:"sidecar,omitempty"`
 	Verified  *time.Time `json:"verifiedAt,omitempty"`
 	Drilled   *time.Time `json:"drilledAt,omitempty"`
 	SidecarOK bool       `json:"hasSidecar"`
+	// Incomplete is "in progress" for a save still writing, "abandoned"
+	// for one a killed process left behind; empty for a snapshot.
+	Incomplete string `json:"incomplete,omitempty"`
 }
 
-// List returns the *.db snapshots in dir, newest first, with their
-// sidecars. The time is the sidecar's creation time, else the file's mtime.
-func List(dir string) ([]Entry, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	out := []Entry{}
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".db") || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		p := filepath.Join(dir, e.Name())
-		fi, err := e.Info()
-		if err != nil {
-			continue
-		}
-		en := Entry{File: p, Size: fi.Size(), Time: fi.ModTime().UTC()}
-		if sc, err := ReadSidecar(p); err == nil {
-			en.Sidecar, en.SidecarOK = sc, true
-			en.Time, en.Verified, en.Drilled = sc.CreatedAt, sc.VerifiedAt, sc.DrilledAt
-		}
-		out = append(out, en)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
-	return out, nil
+// Listing is the snapshots of a store (snapshot ls).
+type Listing []Entry
+
+// Pruning is what prune did or would do with each snapshot.
+type Pruning struct {
+	DryRun    bool       `json:"dryRun"`
+	Decisions []Decision `json:"decisions"`
 }
 
 // Policy says which snapshots to keep; a snapshot kept by any rule stays.
@@ -70,6 +54,16 @@ func Decide(entries []Entry, p Policy) []Decision {
 	n := 0
 	for i, e := range entries {
 		d := Decision{Entry: e}
+		switch {
+		case e.Incomplete == "abandoned":
+			d.Reason = []string{"left by a save that did not finish"}
+			ds[i] = d
+			continue
+		case e.Incomplete != "":
+			d.Keep, d.Reason = true, []string{"a save is writing it"}
+			ds[i] = d
+			continue
+		}
 		if !e.SidecarOK {
 			d.Keep, d.Reason = true, []string{"no sidecar: not etcdpilot's, never pruned"}
 			ds[i] = d
@@ -97,13 +91,14 @@ func Decide(entries []Entry, p Policy) []Decision {
 	return ds
 }
 
-// Prune removes the snapshots (and sidecars) the policy does not keep,
-// unless dryRun. It returns the decisions.
-func Prune(dir string, p Policy, dryRun bool) ([]Decision, error) {
+// Prune removes the snapshots (and sidecars) the policy does not keep, and
+// the files of saves that never finished, unless dryRun. It returns the
+// decisions.
+func Prune(ctx context.Context, st Store, p Policy, dryRun bool) ([]Decision, error) {
 	if p.KeepLast <= 0 && p.KeepHourly <= 0 && p.KeepDaily <= 0 {
 		return nil, fmt.Errorf("a policy that keeps nothing would delete every snapshot: give --keep-last, --keep-hourly or --keep-daily")
 	}
-	entries, err := List(dir)
+	entries, err := st.List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -115,10 +110,9 @@ func Prune(dir string, p Policy, dryRun bool) ([]Decision, error) {
 		if d.Keep {
 			continue
 		}
-		if err := os.Remove(d.File); err != nil {
+		if err := st.Delete(ctx, d.Name); err != nil {
 			return ds, err
 		}
-		os.Remove(SidecarPath(d.File))
 	}
 	return ds, nil
 }

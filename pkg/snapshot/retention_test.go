@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,7 +25,7 @@ func TestPruneKeepsExactlyThePolicy(t *testing.T) {
 	foreign := filepath.Join(dir, "manual.db") // no sidecar: never touched
 	os.WriteFile(foreign, []byte("x"), 0o600)
 
-	ds, err := Prune(dir, Policy{KeepLast: 4, KeepHourly: 6, KeepDaily: 3}, true)
+	ds, err := Prune(context.Background(), Dir{Path: dir}, Policy{KeepLast: 4, KeepHourly: 6, KeepDaily: 3}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestPruneKeepsExactlyThePolicy(t *testing.T) {
 	if n, _ := filepath.Glob(filepath.Join(dir, "*.db")); len(n) != 217 {
 		t.Fatalf("dry run deleted files: %d left", len(n))
 	}
-	if _, err := Prune(dir, Policy{KeepLast: 4, KeepHourly: 6, KeepDaily: 3}, false); err != nil {
+	if _, err := Prune(context.Background(), Dir{Path: dir}, Policy{KeepLast: 4, KeepHourly: 6, KeepDaily: 3}, false); err != nil {
 		t.Fatal(err)
 	}
 	left, _ := filepath.Glob(filepath.Join(dir, "*.db"))
@@ -59,7 +60,7 @@ func TestPruneKeepsExactlyThePolicy(t *testing.T) {
 	if len(left) != len(want) || len(sidecars) != len(want)-1 {
 		t.Fatalf("%d snapshots and %d sidecars left", len(left), len(sidecars))
 	}
-	if _, err := Prune(dir, Policy{}, true); err == nil {
+	if _, err := Prune(context.Background(), Dir{Path: dir}, Policy{}, true); err == nil {
 		t.Fatal("an empty policy was accepted")
 	}
 }

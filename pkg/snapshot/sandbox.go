@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/etcdpilot/etcdpilot/pkg/conn"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
@@ -56,7 +57,12 @@ func RestoreSandbox(ctx context.Context, sb *sandbox.Sandbox, file string) ([]Co
 	if err := sb.WaitHealthy(wctx); err != nil {
 		return nil, err
 	}
-	return CompareCluster(ctx, st.Conn(), info)
+	p, err := conn.NewPool(st.Conn())
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	return CompareCluster(ctx, p, info)
 }
 
 func startAll(ctx context.Context, rt runtime.Runtime, st *sandbox.State) error {
@@ -71,4 +77,16 @@ func startAll(ctx context.Context, rt runtime.Runtime, st *sandbox.State) error 
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// RestoreResult is what a restore did: the data directories it wrote, how
+// the members must start, and (for a sandbox) how the running cluster
+// compares with the snapshot.
+type RestoreResult struct {
+	File           string       `json:"file"`
+	Sandbox        string       `json:"sandbox,omitempty"`
+	Targets        []Target     `json:"targets,omitempty"`
+	InitialCluster string       `json:"initialCluster,omitempty"`
+	Token          string       `json:"initialClusterToken,omitempty"`
+	Compared       []Comparison `json:"compared,omitempty"`
 }

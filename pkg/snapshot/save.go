@@ -10,14 +10,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sys/unix"
 
-	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
 	"github.com/etcdpilot/etcdpilot/pkg/progress"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
@@ -42,32 +41,36 @@ type SaveOptions struct {
 }
 
 // Save streams a snapshot from a member into dest (a file, or a directory
-// that gets a timestamped name). The data goes to a 0600 temporary file
-// beside dest, hashed while it streams; the trailer is checked, the file is
-// fsynced, opened with bbolt and compared with the member's HashKV, and
-// only then renamed into place and its directory fsynced. A failure leaves
-// nothing under the final name.
-func Save(ctx context.Context, cfg conn.Config, dest string, opts SaveOptions) (*Sidecar, string, error) {
-	src, cluster, err := pickSource(ctx, cfg, opts.From)
+// that gets a timestamped name) and returns its sidecar and path. The data
+// goes to a 0600 temporary file beside dest, hashed while it streams; the
+// trailer is checked, the file is fsynced, opened with bbolt and compared
+// with the member's HashKV, and only then published under its name without
+// replacing anything (a second save to the same name fails), and its
+// directory fsynced. A failure leaves nothing under the final name.
+func Save(ctx context.Context, s *cluster.Session, dest string, opts SaveOptions) (*Sidecar, string, error) {
+	cl, err := s.Status(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	path, err := destination(dest, cluster.ClusterID)
+	src, err := pickSource(cl, opts.From)
 	if err != nil {
 		return nil, "", err
 	}
-	c, err := cfg.ForEndpoint(src.Endpoint).Client()
+	store, name, err := destination(dest, cl.ClusterID)
 	if err != nil {
 		return nil, "", err
 	}
-	defer c.Close()
-
-	tmp, err := fsutil.CreateTemp(path, 0o600)
+	path := filepath.Join(store.Path, name)
+	c, err := s.Pool().Client(ctx, src.Endpoint)
 	if err != nil {
 		return nil, "", err
 	}
-	defer tmp.Abort() // no-op after Commit
-	sc := &Sidecar{File: filepath.Base(path), ClusterID: cluster.ClusterID, Member: src.Name, MemberID: src.ID, Endpoint: src.Endpoint,
+	tmp, err := fsutil.CreateTemp(filepath.Join(store.Scratch(), name), 0o600)
+	if err != nil {
+		return nil, "", err
+	}
+	defer tmp.Abort() // no-op after Put
+	sc := &Sidecar{File: name, ClusterID: cl.ClusterID, Member: src.Name, MemberID: src.ID, Endpoint: src.Endpoint,
 		EtcdVersion: src.ServerVersion, CreatedAt: time.Now().UTC(), Etcdpilot: opts.Version}
 
 	sum, n, err := stream(ctx, c, &writeBehind{f: tmp.File}, src.Name, opts)
@@ -88,21 +91,24 @@ func Save(ctx context.Context, cfg conn.Config, dest string, opts SaveOptions) (
 	info.Size = n
 	sc.Info = *info
 	if opts.CompareMember {
-		if err := compareMemberHash(ctx, cfg, c, src, info, sc); err != nil {
+		if err := compareMemberHash(ctx, s, c, src, info, sc); err != nil {
 			return nil, "", err
 		}
 	}
-	if err := tmp.Commit(); err != nil {
+	if err := store.Put(ctx, name, tmp, sc); err != nil {
+		if errors.Is(err, fsutil.ErrExists) {
+			return nil, "", fmt.Errorf("%s already exists (another save took the name first); nothing was saved", path)
+		}
+		if fsutil.Exists(path) {
+			return nil, "", fmt.Errorf("snapshot saved as %s but its sidecar could not be written: %w", path, err)
+		}
 		return nil, "", err
-	}
-	if err := WriteSidecar(path, sc); err != nil {
-		return nil, "", fmt.Errorf("snapshot saved as %s but its sidecar could not be written: %w", path, err)
 	}
 	return sc, path, nil
 }
 
-func compareMemberHash(ctx context.Context, cfg conn.Config, c *clientv3.Client, src *status.Member, info *Info, sc *Sidecar) error {
-	hctx, cancel := cfg.WithTimeout(ctx)
+func compareMemberHash(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, info *Info, sc *Sidecar) error {
+	hctx, cancel := s.Pool().WithTimeout(ctx)
 	defer cancel()
 	hk, err := c.HashKV(hctx, src.Endpoint, info.Revision)
 	if err != nil {
@@ -183,49 +189,33 @@ func (c callback) Write(p []byte) (int, error) {
 // pickSource returns the member to stream from: the named one, or the
 // healthy voter with the highest applied index (a follower on a tie, to
 // spare the leader).
-func pickSource(ctx context.Context, cfg conn.Config, from string) (*status.Member, *status.Cluster, error) {
-	cl, err := status.Collect(ctx, cfg, status.Options{SkipHash: true})
-	if err != nil {
-		return nil, nil, err
+func pickSource(cl *status.Cluster, from string) (*status.Member, error) {
+	if from == "" {
+		if m := cluster.PickMember(cl, cluster.Pick{SpareLeader: true}); m != nil {
+			return m, nil
+		}
+		return nil, errors.New("no healthy member to take a snapshot from")
 	}
-	var cands []*status.Member
 	for i := range cl.Members {
 		m := &cl.Members[i]
-		if from != "" {
-			if m.Name == from || m.ID == from || m.Endpoint == from {
-				if !m.Reachable {
-					return nil, nil, fmt.Errorf("member %s is not reachable: %s", from, m.Error)
-				}
-				return m, cl, nil
+		if m.Name == from || m.ID == from || m.Endpoint == from {
+			if !m.Reachable {
+				return nil, fmt.Errorf("member %s is not reachable: %s", from, m.Error)
 			}
-			continue
-		}
-		if m.Reachable && len(m.Errors) == 0 && !m.IsLearner {
-			cands = append(cands, m)
+			return m, nil
 		}
 	}
-	if from != "" {
-		var names []string
-		for _, m := range cl.Members {
-			names = append(names, m.Name)
-		}
-		return nil, nil, fmt.Errorf("no member %q (members: %s)", from, strings.Join(names, ", "))
+	var names []string
+	for _, m := range cl.Members {
+		names = append(names, m.Name)
 	}
-	if len(cands) == 0 {
-		return nil, nil, errors.New("no healthy member to take a snapshot from")
-	}
-	sort.SliceStable(cands, func(i, j int) bool {
-		if cands[i].AppliedIndex != cands[j].AppliedIndex {
-			return cands[i].AppliedIndex > cands[j].AppliedIndex
-		}
-		return !cands[i].IsLeader && cands[j].IsLeader
-	})
-	return cands[0], cl, nil
+	return nil, fmt.Errorf("no member %q (members: %s)", from, strings.Join(names, ", "))
 }
 
-// destination turns dest into a file path: a directory (existing, or ending
-// in /) gets snapshot-<cluster>-<UTC time>.db; an existing file is refused.
-func destination(dest, clusterID string) (string, error) {
+// destination turns dest into a directory store and a name: a directory
+// (existing, or ending in /) gets snapshot-<cluster>-<UTC time>.db; an
+// existing file is refused.
+func destination(dest, clusterID string) (Dir, string, error) {
 	if dest == "" {
 		dest = "."
 	}
@@ -233,22 +223,22 @@ func destination(dest, clusterID string) (string, error) {
 	isDir := (err == nil && st.IsDir()) || strings.HasSuffix(dest, string(os.PathSeparator))
 	if isDir {
 		if err := os.MkdirAll(dest, 0o700); err != nil {
-			return "", err
+			return Dir{}, "", err
 		}
 		name := fmt.Sprintf("snapshot-%s-%s.db", clusterID, time.Now().UTC().Format("20060102T150405.000Z"))
-		return filepath.Join(dest, name), nil
+		return Dir{Path: filepath.Clean(dest)}, name, nil
 	}
 	if err == nil {
-		return "", fmt.Errorf("%s already exists; choose another name or a directory", dest)
+		return Dir{}, "", fmt.Errorf("%s already exists; choose another name or a directory", dest)
 	}
 	if !isNotExist(err) {
-		return "", err
+		return Dir{}, "", err
 	}
 	dir := filepath.Dir(dest)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return "", fmt.Errorf("directory %s does not exist", dir)
+		return Dir{}, "", fmt.Errorf("directory %s does not exist", dir)
 	}
-	return dest, nil
+	return Dir{Path: dir}, filepath.Base(dest), nil
 }
 
 // writeBehind starts the kernel's writeback of every 16 MiB as soon as it is
@@ -271,4 +261,11 @@ func (w *writeBehind) Write(p []byte) (int, error) {
 		w.flushed = w.off
 	}
 	return n, err
+}
+
+// SaveResult is what snapshot save reports.
+type SaveResult struct {
+	Path    string        `json:"path"`
+	Took    time.Duration `json:"took"`
+	Sidecar *Sidecar      `json:"sidecar"`
 }

@@ -69,7 +69,7 @@ func TestRoundTripAndDrill(t *testing.T) {
 			write(t, st.Conn(), "/before/", 300, 100)
 			want, wantRev := dump(t, st.Conn())
 			dir := t.TempDir()
-			sc, file, err := snapshot.Save(ctx, st.Conn(), dir, snapshot.SaveOptions{CompareMember: true})
+			sc, file, err := snapshot.Save(ctx, testutil.Session(t, st.Conn()), dir, snapshot.SaveOptions{CompareMember: true})
 			testutil.Must(t, err, "save")
 			if sc.Revision != wantRev || sc.KeyCount != int64(len(want)) || sc.HashKV != sc.HashKVMember || sc.EtcdVersion != v {
 				t.Fatalf("sidecar %+v; want revision %d and %d keys", sc, wantRev, len(want))
@@ -155,7 +155,7 @@ func TestCorruptSnapshotsAreRefused(t *testing.T) {
 	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V35}, Members: 1})
 	st, _ := sb.State()
 	write(t, st.Conn(), "/k/", 100, 50)
-	_, good, err := snapshot.Save(ctx, st.Conn(), t.TempDir(), snapshot.SaveOptions{})
+	_, good, err := snapshot.Save(ctx, testutil.Session(t, st.Conn()), t.TempDir(), snapshot.SaveOptions{})
 	testutil.Must(t, err, "save")
 	for name, file := range corruptions(t, good) {
 		_, err := snapshot.Verify(ctx, file, snapshot.VerifyOptions{})
@@ -216,7 +216,7 @@ func TestNewerSnapshotRefused(t *testing.T) {
 	ctx := testutil.Context(t, 2*time.Minute)
 	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V36}, Members: 1})
 	st, _ := sb.State()
-	_, file, err := snapshot.Save(ctx, st.Conn(), t.TempDir(), snapshot.SaveOptions{})
+	_, file, err := snapshot.Save(ctx, testutil.Session(t, st.Conn()), t.TempDir(), snapshot.SaveOptions{})
 	testutil.Must(t, err, "save")
 	target := filepath.Join(t.TempDir(), "data")
 	_, err = snapshot.RestoreDataDirs(file, []snapshot.Target{{Name: "a", PeerURLs: []string{"http://127.0.0.1:2380"}, DataDir: target}}, snapshot.RestoreOptions{EtcdVersion: testutil.V35})
@@ -240,7 +240,7 @@ func TestMemberKilledMidSave(t *testing.T) {
 	final := filepath.Join(dir, "s.db")
 	var once sync.Once
 	var victim string
-	_, _, err := snapshot.Save(ctx, st.Conn(), final, snapshot.SaveOptions{From: "m2", OnBytes: func(n int64) {
+	_, _, err := snapshot.Save(ctx, testutil.Session(t, st.Conn()), final, snapshot.SaveOptions{From: "m2", OnBytes: func(n int64) {
 		once.Do(func() {
 			victim = "m2"
 			sb.Kill(context.Background(), "m2")
@@ -270,7 +270,7 @@ func TestDiskFull(t *testing.T) {
 	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V35}, Members: 1})
 	st, _ := sb.State()
 	write(t, st.Conn(), "/big/", 3, 1<<20)
-	_, _, err := snapshot.Save(ctx, st.Conn(), filepath.Join(dir, "s.db"), snapshot.SaveOptions{})
+	_, _, err := snapshot.Save(ctx, testutil.Session(t, st.Conn()), filepath.Join(dir, "s.db"), snapshot.SaveOptions{})
 	if err == nil || !strings.Contains(err.Error(), "no space") {
 		t.Fatalf("want a no-space error, got %v", err)
 	}
@@ -278,7 +278,7 @@ func TestDiskFull(t *testing.T) {
 	if len(entries) != 0 {
 		t.Fatalf("files left on the full disk: %v", entries)
 	}
-	_, good, err := snapshot.Save(ctx, st.Conn(), t.TempDir(), snapshot.SaveOptions{})
+	_, good, err := snapshot.Save(ctx, testutil.Session(t, st.Conn()), t.TempDir(), snapshot.SaveOptions{})
 	testutil.Must(t, err, "save")
 	_, err = snapshot.RestoreDataDirs(good, []snapshot.Target{{Name: "a", PeerURLs: []string{"http://127.0.0.1:2380"}, DataDir: filepath.Join(dir, "data")}}, snapshot.RestoreOptions{})
 	if err == nil {
@@ -287,5 +287,59 @@ func TestDiskFull(t *testing.T) {
 	entries, _ = os.ReadDir(dir)
 	if len(entries) != 0 {
 		t.Fatalf("restore left files on the full disk: %v", entries)
+	}
+}
+
+// Two saves to one file name at once: one wins, the other fails, and what
+// is on disk is the winner's, with the winner's sidecar. Nothing is
+// reported saved that is not there.
+func TestTwoSavesOneName(t *testing.T) {
+	t.Parallel()
+	ctx := testutil.Context(t, 2*time.Minute)
+	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V36}})
+	st, _ := sb.State()
+	write(t, st.Conn(), "/two/", 20, 1<<20)
+	final := filepath.Join(t.TempDir(), "s.db")
+	// Start both past the name check, so that they race at the publish.
+	var ready sync.WaitGroup
+	ready.Add(2)
+	type result struct {
+		sc  *snapshot.Sidecar
+		err error
+	}
+	res := make([]result, 2)
+	var wg sync.WaitGroup
+	for i := range res {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var once sync.Once
+			res[i].sc, _, res[i].err = snapshot.Save(ctx, testutil.Session(t, st.Conn()), final, snapshot.SaveOptions{OnBytes: func(int64) {
+				once.Do(func() { ready.Done(); ready.Wait() })
+			}})
+		}()
+	}
+	wg.Wait()
+	var won []result
+	for _, r := range res {
+		if r.err == nil {
+			won = append(won, r)
+		} else if !strings.Contains(r.err.Error(), "already exists") || !strings.Contains(r.err.Error(), "nothing was saved") {
+			t.Errorf("the losing save: %v", r.err)
+		}
+	}
+	if len(won) != 1 {
+		t.Fatalf("%d saves succeeded: %+v", len(won), res)
+	}
+	info, err := snapshot.Check(final)
+	testutil.Must(t, err)
+	sc, err := snapshot.ReadSidecar(final)
+	testutil.Must(t, err)
+	if info.SHA256 != won[0].sc.SHA256 || sc.SHA256 != won[0].sc.SHA256 {
+		t.Errorf("on disk %s, sidecar %s, the winner saved %s", info.SHA256, sc.SHA256, won[0].sc.SHA256)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(final))
+	if len(entries) != 2 {
+		t.Errorf("files: %v (want the snapshot and its sidecar)", entries)
 	}
 }

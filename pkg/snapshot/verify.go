@@ -3,12 +3,13 @@ package snapshot
 import (
 	"context"
 	"fmt"
-	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/conn"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
 
@@ -41,21 +42,30 @@ type VerifyOptions struct {
 	Binaries    *binaries.Manager
 	// ScratchDir holds the drill's sandbox (default: the system temp dir).
 	ScratchDir string
-	Out        io.Writer
+	Log        *slog.Logger
 }
 
-// Verify checks the trailer, bbolt's consistency, and the sidecar's
-// SHA-256, revision, key count and HashKV; with a drill, a real etcd
-// restored from the file must agree too. A passing verify is recorded in
-// the sidecar.
-func Verify(ctx context.Context, file string, opts VerifyOptions) (*Report, error) {
-	r := &Report{File: file, Problems: []string{}}
+// Verify checks the snapshot at location (through its store): the
+// trailer, bbolt's consistency, and the sidecar's SHA-256, revision, key
+// count and HashKV; with a drill, a real etcd restored from the file must
+// agree too. A passing verify is recorded in the sidecar.
+func Verify(ctx context.Context, location string, opts VerifyOptions) (*Report, error) {
+	store, name, err := Locate(location)
+	if err != nil {
+		return nil, err
+	}
+	file, done, err := store.Fetch(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	r := &Report{File: location, Problems: []string{}}
 	info, err := Check(file)
 	if err != nil {
 		return nil, err
 	}
 	r.Info = info
-	sc, err := ReadSidecar(file)
+	sc, err := store.Sidecar(ctx, name)
 	switch {
 	case err == nil:
 		r.Sidecar = true
@@ -87,7 +97,7 @@ func Verify(ctx context.Context, file string, opts VerifyOptions) (*Report, erro
 		if r.Drill != nil {
 			sc.DrilledAt = &now
 		}
-		if err := WriteSidecar(file, sc); err != nil {
+		if err := store.PutSidecar(ctx, name, sc); err != nil {
 			return nil, err
 		}
 	}
@@ -128,7 +138,7 @@ func drill(ctx context.Context, file, v string, opts VerifyOptions) (*Drill, []C
 			_, err := RestoreDataDirs(abs, []Target{{Name: m.Name, PeerURLs: []string{m.PeerURL}, DataDir: m.DataDir}}, RestoreOptions{Token: st.Token, EtcdVersion: v})
 			return err
 		},
-	}, opts.Out)
+	}, opts.Log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -140,6 +150,11 @@ func drill(ctx context.Context, file, v string, opts VerifyOptions) (*Drill, []C
 	if err != nil {
 		return nil, nil, err
 	}
-	cmp, err := CompareCluster(ctx, st.Conn(), info)
+	p, err := conn.NewPool(st.Conn())
+	if err != nil {
+		return nil, nil, err
+	}
+	defer p.Close()
+	cmp, err := CompareCluster(ctx, p, info)
 	return &Drill{EtcdVersion: v, Took: time.Since(start).Round(time.Millisecond)}, cmp, err
 }

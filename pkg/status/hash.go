@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/poll"
 )
 
 // Hash results.
@@ -23,19 +24,21 @@ const (
 // revision (a compaction applied on some members but not yet on others
 // changes the hash), so a differing compact revision is retried once and
 // then reported as unknown, never as a mismatch.
-func CompareHashes(ctx context.Context, cfg conn.Config, members []Member) Hash {
+func CompareHashes(ctx context.Context, p *conn.Pool, members []Member) Hash {
 	var h Hash
 	for attempt := 0; attempt < 3; attempt++ {
-		h = compareOnce(ctx, cfg, members)
+		h = compareOnce(ctx, p, members)
 		if h.Result != HashUnknown || !strings.Contains(h.Detail, "compact") {
 			return h
 		}
-		time.Sleep(300 * time.Millisecond)
+		if poll.Sleep(ctx, 300*time.Millisecond) != nil {
+			return h
+		}
 	}
 	return h
 }
 
-func compareOnce(ctx context.Context, cfg conn.Config, members []Member) Hash {
+func compareOnce(ctx context.Context, p *conn.Pool, members []Member) Hash {
 	var idx []int
 	var rev int64
 	for i, m := range members {
@@ -60,13 +63,12 @@ func compareOnce(ctx context.Context, cfg conn.Config, members []Member) Hash {
 	for k, i := range idx {
 		go func(k int, m *Member) {
 			defer func() { done <- struct{}{} }()
-			c, err := cfg.ForEndpoint(m.Endpoint).Client()
+			c, err := p.Client(ctx, m.Endpoint)
 			if err != nil {
 				out[k].err = err
 				return
 			}
-			defer c.Close()
-			cctx, cancel := cfg.WithTimeout(ctx)
+			cctx, cancel := p.WithTimeout(ctx)
 			defer cancel()
 			r, err := c.HashKV(cctx, m.Endpoint, rev)
 			if err != nil {

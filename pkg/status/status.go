@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -88,13 +87,21 @@ type Options struct {
 // ErrNoEndpoint means no endpoint answered the member list.
 var ErrNoEndpoint = errors.New("no reachable endpoint")
 
-// Collect asks every member for its state, in parallel. It fails only when
-// no endpoint answers at all; an unreachable member is reported in its row.
-func Collect(ctx context.Context, cfg conn.Config, opts Options) (*Cluster, error) {
-	if err := cfg.Validate(); err != nil {
+// CollectConfig is Collect for a one-off look: it opens the connections
+// and closes them again.
+func CollectConfig(ctx context.Context, cfg conn.Config, opts Options) (*Cluster, error) {
+	p, err := conn.NewPool(cfg)
+	if err != nil {
 		return nil, err
 	}
-	list, err := MemberList(ctx, cfg)
+	defer p.Close()
+	return Collect(ctx, p, opts)
+}
+
+// Collect asks every member for its state, in parallel. It fails only when
+// no endpoint answers at all; an unreachable member is reported in its row.
+func Collect(ctx context.Context, p *conn.Pool, opts Options) (*Cluster, error) {
+	list, err := MemberList(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +124,7 @@ func Collect(ctx context.Context, cfg conn.Config, opts Options) (*Cluster, erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			query(ctx, cfg, m)
+			query(ctx, p, m)
 		}()
 	}
 	// AlarmList goes through raft: without quorum it waits for the whole
@@ -126,13 +133,13 @@ func Collect(ctx context.Context, cfg conn.Config, opts Options) (*Cluster, erro
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		alarmList = listAlarms(ctx, cfg)
+		alarmList = listAlarms(ctx, p)
 	}()
 	wg.Wait()
 	applyAlarms(cl, alarmList)
 	sort.SliceStable(cl.Members, func(i, j int) bool { return cl.Members[i].Name < cl.Members[j].Name })
 	if !opts.SkipHash {
-		cl.Hash = CompareHashes(ctx, cfg, cl.Members)
+		cl.Hash = CompareHashes(ctx, p, cl.Members)
 	}
 	assess(cl)
 	return cl, nil
@@ -140,23 +147,23 @@ func Collect(ctx context.Context, cfg conn.Config, opts Options) (*Cluster, erro
 
 // MemberList asks all endpoints at once and returns the first answer. It
 // uses a serializable list, so that a member without quorum still answers.
-func MemberList(ctx context.Context, cfg conn.Config) (*clientv3.MemberListResponse, error) {
+func MemberList(ctx context.Context, p *conn.Pool) (*clientv3.MemberListResponse, error) {
 	type answer struct {
 		resp *clientv3.MemberListResponse
 		err  error
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := make(chan answer, len(cfg.Endpoints))
-	for _, ep := range cfg.Endpoints {
+	eps := p.Endpoints()
+	ch := make(chan answer, len(eps))
+	for _, ep := range eps {
 		go func(ep string) {
-			c, err := cfg.ForEndpoint(ep).Client()
+			c, err := p.Client(ctx, ep)
 			if err != nil {
-				ch <- answer{err: fmt.Errorf("%s: %w", ep, err)}
+				ch <- answer{err: err}
 				return
 			}
-			defer c.Close()
-			cctx, ccancel := cfg.WithTimeout(ctx)
+			cctx, ccancel := p.WithTimeout(ctx)
 			defer ccancel()
 			resp, err := c.MemberList(cctx, clientv3.WithSerializable())
 			if err != nil {
@@ -166,7 +173,7 @@ func MemberList(ctx context.Context, cfg conn.Config) (*clientv3.MemberListRespo
 		}(ep)
 	}
 	var errs []string
-	for range cfg.Endpoints {
+	for range eps {
 		a := <-ch
 		if a.err == nil {
 			return a.resp, nil
@@ -174,41 +181,35 @@ func MemberList(ctx context.Context, cfg conn.Config) (*clientv3.MemberListRespo
 		errs = append(errs, a.err.Error())
 	}
 	sort.Strings(errs)
-	return nil, fmt.Errorf("%w among %s: %s", ErrNoEndpoint, strings.Join(cfg.Endpoints, ","), strings.Join(errs, "; "))
+	return nil, fmt.Errorf("%w among %s: %s", ErrNoEndpoint, strings.Join(eps, ","), strings.Join(errs, "; "))
 }
 
 // MemberListLinearizable reads the member list through the leader (a
 // quorum read): after a membership change, the list that tells whether it
 // happened. It fails without quorum.
-func MemberListLinearizable(ctx context.Context, cfg conn.Config) (*clientv3.MemberListResponse, error) {
-	c, err := cfg.Client()
+func MemberListLinearizable(ctx context.Context, p *conn.Pool) (*clientv3.MemberListResponse, error) {
+	c, err := p.Cluster(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	cctx, cancel := cfg.WithTimeout(ctx)
+	cctx, cancel := p.WithTimeout(ctx)
 	defer cancel()
 	return c.MemberList(cctx)
 }
 
-func query(ctx context.Context, cfg conn.Config, m *Member) {
-	if err := dialable(m.Endpoint, cfg); err != nil {
-		m.Error = err.Error()
-		return
-	}
-	c, err := cfg.ForEndpoint(m.Endpoint).Client()
+func query(ctx context.Context, p *conn.Pool, m *Member) {
+	c, err := p.Client(ctx, m.Endpoint)
 	if err != nil {
 		m.Error = err.Error()
 		return
 	}
-	defer c.Close()
-	cctx, cancel := cfg.WithTimeout(ctx)
+	cctx, cancel := p.WithTimeout(ctx)
 	defer cancel()
 	sr, err := c.Status(cctx, m.Endpoint)
 	if err != nil {
 		m.Error = shortError(err)
 		if cctx.Err() != nil {
-			m.Error = fmt.Sprintf("no answer within %s (--command-timeout)", cfg.Timeout())
+			m.Error = fmt.Sprintf("no answer within %s (--command-timeout)", p.Config().Timeout())
 		}
 		return
 	}
@@ -226,34 +227,12 @@ func query(ctx context.Context, cfg conn.Config, m *Member) {
 		m.LeaderID = fmt.Sprintf("%x", sr.Leader)
 		m.IsLeader = sr.Leader == sr.Header.MemberId
 	}
-	if v, err := Versions(cctx, cfg, m.Endpoint); err == nil {
+	if v, err := Versions(cctx, p, m.Endpoint); err == nil {
 		m.ClusterVersion = v.Cluster
 		if m.StorageVersion == "" {
 			m.StorageVersion = v.Storage
 		}
 	}
-}
-
-// dialable fails fast when nothing listens at the endpoint, where gRPC
-// would wait for the whole command timeout.
-func dialable(endpoint string, cfg conn.Config) error {
-	u, err := conn.ParseEndpoint(endpoint)
-	if err != nil {
-		return err
-	}
-	d := cfg.DialTimeout
-	if d == 0 {
-		d = conn.DefaultDialTimeout
-	}
-	c, err := net.DialTimeout("tcp", u.Host, d)
-	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) && op.Err != nil {
-			return fmt.Errorf("cannot connect to %s: %v", u.Host, op.Err)
-		}
-		return err
-	}
-	return c.Close()
 }
 
 // VersionInfo is the JSON of an etcd member's /version.
@@ -264,16 +243,12 @@ type VersionInfo struct {
 }
 
 // Versions reads a member's /version over HTTP(S).
-func Versions(ctx context.Context, cfg conn.Config, endpoint string) (*VersionInfo, error) {
-	hc, err := cfg.HTTPClient()
+func Versions(ctx context.Context, p *conn.Pool, endpoint string) (*VersionInfo, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL(endpoint)+"/version", nil)
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.URL(endpoint)+"/version", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := hc.Do(req)
+	resp, err := p.HTTP().Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -288,13 +263,12 @@ func Versions(ctx context.Context, cfg conn.Config, endpoint string) (*VersionIn
 	return &v, nil
 }
 
-func listAlarms(ctx context.Context, cfg conn.Config) []*etcdserverpb.AlarmMember {
-	c, err := cfg.Client()
+func listAlarms(ctx context.Context, p *conn.Pool) []*etcdserverpb.AlarmMember {
+	c, err := p.Cluster(ctx)
 	if err != nil {
 		return nil
 	}
-	defer c.Close()
-	cctx, cancel := cfg.WithTimeout(ctx)
+	cctx, cancel := p.WithTimeout(ctx)
 	defer cancel()
 	resp, err := c.AlarmList(cctx)
 	if err != nil {
@@ -350,7 +324,7 @@ func assess(cl *Cluster) {
 		cl.ClusterVersion = ""
 		cl.Reasons = append(cl.Reasons, "members disagree on the cluster version")
 	}
-	cl.Quorum = cl.Voters/2 + 1
+	cl.Quorum = Quorum(cl.Voters)
 	for _, m := range cl.Members {
 		if m.Reachable && m.IsLeader {
 			cl.Leader = nameOr(m)
@@ -380,6 +354,9 @@ func assess(cl *Cluster) {
 	}
 }
 
+// Quorum is the number of voting members a cluster of voters needs.
+func Quorum(voters int) int { return voters/2 + 1 }
+
 func nameOr(m Member) string {
 	if m.Name != "" {
 		return m.Name
@@ -398,16 +375,12 @@ func shortError(err error) string {
 
 // V2Enabled reports whether a member serves the v2 API (--enable-v2), by
 // asking for /v2/keys: 404 means off.
-func V2Enabled(ctx context.Context, cfg conn.Config, endpoint string) (bool, error) {
-	hc, err := cfg.HTTPClient()
+func V2Enabled(ctx context.Context, p *conn.Pool, endpoint string) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL(endpoint)+"/v2/keys", nil)
 	if err != nil {
 		return false, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.URL(endpoint)+"/v2/keys", nil)
-	if err != nil {
-		return false, err
-	}
-	resp, err := hc.Do(req)
+	resp, err := p.HTTP().Do(req)
 	if err != nil {
 		return false, err
 	}

@@ -97,7 +97,7 @@ func TestStatusHealthySandboxes(t *testing.T) {
 			var view etcdctlView
 			for attempt := 0; attempt < 10; attempt++ {
 				var err error
-				cl, err = status.Collect(context.Background(), st.Conn(), status.Options{})
+				cl, err = status.CollectConfig(context.Background(), st.Conn(), status.Options{})
 				testutil.Must(t, err, "collect")
 				view = etcdctl(t, sb, tc.versions[0])
 				// A new 3.6 cluster moves its storage version from 3.5 to
@@ -168,7 +168,7 @@ func TestStatusStoppedAndPausedMember(t *testing.T) {
 			st, _ := sb.State()
 			// Disturb a follower: stopping or pausing the leader starts an
 			// election, and the cluster is briefly without a leader.
-			before, err := status.Collect(ctx, st.Conn(), status.Options{SkipHash: true})
+			before, err := status.CollectConfig(ctx, st.Conn(), status.Options{SkipHash: true})
 			testutil.Must(t, err, "collect")
 			victim := ""
 			for _, m := range before.Members {
@@ -185,7 +185,7 @@ func TestStatusStoppedAndPausedMember(t *testing.T) {
 			c := st.Conn()
 			c.CommandTimeout = 2 * time.Second
 			start := time.Now()
-			cl, err := status.Collect(ctx, c, status.Options{})
+			cl, err := status.CollectConfig(ctx, c, status.Options{})
 			took := time.Since(start)
 			testutil.Must(t, err, "collect")
 			if cl.Health != status.Degraded || cl.ReachableVoters != 2 {
@@ -209,12 +209,12 @@ func TestStatusStoppedAndPausedMember(t *testing.T) {
 }
 
 func TestStatusErrors(t *testing.T) {
-	_, err := status.Collect(context.Background(), conn.Config{Endpoints: []string{"127.0.0.1:1"}, CommandTimeout: time.Second}, status.Options{})
+	_, err := status.CollectConfig(context.Background(), conn.Config{Endpoints: []string{"127.0.0.1:1"}, CommandTimeout: time.Second}, status.Options{})
 	if err == nil || !strings.Contains(err.Error(), "no reachable endpoint") {
 		t.Fatalf("want no reachable endpoint, got %v", err)
 	}
 	missing := filepath.Join(t.TempDir(), "nope.crt")
-	_, err = status.Collect(context.Background(), conn.Config{Endpoints: []string{"127.0.0.1:1"}, CACert: missing}, status.Options{})
+	_, err = status.CollectConfig(context.Background(), conn.Config{Endpoints: []string{"127.0.0.1:1"}, CACert: missing}, status.Options{})
 	if err == nil || !strings.Contains(err.Error(), missing) {
 		t.Fatalf("want error naming %s, got %v", missing, err)
 	}

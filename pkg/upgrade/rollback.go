@@ -8,8 +8,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
-	"github.com/etcdpilot/etcdpilot/pkg/runtime"
+	"github.com/etcdpilot/etcdpilot/pkg/engine"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
@@ -20,59 +19,39 @@ import (
 // cluster is still mixed. Anything else (another member died, an alarm, a
 // hand-off that did not happen) stops the upgrade where it is: restarting
 // more members on a degraded cluster could cost quorum.
-func (u *upgrader) onFailure(ctx context.Context, s Step, err error) error {
-	var ce *checkError
+func (u *upgrader) onFailure(ctx context.Context, s engine.Step, err error) error {
+	var ce *engine.CheckError
 	if ctx.Err() != nil || errors.As(err, &ce) {
-		return fmt.Errorf("%s: %w; the upgrade stopped and left the cluster as it is", s.Name(), err)
+		return fmt.Errorf("%s: %w; the upgrade stopped and left the cluster as it is", s, err)
 	}
-	var name string
-	var g *GateError
+	var g *engine.GateError
 	isGate := errors.As(err, &g)
-	switch s := s.(type) {
-	case *restartStep:
-		if !isGate || g.Own {
-			name = s.member
-		}
-	case *gateStep:
-		if isGate && g.Own {
-			name = s.member
-		}
+	own := (s.Action == engine.Restart && (!isGate || g.Own)) || (s.Action == engine.Gates && isGate && g.Own)
+	if !own {
+		return fmt.Errorf("%s: %w; the upgrade stopped and left the cluster as it is (etcdpilot upgrade status shows the journal)", s, err)
 	}
-	if name == "" {
-		return fmt.Errorf("%s: %w; the upgrade stopped and left the cluster as it is (etcdpilot upgrade status shows the journal)", s.Name(), err)
+	old := u.hopFrom[s.Member]
+	if rbErr := u.rollbackMember(ctx, s.Member, old); rbErr != nil {
+		return fmt.Errorf("%s: %w; rolling %s back to %s failed too: %v", s, err, s.Member, old, rbErr)
 	}
-	old := u.hopFrom[name]
-	if rbErr := u.rollbackMember(ctx, name, old); rbErr != nil {
-		return fmt.Errorf("%s: %w; rolling %s back to %s failed too: %v", s.Name(), err, name, old, rbErr)
-	}
-	u.report.RolledBack = append(u.report.RolledBack, name)
-	return fmt.Errorf("%s: %w; %s was rolled back to %s and the upgrade stopped", s.Name(), err, name, old)
+	u.report.RolledBack = append(u.report.RolledBack, s.Member)
+	return fmt.Errorf("%s: %w; %s was rolled back to %s and the upgrade stopped", s, err, s.Member, old)
 }
 
-// rollbackMember restarts one member on its old version and waits for its
-// gates. Safe only while the cluster version has not moved past the old
-// version's minor, which the callers check.
+// rollbackMember runs the steps that put one member back on its old
+// version: a restart (handing leadership to a member on the old version
+// first) and its gates. Safe only while the cluster version has not moved
+// past the old version's minor, which the callers check.
 func (u *upgrader) rollbackMember(ctx context.Context, name, old string) error {
 	if old == "" {
 		return fmt.Errorf("no old version recorded for %s", name)
 	}
-	if err := u.journal.log("rollback "+name+" to "+old, "started", ""); err != nil {
-		return err
+	for _, a := range []engine.Action{engine.Restart, engine.Gates} {
+		if err := u.env.Do(ctx, engine.Step{Action: a, Member: name, Version: old, Rollback: true}); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(u.out, "rolling %s back to %s ...\n", name, old)
-	_ = u.handOff(ctx, name, old) // best effort: the member may be unreachable
-	if err := u.opts.Runtime.Stop(ctx, name); err != nil {
-		fmt.Fprintf(u.out, "  stop %s: %v (starting it anyway)\n", name, err)
-	}
-	if err := u.opts.Runtime.Start(ctx, name, runtime.StartOptions{Version: old}); err != nil {
-		u.journal.log("rollback "+name+" to "+old, "failed", err.Error())
-		return err
-	}
-	if err := u.waitGates(ctx, name, old, u.opts.GateTimeout); err != nil {
-		u.journal.log("rollback "+name+" to "+old, "failed", err.Error())
-		return err
-	}
-	return u.journal.log("rollback "+name+" to "+old, "done", "")
+	return nil
 }
 
 // checkClusterVersion refuses a rollback to old once the cluster version
@@ -89,37 +68,32 @@ func checkClusterVersion(cl *status.Cluster, old string) error {
 }
 
 // Rollback returns every member of a mixed cluster to the version the
-// journal recorded before the upgrade: the members that moved, followers
-// first, leadership handed to a member on the old version before the
-// leader restarts.
+// journal recorded before the upgrade. A member that an interrupted run
+// left down comes back first (on its old version), then the members that
+// moved, down ones first, followers next and the leader last; a member
+// that answers is restarted only while every other voter is up.
 func Rollback(ctx context.Context, opts Options) (*Report, error) {
 	opts.defaults()
-	lock, err := fsutil.TryLock(opts.JournalPath + ".lock")
-	if errors.Is(err, fsutil.ErrLocked) {
-		return nil, fmt.Errorf("an etcdpilot upgrade is running on this cluster (it holds %s.lock); stop it first", opts.JournalPath)
+	start := time.Now()
+	cl, err := opts.Session.Status(ctx)
+	if err != nil {
+		return nil, err
 	}
+	lock, err := engine.Lock(opts.LockDir, cl.ClusterID)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Unlock()
-	j, err := LoadJournal(opts.JournalPath)
+	j, err := engine.LoadJournal(opts.JournalPath)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("no upgrade journal at %s: nothing to roll back to (the journal records each member's old version)", opts.JournalPath)
 	}
 	if err != nil {
 		return nil, err
 	}
-	j.onStep = opts.OnStep
-	u := &upgrader{opts: opts, out: opts.Out, journal: j, hopFrom: j.OldVersions}
-	u.report = &Report{Target: j.Target, From: j.OldVersions, Journal: j.path, State: StateRunning}
-	cl, err := u.status(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if cl.ClusterID != j.ClusterID {
 		return nil, fmt.Errorf("journal %s belongs to cluster %s, not %s", opts.JournalPath, j.ClusterID, cl.ClusterID)
 	}
-	var moved []status.Member
 	for _, m := range cl.Members {
 		old, ok := j.OldVersions[m.Name]
 		if !ok {
@@ -128,32 +102,62 @@ func Rollback(ctx context.Context, opts Options) (*Report, error) {
 		if err := checkClusterVersion(cl, old); err != nil {
 			return nil, err
 		}
-		if !m.Reachable || version.Compare(m.ServerVersion, old) != 0 {
-			moved = append(moved, m)
+	}
+	u := &upgrader{opts: opts, hopFrom: j.OldVersions}
+	u.env = u.newEnv(j)
+	u.report = &Report{Target: j.Target, From: j.OldVersions, Journal: j.Path(), State: engine.StateRunning}
+	prev := j.State
+	j.State = engine.StateRunning
+	if err := u.env.Note("rollback", "started", ""); err != nil {
+		return nil, err
+	}
+	runErr := u.env.Recover(ctx, func(e engine.Entry) string { return j.OldVersions[e.Member] })
+	var moved []status.Member
+	if runErr == nil {
+		if cl, runErr = opts.Session.Status(ctx); runErr == nil {
+			for _, m := range cl.Members {
+				if !m.Reachable || version.Compare(m.ServerVersion, j.OldVersions[m.Name]) != 0 {
+					moved = append(moved, m)
+				}
+			}
 		}
 	}
-	if len(moved) == 0 {
-		fmt.Fprintln(u.out, "every member already runs its pre-upgrade version: nothing to roll back")
-		u.report.To = j.OldVersions
-		u.report.State = j.State
+	if runErr == nil && len(moved) == 0 {
+		opts.Log.Info("every member already runs its pre-upgrade version: nothing to roll back")
+		j.State = prev
+		if prev == engine.StateRunning {
+			j.State = engine.StateRolledBack
+		}
+		j.Save()
+		u.report.To, u.report.State = j.OldVersions, j.State
 		return u.report, nil
 	}
-	// Followers first, the leader last.
-	sort.SliceStable(moved, func(a, b int) bool { return !moved[a].IsLeader && moved[b].IsLeader })
-	j.State = StateRunning
-	start := time.Now()
-	var runErr error
+	// Down members first (starting them can only help), then followers,
+	// the leader last.
+	rank := func(m status.Member) int {
+		switch {
+		case !m.Reachable:
+			return 0
+		case m.IsLeader:
+			return 2
+		}
+		return 1
+	}
+	sort.SliceStable(moved, func(a, b int) bool { return rank(moved[a]) < rank(moved[b]) })
 	for _, m := range moved {
-		if runErr = u.rollbackMember(ctx, m.Name, j.OldVersions[m.Name]); runErr != nil {
-			runErr = fmt.Errorf("rollback of %s: %w", m.Name, runErr)
+		if runErr != nil {
+			break
+		}
+		if err := u.rollbackMember(ctx, m.Name, j.OldVersions[m.Name]); err != nil {
+			runErr = fmt.Errorf("rollback of %s: %w", m.Name, err)
 			break
 		}
 		u.report.RolledBack = append(u.report.RolledBack, m.Name)
 	}
 	u.finish(ctx, runErr, start)
 	if runErr == nil {
-		u.report.State = StateRolledBack
-		j.finish(StateRolledBack, nil)
+		u.report.State = engine.StateRolledBack
+		j.Finish(engine.StateRolledBack, nil)
 	}
 	return u.report, runErr
 }

@@ -1,23 +1,25 @@
-// Package upgrade runs rolling upgrades of etcd clusters: a list of small
-// steps (snapshot, restart a member on the new version, gates, leader
-// hand-off, cluster version), each of which checks the real cluster before
-// it acts, so that running the upgrade again skips what is done. Every step
-// is journaled durably; a member that fails its gates is rolled back to its
-// old binary while the cluster is still mixed.
+// Package upgrade plans and runs rolling upgrades of etcd clusters on the
+// engine: a verified snapshot, then per hop the followers and finally the
+// leader (after one hand-off) restarted on the new version, each held at
+// gates before the next; a member that fails its own gates goes back to its
+// old version while the cluster is still mixed. Rollback is made of the
+// same steps, journaled the same way.
 package upgrade
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
-	"github.com/etcdpilot/etcdpilot/pkg/conn"
-	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/engine"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/plan"
 	"github.com/etcdpilot/etcdpilot/pkg/probe"
@@ -29,21 +31,20 @@ import (
 // Options describe one upgrade.
 type Options struct {
 	Target  string
-	Conn    conn.Config
+	Session *cluster.Session
 	Runtime runtime.Runtime
 	Catalog *catalog.Catalog
-	// JournalPath is the journal file; the upgrade holds JournalPath+".lock".
+	// JournalPath is the journal file.
 	JournalPath string
+	// LockDir holds the per-cluster locks (default engine.LockDir()).
+	LockDir string
 	// Resume requires an unfinished journal and continues it.
 	Resume bool
-	// SnapshotDir receives the pre-upgrade snapshot.
-	SnapshotDir  string
+	// Snapshots takes the pre-upgrade snapshot (nil or SkipSnapshot: none).
+	Snapshots    Snapshotter
 	SkipSnapshot bool
-	// RenameFlags lets the runtime rename flags the target no longer
-	// accepts (the sandbox owns its members' command lines).
-	RenameFlags bool
-	Configs     []*memberconfig.Config
-	Kubernetes  string
+	Configs      []*memberconfig.Config
+	Kubernetes   string
 	// Probe runs an availability probe during the upgrade.
 	Probe        bool
 	ProbeOptions probe.Options
@@ -51,14 +52,19 @@ type Options struct {
 	// member's applied index may trail the leader's (default 100).
 	GateTimeout time.Duration
 	MaxLag      uint64
-	Out         io.Writer
-	Version     string // etcdpilot's, for the snapshot sidecar
-	// OnStep, when set, is called after each journal entry (progress
-	// displays; tests inject faults at exact points with it).
-	OnStep func(e Entry)
+	Log         *slog.Logger
+	// Observers see every journal entry (progress displays; tests inject
+	// faults at exact points with them).
+	Observers []engine.Observer
 }
 
-// Report is what an upgrade did.
+// Snapshotter takes a verified snapshot and tells whether one still exists.
+type Snapshotter interface {
+	Take(ctx context.Context, s *cluster.Session) (string, error)
+	Exists(ctx context.Context, name string) bool
+}
+
+// Report is what an upgrade (or a rollback) did.
 type Report struct {
 	Target         string            `json:"target"`
 	From           map[string]string `json:"from"`
@@ -71,66 +77,81 @@ type Report struct {
 	RolledBack     []string          `json:"rolledBack,omitempty"`
 	Took           time.Duration     `json:"took"`
 	Probe          *probe.Result     `json:"probe,omitempty"`
-	Entries        []Entry           `json:"steps"`
+	Entries        []engine.Entry    `json:"steps"`
 }
 
 // ErrBlocked means the plan has blockers; nothing was changed.
 var ErrBlocked = errors.New("the upgrade plan has blockers")
 
 type upgrader struct {
-	opts    Options
-	journal *Journal
-	out     io.Writer
+	opts Options
+	env  *engine.Env
 	// hopFrom is each member's version when the current hop began.
 	hopFrom map[string]string
 	report  *Report
 }
 
 func (o *Options) defaults() {
-	if o.GateTimeout == 0 {
-		o.GateTimeout = 60 * time.Second
-	}
-	if o.MaxLag == 0 {
-		o.MaxLag = 100
-	}
-	if o.Out == nil {
-		o.Out = io.Discard
-	}
+	o.Log = logging.OrDiscard(o.Log)
 }
 
 // Apply runs (or resumes) the upgrade.
 func Apply(ctx context.Context, opts Options) (*Report, error) {
 	opts.defaults()
 	start := time.Now()
-	lock, err := fsutil.TryLock(opts.JournalPath + ".lock")
-	if errors.Is(err, fsutil.ErrLocked) {
-		return nil, fmt.Errorf("another etcdpilot upgrade is running on this cluster (it holds %s.lock); wait for it or stop it", opts.JournalPath)
+	cl, err := opts.Session.Status(ctx)
+	if err != nil {
+		return nil, err
 	}
+	lock, err := engine.Lock(opts.LockDir, cl.ClusterID)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Unlock()
 
-	u := &upgrader{opts: opts, out: opts.Out}
-	cl, err := status.Collect(ctx, opts.Conn, status.Options{SkipHash: true})
+	u := &upgrader{opts: opts}
+	j, resumed, err := u.openJournal(cl)
 	if err != nil {
 		return nil, err
 	}
-	if err := u.openJournal(cl); err != nil {
-		return nil, err
-	}
-	if cl, err = u.recoverPending(ctx, cl); err != nil {
-		u.journal.finish(StateFailed, err)
-		return nil, err
+	u.env = u.newEnv(j)
+	if resumed {
+		opts.Log.Info(fmt.Sprintf("resuming the upgrade to %s from journal %s (%s)", j.Target, j.Path(), j.State))
+		j.State, j.Error = engine.StateRunning, ""
+		if err := u.env.Note("resume", "started", ""); err != nil {
+			return nil, err
+		}
+		if err := u.env.Recover(ctx, nil); err != nil {
+			j.Finish(engine.StateFailed, err)
+			return nil, err
+		}
+		if cl, err = opts.Session.Status(ctx); err != nil {
+			return nil, err
+		}
 	}
 	p, err := u.plan(ctx, cl)
 	if err != nil {
+		// A refused plan never leaves a running journal: a new one is not
+		// written at all, a resumed one stays resumable.
+		if resumed {
+			j.Finish(engine.StateFailed, err)
+		}
 		return nil, err
 	}
-	u.report = &Report{Target: u.journal.Target, From: u.journal.OldVersions, Journal: u.journal.path, State: StateRunning}
+	if !resumed {
+		if old, err := engine.LoadJournal(j.Path()); err == nil && engine.Finished(old.State) {
+			if err := old.Archive(); err != nil {
+				return nil, err
+			}
+		}
+		if err := u.env.Note("start", "started", "upgrade to "+j.Target); err != nil {
+			return nil, err
+		}
+	}
+	u.report = &Report{Target: j.Target, From: j.OldVersions, Journal: j.Path(), State: engine.StateRunning}
 	var pr *probe.Probe
 	if opts.Probe {
-		if pr, err = probe.Start(ctx, opts.Conn, opts.ProbeOptions); err != nil {
+		if pr, err = probe.Start(ctx, opts.Session.Config(), opts.ProbeOptions); err != nil {
 			return nil, fmt.Errorf("availability probe: %w", err)
 		}
 	}
@@ -142,150 +163,89 @@ func Apply(ctx context.Context, opts Options) (*Report, error) {
 	return u.report, runErr
 }
 
-// openJournal resumes an unfinished journal for this cluster or starts one.
-func (u *upgrader) openJournal(cl *status.Cluster) error {
-	old := map[string]string{}
-	for _, m := range cl.Members {
-		old[m.Name] = m.ServerVersion
+func (u *upgrader) newEnv(j *engine.Journal) *engine.Env {
+	o := u.opts
+	env := &engine.Env{
+		Session: o.Session, Runtime: o.Runtime, Journal: j, Log: o.Log,
+		Observers:   append([]engine.Observer{engine.Progress{Log: o.Log}}, o.Observers...),
+		GateTimeout: o.GateTimeout, MaxLag: o.MaxLag, Renames: u.renames,
 	}
-	j, err := LoadJournal(u.opts.JournalPath)
+	if o.Snapshots != nil {
+		env.TakeSnapshot = func(ctx context.Context) (string, error) { return o.Snapshots.Take(ctx, o.Session) }
+		env.SnapshotExists = o.Snapshots.Exists
+	}
+	return env
+}
+
+// openJournal returns the unfinished journal of this cluster to resume, or
+// a new one (not written until the plan is accepted).
+func (u *upgrader) openJournal(cl *status.Cluster) (j *engine.Journal, resumed bool, err error) {
+	path := u.opts.JournalPath
+	j, err = engine.LoadJournal(path)
 	switch {
-	case err == nil && !finished(j.State):
+	case err == nil && !engine.Finished(j.State):
 		if j.ClusterID != cl.ClusterID {
-			return fmt.Errorf("journal %s belongs to cluster %s, not %s", u.opts.JournalPath, j.ClusterID, cl.ClusterID)
+			return nil, false, fmt.Errorf("journal %s belongs to cluster %s, not %s", path, j.ClusterID, cl.ClusterID)
 		}
 		if u.opts.Target != "" && !u.opts.Resume {
 			want, _ := u.opts.Catalog.Resolve(u.opts.Target)
 			if want != j.Target {
-				return fmt.Errorf("an upgrade to %s is unfinished (journal %s); resume it with --resume, or roll it back with etcdpilot upgrade rollback", j.Target, u.opts.JournalPath)
+				return nil, false, fmt.Errorf("an upgrade to %s is unfinished (journal %s, %s); resume it with --resume, roll it back with etcdpilot upgrade rollback, or give it up with etcdpilot upgrade abandon --reason '...'", j.Target, path, j.State)
 			}
 		}
-		fmt.Fprintf(u.out, "resuming the upgrade to %s from journal %s (%s)\n", j.Target, u.opts.JournalPath, j.State)
-		j.State, j.Error = StateRunning, ""
-		u.journal = j
-		j.onStep = u.opts.OnStep
-		return j.log("resume", "started", "")
+		return j, true, nil
 	case err == nil:
 		if u.opts.Resume {
-			return fmt.Errorf("the last upgrade in %s is %s: nothing to resume", u.opts.JournalPath, j.State)
-		}
-		if err := j.archive(); err != nil {
-			return err
+			return nil, false, fmt.Errorf("the last upgrade in %s is %s: nothing to resume", path, j.State)
 		}
 	case !errors.Is(err, os.ErrNotExist):
-		return err
+		return nil, false, err
 	case u.opts.Resume:
-		return fmt.Errorf("no upgrade journal at %s: nothing to resume", u.opts.JournalPath)
+		return nil, false, fmt.Errorf("no upgrade journal at %s: nothing to resume", path)
 	}
 	target, err := u.opts.Catalog.Resolve(u.opts.Target)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	u.journal = newJournal(u.opts.JournalPath, cl.ClusterID, target, old)
-	u.journal.onStep = u.opts.OnStep
-	return u.journal.log("start", "started", fmt.Sprintf("upgrade to %s", target))
+	old := map[string]string{}
+	for _, m := range cl.Members {
+		old[m.Name] = m.ServerVersion
+	}
+	return engine.NewJournal(path, "upgrade", cl.ClusterID, target, old), false, nil
 }
 
-// recoverPending finishes a member restart that a crash of etcdpilot cut
-// off between stopping the member and starting it: the member is down and
-// the journal says which version it was being started on. A member that
-// is up is left alone; the steps find out themselves what is done.
-func (u *upgrader) recoverPending(ctx context.Context, cl *status.Cluster) (*status.Cluster, error) {
-	e := u.journal.pendingRestart()
-	if e == nil {
-		return cl, nil
-	}
-	m := findMember(cl, e.Member)
-	if m == nil || m.Reachable {
-		return cl, nil
-	}
-	// The interrupted restart may have started the member already: give it
-	// a moment to answer before restarting it.
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		time.Sleep(500 * time.Millisecond)
-		if cl2, err := u.status(ctx); err == nil {
-			if m := findMember(cl2, e.Member); m != nil && m.Reachable {
-				return cl2, nil
-			}
-		}
-	}
-	fmt.Fprintf(u.out, "member %s is down after an interrupted restart: starting it on %s\n", e.Member, e.Version)
-	rec := Entry{Step: "recover " + e.Member, Status: "started", Detail: "start on " + e.Version, Member: e.Member, Version: e.Version}
-	if err := u.journal.add(rec); err != nil {
-		return nil, err
-	}
-	// Whatever the process is doing (stopping, starting), stop it first.
-	if err := u.opts.Runtime.Stop(ctx, e.Member); err != nil {
-		return nil, fmt.Errorf("stopping %s after the interrupted restart: %w", e.Member, err)
-	}
-	if err := u.opts.Runtime.Start(ctx, e.Member, runtime.StartOptions{Version: e.Version, RenameFlags: u.renames(e.Version)}); err != nil {
-		return nil, fmt.Errorf("starting %s after the interrupted restart: %w", e.Member, err)
-	}
-	if err := u.waitHealthy(ctx); err != nil {
-		return nil, err
-	}
-	rec.Status, rec.Detail = "done", ""
-	u.journal.add(rec)
-	return status.Collect(ctx, u.opts.Conn, status.Options{SkipHash: true})
-}
-
-// waitHealthy waits up to the gate timeout for every member to be reachable.
-func (u *upgrader) waitHealthy(ctx context.Context) error {
-	deadline := time.Now().Add(u.opts.GateTimeout)
-	for {
-		cl, err := u.status(ctx)
-		if err == nil && cl.Health == status.Healthy && cl.ReachableVoters == cl.Voters {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			if err == nil {
-				err = fmt.Errorf("%s", strings.Join(cl.Reasons, "; "))
-			}
-			return fmt.Errorf("the cluster did not become healthy within %s: %v", u.opts.GateTimeout, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
-}
-
-// plan runs the planner on the live cluster and refuses on blockers, except
-// removed flags the runtime renames itself.
+// plan runs the planner on the live cluster and refuses on blockers,
+// except removed flags a runtime that owns its members' flags renames.
 func (u *upgrader) plan(ctx context.Context, cl *status.Cluster) (*plan.Plan, error) {
-	pc := plan.FromStatus(ctx, u.opts.Conn, cl)
-	p, err := plan.Make(u.opts.Catalog, pc, plan.Options{Target: u.journal.Target, Configs: u.opts.Configs, Kubernetes: u.opts.Kubernetes})
+	target := u.env.Journal.Target
+	pc := plan.FromStatus(ctx, u.opts.Session.Pool(), cl)
+	p, err := plan.Make(u.opts.Catalog, pc, plan.Options{Target: target, Configs: u.opts.Configs, Kubernetes: u.opts.Kubernetes})
 	if err != nil {
 		return nil, err
 	}
+	if p.Direction == "downgrade" {
+		return nil, fmt.Errorf("%s is older than the cluster; nothing was changed: see etcdpilot upgrade plan --to %s for the way back", target, target)
+	}
+	_, renames := u.opts.Runtime.(runtime.FlagRenamer)
 	var blockers []string
 	for _, b := range p.Blockers {
-		if b.Code == "flag-removed" && b.Replacement != "" && u.opts.RenameFlags {
-			fmt.Fprintf(u.out, "note: %s will become %s when the member starts on %s\n", b.Flag, b.Replacement, version.Minor(u.journal.Target))
+		if b.Code == "flag-removed" && b.Replacement != "" && renames {
+			u.opts.Log.Info(fmt.Sprintf("note: %s will become %s when the member starts on %s", b.Flag, b.Replacement, version.Minor(target)))
 			continue
 		}
 		blockers = append(blockers, fmt.Sprintf("[%s] %s", b.Code, b.Message))
 	}
 	if len(blockers) > 0 {
-		state := StateFailed // a resumed upgrade stays resumable
-		if len(u.journal.Entries) == 1 {
-			state = StateBlocked // nothing has happened yet
-		}
-		u.journal.finish(state, ErrBlocked)
 		return nil, fmt.Errorf("%w; nothing was changed:\n  %s", ErrBlocked, strings.Join(blockers, "\n  "))
-	}
-	if p.Direction == "downgrade" {
-		return nil, fmt.Errorf("%s is older than the cluster; see etcdpilot upgrade plan --to %s for the way back", u.journal.Target, u.journal.Target)
 	}
 	return p, nil
 }
 
 // run executes the steps: the snapshot, then every hop member by member.
 func (u *upgrader) run(ctx context.Context, p *plan.Plan) error {
-	if !u.opts.SkipSnapshot {
-		if err := u.do(ctx, &snapshotStep{}); err != nil {
-			return err
+	if !u.opts.SkipSnapshot && u.opts.Snapshots != nil {
+		if err := u.env.Do(ctx, engine.Step{Action: engine.Snapshot}); err != nil {
+			return fmt.Errorf("pre-upgrade snapshot: %w; nothing else was changed", err)
 		}
 	}
 	for _, hop := range p.Path {
@@ -293,8 +253,11 @@ func (u *upgrader) run(ctx context.Context, p *plan.Plan) error {
 		if err != nil {
 			return err
 		}
+		if err := u.env.Plan(steps); err != nil {
+			return err
+		}
 		for _, s := range steps {
-			if err := u.do(ctx, s); err != nil {
+			if err := u.env.Do(ctx, s); err != nil {
 				return u.onFailure(ctx, s, err)
 			}
 		}
@@ -302,64 +265,87 @@ func (u *upgrader) run(ctx context.Context, p *plan.Plan) error {
 	// However the path went (a resumed upgrade may find every member on
 	// the target already), the cluster version must end on the target's
 	// minor.
-	return u.do(ctx, &clusterVersionStep{minor: version.Minor(u.journal.Target)})
+	return u.env.Do(ctx, engine.Step{Action: engine.ClusterVersion, Version: u.env.Journal.Target})
 }
 
-// do runs one step unless the cluster shows it is already done.
-func (u *upgrader) do(ctx context.Context, s Step) error {
-	done, err := s.Done(ctx, u)
+// hopSteps lists the steps of one hop, in the order etcd's guides ask for:
+// followers first, then a hand-off, then the leader; for a minor hop the
+// cluster version must move at the end.
+func (u *upgrader) hopSteps(ctx context.Context, hop plan.Step) ([]engine.Step, error) {
+	cl, err := u.opts.Session.Status(ctx)
 	if err != nil {
-		return &checkError{err}
+		return nil, err
 	}
-	if done {
-		return u.journal.log(s.Name(), "skipped", "already done")
+	u.hopFrom = map[string]string{}
+	var followers []string
+	leader := ""
+	for _, m := range cl.Members {
+		// The version to roll back to: what the member ran when the hop
+		// began (after a resume, a member may already be on the target).
+		u.hopFrom[m.Name] = m.ServerVersion
+		if version.Compare(m.ServerVersion, hop.To) == 0 {
+			u.hopFrom[m.Name] = hop.From
+			if hop.From == "" {
+				u.hopFrom[m.Name] = u.env.Journal.OldVersions[m.Name]
+			}
+		}
+		if m.IsLeader {
+			leader = m.Name
+		} else {
+			followers = append(followers, m.Name)
+		}
 	}
-	e := Entry{Step: s.Name(), Status: "started"}
-	if r, ok := s.(*restartStep); ok {
-		e.Member, e.Version = r.member, r.version
+	sort.Strings(followers)
+	v := hop.To
+	var steps []engine.Step
+	for _, f := range followers {
+		steps = append(steps, engine.Step{Action: engine.Restart, Member: f, Version: v}, engine.Step{Action: engine.Gates, Member: f, Version: v})
 	}
-	if err := u.journal.add(e); err != nil {
-		return err
+	if leader != "" {
+		steps = append(steps,
+			engine.Step{Action: engine.HandOff, Member: leader, Version: v},
+			engine.Step{Action: engine.Restart, Member: leader, Version: v},
+			engine.Step{Action: engine.Gates, Member: leader, Version: v})
 	}
-	fmt.Fprintf(u.out, "%s ...\n", s.Name())
-	started := time.Now()
-	if err := s.Run(ctx, u); err != nil {
-		e.Status, e.Detail = "failed", err.Error()
-		u.journal.add(e)
-		return err
+	if hop.Kind == "minor" {
+		steps = append(steps, engine.Step{Action: engine.ClusterVersion, Version: v})
 	}
-	e.Status, e.Detail = "done", time.Since(started).Round(time.Millisecond).String()
-	return u.journal.add(e)
+	return steps, nil
 }
 
-// checkError is a failure to look at the cluster, not of a step.
-type checkError struct{ err error }
-
-func (e *checkError) Error() string { return e.err.Error() }
-func (e *checkError) Unwrap() error { return e.err }
+// renames maps flags the version's minor removed to their replacements.
+func (u *upgrader) renames(v string) map[string]string {
+	out := map[string]string{}
+	for _, f := range u.opts.Catalog.FlagsRemovedUpTo("3.0", version.Minor(v)) {
+		if f.Replacement != "" {
+			out[f.Flag] = f.Replacement
+		}
+	}
+	return out
+}
 
 func (u *upgrader) finish(ctx context.Context, runErr error, start time.Time) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	r := u.report
+	r, j := u.report, u.env.Journal
 	r.Took = time.Since(start)
-	r.Snapshot = u.journal.Snapshot
-	if cl, err := status.Collect(ctx, u.opts.Conn, status.Options{SkipHash: true}); err == nil {
+	r.Snapshot = j.Snapshot
+	if cl, err := u.opts.Session.Status(ctx); err == nil {
 		r.To = map[string]string{}
 		for _, m := range cl.Members {
 			r.To[m.Name] = m.ServerVersion
 		}
 		r.ClusterVersion = cl.ClusterVersion
 	}
-	state := StateDone
+	state := engine.StateDone
 	switch {
 	case runErr != nil && len(r.RolledBack) > 0:
-		state = StateRolledBack
+		state = engine.StateRolledBack
 	case runErr != nil:
-		state = StateFailed
+		state = engine.StateFailed
 	}
-	u.journal.finish(state, runErr)
-	r.State, r.Entries = state, u.journal.Entries
+	j.Finish(state, runErr)
+	r.State, r.Entries = state, j.Entries
 	if runErr != nil {
 		r.Error = runErr.Error()
 	}

@@ -2,6 +2,7 @@ package upgrade_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +13,10 @@ import (
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+	"github.com/etcdpilot/etcdpilot/pkg/engine"
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
 )
@@ -26,23 +30,23 @@ func options(t *testing.T, sb *sandbox.Sandbox, target string) upgrade.Options {
 	testutil.Must(t, err)
 	c := st.Conn()
 	c.CommandTimeout = 3 * time.Second
+	dir := t.TempDir()
 	return upgrade.Options{
-		Target: target, Conn: c, Runtime: sb, Catalog: cat, RenameFlags: true,
-		JournalPath: filepath.Join(t.TempDir(), "journal.json"),
-		GateTimeout: 30 * time.Second, Out: testWriter{t},
+		Target: target, Session: testutil.Session(t, c), Runtime: sb, Catalog: cat,
+		JournalPath: filepath.Join(dir, "journal.json"), LockDir: filepath.Join(dir, "locks"),
+		Snapshots:   snapshot.PreChange{Dest: dir, Log: testutil.Logger(t)},
+		GateTimeout: 30 * time.Second, Log: testutil.Logger(t),
 	}
 }
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+// onStep calls fn with every journal entry.
+func onStep(fn func(e engine.Entry)) []engine.Observer {
+	return []engine.Observer{engine.ObserverFunc(fn)}
 }
 
 func versions(t *testing.T, opts upgrade.Options) (*status.Cluster, map[string]string) {
 	t.Helper()
-	cl, err := status.Collect(context.Background(), opts.Conn, status.Options{SkipHash: true})
+	cl, err := opts.Session.Status(context.Background())
 	testutil.Must(t, err, "status")
 	out := map[string]string{}
 	for _, m := range cl.Members {
@@ -72,7 +76,7 @@ func TestApplyUnderLoad(t *testing.T) {
 	opts.Probe = true
 	ctx := testutil.Context(t, 5*time.Minute)
 	_, before := versions(t, opts)
-	cl0, _ := status.Collect(ctx, opts.Conn, status.Options{SkipHash: true})
+	cl0, _ := opts.Session.Status(ctx)
 	r, err := upgrade.Apply(ctx, opts)
 	testutil.Must(t, err, "apply")
 	cl, after := versions(t, opts)
@@ -81,7 +85,7 @@ func TestApplyUnderLoad(t *testing.T) {
 			t.Errorf("%s runs %s after the upgrade", name, after[name])
 		}
 	}
-	if cl.ClusterVersion != "3.6.0" || r.ClusterVersion != "3.6.0" || r.State != upgrade.StateDone {
+	if cl.ClusterVersion != "3.6.0" || r.ClusterVersion != "3.6.0" || r.State != engine.StateDone {
 		t.Errorf("cluster version %s, report %s/%s", cl.ClusterVersion, r.ClusterVersion, r.State)
 	}
 	// The leader restarts last, after handing off.
@@ -200,7 +204,7 @@ func TestApplyRollsBackAFailingMember(t *testing.T) {
 				t.Fatalf("apply with a broken binary: %v", err)
 			}
 			t.Logf("apply: %v", err)
-			if r.State != upgrade.StateRolledBack || len(r.RolledBack) != 1 {
+			if r.State != engine.StateRolledBack || len(r.RolledBack) != 1 {
 				t.Fatalf("report: state %s, rolled back %v", r.State, r.RolledBack)
 			}
 			cl, vs := versions(t, opts)
@@ -212,9 +216,9 @@ func TestApplyRollsBackAFailingMember(t *testing.T) {
 			if cl.Health != status.Healthy {
 				t.Errorf("cluster %s: %v", cl.Health, cl.Reasons)
 			}
-			j, err := upgrade.LoadJournal(opts.JournalPath)
+			j, err := engine.LoadJournal(opts.JournalPath)
 			testutil.Must(t, err)
-			if j.State != upgrade.StateRolledBack {
+			if j.State != engine.StateRolledBack {
 				t.Errorf("journal state %s", j.State)
 			}
 		})
@@ -232,19 +236,19 @@ func TestApplyStopsWhenAnotherMemberDies(t *testing.T) {
 	ctx := testutil.Context(t, 3*time.Minute)
 	cl0, _ := versions(t, opts)
 	var first, victim string
-	opts.OnStep = func(e upgrade.Entry) {
+	opts.Observers = onStep(func(e engine.Entry) {
 		if first == "" && strings.HasPrefix(e.Step, "gates for ") && e.Status == "done" {
 			// The leader restarts last: killing it leaves the next
 			// follower's restart one member short of safe.
 			first, victim = strings.TrimPrefix(e.Step, "gates for "), cl0.Leader
 			testutil.Must(t, sb.Kill(ctx, victim), "kill")
 		}
-	}
+	})
 	r, err := upgrade.Apply(ctx, opts)
 	if err == nil || !strings.Contains(err.Error(), "left the cluster as it is") {
 		t.Fatalf("apply with a dead member: %v", err)
 	}
-	if r.State != upgrade.StateFailed || len(r.RolledBack) != 0 {
+	if r.State != engine.StateFailed || len(r.RolledBack) != 0 {
 		t.Errorf("report: %s, rolled back %v", r.State, r.RolledBack)
 	}
 	_, vs := versions(t, opts)
@@ -268,21 +272,21 @@ func TestRollbackOnDemand(t *testing.T) {
 	opts.SkipSnapshot = true
 	ctx := testutil.Context(t, 3*time.Minute)
 	actx, cancel := context.WithCancel(ctx)
-	opts.OnStep = func(e upgrade.Entry) {
+	opts.Observers = onStep(func(e engine.Entry) {
 		if strings.HasPrefix(e.Step, "gates for ") && e.Status == "done" {
 			cancel()
 		}
-	}
+	})
 	_, err := upgrade.Apply(actx, opts)
 	if err == nil || !strings.Contains(err.Error(), "left the cluster as it is") {
 		t.Fatalf("interrupted apply: %v", err)
 	}
 	_, vs := versions(t, opts)
 	t.Logf("mixed: %v", vs)
-	opts.OnStep = nil
+	opts.Observers = nil
 	r, err := upgrade.Rollback(ctx, opts)
 	testutil.Must(t, err, "rollback")
-	if len(r.RolledBack) != 1 || r.State != upgrade.StateRolledBack {
+	if len(r.RolledBack) != 1 || r.State != engine.StateRolledBack {
 		t.Errorf("report: %s, rolled back %v", r.State, r.RolledBack)
 	}
 	cl, vs := versions(t, opts)
@@ -293,5 +297,99 @@ func TestRollbackOnDemand(t *testing.T) {
 	}
 	if cl.ClusterVersion != "3.5.0" || cl.Health != status.Healthy {
 		t.Errorf("cluster %s %s %v", cl.ClusterVersion, cl.Health, cl.Reasons)
+	}
+}
+
+// TestRefusedPlansAndAbandon: a refused plan (a target below the cluster,
+// a dead member) leaves no running journal; an interrupted upgrade blocks
+// one to another target until it is abandoned with a reason; then a new
+// upgrade runs (and skips what the first one did).
+func TestRefusedPlansAndAbandon(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V35}})
+	opts := options(t, sb, testutil.V35Old)
+	opts.SkipSnapshot = true
+	ctx := testutil.Context(t, 5*time.Minute)
+
+	_, err := upgrade.Apply(ctx, opts)
+	if err == nil || !strings.Contains(err.Error(), "older than the cluster") {
+		t.Fatalf("apply to an older version: %v", err)
+	}
+	if _, err := engine.LoadJournal(opts.JournalPath); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused plan left a journal: %v", err)
+	}
+
+	// Interrupt an upgrade to 3.6.16 after its first member.
+	opts.Target = testutil.V36
+	actx, cancel := context.WithCancel(ctx)
+	opts.Observers = onStep(func(e engine.Entry) {
+		if strings.HasPrefix(e.Step, "gates for ") && e.Status == "done" {
+			cancel()
+		}
+	})
+	if _, err := upgrade.Apply(actx, opts); err == nil {
+		t.Fatal("interrupted apply succeeded")
+	}
+	opts.Observers = nil
+	j, err := engine.LoadJournal(opts.JournalPath)
+	testutil.Must(t, err)
+	if engine.Finished(j.State) {
+		t.Fatalf("interrupted upgrade's journal is %s", j.State)
+	}
+
+	// Another target is refused while it is unfinished, and says how out.
+	opts.Target = testutil.V37
+	_, err = upgrade.Apply(ctx, opts)
+	if err == nil || !strings.Contains(err.Error(), "unfinished") || !strings.Contains(err.Error(), "upgrade abandon") {
+		t.Fatalf("apply to another target: %v", err)
+	}
+	_, _, err = engine.Abandon(opts.JournalPath, "decided to go to 3.6.16 next week")
+	testutil.Must(t, err, "abandon")
+
+	// A dead member blocks the next plan; the abandoned journal stays as it is.
+	testutil.Must(t, sb.Kill(ctx, "m3"))
+	opts.Target = testutil.V36
+	_, err = upgrade.Apply(ctx, opts)
+	if !errors.Is(err, upgrade.ErrBlocked) {
+		t.Fatalf("apply with a dead member: %v", err)
+	}
+	if j, err := engine.LoadJournal(opts.JournalPath); err != nil || j.State != engine.StateAbandoned {
+		t.Fatalf("after a blocked plan the journal is %v %v", j, err)
+	}
+	testutil.Must(t, sb.Start(ctx, "m3", runtime.StartOptions{}))
+	testutil.Must(t, sb.WaitHealthy(ctx))
+
+	r, err := upgrade.Apply(ctx, opts)
+	testutil.Must(t, err, "apply after abandon")
+	if rs := restarts(r); len(rs) != 2 {
+		t.Errorf("restarts %v: the member upgraded before the abandon must be skipped", rs)
+	}
+	if archived, _ := filepath.Glob(opts.JournalPath + ".*"); len(archived) != 1 {
+		t.Errorf("the abandoned journal was not archived: %v", archived)
+	}
+}
+
+// TestLockIsPerCluster: while one change holds the cluster's lock, an
+// apply or rollback with another journal is refused before it touches
+// anything.
+func TestLockIsPerCluster(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Members: 1, Versions: []string{testutil.V35}})
+	opts := options(t, sb, testutil.V36)
+	ctx := testutil.Context(t, time.Minute)
+	cl, err := opts.Session.Status(ctx)
+	testutil.Must(t, err)
+	lock, err := engine.Lock(opts.LockDir, cl.ClusterID)
+	testutil.Must(t, err)
+	defer lock.Unlock()
+	opts.JournalPath = filepath.Join(t.TempDir(), "other-journal.json")
+	if _, err := upgrade.Apply(ctx, opts); err == nil || !strings.Contains(err.Error(), "another etcdpilot change") {
+		t.Fatalf("apply while locked: %v", err)
+	}
+	if _, err := upgrade.Rollback(ctx, opts); err == nil || !strings.Contains(err.Error(), "another etcdpilot change") {
+		t.Fatalf("rollback while locked: %v", err)
+	}
+	if _, err := os.Stat(opts.JournalPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused apply wrote a journal: %v", err)
 	}
 }

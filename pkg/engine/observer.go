@@ -1,0 +1,45 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+)
+
+// Observer sees every journal entry as it is made. An error from an
+// observer stops the change (the journal's own write failing must).
+type Observer interface {
+	Observe(e Entry) error
+}
+
+// ObserverFunc adapts a function that cannot fail.
+type ObserverFunc func(e Entry)
+
+// Observe calls f.
+func (f ObserverFunc) Observe(e Entry) error {
+	f(e)
+	return nil
+}
+
+// Progress logs each step as it starts, ends or fails.
+type Progress struct{ Log *slog.Logger }
+
+// Observe logs one entry.
+func (p Progress) Observe(e Entry) error {
+	attrs := []any{"step", e.Step, "status", e.Status}
+	if e.Member != "" {
+		attrs = append(attrs, "member", e.Member, "version", e.Version)
+	}
+	switch e.Status {
+	case "started":
+		if e.Action != "" {
+			p.Log.Info(e.Step+" ...", attrs...)
+		}
+	case "failed":
+		p.Log.Warn(fmt.Sprintf("%s failed: %s", e.Step, e.Detail), attrs...)
+	case "done":
+		p.Log.Debug(fmt.Sprintf("%s done (%s)", e.Step, e.Detail), attrs...)
+	default:
+		p.Log.Debug(fmt.Sprintf("%s: %s %s", e.Step, e.Status, e.Detail), attrs...)
+	}
+	return nil
+}

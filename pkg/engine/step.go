@@ -1,0 +1,67 @@
+// Package engine runs cluster changes — an upgrade, its rollback, and what
+// comes later (a downgrade, a rolling defragmentation) — as lists of small
+// steps. A step is data: an action and the member and version it touches.
+// Every step first looks at the real cluster and is skipped when its
+// effect is already there, so that running a change again is harmless;
+// every step is journaled with fsync before and after it runs, so that a
+// crash is resumed by one recovery path (Recover) whatever the change was;
+// and observers (the journal, progress output, tests, metrics) see every
+// step start and end.
+package engine
+
+import (
+	"fmt"
+
+	"github.com/etcdpilot/etcdpilot/pkg/version"
+)
+
+// Action is what a step does.
+type Action string
+
+// The actions.
+const (
+	// Snapshot takes and verifies a snapshot before anything changes.
+	Snapshot Action = "snapshot"
+	// Restart stops Member gracefully (handing leadership off first) and
+	// starts it on Version with the same data and configuration.
+	Restart Action = "restart"
+	// Gates waits until Member runs Version, is healthy and caught up, and
+	// every member's key-value hash agrees.
+	Gates Action = "gates"
+	// HandOff moves leadership off Member to a member on Version.
+	HandOff Action = "hand-off"
+	// ClusterVersion waits until the cluster version is Version's minor.
+	ClusterVersion Action = "cluster-version"
+)
+
+// Step is one piece of a change.
+type Step struct {
+	Action  Action `json:"action"`
+	Member  string `json:"member,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Rollback marks the steps that undo a change.
+	Rollback bool `json:"rollback,omitempty"`
+}
+
+// String names the step for people and the journal.
+func (s Step) String() string {
+	switch s.Action {
+	case Snapshot:
+		return "snapshot"
+	case Restart:
+		if s.Rollback {
+			return fmt.Sprintf("roll %s back to %s", s.Member, s.Version)
+		}
+		return fmt.Sprintf("restart %s on %s", s.Member, s.Version)
+	case Gates:
+		return fmt.Sprintf("gates for %s", s.Member)
+	case HandOff:
+		return fmt.Sprintf("move leadership off %s", s.Member)
+	case ClusterVersion:
+		return "cluster version " + version.Minor(s.Version)
+	}
+	return fmt.Sprintf("%s %s %s", s.Action, s.Member, s.Version)
+}
+
+// TouchesMember reports whether the step takes a member down.
+func (s Step) TouchesMember() bool { return s.Action == Restart }

@@ -1,0 +1,51 @@
+package snapshot
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
+)
+
+// PreChange takes the snapshot a cluster change starts with: saved into
+// the store at Dest, then verified (trailer, bbolt, sidecar).
+type PreChange struct {
+	// Dest is the directory the snapshot goes into.
+	Dest string
+	// Version is etcdpilot's, recorded in the sidecar.
+	Version string
+	Log     *slog.Logger
+}
+
+// Take saves and verifies the snapshot and returns where it is.
+func (p PreChange) Take(ctx context.Context, s *cluster.Session) (string, error) {
+	if err := os.MkdirAll(p.Dest, 0o700); err != nil {
+		return "", err
+	}
+	_, file, err := Save(ctx, s, p.Dest+string(os.PathSeparator), SaveOptions{Version: p.Version})
+	if err != nil {
+		return "", err
+	}
+	r, err := Verify(ctx, file, VerifyOptions{})
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", file, err)
+	}
+	if !r.OK() {
+		return "", fmt.Errorf("%s does not verify: %v", file, r.Problems)
+	}
+	logging.OrDiscard(p.Log).Info(fmt.Sprintf("snapshot %s: revision %d, %d keys, verified", file, r.Info.Revision, r.Info.KeyCount), "file", file)
+	return file, nil
+}
+
+// Exists reports whether the snapshot is still in its store.
+func (p PreChange) Exists(ctx context.Context, name string) bool {
+	store, n, err := Locate(name)
+	if err != nil {
+		return false
+	}
+	ok, err := store.Exists(ctx, n)
+	return ok && err == nil
+}
