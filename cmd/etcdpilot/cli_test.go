@@ -302,3 +302,58 @@ func TestSandboxCorruptState(t *testing.T) {
 		t.Errorf("the other sandbox: %d %s", r.code, r.stderr)
 	}
 }
+
+// TestDepsCheck: a Kubernetes tree that pinned etcd 3.5.9 reads right, and
+// --to simulates 3.6.16 from the module proxy (cached after the first run).
+func TestDepsCheck(t *testing.T) {
+	t.Parallel()
+	testutil.SkipShort(t)
+	state := t.TempDir()
+	k8s := "../../pkg/repo/testdata/deps/k8s-1.28"
+	r := run(t, state, "deps", "check", k8s, "--govulncheck=false")
+	if r.code != 0 || !strings.Contains(r.stdout, "all at 3.5.9") || strings.Contains(r.stdout, "not-lockstep") || strings.Contains(r.stdout, "2.305.9  3.7") {
+		t.Fatalf("deps check of the tree: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, state, "deps", "check", k8s+"/go.mod", "--to", "3.6.16", "--govulncheck=false", "-w", "json")
+	var tree struct {
+		Modules []struct {
+			Etcd       string `json:"etcd"`
+			Simulation struct {
+				Raises []struct {
+					Path, From, To, Size string
+				} `json:"raises"`
+				Conflicts []struct{ Kind, Path string } `json:"conflicts"`
+			} `json:"simulation"`
+		} `json:"modules"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &tree); err != nil || r.code != 1 || len(tree.Modules) != 1 {
+		t.Fatalf("deps check --to: %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	sim := tree.Modules[0].Simulation
+	grpc := false
+	for _, x := range sim.Raises {
+		grpc = grpc || (x.Path == "google.golang.org/grpc" && x.From == "v1.54.0")
+	}
+	if !grpc || len(sim.Conflicts) < 3 {
+		t.Errorf("simulation: raises %+v, conflicts %+v", sim.Raises, sim.Conflicts)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"deps", "check", k8s, "--to", "3.6.99"}, "3.6.16"},
+		{[]string{"deps", "check", k8s, "--apply"}, "--apply needs --to"},
+		{[]string{"deps", "check", t.TempDir()}, "no go.mod"},
+	} {
+		if r := run(t, state, tc.args...); r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: %d %s", tc.args, r.code, r.stderr)
+		}
+	}
+	// No module proxy: a clear error, and the offline checks still print.
+	cmd := exec.Command(etcdpilotBin, "deps", "check", k8s+"/go.mod", "--to", "3.6.16", "--govulncheck=false")
+	cmd.Env = append(os.Environ(), "GOPROXY=off", "GOMODCACHE="+t.TempDir(), "GOFLAGS=-mod=mod")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "module proxy") || !strings.Contains(string(out), "etcd 3.5.9") {
+		t.Errorf("without the proxy: %v\n%s", err, out)
+	}
+}

@@ -133,21 +133,37 @@ func newRepoCheckCmd(g *globals) *cobra.Command {
 func newDepsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "deps",
-		Short: "Check a Go module's etcd dependencies",
+		Short: "Check a Go module's (or a tree's) etcd dependencies, and simulate an etcd client upgrade",
 	}
-	var policy string
-	var vuln bool
+	var policy, to string
+	var vuln, apply bool
 	check := &cobra.Command{
-		Use:   "check [go.mod|DIR]",
-		Short: "etcd modules out of lockstep, legacy paths, grpc/OpenTelemetry/genproto breakages, CVEs, available updates by policy",
-		Long: `Read a go.mod and report: etcd modules not at one version; legacy
-github.com/coreos/etcd and github.com/coreos/bbolt paths; known grpc,
-OpenTelemetry and genproto incompatibilities for the etcd version in use; the
-catalog's CVEs of that version; govulncheck's findings when govulncheck is
-installed; and the newer etcd releases, classified by --policy.
+		Use:   "check [go.mod|DIR] [--to VERSION [--apply]]",
+		Short: "etcd modules out of lockstep, legacy paths, grpc/OpenTelemetry/genproto breakages, CVEs, updates by policy; --to simulates the upgrade",
+		Long: `Read a go.mod, or every go.mod in a tree (vendor/ and testdata/ skipped, the
+modules of a go.work included), and report: etcd's modules out of lockstep
+(client/v2's v2.305.N is 3.5.N; go.etcd.io/raft/v3 and bbolt have releases of
+their own); legacy github.com/coreos/etcd and go.etcd.io/etcd paths, pseudo-
+versions named by their commit; modules replaced by a local directory
+(reported, not checked); known grpc, OpenTelemetry and genproto
+incompatibilities; the catalog's CVEs; govulncheck's findings when it is
+installed; the newer etcd releases, classified by --policy; and, for a tree,
+whether every module requires the same etcd release.
 
-Exit status: 0 without errors, 1 with error findings, 2 when the check could
-not run (no go.mod, a go.mod that does not parse).`,
+--to VERSION simulates moving the etcd modules there without touching the
+tree: etcd's own go.mod files come from the module proxy (go mod download),
+and minimum version selection decides which of the project's requirements
+rise (grpc, protobuf, OpenTelemetry, genproto, golang.org/x, the go
+directive), by how much, and what collides: a replace or exclude below what
+the release needs, a go directive below its own, a module it no longer
+publishes. --apply then does it for real in a copy of the (top) module: go
+get, go mod tidy, the go.mod diff, go build ./....
+
+Exit status: 0 without errors, 1 with error findings or a blocking conflict
+(or a failed build with --apply), 2 when the check could not run.`,
+		Example: `  etcdpilot deps check ~/src/kubernetes
+  etcdpilot deps check go.mod --to 3.6.16
+  etcdpilot deps check go.mod --to 3.6.16 --apply -w json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := repo.ParsePolicy(policy)
@@ -158,18 +174,33 @@ not run (no go.mod, a go.mod that does not parse).`,
 			if o.Catalog, err = g.catalog(); err != nil {
 				return err
 			}
+			target := ""
+			if to != "" {
+				if target, err = o.Catalog.Resolve(to); err != nil {
+					return err
+				}
+			} else if apply {
+				return fmt.Errorf("--apply needs --to VERSION")
+			}
 			path := "go.mod"
 			if len(args) == 1 {
 				path = args[0]
 			}
-			r, err := repo.CheckDeps(cmd.Context(), path, o)
+			t, err := repo.CheckTree(cmd.Context(), path, o)
 			if err != nil {
 				return err
 			}
-			if err := g.print(cmd, r); err != nil {
+			var simErr error
+			if target != "" {
+				simErr = simulateTree(cmd, g, t, target, apply)
+			}
+			if err := g.print(cmd, t); err != nil {
 				return err
 			}
-			if r.Failed() {
+			if simErr != nil {
+				return simErr
+			}
+			if t.Failed() {
 				return quietNo
 			}
 			return nil
@@ -177,6 +208,27 @@ not run (no go.mod, a go.mod that does not parse).`,
 	}
 	check.Flags().StringVar(&policy, "policy", "patch=auto,minor=review,major=block", "what to do with each kind of etcd update")
 	check.Flags().BoolVar(&vuln, "govulncheck", true, "run govulncheck -json when it is installed")
+	check.Flags().StringVar(&to, "to", "", "simulate moving the etcd modules to this release (needs the module proxy)")
+	check.Flags().BoolVar(&apply, "apply", false, "with --to: do the upgrade in a copy of the top module, diff its go.mod and build it")
 	cmd.AddCommand(check)
 	return cmd
+}
+
+// simulateTree simulates the upgrade for every module that uses etcd; the
+// top one is also applied in a copy when asked.
+func simulateTree(cmd *cobra.Command, g *globals, t *repo.DepsTree, target string, apply bool) error {
+	first := true
+	for _, m := range t.Modules {
+		if m.Etcd == "" {
+			continue
+		}
+		g.log.Info(fmt.Sprintf("simulating %s at etcd %s ...", m.GoMod, target))
+		sim, err := repo.Simulate(cmd.Context(), m, target, repo.SimulateOptions{Apply: apply && first})
+		if err != nil {
+			return err
+		}
+		first = false
+		m.Simulation = sim
+	}
+	return nil
 }

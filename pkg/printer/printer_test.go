@@ -47,7 +47,7 @@ func TestEveryResultHasALayout(t *testing.T) {
 		&repo.Result{Pins: []repo.Pin{{File: "a", Line: 1, Version: "3.6.16", Text: "3.6.16", Kind: "go-const"}}},
 		&repo.BumpResult{To: "3.6.16"},
 		&repo.CheckResult{Expect: "3.6.16", Pins: 1, Mismatches: []repo.Pin{{File: "a", Line: 1, Text: "3.5.0"}}},
-		&repo.DepsReport{GoMod: "go.mod"},
+		&repo.DepsTree{Root: ".", Modules: []*repo.DepsReport{{GoMod: "go.mod", Etcd: "3.5.9", Simulation: &repo.Simulation{Target: "3.6.16", Raises: []repo.Raise{{Path: "google.golang.org/grpc", From: "v1.54.0", To: "v1.83.2", Size: "minor"}}}}}},
 		&snapshot.SaveResult{Path: "/b/s.db", Took: time.Second, Sidecar: sc},
 		&snapshot.Report{File: "/b/s.db", Info: &sc.Info},
 		snapshot.Listing{{File: "/b/s.db", Time: now, Sidecar: sc}, {File: "/b/.s.db.tmp-1", Time: now, Incomplete: "abandoned"}},

@@ -3,7 +3,6 @@ package printer
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/etcdpilot/etcdpilot/pkg/repo"
@@ -30,13 +29,26 @@ func checkView(r *repo.CheckResult) *view {
 	return vw
 }
 
-func depsView(r *repo.DepsReport) *view {
-	vw := &view{layout: func(w io.Writer) error { return depsTable(w, r) }}
-	for _, f := range r.Findings {
-		vw.rows = append(vw.rows, []string{f.Severity, f.Code, f.Message})
+func depsView(t *repo.DepsTree) *view {
+	vw := &view{layout: func(w io.Writer) error { return depsTreeTable(w, t) }}
+	for _, m := range t.Modules {
+		for _, f := range m.Findings {
+			vw.rows = append(vw.rows, []string{m.GoMod, f.Severity, f.Code, f.Message})
+		}
+		for _, u := range m.Updates {
+			vw.rows = append(vw.rows, []string{m.GoMod, "update", u.From, u.To, u.Kind, u.Action})
+		}
+		if sim := m.Simulation; sim != nil {
+			for _, r := range sim.Raises {
+				vw.rows = append(vw.rows, []string{m.GoMod, "raise", r.Path, r.From, r.To, r.Size})
+			}
+			for _, c := range sim.Conflicts {
+				vw.rows = append(vw.rows, []string{m.GoMod, "conflict", c.Kind, c.Message})
+			}
+		}
 	}
-	for _, u := range r.Updates {
-		vw.rows = append(vw.rows, []string{"update", u.From, u.To, u.Kind, u.Action})
+	for _, f := range t.Findings {
+		vw.rows = append(vw.rows, []string{t.Root, f.Severity, f.Code, f.Message})
 	}
 	if len(vw.rows) == 0 {
 		vw.head = []string{"no findings"}
@@ -110,16 +122,48 @@ func bumpSummary(r *repo.BumpResult) string {
 	return fmt.Sprintf("dry run: %d pins in %d files would become %s; nothing was written", n, len(r.Changes), r.To)
 }
 
-func depsTable(w io.Writer, r *repo.DepsReport) error {
-	fmt.Fprintf(w, "%s\n", r.GoMod)
-	if len(r.EtcdModules) > 0 {
-		var mods []string
-		for m, v := range r.EtcdModules {
-			mods = append(mods, m+" "+v)
+func depsTreeTable(w io.Writer, t *repo.DepsTree) error {
+	for i, m := range t.Modules {
+		if i > 0 {
+			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "etcd modules: %s\n", strings.Join(sorted(mods), ", "))
+		if err := depsTable(w, m); err != nil {
+			return err
+		}
+	}
+	if len(t.Modules) > 1 {
+		fmt.Fprintln(w)
+		for _, f := range t.Findings {
+			fmt.Fprintf(w, "%s: %s\n", strings.ToUpper(f.Severity), f.Message)
+		}
+		using := 0
+		for _, m := range t.Modules {
+			if m.Etcd != "" {
+				using++
+			}
+		}
+		if len(t.Findings) == 0 && t.Etcd != "" {
+			fmt.Fprintf(w, "%d modules, %d of them on etcd: all at %s\n", len(t.Modules), using, t.Etcd)
+		}
+	}
+	return nil
+}
+
+func depsTable(w io.Writer, r *repo.DepsReport) error {
+	fmt.Fprintf(w, "%s (%s, go %s)", r.GoMod, dash(r.Module), dash(r.Go))
+	if r.Etcd != "" {
+		fmt.Fprintf(w, ": etcd %s", r.Etcd)
 	}
 	fmt.Fprintln(w)
+	if len(r.EtcdModules) > 0 {
+		rows := [][]string{{"  ETCD MODULE", "VERSION", "SET", "IS"}}
+		for _, m := range r.EtcdModules {
+			rows = append(rows, []string{"  " + m.Path, m.Version, m.Set, m.Describe()})
+		}
+		if err := Table(w, rows); err != nil {
+			return err
+		}
+	}
 	if len(r.Findings) == 0 {
 		fmt.Fprintln(w, "no findings")
 	} else {
@@ -132,17 +176,53 @@ func depsTable(w io.Writer, r *repo.DepsReport) error {
 		}
 	}
 	if len(r.Updates) > 0 {
-		fmt.Fprintln(w)
 		rows := [][]string{{"UPDATE", "FROM", "TO", "KIND", "POLICY"}}
 		for _, u := range r.Updates {
 			rows = append(rows, []string{fmt.Sprintf("%d etcd modules", len(u.Modules)), u.From, u.To, u.Kind, u.Action})
 		}
-		return Table(w, rows)
+		if err := Table(w, rows); err != nil {
+			return err
+		}
+	}
+	if sim := r.Simulation; sim != nil {
+		return simulationTable(w, r.Etcd, sim)
 	}
 	return nil
 }
 
-func sorted(s []string) []string {
-	sort.Strings(s)
-	return s
+func simulationTable(w io.Writer, from string, sim *repo.Simulation) error {
+	fmt.Fprintf(w, "\nsimulated upgrade %s -> %s (from etcd %s's go.mod files; nothing was changed)\n", from, sim.Target, sim.Target)
+	if sim.GoTo != sim.GoFrom {
+		fmt.Fprintf(w, "  go directive: %s -> %s\n", dash(sim.GoFrom), sim.GoTo)
+	}
+	if len(sim.Raises) > 0 {
+		rows := [][]string{{"  RAISED", "FROM", "TO", "SIZE"}}
+		for _, r := range sim.Raises {
+			rows = append(rows, []string{"  " + r.Path, r.From, r.To, r.Size})
+		}
+		if err := Table(w, rows); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(w, "  no requirement rises")
+	}
+	if len(sim.New) > 0 {
+		fmt.Fprintf(w, "  %d more modules become requirements (go mod tidy adds them)\n", len(sim.New))
+	}
+	for _, c := range sim.Conflicts {
+		mark := "note"
+		if c.Blocking {
+			mark = "CONFLICT"
+		}
+		fmt.Fprintf(w, "  %s [%s] %s\n", mark, c.Kind, c.Message)
+	}
+	if a := sim.Applied; a != nil {
+		fmt.Fprintf(w, "\napplied in a copy (%s):\n%s", a.Dir, a.Diff)
+		if a.BuildOK {
+			fmt.Fprintln(w, "go build ./...: ok")
+		} else {
+			fmt.Fprintf(w, "go build ./... FAILED:\n%s\n", a.Output)
+		}
+	}
+	return nil
 }

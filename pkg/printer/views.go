@@ -41,7 +41,7 @@ func viewOf(v any) (*view, error) {
 		return bumpView(v), nil
 	case *repo.CheckResult:
 		return checkView(v), nil
-	case *repo.DepsReport:
+	case *repo.DepsTree:
 		return depsView(v), nil
 	case *snapshot.SaveResult:
 		return saveView(v), nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
@@ -46,16 +47,28 @@ type Update struct {
 	Action  string   `json:"action"` // auto, review, block
 }
 
-// DepsReport is deps check's answer.
+// DepsReport is deps check's answer for one go.mod.
 type DepsReport struct {
-	GoMod       string            `json:"goMod"`
-	EtcdModules map[string]string `json:"etcdModules"`
-	Findings    []Finding         `json:"findings"`
-	Updates     []Update          `json:"updates"`
+	GoMod string `json:"goMod"`
+	// Module is the module path; Go the go directive.
+	Module string `json:"module"`
+	Go     string `json:"go,omitempty"`
+	// Etcd is the etcd release the lockstep modules are at (the lowest,
+	// when they disagree); empty without etcd modules.
+	Etcd        string       `json:"etcd,omitempty"`
+	EtcdModules []EtcdModule `json:"etcdModules"`
+	Findings    []Finding    `json:"findings"`
+	Updates     []Update     `json:"updates"`
+	// Simulation is what upgrading the etcd modules would do (--to).
+	Simulation *Simulation `json:"simulation,omitempty"`
 }
 
-// Failed says whether CI should fail: any error finding.
+// Failed says whether CI should fail: any error finding, or a simulated
+// upgrade that cannot just be done.
 func (r *DepsReport) Failed() bool {
+	if r.Simulation != nil && r.Simulation.Blocking() {
+		return true
+	}
 	for _, f := range r.Findings {
 		if f.Severity == SevError {
 			return true
@@ -101,10 +114,13 @@ const (
 	linkLockstep = "" // etcd publishes its modules together, one version per release
 	linkGRPC127  = "https://github.com/etcd-io/etcd/issues/11563"
 	linkGRPC130  = "https://github.com/etcd-io/etcd/issues/12124"
-	linkGRPC153  = "https://github.com/etcd-io/etcd/blob/main/CHANGELOG/CHANGELOG-3.5.md"
-	linkOTel     = "https://github.com/etcd-io/etcd/blob/main/CHANGELOG/CHANGELOG-3.5.md"
-	linkLegacy   = "https://github.com/etcd-io/etcd/issues/15968"
-	linkBbolt    = "https://github.com/etcd-io/etcd/issues/11749"
+	linkGRPC153  = "https://github.com/etcd-io/etcd/issues/15877"
+	linkGenproto = "https://github.com/googleapis/go-genproto/issues/1015"
+	// linkOTel and the others above point at the issue or changelog that
+	// documents each incompatibility.
+	linkOTel   = "https://github.com/etcd-io/etcd/blob/main/CHANGELOG/CHANGELOG-3.5.md"
+	linkLegacy = "https://github.com/etcd-io/etcd/issues/15968"
+	linkBbolt  = "https://github.com/etcd-io/etcd/issues/11749"
 )
 
 // CheckDeps reads a go.mod and reports on its etcd dependencies.
@@ -112,50 +128,94 @@ func CheckDeps(ctx context.Context, path string, o DepsOptions) (*DepsReport, er
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, "go.mod")
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("deps check: %w", err)
-	}
-	mf, err := modfile.Parse(path, data, nil)
+	mf, err := readModFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("deps check: %w", err)
 	}
 	if o.Policy == nil {
 		o.Policy = DefaultPolicy
 	}
-	r := &DepsReport{GoMod: path, EtcdModules: map[string]string{}, Findings: []Finding{}, Updates: []Update{}}
-	req := map[string]string{}
+	r := &DepsReport{GoMod: path, EtcdModules: []EtcdModule{}, Findings: []Finding{}, Updates: []Update{}}
+	if mf.Module != nil {
+		r.Module = mf.Module.Mod.Path
+	}
+	if mf.Go != nil {
+		r.Go = mf.Go.Version
+	}
+	req := effectiveRequirements(mf)
 	for _, q := range mf.Require {
-		req[q.Mod.Path] = q.Mod.Version
-	}
-	// A replace decides the version actually built.
-	for _, rp := range mf.Replace {
-		if rp.New.Version != "" {
-			req[rp.Old.Path] = rp.New.Version
+		m, ok := ClassifyModule(q.Mod.Path, req[q.Mod.Path])
+		if !ok {
+			continue
 		}
-	}
-	for m, v := range req {
-		if lockstepModule(m) {
-			r.EtcdModules[m] = v
+		if rp := replacementOf(mf, q.Mod); rp != nil {
+			m.Replace = rp.New.Path
+			if rp.New.Version != "" {
+				m.Replace += " " + rp.New.Version
+			}
+			m.LocalReplace = rp.New.Version == ""
 		}
+		r.EtcdModules = append(r.EtcdModules, m)
 		switch {
-		case m == "github.com/coreos/etcd" || m == "go.etcd.io/etcd" || strings.HasPrefix(m, "github.com/coreos/etcd/"):
-			r.add(SevError, "legacy-path", m, fmt.Sprintf("%s %s is etcd's pre-3.5 module path; it conflicts with go.etcd.io/etcd/*/v3 — import go.etcd.io/etcd/client/v3 (and api/v3, client/pkg/v3) instead", m, v), linkLegacy)
-		case m == "github.com/coreos/bbolt":
-			r.add(SevError, "legacy-path", m, fmt.Sprintf("%s %s is bbolt's old path; it conflicts with go.etcd.io/bbolt — use go.etcd.io/bbolt", m, v), linkBbolt)
+		case m.LocalReplace:
+			r.add(SevInfo, "replaced", m.Path, fmt.Sprintf("%s is replaced by the directory %s: its version is whatever that tree holds; replaced, not checked", m.Path, m.Replace), "")
+		case m.Set == SetLegacy:
+			r.add(SevError, "legacy-path", m.Path, fmt.Sprintf("%s %s (%s) is etcd's pre-3.5 module path; it conflicts with go.etcd.io/etcd/*/v3 — import go.etcd.io/etcd/client/v3 (and api/v3, client/pkg/v3) instead", m.Path, m.Version, m.Describe()), linkLegacy)
 		}
 	}
-	etcdV := r.lockstep()
-	r.compat(req, etcdV)
-	if o.Catalog != nil && etcdV != "" {
-		r.cves(o.Catalog, etcdV)
-		r.updates(o.Catalog, o.Policy, etcdV)
+	sort.Slice(r.EtcdModules, func(i, j int) bool { return r.EtcdModules[i].Path < r.EtcdModules[j].Path })
+	if v, ok := req["github.com/coreos/bbolt"]; ok {
+		r.add(SevError, "legacy-path", "github.com/coreos/bbolt", fmt.Sprintf("github.com/coreos/bbolt %s is bbolt's old path; it conflicts with go.etcd.io/bbolt — use go.etcd.io/bbolt", v), linkBbolt)
+	}
+	r.Etcd = r.lockstep()
+	r.compat(req, r.Etcd)
+	if o.Catalog != nil && r.Etcd != "" {
+		r.cves(o.Catalog, r.Etcd)
+		r.updates(o.Catalog, o.Policy, r.Etcd)
 	}
 	if o.Govulncheck {
 		r.govulncheck(ctx, filepath.Dir(path))
 	}
-	sort.SliceStable(r.Findings, func(i, j int) bool { return sevRank(r.Findings[i].Severity) < sevRank(r.Findings[j].Severity) })
+	sortFindings(r.Findings)
 	return r, nil
+}
+
+func sortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool { return sevRank(fs[i].Severity) < sevRank(fs[j].Severity) })
+}
+
+// readModFile parses a go.mod.
+func readModFile(path string) (*modfile.File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return modfile.Parse(path, data, nil)
+}
+
+// effectiveRequirements maps each required module to the version that is
+// built: a replace with a version decides it.
+func effectiveRequirements(mf *modfile.File) map[string]string {
+	req := map[string]string{}
+	for _, q := range mf.Require {
+		req[q.Mod.Path] = q.Mod.Version
+	}
+	for _, rp := range mf.Replace {
+		if _, ok := req[rp.Old.Path]; ok && rp.New.Version != "" && (rp.Old.Version == "" || rp.Old.Version == req[rp.Old.Path]) {
+			req[rp.Old.Path] = rp.New.Version
+		}
+	}
+	return req
+}
+
+// replacementOf is the replace directive that applies to a requirement.
+func replacementOf(mf *modfile.File, m module.Version) *modfile.Replace {
+	for _, rp := range mf.Replace {
+		if rp.Old.Path == m.Path && (rp.Old.Version == "" || rp.Old.Version == m.Version) {
+			return rp
+		}
+	}
+	return nil
 }
 
 func sevRank(s string) int {
@@ -166,52 +226,73 @@ func (r *DepsReport) add(sev, code, module, msg, link string) {
 	r.Findings = append(r.Findings, Finding{Severity: sev, Code: code, Module: module, Message: msg, Link: link})
 }
 
-// lockstep checks that the etcd modules share one version and returns the
-// lowest (the one compatibility depends on).
+// lockstep checks that etcd's lockstep modules are at one release (and
+// one commit, for pseudo-versions) and returns the lowest release, the one
+// compatibility depends on. client/v2's v2.305.9 is 3.5.9.
 func (r *DepsReport) lockstep() string {
-	byVersion := map[string][]string{}
-	for m, v := range r.EtcdModules {
-		byVersion[v] = append(byVersion[v], m)
-	}
-	var vs []string
-	for v := range byVersion {
-		vs = append(vs, v)
-	}
-	sort.Slice(vs, func(i, j int) bool { return semver.Compare(vs[i], vs[j]) < 0 })
-	if len(vs) > 1 {
-		var parts []string
-		for _, v := range vs {
-			sort.Strings(byVersion[v])
-			parts = append(parts, fmt.Sprintf("%s: %s", v, strings.Join(byVersion[v], ", ")))
+	byKey := map[string][]EtcdModule{}
+	for _, m := range r.EtcdModules {
+		if m.Set != SetLockstep || m.LocalReplace {
+			continue
 		}
-		r.add(SevError, "not-lockstep", "", "etcd's modules must move in lockstep at one version; found "+strings.Join(parts, "; "), linkLockstep)
+		byKey[m.key()] = append(byKey[m.key()], m)
 	}
-	if len(vs) == 0 {
+	var keys []string
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := byKey[keys[i]][0], byKey[keys[j]][0]
+		if c := version.Compare(a.Etcd, b.Etcd); c != 0 {
+			return c < 0
+		}
+		return a.Commit < b.Commit
+	})
+	if len(keys) > 1 {
+		var parts []string
+		for _, k := range keys {
+			var mods []string
+			for _, m := range byKey[k] {
+				mods = append(mods, m.Path+" "+m.Version)
+			}
+			parts = append(parts, fmt.Sprintf("%s: %s", byKey[k][0].Describe(), strings.Join(mods, ", ")))
+		}
+		r.add(SevError, "not-lockstep", "", "etcd's modules must move in lockstep at one release; found "+strings.Join(parts, "; "), linkLockstep)
+	}
+	if len(keys) == 0 {
 		return ""
 	}
-	return version.Plain(semver.Canonical(vs[0]))
+	return byKey[keys[0]][0].Etcd
 }
 
 // compat applies the known grpc, OpenTelemetry and genproto breakages.
 func (r *DepsReport) compat(req map[string]string, etcdV string) {
 	grpc := req["google.golang.org/grpc"]
-	legacy := req["github.com/coreos/etcd"]
-	if legacy == "" {
-		legacy = req["go.etcd.io/etcd"]
-	}
-	if grpc != "" && legacy != "" {
+	for _, m := range r.EtcdModules {
+		if m.Set != SetLegacy || m.LocalReplace || grpc == "" || strings.Contains(m.Path, "bbolt") {
+			continue
+		}
+		// grpc 1.27 changed the balancer and resolver API: 3.3 and the
+		// main branch before #11564 (March 2020) break. grpc 1.30 removed
+		// APIs every pre-3.5 client uses (#12124); 3.5 fixed it with its
+		// new module paths.
+		old3 := m.Etcd != "" && version.Compare(m.Etcd, "3.4.0") < 0
+		oldCommit := m.Etcd == "" && !m.Time.IsZero() && m.Time.Before(time.Date(2020, 3, 17, 0, 0, 0, 0, time.UTC))
 		switch {
-		case semver.Compare(grpc, "v1.27.0") >= 0 && semver.Compare(legacy, "v3.4.0") < 0:
-			r.add(SevError, "grpc-incompatible", "google.golang.org/grpc", fmt.Sprintf("grpc %s breaks the etcd 3.3 client (%s): grpc 1.27 changed its balancer and resolver API (undefined: resolver.BuildOption); move to go.etcd.io/etcd/client/v3", grpc, legacy), linkGRPC127)
+		case semver.Compare(grpc, "v1.27.0") >= 0 && (old3 || oldCommit):
+			r.add(SevError, "grpc-incompatible", "google.golang.org/grpc", fmt.Sprintf("grpc %s breaks the etcd client %s (%s): grpc 1.27 changed its balancer and resolver API (undefined: resolver.BuildOption); move to go.etcd.io/etcd/client/v3", grpc, m.Version, m.Describe()), linkGRPC127)
 		case semver.Compare(grpc, "v1.30.0") >= 0:
-			r.add(SevError, "grpc-incompatible", "google.golang.org/grpc", fmt.Sprintf("grpc %s breaks the pre-3.5 etcd client (%s) (grpc 1.30 removed APIs it uses); move to go.etcd.io/etcd/client/v3", grpc, legacy), linkGRPC130)
+			r.add(SevError, "grpc-incompatible", "google.golang.org/grpc", fmt.Sprintf("grpc %s breaks the pre-3.5 etcd client %s (%s): grpc 1.30 removed APIs it uses; move to go.etcd.io/etcd/client/v3", grpc, m.Version, m.Describe()), linkGRPC130)
 		}
 	}
 	if etcdV == "" {
 		return
 	}
-	if grpc != "" && version.Compare(etcdV, "3.5.10") < 0 && semver.Compare(grpc, "v1.53.0") >= 0 {
-		r.add(SevError, "grpc-incompatible", "google.golang.org/grpc", fmt.Sprintf("grpc %s needs etcd client 3.5.10 or later; the etcd modules are at %s", grpc, etcdV), linkGRPC153)
+	if grpc != "" && version.Compare(etcdV, "3.5.0") >= 0 && version.Compare(etcdV, "3.5.10") < 0 && semver.Compare(grpc, "v1.55.0") >= 0 {
+		// The client builds and runs with newer grpc (client/v3 3.5.9 with
+		// grpc 1.54-1.60 builds here); etcd's own test packages did not
+		// until 3.5.10, which moved to grpc 1.58.3.
+		r.add(SevWarning, "grpc-untested", "google.golang.org/grpc", fmt.Sprintf("grpc %s is newer than etcd %s was tested with: the client builds, but etcd's own test and proxy packages need 3.5.10 or later (etcd-io/etcd#15877), which also moved to grpc 1.58.3 for CVE-2023-44487", grpc, etcdV), linkGRPC153)
 	}
 	if version.Compare(etcdV, "3.5.0") >= 0 && version.Compare(etcdV, "3.5.5") < 0 {
 		for m := range req {
@@ -221,15 +302,48 @@ func (r *DepsReport) compat(req map[string]string, etcdV string) {
 			}
 		}
 	}
-	if version.Compare(etcdV, "3.5.10") < 0 {
-		for _, m := range []string{"google.golang.org/genproto/googleapis/api", "google.golang.org/genproto/googleapis/rpc"} {
-			if _, ok := req[m]; ok {
-				r.add(SevWarning, "genproto-split", m, fmt.Sprintf("%s is the split genproto module; etcd before 3.5.10 (here %s) imports the monolithic google.golang.org/genproto, which gives ambiguous-import errors — upgrade the etcd modules to 3.5.10+", m, etcdV), linkGRPC153)
-				break
-			}
+	r.genproto(req, etcdV)
+}
+
+// genproto checks the genproto split (googleapis/go-genproto#1015): the
+// packages of googleapis/api and googleapis/rpc live in the split modules
+// and, before the split of May 2023, in the monolithic
+// google.golang.org/genproto too. etcd 3.5.0-3.5.9 requires a monolith
+// from before the split. Split modules from before March 2024 require a
+// monolith from after it, so minimum version selection raises it and the
+// build is fine; later ones (pulled in by grpc 1.64 and on) do not, and the
+// build finds the packages twice. Measured with client/v3 3.5.9: grpc
+// 1.54-1.63 build, grpc 1.64.0 fails with "ambiguous import". A monolith
+// from after the split in go.mod avoids it.
+func (r *DepsReport) genproto(req map[string]string, etcdV string) {
+	if version.Compare(etcdV, "3.5.0") < 0 || version.Compare(etcdV, "3.5.10") >= 0 {
+		return
+	}
+	if t, err := module.PseudoVersionTime(req["google.golang.org/genproto"]); err == nil && !t.Before(genprotoSplit) {
+		return
+	}
+	cause := ""
+	if g := req["google.golang.org/grpc"]; g != "" && semver.Compare(g, "v1.64.0") >= 0 {
+		cause = "grpc " + g
+	}
+	for p, v := range req {
+		if t, err := module.PseudoVersionTime(v); err == nil && strings.HasPrefix(p, "google.golang.org/genproto/googleapis/") && !t.Before(genprotoNoMonolith) {
+			cause = p + " " + v
 		}
 	}
+	if cause == "" {
+		return
+	}
+	r.add(SevError, "genproto-ambiguous", "google.golang.org/genproto", fmt.Sprintf("etcd %s requires the monolithic google.golang.org/genproto from before its May 2023 split, and %s brings split genproto modules that no longer raise it: the build fails with \"ambiguous import\" (measured: client/v3 3.5.9 with grpc 1.64.0); move the etcd modules to 3.5.10 or later, or require google.golang.org/genproto at a version after the split", etcdV, cause), linkGenproto)
 }
+
+// genprotoNoMonolith: split genproto modules from then on no longer
+// require the monolith.
+var genprotoNoMonolith = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+
+// genprotoSplit is when the monolithic genproto lost the packages the
+// split modules carry.
+var genprotoSplit = time.Date(2023, 5, 25, 0, 0, 0, 0, time.UTC)
 
 // cves lists the catalog's CVEs of the etcd version in use.
 func (r *DepsReport) cves(cat *catalog.Catalog, v string) {
@@ -245,13 +359,15 @@ func dashIf(s string) string {
 	return s
 }
 
-// updates lists the newer etcd releases and the policy's verdict.
+// updates lists the newer etcd releases for the lockstep set and the
+// policy's verdict: the latest patch of its minor, and the latest release.
 func (r *DepsReport) updates(cat *catalog.Catalog, p Policy, v string) {
 	var mods []string
-	for m := range r.EtcdModules {
-		mods = append(mods, m)
+	for _, m := range r.EtcdModules {
+		if m.Set == SetLockstep && !m.LocalReplace {
+			mods = append(mods, m.Path)
+		}
 	}
-	sort.Strings(mods)
 	if latest, err := cat.Resolve(version.Minor(v)); err == nil && version.Compare(latest, v) > 0 {
 		r.Updates = append(r.Updates, Update{Modules: mods, From: v, To: latest, Kind: "patch", Action: p["patch"]})
 	}

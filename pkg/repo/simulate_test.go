@@ -1,0 +1,110 @@
+package repo
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/internal/testutil"
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+)
+
+func raiseOf(sim *Simulation, path string) *Raise {
+	for i := range sim.Raises {
+		if sim.Raises[i].Path == path {
+			return &sim.Raises[i]
+		}
+	}
+	return nil
+}
+
+func conflictKinds(sim *Simulation) string {
+	var ks []string
+	for _, c := range sim.Conflicts {
+		ks = append(ks, c.Kind+":"+c.Path)
+	}
+	return strings.Join(ks, " ")
+}
+
+// TestSimulateAgainstTheProxy reads etcd 3.6.16's own go.mod files from the
+// module proxy (cached in the module cache for later runs) and simulates
+// the Kubernetes 1.28 go.mod and a service that pins grpc moving to it.
+func TestSimulateAgainstTheProxy(t *testing.T) {
+	testutil.SkipShort(t)
+	cat, _ := catalog.Default()
+	ctx := testutil.Context(t, 10*time.Minute)
+	r, err := CheckDeps(ctx, "testdata/deps/k8s-1.28/go.mod", DepsOptions{Catalog: cat})
+	testutil.Must(t, err)
+	sim, err := Simulate(ctx, r, "3.6.16", SimulateOptions{})
+	testutil.Must(t, err, "simulate")
+	t.Logf("go %s -> %s; raises %+v; new %d; conflicts %s", sim.GoFrom, sim.GoTo, sim.Raises, len(sim.New), conflictKinds(sim))
+	for _, want := range []string{"not-provided:go.etcd.io/etcd/client/v2", "not-provided:go.etcd.io/etcd/raft/v3", "go:"} {
+		if !strings.Contains(conflictKinds(sim), want) {
+			t.Errorf("conflicts lack %s: %s", want, conflictKinds(sim))
+		}
+	}
+	if g := raiseOf(sim, "google.golang.org/grpc"); g == nil || g.From != "v1.54.0" || g.Size != "minor" {
+		t.Errorf("grpc raise: %+v", g)
+	}
+	for _, p := range []string{"google.golang.org/protobuf", "golang.org/x/net", "go.opentelemetry.io/otel"} {
+		if raiseOf(sim, p) == nil {
+			t.Errorf("no raise of %s", p)
+		}
+	}
+	if sim.GoFrom != "1.20" || sim.GoTo == "1.20" {
+		t.Errorf("go directive %s -> %s", sim.GoFrom, sim.GoTo)
+	}
+
+	r, err = CheckDeps(ctx, "testdata/deps/grpc-pinned/go.mod", DepsOptions{Catalog: cat})
+	testutil.Must(t, err)
+	sim, err = Simulate(ctx, r, "3.6.16", SimulateOptions{})
+	testutil.Must(t, err, "simulate")
+	if !strings.Contains(conflictKinds(sim), "replace:google.golang.org/grpc") {
+		t.Errorf("the grpc replace is not a conflict: %s", conflictKinds(sim))
+	}
+
+	// Without the module proxy: a clear error.
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOFLAGS", "-mod=mod")
+	t.Setenv("GOMODCACHE", t.TempDir())
+	_, err = Simulate(ctx, r, "3.6.16", SimulateOptions{})
+	if err == nil || !strings.Contains(err.Error(), "module proxy") {
+		t.Errorf("without the proxy: %v", err)
+	}
+}
+
+// TestApplyInACopy runs the upgrade for real in a copy of a small module:
+// go get, go mod tidy, the go.mod diff and a build. The tree is untouched.
+func TestApplyInACopy(t *testing.T) {
+	testutil.SkipShort(t)
+	cat, _ := catalog.Default()
+	ctx := testutil.Context(t, 10*time.Minute)
+	dir := t.TempDir()
+	gomod := "module example.com/watcher\n\ngo 1.22\n\nrequire go.etcd.io/etcd/client/v3 v3.5.21\n"
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(`package main
+
+import (
+	"fmt"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+func main() { fmt.Println(clientv3.Config{}.Endpoints) }
+`), 0o644))
+	r, err := CheckDeps(ctx, filepath.Join(dir, "go.mod"), DepsOptions{Catalog: cat})
+	testutil.Must(t, err)
+	sim, err := Simulate(ctx, r, "3.6.16", SimulateOptions{Apply: true})
+	testutil.Must(t, err, "apply")
+	a := sim.Applied
+	t.Logf("diff:\n%s\nbuild ok %v: %s", a.Diff, a.BuildOK, a.Output)
+	if !a.BuildOK || !strings.Contains(a.Diff, "+require go.etcd.io/etcd/client/v3 v3.6.16") {
+		t.Errorf("applied: %+v", a)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "go.mod")); string(b) != gomod {
+		t.Errorf("the tree was changed:\n%s", b)
+	}
+	os.RemoveAll(filepath.Dir(a.Dir))
+}
