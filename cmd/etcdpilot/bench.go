@@ -14,7 +14,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure etcdpilot against the plain tools on real clusters, side by side",
 	}
-	cmd.AddCommand(newBenchSnapshotCmd(g), newBenchUpgradeCmd(g), newBenchHandoffCmd(g), newBenchRemoveLeaderCmd(g), newBenchStatusCmd(g))
+	cmd.AddCommand(newBenchSnapshotCmd(g), newBenchUpgradeCmd(g), newBenchHandoffCmd(g), newBenchRemoveLeaderCmd(g), newBenchStatusCmd(g), newBenchScanCmd(g))
 	return cmd
 }
 
@@ -139,6 +139,30 @@ func newBenchStatusCmd(g *globals) *cobra.Command {
 	cmd.Flags().IntVar(&o.Members, "members", 5, "members of the sandbox")
 	cmd.Flags().IntVar(&o.Runs, "runs", 10, "runs of each side")
 	positive(cmd, "runs", "members")
+	return cmd
+}
+
+func newBenchScanCmd(g *globals) *cobra.Command {
+	o := bench.ScanOptions{}
+	cmd := &cobra.Command{
+		Use:   "scan",
+		Short: "Time repo scan against ripgrep over one generated tree (50,000 files by default)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			o.Log, o.Etcdpilot = g.log, self
+			return runBench(cmd, g, func(root string) (any, error) {
+				o.Root = root
+				return bench.Scan(cmd.Context(), o)
+			})
+		},
+	}
+	cmd.Flags().IntVar(&o.Files, "files", 50000, "files in the generated tree")
+	cmd.Flags().IntVar(&o.Runs, "runs", 10, "runs of each side")
+	positive(cmd, "runs", "files")
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/repo"
 )
 
@@ -28,19 +29,30 @@ func dirArg(args []string) string {
 func newRepoScanCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "scan [DIR]",
-		Short: "List every pinned etcd version: Go constants and maps, images, Helm values, Dockerfiles, Makefiles, CI, go.mod, dependencies.yaml",
+		Short: "List every pinned etcd version by line: Go constants, maps and struct literals, images, templates, shell, Helm values, Dockerfiles, Makefiles, CI, go.mod, dependencies.yaml",
 		Long: `Scan a repository (vendor/, node_modules/ and .git are skipped, and so are
-binary files and files over 4 MiB) for pinned etcd versions, and mark pins
-that disagree with the most common one. go.mod's etcd modules are compared
-among themselves; minimums (MinExternalEtcdVersion) are listed, not compared.
+binary files and files over 4 MiB) for pinned etcd versions, group them by
+etcd minor line (a repository may carry several: kops pins 3.5, 3.6 and 3.7
+at once) and mark the pins that disagree with their line's most common
+version. go.mod's etcd modules are compared among themselves.
 
-Exit status: 0 when all pins agree, 1 when they disagree, 2 on error
+Marked, not compared: minimums (MinExternalEtcdVersion) and history
+(release notes, CHANGELOGs, docs prose). Marked: images from staging
+registries (k8s-staging-*, *-staging*, gcr.io/etcd-development), pins by
+digest, test data. A zeitgeist dependencies.yaml (Kubernetes'
+build/dependencies.yaml) adds the lines its etcd refPaths point at, and a
+refPath whose pattern no longer matches is reported.
+
+Exit status: 0 when each line agrees, 1 when a line disagrees, 2 on error
 (including files that could not be read).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := repo.Scan(dirArg(args))
 			if err != nil {
 				return err
+			}
+			if cat, err := g.catalog(); err == nil {
+				r.MarkUnreleased(cat.NotListed)
 			}
 			if err := g.print(cmd, r); err != nil {
 				return err
@@ -58,37 +70,83 @@ Exit status: 0 when all pins agree, 1 when they disagree, 2 on error
 
 func newRepoBumpCmd(g *globals) *cobra.Command {
 	var o repo.BumpOptions
-	var to string
+	var to, report, digestsFile string
+	var digests []string
 	cmd := &cobra.Command{
-		Use:   "bump --to VERSION [DIR]",
-		Short: "Rewrite every etcd pin to one version, show the diff, and prove no stale pin is left",
-		Long: `Rewrite every pin found by repo scan to --to, changing only the version text
-and keeping each pin's format (a v prefix, a -N build suffix: --image-suffix).
+		Use:   "bump --to VERSION [--from VERSION|LINE ...] [DIR]",
+		Short: "Move the etcd pins of one line (or those --from names) to a version, show the diff, and prove with a new scan that none is stale",
+		Long: `Rewrite the pins of the target's etcd line (--to 3.6.16 moves the 3.6 pins),
+or the pins --from selects: a version (--from 3.6.12) or a line (--from 3.5,
+which moves a one-line repository across a minor). --from is repeatable.
+Lines the repository carries that the bump leaves alone are named.
+
+Only the version text changes, in each pin's format (a v prefix, a -N build
+suffix: --image-suffix). Never rewritten, and listed with the reason:
+minimums (MinExternalEtcdVersion), history (release notes, CHANGELOGs, docs
+prose), pins newer than the target within its line, go.mod modules that do
+not move with etcd (go.etcd.io/raft/v3, bbolt) or have no release for the
+target (client/v2 after 3.5).
+
+An image pinned by digest (registry.k8s.io/etcd:3.6.8-0@sha256:...) needs
+the new tag's digest: --digest 3.6.9-0=sha256:... (repeatable) or --digests
+images.yaml, the image promoter's file in kubernetes/k8s.io
+(registry.k8s.io/images/k8s-staging-etcd/images.yaml). Without it the bump
+names the pin and writes nothing.
+
 Refuses a downgrade, a minor skip or a version the release catalog does not
-know, unless --force. Files are written atomically (temp file, fsync, rename);
-then the tree is scanned again and any pin that is still stale is an error.
-go.mod's etcd modules are bumped too (run go mod tidy afterwards), unless
---skip-go-mod.`,
-		Example: `  etcdpilot repo bump --to 3.6.16 --dry-run
-  etcdpilot repo bump --to 3.6.16 --image-suffix -0 ./kubernetes`,
+know, unless --force. Files are written atomically (temp file, fsync,
+rename); then the tree is scanned again, and the closing line says what that
+scan found. go.mod's etcd modules are bumped too (run go mod tidy, or
+Kubernetes' hack/update-vendor.sh, afterwards) unless --skip-go-mod.
+
+--report md prints a Markdown report for the pull request instead: the lines
+moved, the files and pins, the pins left and why, and for each hop the
+catalog's notes (CVEs and known issues fixed, required minimums).
+
+Exit status: 0 when every selected pin moved, 1 when some were left (listed
+with the reason), 2 when nothing could be done (nothing was written).`,
+		Example: `  etcdpilot repo bump --to 3.6.9 --dry-run ~/src/kubernetes
+  etcdpilot repo bump --from 3.6.12 --to 3.6.16 ~/src/kops
+  etcdpilot repo bump --from 3.5 --to 3.6.16 .
+  etcdpilot repo bump --to 3.6.9 --digests ../k8s.io/registry.k8s.io/images/k8s-staging-etcd/images.yaml
+  etcdpilot repo bump --to 3.6.9 --report md > pr-body.md`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if to == "" {
 				return fmt.Errorf("say which version: --to VERSION")
+			}
+			if report != "" && report != "md" {
+				return fmt.Errorf("--report %q: the report format is md", report)
+			}
+			var err error
+			if o.Digests, err = readDigests(digests, digestsFile); err != nil {
+				return err
 			}
 			if cat, err := g.catalog(); err == nil {
 				o.Catalog = cat
 			}
 			r, err := repo.Bump(dirArg(args), to, o)
 			if r != nil {
-				if err := g.print(cmd, r); err != nil {
+				if report == "md" {
+					printer.BumpMarkdown(cmd.OutOrStdout(), r)
+				} else if err := g.print(cmd, r); err != nil {
 					return err
 				}
 			}
-			return err
+			if err != nil {
+				return err
+			}
+			if len(r.Left) > 0 {
+				return quietNo
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "etcd version to pin")
+	cmd.Flags().StringSliceVar(&o.From, "from", nil, "what moves: a version (3.6.12) or a line (3.5); repeatable (default: the pins of --to's line)")
+	cmd.Flags().StringArrayVar(&digests, "digest", nil, "the digest of a new tag, for pins by digest: TAG=sha256:... or IMAGE:TAG=sha256:... (repeatable)")
+	cmd.Flags().StringVar(&digestsFile, "digests", "", "an image promoter images.yaml giving the new tags' digests")
+	cmd.Flags().StringVar(&report, "report", "", "print a report for the pull request instead of the diff: md")
 	cmd.Flags().StringVar(&o.ImageSuffix, "image-suffix", "-0", "build suffix for pins that carry one (registry.k8s.io/etcd:3.6.16-0)")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the diff, write nothing")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "allow a downgrade, a minor skip or a version unknown to the catalog")
@@ -96,36 +154,68 @@ go.mod's etcd modules are bumped too (run go mod tidy afterwards), unless
 	return cmd
 }
 
+// readDigests merges --digests FILE and --digest flags (the flags win).
+func readDigests(flags []string, file string) (map[string]string, error) {
+	out := map[string]string{}
+	if file != "" {
+		m, err := repo.ReadDigests(file)
+		if err != nil {
+			return nil, err
+		}
+		out = m
+	}
+	for _, f := range flags {
+		tag, d, err := repo.ParseDigest(f)
+		if err != nil {
+			return nil, err
+		}
+		out[tag] = d
+	}
+	return out, nil
+}
+
 func newRepoCheckCmd(g *globals) *cobra.Command {
-	var expect string
+	var expect []string
 	var skipGoMod bool
 	cmd := &cobra.Command{
-		Use:   "check --expect VERSION [DIR]",
-		Short: "For CI: exit 1 when any etcd pin is not the expected version, listing each",
-		Args:  cobra.MaximumNArgs(1),
+		Use:   "check --expect VERSION [--expect VERSION ...] [DIR]",
+		Short: "For CI: exit 1 when a pin of an expected version's line is not that version, a staging image is used outside tests, or dependencies.yaml is stale",
+		Long: `Fail (exit 1) when:
+  - a pin of an expected version's line is another version (one --expect per
+    line the repository carries: --expect 3.5.31 --expect 3.6.12);
+  - an etcd image from a staging registry (k8s-staging-*, *-staging*,
+    gcr.io/etcd-development) is used outside test paths; the promoted
+    reference to use instead is named;
+  - a refPath of etcd in a zeitgeist dependencies.yaml no longer matches.
+Minimums and history are never checked.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if expect == "" {
-				return fmt.Errorf("say which version: --expect VERSION")
+			if len(expect) == 0 {
+				return fmt.Errorf("say which version: --expect VERSION (one per etcd line)")
 			}
-			want := strings.TrimPrefix(expect, "v")
-			if i := strings.IndexByte(want, '-'); i >= 0 {
-				want = want[:i]
+			want, err := repo.ParseExpect(expect)
+			if err != nil {
+				return err
 			}
-			r, err := repo.Check(dirArg(args), want, skipGoMod)
+			o := repo.CheckOptions{SkipGoMod: skipGoMod}
+			if cat, err := g.catalog(); err == nil {
+				o.Unlisted = cat.NotListed
+			}
+			r, err := repo.Check(dirArg(args), want, o)
 			if err != nil {
 				return err
 			}
 			if err := g.print(cmd, r); err != nil {
 				return err
 			}
-			if len(r.Mismatches) > 0 {
-				return answerNo("%d of %d pins are not %s", len(r.Mismatches), r.Pins, want)
+			if r.Failed() {
+				return answerNo("%d pins off the expected version, %d staging images outside tests, %d stale refPaths", len(r.Mismatches), len(r.Staging), len(r.Inventory))
 			}
-			g.log.Info(fmt.Sprintf("all %d pins are %s", r.Pins, want))
+			g.log.Info(fmt.Sprintf("all %d pins of the expected lines are at %s", r.Checked, strings.Join(want, ", ")))
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&expect, "expect", "", "the etcd version every pin must have")
+	cmd.Flags().StringSliceVar(&expect, "expect", nil, "the etcd version every pin of its line must have; repeatable, one per line")
 	cmd.Flags().BoolVar(&skipGoMod, "skip-go-mod", false, "do not check go.mod's etcd modules")
 	return cmd
 }

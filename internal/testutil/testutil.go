@@ -183,3 +183,24 @@ func Session(t testing.TB, c conn.Config) *cluster.Session {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// TreeText is every file under dir with its mode and content: compare two
+// to prove a refused command wrote nothing.
+func TreeText(t testing.TB, dir string) string {
+	t.Helper()
+	var sb strings.Builder
+	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			b, rerr := os.ReadFile(p)
+			if rerr != nil {
+				return rerr
+			}
+			fmt.Fprintf(&sb, "%s %o %s\n", p, info.Mode(), b)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sb.String()
+}

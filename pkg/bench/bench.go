@@ -5,10 +5,12 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
 
@@ -48,6 +50,20 @@ func median(ds []time.Duration) time.Duration {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// ratio is the median of pilot over the median of plain.
+func ratio(pilot, plain []time.Duration) float64 {
+	return float64(median(pilot)) / float64(median(plain))
+}
+
+// wallTimes writes the median wall times of the plain tool and etcdpilot
+// side by side, with their ratio.
+func wallTimes(w io.Writer, plainCol, pilotCol, plainName string, plain, pilot []time.Duration) error {
+	return printer.Table(w, [][]string{
+		{"", plainCol, pilotCol, "ETCDPILOT / " + plainName},
+		{"wall time", ms(median(plain)), ms(median(pilot)), fmt.Sprintf("%.2fx", ratio(pilot, plain))},
+	})
 }
 
 // mbps is megabytes (10^6) per second.

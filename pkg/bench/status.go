@@ -11,7 +11,6 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
-	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
 
@@ -97,15 +96,10 @@ func Status(ctx context.Context, o StatusOptions) (*StatusResult, error) {
 }
 
 // Ratio is etcdpilot's median wall time over etcdctl's.
-func (r *StatusResult) Ratio() float64 {
-	return float64(median(r.Pilot)) / float64(median(r.Etcdctl))
-}
+func (r *StatusResult) Ratio() float64 { return ratio(r.Pilot, r.Etcdctl) }
 
 // Table writes the medians side by side.
 func (r *StatusResult) Table(w io.Writer) error {
 	fmt.Fprintf(w, "status of %d members of etcd %s, median of %d runs each\n\n", r.Members, r.Version, len(r.Pilot))
-	return printer.Table(w, [][]string{
-		{"", "ETCDCTL (endpoint status + health + hashkv, --cluster)", "ETCDPILOT STATUS", "ETCDPILOT / ETCDCTL"},
-		{"wall time", ms(median(r.Etcdctl)), ms(median(r.Pilot)), fmt.Sprintf("%.2fx", r.Ratio())},
-	})
+	return wallTimes(w, "ETCDCTL (endpoint status + health + hashkv, --cluster)", "ETCDPILOT STATUS", "ETCDCTL", r.Etcdctl, r.Pilot)
 }

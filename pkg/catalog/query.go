@@ -31,6 +31,14 @@ func (c *Catalog) Known(v string) bool {
 	return false
 }
 
+// NotListed reports whether v is on a minor the catalog covers but is not
+// one of its releases (kops tests a custom image as 3.6.99). A release
+// newer than the catalog also reads as not listed: refresh the catalog.
+func (c *Catalog) NotListed(v string) bool {
+	_, covered := c.Minor(version.Minor(v))
+	return covered && !c.Known(v)
+}
+
 // Release returns the release entry of v.
 func (c *Catalog) Release(v string) (Release, bool) {
 	for _, r := range c.Releases {

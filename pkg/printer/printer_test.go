@@ -46,7 +46,7 @@ func TestEveryResultHasALayout(t *testing.T) {
 		&engine.Journal{Target: "3.6.16", State: "running", Entries: []engine.Entry{{At: now, Step: "snapshot", Status: "done"}}, Planned: []engine.Step{{Action: engine.Restart, Member: "m1", Version: "3.6.16"}}},
 		&repo.Result{Pins: []repo.Pin{{File: "a", Line: 1, Version: "3.6.16", Text: "3.6.16", Kind: "go-const"}}},
 		&repo.BumpResult{To: "3.6.16"},
-		&repo.CheckResult{Expect: "3.6.16", Pins: 1, Mismatches: []repo.Pin{{File: "a", Line: 1, Text: "3.5.0"}}},
+		&repo.CheckResult{Expect: []string{"3.6.16"}, Pins: 1, Mismatches: []repo.Pin{{File: "a", Line: 1, Text: "3.5.0"}}},
 		&repo.DepsTree{Root: ".", Modules: []*repo.DepsReport{{GoMod: "go.mod", Etcd: "3.5.9", Simulation: &repo.Simulation{Target: "3.6.16", Raises: []repo.Raise{{Path: "google.golang.org/grpc", From: "v1.54.0", To: "v1.83.2", Size: "minor"}}}}}},
 		&snapshot.SaveResult{Path: "/b/s.db", Took: time.Second, Sidecar: sc},
 		&snapshot.Report{File: "/b/s.db", Info: &sc.Info},

@@ -3,6 +3,7 @@ package printer
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/etcdpilot/etcdpilot/pkg/repo"
@@ -17,16 +18,39 @@ func bumpView(r *repo.BumpResult) *view {
 	for _, c := range r.Changes {
 		vw.rows = append(vw.rows, pinRows(c.Pins)[1:]...)
 	}
-	vw.tail = []string{bumpSummary(r)}
+	vw.tail = bumpSummary(r)
 	return vw
 }
 
 func checkView(r *repo.CheckResult) *view {
 	vw := &view{}
 	for _, p := range r.Mismatches {
-		vw.head = append(vw.head, fmt.Sprintf("%s:%d: %s pins %s, expected %s", p.File, p.Line, p.Kind, p.Text, r.Expect))
+		vw.head = append(vw.head, fmt.Sprintf("%s:%d: %s pins %s, expected %s", p.File, p.Line, p.Kind, p.Text, expected(r.Expect, p.Minor)))
+	}
+	for _, p := range r.Staging {
+		vw.head = append(vw.head, fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Reason))
+	}
+	for _, ref := range r.Inventory {
+		vw.head = append(vw.head, fmt.Sprintf("%s (refPath of %s in dependencies.yaml): %s", ref.Path, ref.Dependency, ref.Problem))
+	}
+	if len(r.Unreleased) > 0 {
+		vs := map[string]int{}
+		for _, p := range r.Unreleased {
+			vs[p.Version]++
+		}
+		vw.tail = append(vw.tail, fmt.Sprintf("not compared: %d test and docs pins at versions the release catalog does not list (%s)", len(r.Unreleased), versionCounts(vs)))
 	}
 	return vw
+}
+
+// expected is the version of check's --expect list on line minor.
+func expected(expect []string, minor string) string {
+	for _, v := range expect {
+		if strings.HasPrefix(v+".", minor+".") {
+			return v
+		}
+	}
+	return strings.Join(expect, " or ")
 }
 
 func depsView(t *repo.DepsTree) *view {
@@ -57,69 +81,173 @@ func depsView(t *repo.DepsTree) *view {
 }
 
 func pinRows(pins []repo.Pin) [][]string {
-	rows := [][]string{{"FILE:LINE", "VERSION", "AS WRITTEN", "KIND", "AGREES"}}
+	rows := [][]string{{"FILE:LINE", "VERSION", "AS WRITTEN", "KIND", "LINE", "AGREES", "NOTE"}}
 	for _, p := range pins {
 		agree := "yes"
 		if p.Disagrees {
 			agree = "NO"
 		}
-		if p.Kind == repo.KindMinimum {
+		if !p.Rewritable() {
 			agree = "-"
 		}
 		kind := p.Kind
 		if p.Module != "" {
 			kind += " " + p.Module
 		}
-		rows = append(rows, []string{fmt.Sprintf("%s:%d", p.File, p.Line), p.Version, p.Text, kind, agree})
+		rows = append(rows, []string{fmt.Sprintf("%s:%d", p.File, p.Line), p.Version, p.Text, kind, p.Minor, agree, dash(pinNote(p))})
 	}
 	return rows
+}
+
+// pinNote says what is special about a pin: a staging image, a digest,
+// history, test data.
+func pinNote(p repo.Pin) string {
+	var n []string
+	if p.Staging {
+		n = append(n, "STAGING image "+p.Image)
+	}
+	if p.Digest != "" {
+		n = append(n, "digest "+shortDigest(p.Digest))
+	}
+	if p.History {
+		n = append(n, "history")
+	}
+	if p.Example {
+		n = append(n, "example")
+	}
+	if p.Unreleased {
+		n = append(n, "not in catalog")
+	}
+	if p.Test {
+		n = append(n, "test")
+	}
+	return strings.Join(n, ", ")
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19] + "..."
+	}
+	return d
 }
 
 func scanTable(w io.Writer, r *repo.Result) error {
 	if err := Table(w, pinRows(r.Pins)); err != nil {
 		return err
 	}
-	verdict := "all pins agree"
-	if !r.Agree {
-		verdict = "pins DISAGREE (marked NO)"
+	fmt.Fprintf(w, "\n%d pins in %d files scanned\n", len(r.Pins), r.Files)
+	for _, l := range r.Lines {
+		verdict := "agree"
+		if !l.Agree {
+			verdict = "DISAGREE (marked NO)"
+		}
+		fmt.Fprintf(w, "line %s: %d pins, %s; %s\n", l.Minor, l.Pins, versionCounts(l.Versions), verdict)
 	}
-	fmt.Fprintf(w, "\n%d pins in %d files scanned; most common etcd version %s; %s\n", len(r.Pins), r.Files, dash(r.Version), verdict)
+	if len(r.Lines) > 1 {
+		fmt.Fprintf(w, "the repository carries %d etcd lines; repo bump --to X moves X's line only\n", len(r.Lines))
+	}
+	var staging, deployed, digests, history, examples, unreleased int
+	for _, p := range r.Pins {
+		switch {
+		case p.History:
+			history++
+		case p.Example:
+			examples++
+		case p.Unreleased:
+			unreleased++
+		}
+		if p.Staging {
+			staging++
+			if p.StagingInUse() {
+				deployed++
+			}
+		}
+		if p.Digest != "" {
+			digests++
+		}
+	}
+	if staging > 0 {
+		fmt.Fprintf(w, "%d pins name a STAGING image, %d of them outside tests and docs (repo check fails on those)\n", staging, deployed)
+	}
+	if digests > 0 {
+		fmt.Fprintf(w, "%d pins pin by digest (repo bump needs the new tag's digest: --digest or --digests)\n", digests)
+	}
+	if history > 0 {
+		fmt.Fprintf(w, "%d pins are history (release notes, CHANGELOGs, docs prose): reported, never bumped\n", history)
+	}
+	if examples > 0 {
+		fmt.Fprintf(w, "%d versions are examples (comments, printed messages, Go tests' inputs): reported, never bumped\n", examples)
+	}
+	if unreleased > 0 {
+		fmt.Fprintf(w, "%d test or docs pins are at versions the release catalog does not list: not compared, never bumped\n", unreleased)
+	}
+	for _, ref := range r.Inventory {
+		if ref.Problem != "" {
+			fmt.Fprintf(w, "dependencies.yaml: refPath %s of %s: %s\n", ref.Path, ref.Dependency, ref.Problem)
+		}
+	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "error: %s\n", e)
 	}
 	return nil
 }
 
+// versionCounts reads "3.6.8 ×12, 3.6.4 ×1", the commonest first.
+func versionCounts(vs map[string]int) string {
+	type vc struct {
+		v string
+		n int
+	}
+	var l []vc
+	for v, n := range vs {
+		l = append(l, vc{v, n})
+	}
+	sort.Slice(l, func(i, j int) bool {
+		if l[i].n != l[j].n {
+			return l[i].n > l[j].n
+		}
+		return l[i].v > l[j].v
+	})
+	var out []string
+	for _, x := range l {
+		out = append(out, fmt.Sprintf("%s ×%d", x.v, x.n))
+	}
+	return strings.Join(out, ", ")
+}
+
 func bumpTable(w io.Writer, r *repo.BumpResult) error {
 	for _, c := range r.Changes {
 		fmt.Fprint(w, c.Diff)
 	}
-	n := 0
-	for _, c := range r.Changes {
-		n += len(c.Pins)
-	}
-	if n > 0 {
+	if len(r.Changes) > 0 {
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, bumpSummary(r))
-	for _, p := range r.Skipped {
-		fmt.Fprintf(w, "not bumped: %s:%d %s %s (legacy module path; move to go.etcd.io/etcd/*/v3 by hand)\n", p.File, p.Line, p.Module, p.Text)
+	for _, l := range bumpSummary(r) {
+		fmt.Fprintln(w, l)
 	}
 	return nil
 }
 
-func bumpSummary(r *repo.BumpResult) string {
-	n := 0
-	for _, c := range r.Changes {
-		n += len(c.Pins)
+// bumpSummary says what moved, what was left and why, and closes with
+// what the fresh scan found.
+func bumpSummary(r *repo.BumpResult) []string {
+	var out []string
+	for _, l := range r.Lines {
+		out = append(out, fmt.Sprintf("line %s: %d pins in %d files moved to %s", l, r.Moved(l), r.Files(l), r.To))
 	}
-	switch {
-	case len(r.Changes) == 0:
-		return fmt.Sprintf("every pin is already %s", r.To)
-	case r.Written:
-		return fmt.Sprintf("bumped %d pins in %d files to %s; a new scan finds no stale pin", n, len(r.Changes), r.To)
+	for _, l := range r.Untouched {
+		out = append(out, fmt.Sprintf("line %s left alone (name it with --from %s to move it)", l, l))
 	}
-	return fmt.Sprintf("dry run: %d pins in %d files would become %s; nothing was written", n, len(r.Changes), r.To)
+	for _, p := range r.Reported {
+		out = append(out, fmt.Sprintf("reported, not rewritten: %s:%d %s: %s", p.File, p.Line, p.Text, p.Reason))
+	}
+	for _, p := range r.Left {
+		out = append(out, fmt.Sprintf("LEFT: %s:%d %s: %s", p.File, p.Line, p.Text, p.Reason))
+	}
+	if r.Regenerate != "" && len(r.Changes) > 0 {
+		out = append(out, fmt.Sprintf("test data changed: run %s to regenerate the expected output (it holds more than pins)", r.Regenerate))
+	}
+	return append(out, r.Closing())
 }
 
 func depsTreeTable(w io.Writer, t *repo.DepsTree) error {

@@ -15,6 +15,9 @@ import (
 
 // BumpOptions say how to bump.
 type BumpOptions struct {
+	// From selects what moves: versions ("3.6.12") or lines ("3.5").
+	// Empty: the pins of the target's own line.
+	From []string
 	// ImageSuffix replaces the build suffix of pins that carry one
 	// (3.5.21-0 → 3.6.16-0); default "-0".
 	ImageSuffix string
@@ -26,6 +29,9 @@ type BumpOptions struct {
 	// follow their own schedule).
 	SkipGoMod bool
 	Catalog   *catalog.Catalog
+	// Digests maps an image tag ("3.6.9-0", "v3.6.9") to its digest, for
+	// pins that pin by digest (--digest, --digests).
+	Digests map[string]string
 }
 
 // FileChange is one file's rewrite.
@@ -37,36 +43,130 @@ type FileChange struct {
 	new  []byte
 }
 
-// BumpResult is what a bump did (or would do).
-type BumpResult struct {
-	To      string       `json:"to"`
-	Changes []FileChange `json:"changes"`
-	Skipped []Pin        `json:"skipped,omitempty"` // legacy paths that cannot be bumped
-	Written bool         `json:"written"`
-	After   *Result      `json:"after,omitempty"` // the scan after writing
+// LeftPin is a pin a bump did not rewrite, and why.
+type LeftPin struct {
+	Pin
+	Reason string `json:"reason"`
 }
 
-var suffixRe = regexp.MustCompile(`-\d+$`)
+// HopNote is what the catalog says about moving from one version to the
+// target: the CVEs and known issues it fixes, the minimum it requires.
+type HopNote struct {
+	From        string   `json:"from"`
+	To          string   `json:"to"`
+	CVEsFixed   []string `json:"cvesFixed,omitempty"`
+	IssuesFixed []string `json:"issuesFixed,omitempty"`
+	Minimum     string   `json:"minimum,omitempty"`
+	MinimumMet  bool     `json:"minimumMet,omitempty"`
+}
 
-// Bump rewrites every pin under dir to the target version, keeping each
-// pin's format (a "v" prefix, a build suffix), and proves afterwards by a
-// new scan that no stale pin is left.
+// BumpResult is what a bump did (or would do).
+type BumpResult struct {
+	To string `json:"to"`
+	// From are the selectors; Lines the lines whose pins moved; Untouched
+	// the lines the repository carries that the bump left alone.
+	From      []string     `json:"from"`
+	Lines     []string     `json:"lines"`
+	Untouched []string     `json:"untouched,omitempty"`
+	Changes   []FileChange `json:"changes"`
+	// Left are pins the bump selected but did not move (the exit status
+	// is not zero then); Reported are pins never rewritten (minimums,
+	// history).
+	Left     []LeftPin `json:"left,omitempty"`
+	Reported []LeftPin `json:"reported,omitempty"`
+	Written  bool      `json:"written"`
+	// After is the scan after writing; Stale the selected pins it still
+	// finds off the target (none, or the bump failed).
+	After *Result   `json:"after,omitempty"`
+	Stale []Pin     `json:"stale,omitempty"`
+	Notes []HopNote `json:"notes,omitempty"`
+	// Regenerate names the script that regenerates expected test output,
+	// when the tree has one and the bump touched test data.
+	Regenerate string `json:"regenerate,omitempty"`
+}
+
+var (
+	suffixRe = regexp.MustCompile(`-\d+$`)
+	digestRe = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+)
+
+// CheckDigest refuses a digest that is not sha256: and 64 hex digits.
+func CheckDigest(d string) error {
+	if !digestRe.MatchString(d) {
+		return fmt.Errorf("digest %q: want sha256: followed by 64 lower-case hex digits", d)
+	}
+	return nil
+}
+
+// selector is one --from: a version or a line.
+type selector struct{ version, minor string }
+
+func (s selector) matches(p Pin) bool {
+	if s.minor != "" {
+		return p.Minor == s.minor
+	}
+	return p.Version == s.version
+}
+
+func parseSelectors(from []string, target string) ([]selector, error) {
+	if len(from) == 0 {
+		return []selector{{minor: version.Minor(target)}}, nil
+	}
+	var out []selector
+	for _, f := range from {
+		f = strings.TrimPrefix(strings.TrimSpace(f), "v")
+		if version.IsMinor(f) {
+			out = append(out, selector{minor: version.Minor(f + ".0")})
+			continue
+		}
+		v, err := version.Canonical(f)
+		if err != nil {
+			return nil, fmt.Errorf("--from %q: want a version (3.6.12) or a line (3.6)", f)
+		}
+		out = append(out, selector{version: version.Plain(v)})
+	}
+	return out, nil
+}
+
+func selected(sel []selector, p Pin) bool {
+	for _, s := range sel {
+		if s.matches(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Bump rewrites the pins of the target's line (or those --from selects) to
+// the target, keeping each pin's format (a "v" prefix, a build suffix),
+// and proves afterwards with a new scan that no selected pin is stale.
+// Pins it will not move are listed with the reason.
 func Bump(dir, to string, o BumpOptions) (*BumpResult, error) {
 	target, err := version.Canonical(to)
 	if err != nil {
 		return nil, fmt.Errorf("--to %q: %w", to, err)
 	}
 	target = version.Plain(target)
-	if o.Catalog != nil && !o.Force {
-		if !o.Catalog.Known(target) {
-			return nil, fmt.Errorf("etcd %s is not in the release catalog; known versions near it: %s (or --force)", target, strings.Join(o.Catalog.Nearest(target, 5), ", "))
-		}
+	if !strings.HasPrefix(target, "3.") {
+		return nil, fmt.Errorf("--to %s: etcdpilot bumps etcd 3 pins; another major is refused", target)
+	}
+	if o.Catalog != nil && !o.Force && !o.Catalog.Known(target) {
+		return nil, fmt.Errorf("etcd %s is not in the release catalog; known versions near it: %s (or --force)", target, strings.Join(o.Catalog.Nearest(target, 5), ", "))
 	}
 	if o.ImageSuffix == "" {
 		o.ImageSuffix = "-0"
 	}
 	if !suffixRe.MatchString(o.ImageSuffix) {
 		return nil, fmt.Errorf("--image-suffix %q: want a build suffix like -0", o.ImageSuffix)
+	}
+	for tag, d := range o.Digests {
+		if err := CheckDigest(d); err != nil {
+			return nil, fmt.Errorf("digest for %s: %w", tag, err)
+		}
+	}
+	sel, err := parseSelectors(o.From, target)
+	if err != nil {
+		return nil, err
 	}
 	scan, err := Scan(dir)
 	if err != nil {
@@ -75,16 +175,42 @@ func Bump(dir, to string, o BumpOptions) (*BumpResult, error) {
 	if len(scan.Errors) > 0 {
 		return nil, fmt.Errorf("some files could not be read, so a bump could leave stale pins; fix these first:\n  %s", strings.Join(scan.Errors, "\n  "))
 	}
-	res := &BumpResult{To: target, Changes: []FileChange{}}
+	if o.Catalog != nil {
+		scan.MarkUnreleased(o.Catalog.NotListed)
+	}
+	res := &BumpResult{To: target, From: selectorNames(sel), Changes: []FileChange{}}
 	var pins []Pin
+	var noDigest []string
 	for _, p := range scan.Pins {
-		switch {
-		case p.Kind == KindGoMod && o.SkipGoMod, p.Kind == KindMinimum:
-		case p.Kind == KindGoMod && !lockstepModule(p.Module):
-			res.Skipped = append(res.Skipped, p)
-		default:
-			pins = append(pins, p)
+		if !selected(sel, p) {
+			continue
 		}
+		if why := listCrossing(scan, p, target); why != "" && p.Rewritable() {
+			res.Left = append(res.Left, LeftPin{p, why})
+			continue
+		}
+		if why, report := leaveReason(p, target, o); why != "" {
+			if report {
+				res.Reported = append(res.Reported, LeftPin{p, why})
+			} else {
+				res.Left = append(res.Left, LeftPin{p, why})
+			}
+			continue
+		}
+		if p.Digest != "" && p.Version != target {
+			tag := newText(p, target, o.ImageSuffix)
+			if o.Digests[tag] == "" {
+				noDigest = append(noDigest, fmt.Sprintf("%s:%d %s:%s@%s needs the digest of %s:%s", p.File, p.Line, p.Image, p.Text, p.Digest[:19]+"...", p.Image, tag))
+				continue
+			}
+		}
+		pins = append(pins, p)
+	}
+	if len(pins) == 0 && len(res.Left) == 0 && len(res.Reported) == 0 && len(noDigest) == 0 {
+		return nil, noMatch(scan, sel, o.From)
+	}
+	if len(noDigest) > 0 {
+		return nil, fmt.Errorf("these pins pin the image by digest, and a new tag beside the old digest would keep running the old image; nothing was written: give each new tag's digest with --digest TAG=sha256:... or --digests images.yaml:\n  %s", strings.Join(noDigest, "\n  "))
 	}
 	if err := checkDirection(pins, target, o.Force); err != nil {
 		return nil, err
@@ -101,12 +227,15 @@ func Bump(dir, to string, o BumpOptions) (*BumpResult, error) {
 	}
 	sort.Strings(files)
 	for _, f := range files {
-		c, err := rewrite(dir, f, byFile[f], target, o.ImageSuffix)
+		c, err := rewrite(dir, f, byFile[f], target, o.ImageSuffix, o.Digests)
 		if err != nil {
 			return nil, err
 		}
 		res.Changes = append(res.Changes, *c)
 	}
+	res.describeLines(scan, pins)
+	res.Notes = hopNotes(o.Catalog, pins, target)
+	res.Regenerate = regenerateScript(dir, files)
 	if o.DryRun {
 		return res, nil
 	}
@@ -124,10 +253,97 @@ func Bump(dir, to string, o BumpOptions) (*BumpResult, error) {
 	if res.After, err = Scan(dir); err != nil {
 		return res, err
 	}
-	if stale := Mismatches(res.After, target, o.SkipGoMod); len(stale) > 0 {
-		return res, fmt.Errorf("after the bump %d pins are still not %s: %s", len(stale), target, describe(stale))
+	if o.Catalog != nil {
+		res.After.MarkUnreleased(o.Catalog.NotListed)
+	}
+	res.Stale = res.stale(sel, o)
+	if len(res.Stale) > 0 {
+		return res, fmt.Errorf("after the bump %d selected pins are still not %s: %s", len(res.Stale), target, describe(res.Stale))
 	}
 	return res, nil
+}
+
+// leaveReason says why a selected pin stays as it is ("" when it moves),
+// and whether that is by design (report: minimums, history, examples,
+// newer pins, --skip-go-mod) or a pin left behind that needs a person
+// (a legacy module path, a module with no release for the target).
+func leaveReason(p Pin, target string, o BumpOptions) (why string, report bool) {
+	switch {
+	case p.Kind == KindMinimum:
+		return "a minimum (a floor the code enforces), not a pin: raise it on purpose", true
+	case p.History:
+		return "history (release notes, a CHANGELOG, docs prose): it says what was", true
+	case p.Example && strings.HasSuffix(p.File, "_test.go"):
+		return "a Go test's input: tests choose their versions", true
+	case p.Example:
+		return "an example in a comment or a printed message", true
+	case p.Unreleased:
+		return fmt.Sprintf("%s is not in the release catalog: a test's or a doc's own version", p.Version), true
+	case p.Kind == KindGoMod && o.SkipGoMod:
+		return "go.mod left alone (--skip-go-mod)", true
+	case version.Compare(p.Version, target) > 0 && p.Minor == version.Minor(target) && !o.Force:
+		return fmt.Sprintf("newer than %s within its line: never moved back (--force if you mean it)", target), true
+	case p.Kind == KindGoMod && !lockstepModule(p.Module):
+		return "a legacy module path: move to go.etcd.io/etcd/*/v3 by hand", false
+	case p.Kind == KindGoMod && targetVersion(p.Module, target) == "":
+		return fmt.Sprintf("%s has no release for etcd %s: %s", p.Module, target, moved[p.Module]), false
+	}
+	return "", false
+}
+
+// listCrossing refuses to move a version in a list (bundled versions)
+// onto a line the list already holds: that would list the line twice, and
+// dropping a line from a list is a decision for a person.
+func listCrossing(scan *Result, p Pin, target string) string {
+	if p.Kind != KindList || p.Minor == version.Minor(target) {
+		return ""
+	}
+	for _, q := range scan.Pins {
+		if q.File == p.File && q.Line == p.Line && q.Minor == version.Minor(target) {
+			return fmt.Sprintf("the list also holds line %s (%s): moving %s there would list it twice; edit the list by hand", q.Minor, q.Text, p.Text)
+		}
+	}
+	return ""
+}
+
+// noMatch explains a selection that matches no pin.
+func noMatch(scan *Result, sel []selector, from []string) error {
+	var carried []string
+	for _, l := range scan.Lines {
+		var vs []string
+		for v, n := range l.Versions {
+			vs = append(vs, fmt.Sprintf("%s (%d)", v, n))
+		}
+		sort.Strings(vs)
+		carried = append(carried, fmt.Sprintf("%s: %s", l.Minor, strings.Join(vs, ", ")))
+	}
+	have := "no etcd pins at all"
+	if len(carried) > 0 {
+		have = "its pins are " + strings.Join(carried, "; ")
+	}
+	if len(from) > 0 {
+		return fmt.Errorf("--from %s matches no pin in the repository (%s); nothing was written", strings.Join(from, ","), have)
+	}
+	return fmt.Errorf("the repository pins nothing of line %s (%s): to move a line across a minor, name it with --from (for example --from %s); nothing was written", sel[0].minor, have, firstMinor(scan))
+}
+
+func firstMinor(scan *Result) string {
+	if len(scan.Lines) > 0 {
+		return scan.Lines[len(scan.Lines)-1].Minor
+	}
+	return "3.5"
+}
+
+func selectorNames(sel []selector) []string {
+	var out []string
+	for _, s := range sel {
+		if s.minor != "" {
+			out = append(out, s.minor)
+		} else {
+			out = append(out, s.version)
+		}
+	}
+	return out
 }
 
 // checkDirection refuses a downgrade or a minor skip from any pin.
@@ -144,119 +360,4 @@ func checkDirection(pins []Pin, target string, force bool) error {
 		}
 	}
 	return nil
-}
-
-// rewrite replaces the version text of the pins in one file.
-func rewrite(dir, file string, pins []Pin, target, suffix string) (*FileChange, error) {
-	old, err := os.ReadFile(filepath.Join(dir, file))
-	if err != nil {
-		return nil, err
-	}
-	lines := strings.Split(string(old), "\n")
-	newLines := append([]string(nil), lines...)
-	// Right to left within a line, so that earlier offsets stay valid.
-	sort.Slice(pins, func(i, j int) bool {
-		if pins[i].Line != pins[j].Line {
-			return pins[i].Line < pins[j].Line
-		}
-		return pins[i].Start > pins[j].Start
-	})
-	for _, p := range pins {
-		l := newLines[p.Line-1]
-		if l[p.Start:p.End] != p.Text {
-			return nil, fmt.Errorf("%s:%d changed while etcdpilot was reading it; scan again", file, p.Line)
-		}
-		newLines[p.Line-1] = l[:p.Start] + newText(p, target, suffix) + l[p.End:]
-	}
-	nb := []byte(strings.Join(newLines, "\n"))
-	return &FileChange{File: file, Pins: pins, Diff: unifiedDiff(file, lines, newLines), old: old, new: nb}, nil
-}
-
-// newText keeps the pin's format: v prefix, build suffix.
-func newText(p Pin, target, suffix string) string {
-	t := target
-	if strings.HasPrefix(p.Text, "v") || p.Kind == KindGoMod {
-		t = "v" + t
-	}
-	if suffixRe.MatchString(p.Text) {
-		t += suffix
-	}
-	return t
-}
-
-// Mismatches lists pins that are not at version (go.mod's legacy paths
-// excluded; go.mod entirely with skipGoMod).
-// CheckResult is what repo check found.
-type CheckResult struct {
-	Expect     string `json:"expect"`
-	Pins       int    `json:"pins"`
-	Mismatches []Pin  `json:"mismatches"`
-}
-
-// Check scans dir and lists the pins that are not v.
-func Check(dir, v string, skipGoMod bool) (*CheckResult, error) {
-	r, err := Scan(dir)
-	if err != nil {
-		return nil, err
-	}
-	if len(r.Errors) > 0 {
-		return nil, fmt.Errorf("files could not be read, the check is incomplete:\n  %s", strings.Join(r.Errors, "\n  "))
-	}
-	return &CheckResult{Expect: v, Pins: len(r.Pins), Mismatches: append([]Pin{}, Mismatches(r, v, skipGoMod)...)}, nil
-}
-
-func Mismatches(r *Result, v string, skipGoMod bool) []Pin {
-	var out []Pin
-	for _, p := range r.Pins {
-		if p.Kind == KindMinimum || p.Kind == KindGoMod && (skipGoMod || !lockstepModule(p.Module)) {
-			continue
-		}
-		if p.Version != v {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func describe(pins []Pin) string {
-	var parts []string
-	for _, p := range pins {
-		parts = append(parts, fmt.Sprintf("%s:%d %s (%s)", p.File, p.Line, p.Text, p.Kind))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// unifiedDiff of two versions of a file with the same number of lines
-// (a bump changes text within lines only), three lines of context.
-func unifiedDiff(file string, a, b []string) string {
-	var changed []int
-	for i := range a {
-		if a[i] != b[i] {
-			changed = append(changed, i)
-		}
-	}
-	if len(changed) == 0 {
-		return ""
-	}
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "--- a/%s\n+++ b/%s\n", file, file)
-	for i := 0; i < len(changed); {
-		start := max(0, changed[i]-3)
-		end := min(len(a), changed[i]+4)
-		j := i + 1
-		for j < len(changed) && changed[j]-3 <= end {
-			end = min(len(a), changed[j]+4)
-			j++
-		}
-		fmt.Fprintf(&sb, "@@ -%d,%d +%d,%d @@\n", start+1, end-start, start+1, end-start)
-		for k := start; k < end; k++ {
-			if a[k] == b[k] {
-				sb.WriteString(" " + a[k] + "\n")
-			} else {
-				sb.WriteString("-" + a[k] + "\n+" + b[k] + "\n")
-			}
-		}
-		i = j
-	}
-	return sb.String()
 }

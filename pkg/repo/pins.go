@@ -1,7 +1,9 @@
 // Package repo finds the places where a repository pins an etcd version —
-// Go constants and maps, manifests and Helm values, Dockerfiles, Makefiles
-// and shell, CI workflows, go.mod, a dependencies.yaml inventory — and
-// bumps them all consistently, changing only the version text.
+// Go constants, maps and struct literals, manifests and templates, Helm
+// values, Dockerfiles, Makefiles and shell, CI workflows, go.mod, a
+// zeitgeist dependencies.yaml — groups them by etcd minor line, and bumps
+// the pins of one line (or those named with --from), changing only the
+// version text (and a digest, when one is given for the new tag).
 package repo
 
 import (
@@ -15,11 +17,16 @@ import (
 const (
 	KindImage     = "image"      // registry.k8s.io/etcd:3.5.21-0
 	KindImageTag  = "image-tag"  // Helm values: tag under an etcd repository
-	KindVariable  = "variable"   // ETCD_VERSION=..., etcdVersion: ..., ARG ETCD_VERSION=...
+	KindVariable  = "variable"   // ETCD_VERSION=..., export ETCD_IMAGE=3.6.8-0, etcdVersion: ...
+	KindTemplate  = "template"   // {{ pillar.get('etcd_docker_tag', '3.6.8-0') }}
 	KindGoConst   = "go-const"   // DefaultEtcdVersion = "3.5.21-0"
 	KindGoMap     = "go-map"     // SupportedEtcdVersion = map[uint8]string{31: "3.5.21-0"}
+	KindGoStruct  = "go-struct"  // Config{list.GcEtcdRegistry, "etcd", "3.6.8-0"}
+	KindList      = "list"       // BUNDLED_ETCD_VERSIONS?=3.4.18 3.5.21 3.6.4, supportedEtcdVersions = []string{...}
+	KindYAML      = "yaml"       // version: 3.6.12 under an etcd key (etcdClusters:)
 	KindGoMod     = "go.mod"     // go.etcd.io/etcd/client/v3 v3.5.21
 	KindInventory = "dependency" // build/dependencies.yaml: name: etcd ... version: 3.5.21
+	KindRefPath   = "ref-path"   // a line a dependencies.yaml refPath points at
 	// KindMinimum is a floor, not a pin (MinExternalEtcdVersion): reported,
 	// never bumped, not compared.
 	KindMinimum = "minimum"
@@ -43,79 +50,187 @@ type Pin struct {
 	End     int    `json:"-"`
 	Text    string `json:"text"`    // the version text as written: v3.5.21, 3.5.21-0
 	Version string `json:"version"` // the etcd version: 3.5.21
-	Kind    string `json:"kind"`
-	Module  string `json:"module,omitempty"` // go.mod: the module path
-	// Disagrees is set when this pin differs from the repository's most
-	// common etcd server version (go.mod pins are compared among
-	// themselves).
+	// Minor is the etcd minor line: 3.5.
+	Minor  string `json:"minor"`
+	Kind   string `json:"kind"`
+	Module string `json:"module,omitempty"` // go.mod: the module path
+	// Image is the repository of an image pin (registry.k8s.io/etcd).
+	Image string `json:"image,omitempty"`
+	// Digest pins the image by content (sha256:...): a new tag needs a
+	// new digest. DigestStart/End locate it in the line.
+	Digest      string `json:"digest,omitempty"`
+	DigestStart int    `json:"-"`
+	DigestEnd   int    `json:"-"`
+	// Staging marks an image from a staging registry (k8s-staging-*,
+	// *-staging*, gcr.io/etcd-development), not the promoted one.
+	Staging bool `json:"staging,omitempty"`
+	// History marks a pin in release notes, a CHANGELOG or docs prose:
+	// reported, never rewritten.
+	History bool `json:"history,omitempty"`
+	// Example marks a version that is not a pin: in a comment, in a
+	// message a script prints (echo), or a Go test's input. Reported,
+	// never rewritten.
+	Example bool `json:"example,omitempty"`
+	// Unreleased marks a test or docs pin at a version the release
+	// catalog does not list (kops tests a custom image as 3.6.99): not
+	// compared, never rewritten. Set by Result.MarkUnreleased.
+	Unreleased bool `json:"unreleased,omitempty"`
+	// Test marks a pin under a test path.
+	Test bool `json:"test,omitempty"`
+	// NewText is what a bump writes in its place.
+	NewText string `json:"newText,omitempty"`
+	// Disagrees is set when this pin differs from the common version of
+	// its line (go.mod's etcd modules are compared among themselves).
 	Disagrees bool `json:"disagrees"`
 }
 
-// ver matches an etcd version as pins write it: optional v, x.y.z,
-// optional build suffix -N (image tags) — but not a longer version.
-const ver = `v?3\.\d+\.\d+(?:-\d+)?`
+// Rewritable says whether a bump may change the pin at all.
+func (p Pin) Rewritable() bool {
+	return p.Kind != KindMinimum && !p.History && !p.Example && !p.Unreleased
+}
+
+// StagingInUse says whether a pin deploys a staging image: not in tests,
+// not in docs (which show custom images on purpose), not history or an
+// example. repo check fails on these.
+func (p Pin) StagingInUse() bool {
+	return p.Staging && p.Rewritable() && !p.Test && !docFile(p.File)
+}
+
+// ver matches an etcd version as pins write it: optional v, x.y.z, an
+// optional pre-release, optional build suffix -N (image tags) — but not a
+// longer version.
+const ver = `v?3\.\d+\.\d+(?:-(?:alpha|beta|rc)\.\d+)?(?:-\d+)?`
 
 var (
-	// An image whose last path component is etcd.
-	imageRe = regexp.MustCompile(`(?:^|[\s"'=:(\[,])((?:[\w.-]+(?::\d+)?/)*etcd):(` + ver + `)\b`)
-	// A variable, key or argument whose name says etcd version.
-	variableRe = regexp.MustCompile(`(?i)\b(\w*etcd\w*?[_-]?(?:version|tag|ver))\b["']?\s*(?:\??[:=]|:-|\s)\s*["']?(` + ver + `)\b`)
+	// An image whose last path component is etcd, with an optional digest.
+	imageRe = regexp.MustCompile(`(?:^|[\s"'=:(\[,])((?:[\w.-]+(?::\d+)?/)*etcd):(` + ver + `)\b(?:@(sha256:[0-9a-fA-F]+))?`)
+	// A variable, key or argument whose name says etcd version, tag or image.
+	variableRe = regexp.MustCompile(`(?i)\b(\w*etcd\w*?[_-]?(?:version|tag|ver|image))\b["']?\s*(?:\??[:=]|:-|\s)\s*["']?(` + ver + `)\b`)
+	// A template default: pillar.get('etcd_docker_tag', '3.6.8-0').
+	templateRe = regexp.MustCompile(`(?i)["'](\w*etcd\w*(?:version|tag|ver|image))["']\s*,\s*["'](` + ver + `)["']`)
 	// Go: const or var assignment to a name that says etcd version.
-	goConstRe = regexp.MustCompile(`(?i)\b(\w*etcd\w*version\w*)\s*(?:[\w.\[\]]+\s*)?=\s*"(` + ver + `)"`)
+	goConstRe = regexp.MustCompile(`(?i)\b(\w*etcd\w*(?:version|image|tag)\w*)\s*(?:[\w.\[\]]+\s*)?=\s*"(` + ver + `)"`)
 	// Go: the start of a map literal held by a name that says etcd version.
 	goMapStartRe = regexp.MustCompile(`(?i)\b\w*etcd\w*version\w*\s*=\s*map\[`)
 	goMapEntryRe = regexp.MustCompile(`:\s*"(` + ver + `)"`)
-	// go.mod: etcd modules (current and legacy paths).
-	goModRe = regexp.MustCompile(`((?:go\.etcd\.io/etcd|github\.com/coreos/etcd)(?:/[\w.-]+)*)\s+(v3\.\d+\.\d+(?:\+incompatible)?)\b`)
+	// Go: the start of a slice literal held by a name that says etcd
+	// versions; its quoted entries.
+	goListStartRe = regexp.MustCompile(`(?i)\b\w*etcd\w*versions\w*\s*:?=\s*\[\]string\{`)
+	quotedVerRe   = regexp.MustCompile(`"(` + ver + `)"`)
+	// Shell and Makefiles: a list of versions held by a name that says
+	// etcd versions.
+	listVarRe = regexp.MustCompile(`(?i)\b\w*etcd\w*versions\b["']?\s*(?:\??[:=]|:-)\s*["']?([^#"'\n]*)`)
+	// Go: a struct literal naming the etcd image, then its tag.
+	goStructRe = regexp.MustCompile(`"etcd"\s*,\s*"(` + ver + `)"`)
+	// go.mod: etcd modules (current and legacy paths; client/v2 is v2.3XX.N).
+	goModRe = regexp.MustCompile(`((?:go\.etcd\.io/etcd|github\.com/coreos/etcd)(?:/[\w.-]+)*)\s+(v3\.\d+\.\d+(?:\+incompatible)?|v2\.3\d\d\.\d+)\b`)
 	// Helm-style values: a repository line naming etcd, then a tag.
 	repoLineRe = regexp.MustCompile(`^\s*repository:\s*["']?[\w./:-]*/?etcd["']?\s*$`)
 	tagLineRe  = regexp.MustCompile(`^\s*tag:\s*["']?(` + ver + `)["']?\s*$`)
 	// dependencies.yaml.
 	depNameRe    = regexp.MustCompile(`^\s*-?\s*name:\s*["']?([\w./-]+)["']?\s*$`)
 	depVersionRe = regexp.MustCompile(`^\s*version:\s*["']?(` + ver + `)["']?\s*$`)
+	// YAML keys, for the etcd blocks of larger documents.
+	yamlKeyRe     = regexp.MustCompile(`^(\s*)(?:-\s+)?([\w.-]+):`)
+	yamlVersionRe = regexp.MustCompile(`^\s*(?:-\s+)?version:\s*["']?(` + ver + `)["']?\s*$`)
+	// A version anywhere (zeitgeist refPath lines).
+	anyVersionRe = regexp.MustCompile(`\b(` + ver + `)\b`)
 )
 
-// etcdVersion reduces a pin's text to the etcd version: no v, no -N.
+// etcdVersion reduces a pin's text to the etcd version: no v, no build
+// suffix; client/v2's v2.305.9 is 3.5.9.
 func etcdVersion(text string) string {
-	text = strings.TrimPrefix(text, "v")
 	text = strings.TrimSuffix(text, "+incompatible")
-	if i := strings.IndexByte(text, '-'); i >= 0 {
-		text = text[:i]
+	if strings.HasPrefix(text, "v2.3") {
+		if e := etcdRelease("go.etcd.io/etcd/client/v2", text); e != "" {
+			return e
+		}
 	}
-	return text
+	return suffixRe.ReplaceAllString(strings.TrimPrefix(text, "v"), "")
 }
 
 // isEtcdDependency says whether a dependencies.yaml entry name is etcd's.
 func isEtcdDependency(name string) bool {
 	n := strings.ToLower(name)
-	return n == "etcd" || strings.HasPrefix(n, "etcd-") || strings.HasPrefix(n, "etcd ") || strings.HasSuffix(n, "/etcd")
+	return n == "etcd" || n == "etcd-image" || strings.HasPrefix(n, "etcd ") || strings.HasSuffix(n, "/etcd")
+}
+
+// stagingRe matches the repositories of unpromoted images.
+var stagingRe = regexp.MustCompile(`(^|/)(k8s-staging-[\w-]+|[\w-]*-staging[\w-]*)(/|$)|^gcr\.io/etcd-development(/|$)`)
+
+// isStaging says whether an image repository is a staging one.
+func isStaging(image string) bool { return stagingRe.MatchString(image) }
+
+// StableImage is the promoted reference for an etcd image tag.
+func StableImage(tag string) string { return "registry.k8s.io/etcd:" + tag }
+
+// historyPath says whether a file is release history: release notes,
+// CHANGELOGs.
+func historyPath(file string) bool {
+	f := strings.ToLower(file)
+	base := baseName(f)
+	return strings.HasPrefix(base, "changelog") || strings.HasPrefix(base, "history") || strings.Contains(base, "notes") ||
+		strings.HasPrefix(base, "release") && strings.HasSuffix(base, ".md") ||
+		strings.Contains(f, "/releases/") || strings.HasPrefix(f, "releases/") || strings.Contains(f, "release-notes/") || strings.HasPrefix(f, "changelog/")
+}
+
+// docFile says whether a file is documentation (Markdown, reST,
+// AsciiDoc): its prose is history, its code blocks are pins.
+func docFile(file string) bool {
+	f := strings.ToLower(file)
+	return strings.HasSuffix(f, ".md") || strings.HasSuffix(f, ".rst") || strings.HasSuffix(f, ".adoc")
+}
+
+// testPath says whether a file belongs to tests.
+func testPath(file string) bool {
+	f := "/" + strings.ToLower(file)
+	for _, part := range []string{"/test/", "/tests/", "/testdata/", "/e2e/", "/testing/", "/testing-manifests/"} {
+		if strings.Contains(f, part) {
+			return true
+		}
+	}
+	return strings.HasSuffix(f, "_test.go")
 }
 
 // scanLines finds the pins in one file's lines.
 func scanLines(file string, lines []string) []Pin {
 	var pins []Pin
 	seen := map[[2]int]bool{} // line, start: one pin per position
-	add := func(line, start, end int, kind, module string) {
+	history := historyPath(file)
+	isTest := testPath(file)
+	base := baseName(file)
+	isGoTest := strings.HasSuffix(base, "_test.go")
+	isGo := strings.HasSuffix(base, ".go")
+	isGoMod := base == "go.mod"
+	isMarkdown := docFile(base)
+	add := func(line, start, end int, kind, module string) *Pin {
 		if seen[[2]int{line, start}] {
-			return
+			return nil
 		}
 		text := lines[line][start:end]
 		v := etcdVersion(text)
 		if _, err := version.Canonical(v); err != nil {
-			return
+			return nil
 		}
 		seen[[2]int{line, start}] = true
-		pins = append(pins, Pin{File: file, Line: line + 1, Start: start, End: end, Text: text, Version: v, Kind: kind, Module: module})
+		example := isGoTest || commented(lines[line], isGo || isGoMod)
+		pins = append(pins, Pin{File: file, Line: line + 1, Start: start, End: end, Text: text, Version: v, Minor: version.Minor(v), Kind: kind, Module: module, History: history, Example: example, Test: isTest})
+		return &pins[len(pins)-1]
 	}
-	base := baseName(file)
-	isGo := strings.HasSuffix(base, ".go")
-	isGoMod := base == "go.mod"
 	isDeps := base == "dependencies.yaml" || base == "dependencies.yml"
-	inMap := false
+	isYAML := strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml") || strings.HasSuffix(base, "_content") || strings.HasSuffix(base, ".spec")
+	inMap, inList, inFence := false, false, false
 	depName := ""
 	repoEtcd := -10
+	var keys []yamlKey // the YAML keys enclosing the current line
 	for i, l := range lines {
-		if !containsEtcd(l) && !inMap && depName == "" && repoEtcd < i-3 && !(isDeps && strings.Contains(l, "version")) && !strings.Contains(l, "tag:") {
+		if isMarkdown && strings.HasPrefix(strings.TrimSpace(l), "```") {
+			inFence = !inFence
+		}
+		if isYAML && !isDeps {
+			keys = enclosing(keys, l)
+		}
+		if !containsEtcd(l) && !inMap && !inList && depName == "" && repoEtcd < i-3 && !(isDeps && strings.Contains(l, "version")) && !strings.Contains(l, "tag:") && !(isYAML && underEtcd(keys)) {
 			continue
 		}
 		if isGoMod {
@@ -124,6 +239,7 @@ func scanLines(file string, lines []string) []Pin {
 			}
 			continue
 		}
+		start := len(pins)
 		if isDeps {
 			if m := depNameRe.FindStringSubmatch(l); m != nil {
 				depName = ""
@@ -133,6 +249,11 @@ func scanLines(file string, lines []string) []Pin {
 			} else if m := depVersionRe.FindStringSubmatchIndex(l); m != nil && depName != "" {
 				add(i, m[2], m[3], KindInventory, "")
 				depName = ""
+			}
+		}
+		if isYAML && !isDeps && underEtcd(keys) {
+			if m := yamlVersionRe.FindStringSubmatchIndex(l); m != nil {
+				add(i, m[2], m[3], KindYAML, "")
 			}
 		}
 		if isGo {
@@ -149,8 +270,24 @@ func scanLines(file string, lines []string) []Pin {
 					inMap = false
 				}
 			}
+			if loc := goListStartRe.FindStringIndex(l); loc != nil {
+				inList = !strings.Contains(l[loc[1]:], "}")
+				for _, m := range quotedVerRe.FindAllStringSubmatchIndex(l[loc[1]:], -1) {
+					add(i, loc[1]+m[2], loc[1]+m[3], KindList, "")
+				}
+			} else if inList {
+				for _, m := range quotedVerRe.FindAllStringSubmatchIndex(l, -1) {
+					add(i, m[2], m[3], KindList, "")
+				}
+				if strings.Contains(l, "}") {
+					inList = false
+				}
+			}
 			for _, m := range goConstRe.FindAllStringSubmatchIndex(l, -1) {
 				add(i, m[4], m[5], kindFor(l[m[2]:m[3]], KindGoConst), "")
+			}
+			for _, m := range goStructRe.FindAllStringSubmatchIndex(l, -1) {
+				add(i, m[2], m[3], KindGoStruct, "")
 			}
 		}
 		if repoLineRe.MatchString(l) {
@@ -159,15 +296,81 @@ func scanLines(file string, lines []string) []Pin {
 			add(i, m[2], m[3], KindImageTag, "")
 		}
 		for _, m := range imageRe.FindAllStringSubmatchIndex(l, -1) {
-			add(i, m[4], m[5], KindImage, "")
+			if p := add(i, m[4], m[5], KindImage, ""); p != nil {
+				p.Image = l[m[2]:m[3]]
+				p.Staging = isStaging(p.Image)
+				if m[6] >= 0 {
+					p.Digest, p.DigestStart, p.DigestEnd = l[m[6]:m[7]], m[6], m[7]
+				}
+			}
+		}
+		for _, m := range templateRe.FindAllStringSubmatchIndex(l, -1) {
+			add(i, m[4], m[5], kindFor(l[m[2]:m[3]], KindTemplate), "")
 		}
 		if !isGo {
+			for _, m := range listVarRe.FindAllStringSubmatchIndex(l, -1) {
+				for _, v := range anyVersionRe.FindAllStringSubmatchIndex(l[m[2]:m[3]], -1) {
+					add(i, m[2]+v[2], m[2]+v[3], KindList, "")
+				}
+			}
 			for _, m := range variableRe.FindAllStringSubmatchIndex(l, -1) {
 				add(i, m[4], m[5], kindFor(l[m[2]:m[3]], KindVariable), "")
 			}
 		}
+		// Prose in docs is history; code blocks in them are pins.
+		if isMarkdown && !inFence {
+			for k := start; k < len(pins); k++ {
+				pins[k].History = true
+			}
+		}
 	}
 	return pins
+}
+
+// yamlKey is one key of the YAML path to a line.
+type yamlKey struct {
+	indent int
+	name   string
+}
+
+// enclosing updates the stack of YAML keys for line l. A list item
+// ("- name: x") is a child of the key at its own column, and its key sits
+// where its text starts.
+func enclosing(keys []yamlKey, l string) []yamlKey {
+	m := yamlKeyRe.FindStringSubmatch(l)
+	if m == nil || strings.TrimSpace(l) == "" || strings.HasPrefix(strings.TrimSpace(l), "#") {
+		return keys
+	}
+	indent, pop := len(m[1]), len(m[1])
+	if strings.HasPrefix(strings.TrimSpace(l), "-") {
+		pop, indent = indent+1, indent+2
+	}
+	for len(keys) > 0 && keys[len(keys)-1].indent >= pop {
+		keys = keys[:len(keys)-1]
+	}
+	return append(keys, yamlKey{indent, m[2]})
+}
+
+// underEtcd says whether a key above the current line names etcd
+// (etcdClusters:, etcd:).
+func underEtcd(keys []yamlKey) bool {
+	for _, k := range keys[:max(len(keys)-1, 0)] {
+		if strings.Contains(strings.ToLower(k.name), "etcd") {
+			return true
+		}
+	}
+	return false
+}
+
+// commented says whether a line is a comment or a message a script
+// prints: its versions are examples, not pins.
+func commented(l string, goLike bool) bool {
+	t := strings.TrimSpace(l)
+	if goLike {
+		return strings.HasPrefix(t, "//")
+	}
+	return strings.HasPrefix(t, "#") && !strings.HasPrefix(t, "#!") || strings.HasPrefix(t, "//") ||
+		strings.HasPrefix(t, "echo ") || strings.HasPrefix(t, "printf ")
 }
 
 func containsEtcd(s string) bool {

@@ -10,15 +10,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 )
 
 // fixture copies testdata/fixture into a temp dir (bumps write).
-func fixture(t *testing.T) string {
+func fixture(t *testing.T) string { return testTree(t, "testdata/fixture") }
+
+// testTree copies a testdata tree into a temp dir.
+func testTree(t *testing.T, src string) string {
 	t.Helper()
 	dir := t.TempDir()
-	if out, err := exec.Command("cp", "-a", "testdata/fixture/.", dir).CombinedOutput(); err != nil {
-		t.Fatalf("copy fixture: %v %s", err, out)
+	if out, err := exec.Command("cp", "-a", src+"/.", dir).CombinedOutput(); err != nil {
+		t.Fatalf("copy %s: %v %s", src, err, out)
 	}
 	return dir
 }
@@ -87,17 +91,18 @@ func TestBumpThenCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := snapshotTree(t, dir)
+	before := testutil.TreeText(t, dir)
 
 	// A dry run shows the diff and writes nothing.
-	r, err := Bump(dir, "3.6.16", BumpOptions{Catalog: cat, DryRun: true})
+	// A single-line repository crosses a minor when the line is named.
+	r, err := Bump(dir, "3.6.16", BumpOptions{Catalog: cat, DryRun: true, From: []string{"3.5"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Written || len(r.Changes) != 11 {
 		t.Fatalf("dry run: written %v, %d files changed", r.Written, len(r.Changes))
 	}
-	if after := snapshotTree(t, dir); after != before {
+	if after := testutil.TreeText(t, dir); after != before {
 		t.Fatal("the dry run changed files")
 	}
 	diff := ""
@@ -110,7 +115,7 @@ func TestBumpThenCheck(t *testing.T) {
 		}
 	}
 
-	r, err = Bump(dir, "3.6.16", BumpOptions{Catalog: cat})
+	r, err = Bump(dir, "3.6.16", BumpOptions{Catalog: cat, From: []string{"3.5"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,14 +173,17 @@ func TestCheckCatchesTheStaleSecondPin(t *testing.T) {
 func TestBumpRefuses(t *testing.T) {
 	cat, _ := catalog.Default()
 	dir := fixture(t)
-	before := snapshotTree(t, dir)
+	before := testutil.TreeText(t, dir)
 	for _, tc := range []struct {
 		to   string
 		o    BumpOptions
 		want string
 	}{
-		{"3.4.23", BumpOptions{Catalog: cat}, "downgrade"},
-		{"3.7.3", BumpOptions{Catalog: cat}, "skips a minor"},
+		{"3.4.23", BumpOptions{Catalog: cat, From: []string{"3.5"}}, "downgrade"},
+		{"3.7.3", BumpOptions{Catalog: cat, From: []string{"3.5"}}, "skips a minor"},
+		{"3.6.16", BumpOptions{Catalog: cat}, "pins nothing of line 3.6"},
+		{"3.6.16", BumpOptions{Catalog: cat, From: []string{"3.5.99"}}, "--from 3.5.99 matches no pin"},
+		{"4.0.0", BumpOptions{Catalog: cat, Force: true}, "another major is refused"},
 		{"3.6.99", BumpOptions{Catalog: cat}, "not in the release catalog"},
 		{"three", BumpOptions{Catalog: cat}, "--to"},
 		{"3.6.16", BumpOptions{Catalog: cat, ImageSuffix: "zero"}, "--image-suffix"},
@@ -185,7 +193,7 @@ func TestBumpRefuses(t *testing.T) {
 			t.Errorf("bump to %s: %v, want %q", tc.to, err, tc.want)
 		}
 	}
-	if snapshotTree(t, dir) != before {
+	if testutil.TreeText(t, dir) != before {
 		t.Fatal("a refused bump changed files")
 	}
 	if _, err := Scan(filepath.Join(dir, "Makefile")); err == nil || !strings.Contains(err.Error(), "not a directory") {
@@ -198,19 +206,6 @@ func TestBumpRefuses(t *testing.T) {
 			t.Errorf("unreadable file: %v %v", err, r.Errors)
 		}
 	}
-}
-
-func snapshotTree(t *testing.T, dir string) string {
-	t.Helper()
-	var sb strings.Builder
-	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
-			b, _ := os.ReadFile(p)
-			fmt.Fprintf(&sb, "%s %o %s\n", p, info.Mode(), b)
-		}
-		return nil
-	})
-	return sb.String()
 }
 
 func TestDepsCheck(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
 
 // MaxFileSize is the largest file scanned; bigger files are data, not pins.
@@ -22,12 +24,27 @@ var skipDirs = map[string]bool{".git": true, "vendor": true, "node_modules": tru
 
 // Result is a scan of a tree.
 type Result struct {
-	Root    string   `json:"root"`
-	Files   int      `json:"filesScanned"`
-	Pins    []Pin    `json:"pins"`
-	Errors  []string `json:"errors,omitempty"`
-	Agree   bool     `json:"agree"`
-	Version string   `json:"version,omitempty"` // the most common server version
+	Root   string   `json:"root"`
+	Files  int      `json:"filesScanned"`
+	Pins   []Pin    `json:"pins"`
+	Lines  []Line   `json:"lines"`
+	Errors []string `json:"errors,omitempty"`
+	// Agree is true when the pins of every line agree.
+	Agree bool `json:"agree"`
+	// Version is the most common version of the most pinned line.
+	Version string `json:"version,omitempty"`
+	// Inventory is what a zeitgeist dependencies.yaml says, checked.
+	Inventory []RefPath `json:"inventory,omitempty"`
+}
+
+// Line is one etcd minor line the repository pins.
+type Line struct {
+	Minor string `json:"minor"`
+	// Version is the line's most common version; Versions counts each.
+	Version  string         `json:"version"`
+	Versions map[string]int `json:"versions"`
+	Pins     int            `json:"pins"`
+	Agree    bool           `json:"agree"`
 }
 
 // Scan walks dir and returns every pin, sorted by file and line.
@@ -85,6 +102,9 @@ func Scan(dir string) (*Result, error) {
 	if walkErr != nil {
 		return nil, walkErr
 	}
+	if err := res.readInventory(); err != nil {
+		return nil, err
+	}
 	sort.Slice(res.Pins, func(i, j int) bool {
 		a, b := res.Pins[i], res.Pins[j]
 		if a.File != b.File {
@@ -133,36 +153,81 @@ func scanFile(root, p string) ([]Pin, error) {
 	return scanLines(filepath.ToSlash(rel), strings.Split(string(b), "\n")), nil
 }
 
-// markDisagreements marks pins that differ from the most common version:
-// server pins among themselves, go.mod etcd modules among themselves.
-func (r *Result) markDisagreements() {
-	r.Agree = true
-	for _, group := range []func(Pin) bool{
-		func(p Pin) bool { return p.Kind != KindGoMod && p.Kind != KindMinimum },
-		func(p Pin) bool { return p.Kind == KindGoMod && lockstepModule(p.Module) },
-	} {
-		count := map[string]int{}
-		for _, p := range r.Pins {
-			if group(p) {
-				count[p.Version]++
-			}
-		}
-		common := ""
-		for v, n := range count {
-			if n > count[common] || (n == count[common] && v > common) {
-				common = v
-			}
-		}
-		for i := range r.Pins {
-			if group(r.Pins[i]) && r.Pins[i].Version != common {
-				r.Pins[i].Disagrees = true
-				r.Agree = false
-			}
-		}
-		if r.Version == "" {
-			r.Version = common
+// MarkUnreleased marks the test and docs pins at versions the release
+// catalog does not list (unlisted is its word) and judges agreement again
+// without them.
+func (r *Result) MarkUnreleased(unlisted func(v string) bool) {
+	for i, p := range r.Pins {
+		if (p.Test || docFile(p.File)) && unlisted(p.Version) {
+			r.Pins[i].Unreleased = true
+			r.Pins[i].Disagrees = false
 		}
 	}
+	r.markDisagreements()
+}
+
+// compared says whether a pin counts for its line's agreement: minimums
+// and history are reported, never compared; go.mod's modules are compared
+// among themselves.
+func compared(p Pin) bool { return p.Rewritable() }
+
+// markDisagreements groups the pins by minor line and marks those that
+// differ from their line's most common version: server pins among
+// themselves, go.mod's etcd modules among themselves.
+func (r *Result) markDisagreements() {
+	r.Agree = true
+	byMinor := map[string][]int{}
+	for i, p := range r.Pins {
+		if compared(p) && (p.Kind != KindGoMod || lockstepModule(p.Module)) {
+			byMinor[p.Minor] = append(byMinor[p.Minor], i)
+		}
+	}
+	var minors []string
+	for m := range byMinor {
+		minors = append(minors, m)
+	}
+	sort.Slice(minors, func(i, j int) bool { return version.Compare(minors[i]+".0", minors[j]+".0") < 0 })
+	most := 0
+	r.Lines = []Line{}
+	for _, minor := range minors {
+		idx := byMinor[minor]
+		line := Line{Minor: minor, Versions: map[string]int{}, Pins: len(idx), Agree: true}
+		for _, goMod := range []bool{false, true} {
+			count := map[string]int{}
+			for _, i := range idx {
+				if (r.Pins[i].Kind == KindGoMod) == goMod {
+					count[r.Pins[i].Version]++
+					line.Versions[r.Pins[i].Version]++
+				}
+			}
+			common := commonest(count)
+			if line.Version == "" {
+				line.Version = common // server pins first, else go.mod's
+			}
+			for _, i := range idx {
+				if (r.Pins[i].Kind == KindGoMod) == goMod && r.Pins[i].Version != common {
+					r.Pins[i].Disagrees = true
+					line.Agree = false
+					r.Agree = false
+				}
+			}
+		}
+		if len(idx) > most {
+			most, r.Version = len(idx), line.Version
+		}
+		r.Lines = append(r.Lines, line)
+	}
+}
+
+// commonest is the most frequent version (the newest on a tie).
+func commonest(count map[string]int) string {
+	common := ""
+	for v, n := range count {
+		if n > count[common] || (n == count[common] && version.Compare(v, common) > 0) {
+			common = v
+		}
+	}
+	return common
 }
 
 // lockstepModule says whether a module moves with etcd's own version

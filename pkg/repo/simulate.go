@@ -89,14 +89,19 @@ type SimulateOptions struct {
 // targetPath is the module path and version a lockstep module has at
 // etcd release x, or "" when x does not publish it.
 func targetVersion(path, x string) string {
+	minor, patch, _ := strings.Cut(strings.TrimPrefix(x, "3."), ".")
 	switch path {
 	case "go.etcd.io/etcd/client/v2":
-		// v2.305.N for 3.5.N; 3.6 stopped publishing it.
-		minor, patch, ok := strings.Cut(strings.TrimPrefix(x, "3."), ".")
-		if !ok || len(minor) != 1 {
+		// v2.304.N for 3.4.N, v2.305.N for 3.5.N; 3.6 stopped publishing it.
+		if minor != "4" && minor != "5" {
 			return ""
 		}
 		return "v2.30" + minor + "." + patch
+	case "go.etcd.io/etcd/raft/v3":
+		// 3.5 only: raft is go.etcd.io/raft/v3 from 3.6 on.
+		if minor != "5" {
+			return ""
+		}
 	}
 	return "v" + x
 }

@@ -1,0 +1,8 @@
+package providers
+
+const etcdImage = "3.5.9-0"
+
+// EtcdUpgrade upgrades etcd on GCE.
+func EtcdUpgrade(targetStorage, targetVersion string) error {
+	return etcdUpgradeGCE(targetStorage, targetVersion)
+}
