@@ -76,6 +76,7 @@ func newRoot() *cobra.Command {
 		newStatusCmd(g),
 		newDemoCmd(g),
 		newUpgradeCmd(g),
+		newDowngradeCmd(g),
 		newCatalogCmd(g),
 		newSnapshotCmd(g),
 		newBenchCmd(g),

@@ -50,66 +50,9 @@ func TestUpgradeApplySurvivesCrashes(t *testing.T) {
 	}
 
 	journal := filepath.Join(sb.Dir, "upgrade-journal.json")
-	crashes := 0
-	for i := 0; ; i++ {
-		if i == 30 {
-			t.Fatal("the upgrade did not finish after 30 runs")
-		}
-		args := []string{"upgrade", "apply", "--sandbox", "crash", "--to", testutil.V36, "--probe=false"}
-		if i%2 == 1 {
-			args = []string{"upgrade", "apply", "--sandbox", "crash", "--resume", "--probe=false"}
-		}
-		before := 0
-		if j, err := engine.LoadJournal(journal); err == nil {
-			before = len(j.Entries)
-		}
-		cmd := exec.Command(etcdpilotBin, args...)
-		cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+state, "ETCDPILOT_LOCK_DIR="+filepath.Join(state, "locks"))
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		testutil.Must(t, cmd.Start())
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		// Even runs die right after a step is done; odd runs in the middle
-		// of a restart, after the member was stopped.
-		midRestart := i%2 == 1
-		var runErr error
-		done := false
-	watch:
-		for {
-			select {
-			case runErr = <-exited:
-				done = true
-				break watch
-			case <-time.After(5 * time.Millisecond):
-			}
-			j, err := engine.LoadJournal(journal)
-			if err != nil || len(j.Entries) <= before {
-				continue
-			}
-			last := j.Entries[len(j.Entries)-1]
-			newDone := false
-			for _, e := range j.Entries[before:] {
-				newDone = newDone || e.Status == "done"
-			}
-			if (midRestart && last.Member != "" && last.Status == "started") || (!midRestart && newDone) {
-				if midRestart {
-					time.Sleep(400 * time.Millisecond)
-				}
-				cmd.Process.Signal(syscall.SIGKILL)
-				<-exited
-				crashes++
-				t.Logf("run %d: killed after %q %s", i, last.Step, last.Status)
-				break watch
-			}
-		}
-		if done {
-			if runErr != nil {
-				t.Fatalf("run %d failed: %v\n%s", i, runErr, out.String())
-			}
-			break
-		}
-	}
+	crashes := crashUntilDone(t, state, journal,
+		[]string{"upgrade", "apply", "--sandbox", "crash", "--to", testutil.V36, "--probe=false"},
+		[]string{"upgrade", "apply", "--sandbox", "crash", "--resume", "--probe=false"})
 	if crashes < 4 {
 		t.Errorf("only %d crashes", crashes)
 	}
@@ -313,5 +256,71 @@ func TestRollbackAfterInterruptedApply(t *testing.T) {
 	}
 	if j.State != engine.StateRolledBack {
 		t.Errorf("journal state %s", j.State)
+	}
+}
+
+// crashUntilDone runs a change again and again, killing etcdpilot with
+// SIGKILL on even runs right after a step finished and on odd runs (which
+// use resume) in the middle of a member's restart, until a run finishes;
+// it returns how many runs it killed.
+func crashUntilDone(t *testing.T, state, journal string, first, resume []string) int {
+	t.Helper()
+	crashes := 0
+	for i := 0; ; i++ {
+		if i == 30 {
+			t.Fatal("the change did not finish after 30 runs")
+		}
+		args := first
+		if i%2 == 1 {
+			args = resume
+		}
+		before := 0
+		if j, err := engine.LoadJournal(journal); err == nil {
+			before = len(j.Entries)
+		}
+		cmd := exec.Command(etcdpilotBin, args...)
+		cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+state, "ETCDPILOT_LOCK_DIR="+filepath.Join(state, "locks"))
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		testutil.Must(t, cmd.Start())
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		midRestart := i%2 == 1
+		var runErr error
+		done := false
+	watch:
+		for {
+			select {
+			case runErr = <-exited:
+				done = true
+				break watch
+			case <-time.After(5 * time.Millisecond):
+			}
+			j, err := engine.LoadJournal(journal)
+			if err != nil || len(j.Entries) <= before {
+				continue
+			}
+			last := j.Entries[len(j.Entries)-1]
+			newDone := false
+			for _, e := range j.Entries[before:] {
+				newDone = newDone || e.Status == "done"
+			}
+			if (midRestart && last.Member != "" && last.Status == "started") || (!midRestart && newDone) {
+				if midRestart {
+					time.Sleep(400 * time.Millisecond)
+				}
+				cmd.Process.Signal(syscall.SIGKILL)
+				<-exited
+				crashes++
+				t.Logf("run %d: killed after %q %s", i, last.Step, last.Status)
+				break watch
+			}
+		}
+		if done {
+			if runErr != nil {
+				t.Fatalf("run %d failed: %v\n%s", i, runErr, out.String())
+			}
+			return crashes
+		}
 	}
 }

@@ -24,6 +24,11 @@ var actions = map[Action]action{
 	Gates:          {never, gatesRun},
 	HandOff:        {handOffDone, handOffRun},
 	ClusterVersion: {clusterVersionDone, clusterVersionRun},
+	// Downgrades (downgrade.go).
+	DowngradeEnable: {downgradeEnabled, downgradeEnableRun},
+	StorageVersion:  {storageDone, storageRun},
+	DowngradeOver:   {downgradeOver, downgradeOverRun},
+	DowngradeCancel: {downgradeOver, downgradeCancelRun},
 }
 
 func never(context.Context, *Env, Step) (bool, error) { return false, nil }

@@ -32,6 +32,16 @@ const (
 	HandOff Action = "hand-off"
 	// ClusterVersion waits until the cluster version is Version's minor.
 	ClusterVersion Action = "cluster-version"
+	// DowngradeEnable validates and enables etcd's downgrade to Version's
+	// minor (3.6+).
+	DowngradeEnable Action = "downgrade-enable"
+	// StorageVersion waits until every member's storage version is on
+	// Version's minor.
+	StorageVersion Action = "storage-version"
+	// DowngradeOver waits until no member reports a downgrade enabled.
+	DowngradeOver Action = "downgrade-over"
+	// DowngradeCancel cancels a downgrade in etcd.
+	DowngradeCancel Action = "downgrade-cancel"
 )
 
 // Step is one piece of a change.
@@ -59,6 +69,14 @@ func (s Step) String() string {
 		return fmt.Sprintf("move leadership off %s", s.Member)
 	case ClusterVersion:
 		return "cluster version " + version.Minor(s.Version)
+	case DowngradeEnable:
+		return "enable the downgrade to " + version.Minor(s.Version)
+	case StorageVersion:
+		return "storage version " + version.Minor(s.Version)
+	case DowngradeOver:
+		return "downgrade finished"
+	case DowngradeCancel:
+		return "cancel the downgrade"
 	}
 	return fmt.Sprintf("%s %s %s", s.Action, s.Member, s.Version)
 }

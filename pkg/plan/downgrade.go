@@ -50,13 +50,7 @@ func (pl *planner) downgrade() {
 			if prev == tMinor {
 				to = t
 			}
-			d.Steps = append(d.Steps,
-				"take a snapshot and verify it (etcdpilot snapshot save; snapshot verify --drill)",
-				fmt.Sprintf("etcdctl downgrade validate %s, then etcdctl downgrade enable %s (cancel with etcdctl downgrade cancel)", prev, prev),
-				fmt.Sprintf("wait until every member's storage version reads %s.0 (etcdpilot status)", prev),
-				fmt.Sprintf("replace binaries with %s member by member: followers first, then the leader after moving leadership off it", to),
-				fmt.Sprintf("check that /version reports etcdcluster %s.0", prev),
-			)
+			d.Steps = append(d.Steps, fmt.Sprintf("etcdpilot downgrade apply --to %s: a verified snapshot; downgrade validate and enable %s (decided from the members' downgrade status: the reply can be lost); every member's storage version to %s.0; the members restarted on %s one at a time, followers first and the leader last after one hand-off, each at its gates; then cluster version %s.0 and the downgrade over (etcdpilot downgrade cancel undoes it while a member still runs %s)", to, prev, prev, to, prev, m))
 			pl.addStep(Step{From: from, To: to, Kind: "downgrade-minor", Requirement: "downgrade enabled and storage version " + prev + ".0 on every member", Reason: "downgrade API, one minor at a time", Link: downgradeLink})
 			from, m = to, prev
 		}

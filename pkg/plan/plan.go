@@ -37,6 +37,8 @@ type Cluster struct {
 	Health         string   `json:"health,omitempty"`
 	HealthReasons  []string `json:"healthReasons,omitempty"`
 	Alarms         []string `json:"alarms,omitempty"`
+	// Downgrade is the target of a downgrade in progress.
+	Downgrade string `json:"downgrade,omitempty"`
 }
 
 // Options are the operator's question.

@@ -81,7 +81,7 @@ func planTable(w io.Writer, p *plan.Plan) error {
 	findings(w, "Blockers", p.Blockers)
 	findings(w, "Warnings", p.Warnings)
 	if p.Blocked() {
-		fmt.Fprintf(w, "\n%d blocker(s): clear them before upgrading.\n", len(p.Blockers))
+		fmt.Fprintf(w, "\n%d blocker(s): clear them before changing the cluster.\n", len(p.Blockers))
 	}
 	return nil
 }

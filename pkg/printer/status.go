@@ -21,6 +21,9 @@ func statusView(cl *status.Cluster) *view {
 			cl.ClusterID, strings.ToUpper(cl.Health), dash(cl.Leader), cl.ReachableVoters, cl.Voters, cl.Quorum, dash(cl.ClusterVersion), hash)},
 		cols: []string{"NAME", "ID", "ENDPOINT", "VERSION", "CLUSTER", "STORAGE", "ROLE", "TERM", "INDEX", "APPLIED", "REVISION", "DB SIZE", "IN USE", "ALARMS", "ERROR"},
 	}
+	if cl.Downgrade != "" {
+		vw.head = append(vw.head, fmt.Sprintf("  downgrade to %s enabled (etcdpilot downgrade apply finishes it, downgrade cancel undoes it)", cl.Downgrade))
+	}
 	for _, r := range cl.Reasons {
 		vw.head = append(vw.head, "  ! "+r)
 	}

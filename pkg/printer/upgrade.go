@@ -50,7 +50,11 @@ func sortedKeys(m map[string]string) []string {
 }
 
 func reportTable(w io.Writer, r *upgrade.Report) error {
-	fmt.Fprintf(w, "Upgrade to %s: %s in %s\n", r.Target, r.State, r.Took.Round(time.Millisecond))
+	change := "upgrade"
+	if r.Kind != "" {
+		change = r.Kind
+	}
+	fmt.Fprintf(w, "%s to %s: %s in %s\n", strings.ToUpper(change[:1])+change[1:], r.Target, r.State, r.Took.Round(time.Millisecond))
 	if r.Error != "" {
 		fmt.Fprintf(w, "Error: %s\n", r.Error)
 	}
@@ -67,7 +71,7 @@ func reportTable(w io.Writer, r *upgrade.Report) error {
 		fmt.Fprintf(w, "Rolled back: %v\n", r.RolledBack)
 	}
 	if r.Snapshot != "" {
-		fmt.Fprintf(w, "Pre-upgrade snapshot: %s\n", r.Snapshot)
+		fmt.Fprintf(w, "Pre-%s snapshot: %s\n", change, r.Snapshot)
 	}
 	fmt.Fprintf(w, "Journal: %s\n", r.Journal)
 	if r.Probe != nil {
@@ -109,7 +113,7 @@ func journalTable(w io.Writer, j *engine.Journal) error {
 		fmt.Fprintf(w, "Abandoned because: %s\n", j.Reason)
 	}
 	if j.Snapshot != "" {
-		fmt.Fprintf(w, "Pre-upgrade snapshot: %s\n", j.Snapshot)
+		fmt.Fprintf(w, "Pre-%s snapshot: %s\n", kind(j), j.Snapshot)
 	}
 	fmt.Fprintln(w)
 	rows := [][]string{{"TIME", "STEP", "STATUS", "DETAIL"}}

@@ -38,19 +38,22 @@ type Member struct {
 	ServerVersion  string   `json:"serverVersion,omitempty"`
 	ClusterVersion string   `json:"clusterVersion,omitempty"`
 	StorageVersion string   `json:"storageVersion,omitempty"`
-	IsLeader       bool     `json:"isLeader"`
-	LeaderID       string   `json:"leaderID,omitempty"`
-	RaftTerm       uint64   `json:"raftTerm"`
-	RaftIndex      uint64   `json:"raftIndex"`
-	AppliedIndex   uint64   `json:"raftAppliedIndex"`
-	Revision       int64    `json:"revision"`
-	DBSize         int64    `json:"dbSize"`
-	DBSizeInUse    int64    `json:"dbSizeInUse"`
-	Errors         []string `json:"errors,omitempty"`
-	Alarms         []string `json:"alarms,omitempty"`
-	Hash           uint32   `json:"hash,omitempty"`
-	CompactRev     int64    `json:"compactRevision,omitempty"`
-	Error          string   `json:"error,omitempty"`
+	// Downgrade is the target of a downgrade this member reports enabled
+	// (etcd 3.6+).
+	Downgrade    string   `json:"downgrade,omitempty"`
+	IsLeader     bool     `json:"isLeader"`
+	LeaderID     string   `json:"leaderID,omitempty"`
+	RaftTerm     uint64   `json:"raftTerm"`
+	RaftIndex    uint64   `json:"raftIndex"`
+	AppliedIndex uint64   `json:"raftAppliedIndex"`
+	Revision     int64    `json:"revision"`
+	DBSize       int64    `json:"dbSize"`
+	DBSizeInUse  int64    `json:"dbSizeInUse"`
+	Errors       []string `json:"errors,omitempty"`
+	Alarms       []string `json:"alarms,omitempty"`
+	Hash         uint32   `json:"hash,omitempty"`
+	CompactRev   int64    `json:"compactRevision,omitempty"`
+	Error        string   `json:"error,omitempty"`
 
 	id uint64
 }
@@ -73,9 +76,12 @@ type Cluster struct {
 	Quorum          int      `json:"quorum"`
 	Leader          string   `json:"leader,omitempty"`
 	ClusterVersion  string   `json:"clusterVersion,omitempty"`
-	Alarms          []string `json:"alarms,omitempty"`
-	Hash            Hash     `json:"hash"`
-	Members         []Member `json:"members"`
+	// Downgrade is the target of a downgrade in progress (etcdctl
+	// downgrade enable), as the members report it.
+	Downgrade string   `json:"downgrade,omitempty"`
+	Alarms    []string `json:"alarms,omitempty"`
+	Hash      Hash     `json:"hash"`
+	Members   []Member `json:"members"`
 }
 
 // Options tune Collect.
@@ -216,6 +222,9 @@ func query(ctx context.Context, p *conn.Pool, m *Member) {
 	m.Reachable = true
 	m.ServerVersion = sr.Version
 	m.StorageVersion = sr.StorageVersion
+	if d := sr.DowngradeInfo; d != nil && d.Enabled {
+		m.Downgrade = d.TargetVersion
+	}
 	m.DBSize = sr.DbSize
 	m.DBSizeInUse = sr.DbSizeInUse
 	m.RaftTerm = sr.RaftTerm
@@ -309,6 +318,9 @@ func assess(cl *Cluster) {
 		}
 		if m.ClusterVersion != "" {
 			versions[m.ClusterVersion] = true
+		}
+		if m.Downgrade != "" {
+			cl.Downgrade = m.Downgrade
 		}
 		if !m.Reachable {
 			cl.Reasons = append(cl.Reasons, fmt.Sprintf("member %s unreachable: %s", nameOr(m), m.Error))

@@ -94,6 +94,9 @@ func Rollback(ctx context.Context, opts Options) (*Report, error) {
 	if cl.ClusterID != j.ClusterID {
 		return nil, fmt.Errorf("journal %s belongs to cluster %s, not %s", opts.JournalPath, j.ClusterID, cl.ClusterID)
 	}
+	if journalKind(j) == kindDowngrade {
+		return nil, fmt.Errorf("journal %s records a downgrade to %s: undo it with etcdpilot downgrade cancel", opts.JournalPath, j.Target)
+	}
 	for _, m := range cl.Members {
 		old, ok := j.OldVersions[m.Name]
 		if !ok {

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -66,6 +65,8 @@ type Snapshotter interface {
 
 // Report is what an upgrade (or a rollback) did.
 type Report struct {
+	// Kind is upgrade or downgrade.
+	Kind           string            `json:"kind"`
 	Target         string            `json:"target"`
 	From           map[string]string `json:"from"`
 	To             map[string]string `json:"to"`
@@ -97,6 +98,29 @@ func (o *Options) defaults() {
 
 // Apply runs (or resumes) the upgrade.
 func Apply(ctx context.Context, opts Options) (*Report, error) {
+	return runChange(ctx, opts, kindUpgrade, func(ctx context.Context, u *upgrader, cl *status.Cluster) (func(context.Context) error, error) {
+		p, err := u.plan(ctx, cl)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) error { return u.run(ctx, p) }, nil
+	})
+}
+
+// The kinds of change a journal records.
+const (
+	kindUpgrade   = "upgrade"
+	kindDowngrade = "downgrade"
+)
+
+// prepareFunc looks at the live cluster (after a resume's recovery) and
+// refuses the change, or returns what runs it.
+type prepareFunc func(ctx context.Context, u *upgrader, cl *status.Cluster) (func(context.Context) error, error)
+
+// runChange is what an upgrade and a downgrade share: the lock, the
+// journal (new or resumed, with the recovery of an interrupted restart),
+// the refusal that leaves no journal, the probe, and the report.
+func runChange(ctx context.Context, opts Options, kind string, prepare prepareFunc) (*Report, error) {
 	opts.defaults()
 	start := time.Now()
 	cl, err := opts.Session.Status(ctx)
@@ -110,13 +134,13 @@ func Apply(ctx context.Context, opts Options) (*Report, error) {
 	defer lock.Unlock()
 
 	u := &upgrader{opts: opts}
-	j, resumed, err := u.openJournal(cl)
+	j, resumed, err := u.openJournal(cl, kind)
 	if err != nil {
 		return nil, err
 	}
 	u.env = u.newEnv(j)
 	if resumed {
-		opts.Log.Info(fmt.Sprintf("resuming the upgrade to %s from journal %s (%s)", j.Target, j.Path(), j.State))
+		opts.Log.Info(fmt.Sprintf("resuming the %s to %s from journal %s (%s)", kind, j.Target, j.Path(), j.State))
 		j.State, j.Error = engine.StateRunning, ""
 		if err := u.env.Note("resume", "started", ""); err != nil {
 			return nil, err
@@ -129,10 +153,10 @@ func Apply(ctx context.Context, opts Options) (*Report, error) {
 			return nil, err
 		}
 	}
-	p, err := u.plan(ctx, cl)
+	run, err := prepare(ctx, u, cl)
 	if err != nil {
-		// A refused plan never leaves a running journal: a new one is not
-		// written at all, a resumed one stays resumable.
+		// A refused change never leaves a running journal: a new one is
+		// not written at all, a resumed one stays resumable.
 		if resumed {
 			j.Finish(engine.StateFailed, err)
 		}
@@ -144,18 +168,18 @@ func Apply(ctx context.Context, opts Options) (*Report, error) {
 				return nil, err
 			}
 		}
-		if err := u.env.Note("start", "started", "upgrade to "+j.Target); err != nil {
+		if err := u.env.Note("start", "started", kind+" to "+j.Target); err != nil {
 			return nil, err
 		}
 	}
-	u.report = &Report{Target: j.Target, From: j.OldVersions, Journal: j.Path(), State: engine.StateRunning}
+	u.report = &Report{Kind: kind, Target: j.Target, From: j.OldVersions, Journal: j.Path(), State: engine.StateRunning}
 	var pr *probe.Probe
 	if opts.Probe {
 		if pr, err = probe.Start(ctx, opts.Session.Config(), opts.ProbeOptions); err != nil {
 			return nil, fmt.Errorf("availability probe: %w", err)
 		}
 	}
-	runErr := u.run(ctx, p)
+	runErr := run(ctx)
 	if pr != nil {
 		u.report.Probe = pr.Stop(context.Background())
 	}
@@ -178,8 +202,9 @@ func (u *upgrader) newEnv(j *engine.Journal) *engine.Env {
 }
 
 // openJournal returns the unfinished journal of this cluster to resume, or
-// a new one (not written until the plan is accepted).
-func (u *upgrader) openJournal(cl *status.Cluster) (j *engine.Journal, resumed bool, err error) {
+// a new one (not written until the change is accepted). An unfinished
+// change of the other kind is refused: one change at a time.
+func (u *upgrader) openJournal(cl *status.Cluster, kind string) (j *engine.Journal, resumed bool, err error) {
 	path := u.opts.JournalPath
 	j, err = engine.LoadJournal(path)
 	switch {
@@ -187,21 +212,24 @@ func (u *upgrader) openJournal(cl *status.Cluster) (j *engine.Journal, resumed b
 		if j.ClusterID != cl.ClusterID {
 			return nil, false, fmt.Errorf("journal %s belongs to cluster %s, not %s", path, j.ClusterID, cl.ClusterID)
 		}
+		if k := journalKind(j); k != kind {
+			return nil, false, fmt.Errorf("a %s to %s is unfinished (journal %s, %s); finish it first: %s", k, j.Target, path, j.State, finishHint(k))
+		}
 		if u.opts.Target != "" && !u.opts.Resume {
 			want, _ := u.opts.Catalog.Resolve(u.opts.Target)
 			if want != j.Target {
-				return nil, false, fmt.Errorf("an upgrade to %s is unfinished (journal %s, %s); resume it with --resume, roll it back with etcdpilot upgrade rollback, or give it up with etcdpilot upgrade abandon --reason '...'", j.Target, path, j.State)
+				return nil, false, fmt.Errorf("a %s to %s is unfinished (journal %s, %s); %s", kind, j.Target, path, j.State, finishHint(kind))
 			}
 		}
 		return j, true, nil
 	case err == nil:
 		if u.opts.Resume {
-			return nil, false, fmt.Errorf("the last upgrade in %s is %s: nothing to resume", path, j.State)
+			return nil, false, fmt.Errorf("the last %s in %s is %s: nothing to resume", journalKind(j), path, j.State)
 		}
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, false, err
 	case u.opts.Resume:
-		return nil, false, fmt.Errorf("no upgrade journal at %s: nothing to resume", path)
+		return nil, false, fmt.Errorf("no journal at %s: nothing to resume", path)
 	}
 	target, err := u.opts.Catalog.Resolve(u.opts.Target)
 	if err != nil {
@@ -211,7 +239,24 @@ func (u *upgrader) openJournal(cl *status.Cluster) (j *engine.Journal, resumed b
 	for _, m := range cl.Members {
 		old[m.Name] = m.ServerVersion
 	}
-	return engine.NewJournal(path, "upgrade", cl.ClusterID, target, old), false, nil
+	return engine.NewJournal(path, kind, cl.ClusterID, target, old), false, nil
+}
+
+// journalKind is the change a journal records (journals written before
+// downgrades existed are upgrades).
+func journalKind(j *engine.Journal) string {
+	if j.Kind == "" {
+		return kindUpgrade
+	}
+	return j.Kind
+}
+
+// finishHint says how to finish an unfinished change of a kind.
+func finishHint(kind string) string {
+	if kind == kindDowngrade {
+		return "resume it with etcdpilot downgrade apply --resume, undo it with etcdpilot downgrade cancel, or give it up with etcdpilot upgrade abandon --reason '...'"
+	}
+	return "resume it with --resume, roll it back with etcdpilot upgrade rollback, or give it up with etcdpilot upgrade abandon --reason '...'"
 }
 
 // plan runs the planner on the live cluster and refuses on blockers,
@@ -224,7 +269,7 @@ func (u *upgrader) plan(ctx context.Context, cl *status.Cluster) (*plan.Plan, er
 		return nil, err
 	}
 	if p.Direction == "downgrade" {
-		return nil, fmt.Errorf("%s is older than the cluster; nothing was changed: see etcdpilot upgrade plan --to %s for the way back", target, target)
+		return nil, fmt.Errorf("%s is older than the cluster; nothing was changed and no journal was written: going back is etcdpilot downgrade apply --to %s (see etcdpilot downgrade plan --to %s)", target, target, target)
 	}
 	_, renames := u.opts.Runtime.(runtime.FlagRenamer)
 	var blockers []string
@@ -270,45 +315,22 @@ func (u *upgrader) run(ctx context.Context, p *plan.Plan) error {
 
 // hopSteps lists the steps of one hop, in the order etcd's guides ask for:
 // followers first, then a hand-off, then the leader; for a minor hop the
-// cluster version must move at the end.
+// cluster version must move at the end. A member that fails goes back to
+// what it ran when the hop began.
 func (u *upgrader) hopSteps(ctx context.Context, hop plan.Step) ([]engine.Step, error) {
-	cl, err := u.opts.Session.Status(ctx)
+	from := map[string]string{}
+	for name, old := range u.env.Journal.OldVersions {
+		from[name] = old
+		if hop.From != "" {
+			from[name] = hop.From
+		}
+	}
+	steps, err := u.rollingSteps(ctx, hop.To, from)
 	if err != nil {
 		return nil, err
 	}
-	u.hopFrom = map[string]string{}
-	var followers []string
-	leader := ""
-	for _, m := range cl.Members {
-		// The version to roll back to: what the member ran when the hop
-		// began (after a resume, a member may already be on the target).
-		u.hopFrom[m.Name] = m.ServerVersion
-		if version.Compare(m.ServerVersion, hop.To) == 0 {
-			u.hopFrom[m.Name] = hop.From
-			if hop.From == "" {
-				u.hopFrom[m.Name] = u.env.Journal.OldVersions[m.Name]
-			}
-		}
-		if m.IsLeader {
-			leader = m.Name
-		} else {
-			followers = append(followers, m.Name)
-		}
-	}
-	sort.Strings(followers)
-	v := hop.To
-	var steps []engine.Step
-	for _, f := range followers {
-		steps = append(steps, engine.Step{Action: engine.Restart, Member: f, Version: v}, engine.Step{Action: engine.Gates, Member: f, Version: v})
-	}
-	if leader != "" {
-		steps = append(steps,
-			engine.Step{Action: engine.HandOff, Member: leader, Version: v},
-			engine.Step{Action: engine.Restart, Member: leader, Version: v},
-			engine.Step{Action: engine.Gates, Member: leader, Version: v})
-	}
 	if hop.Kind == "minor" {
-		steps = append(steps, engine.Step{Action: engine.ClusterVersion, Version: v})
+		steps = append(steps, engine.Step{Action: engine.ClusterVersion, Version: hop.To})
 	}
 	return steps, nil
 }
