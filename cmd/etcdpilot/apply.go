@@ -29,7 +29,7 @@ type applyFlags struct {
 	sshPort                                       int
 	sshOptions                                    []string
 	configs                                       []string
-	resume, skipSnapshot, probe                   bool
+	resume, skipSnapshot, probe, noWALFix         bool
 	gateTimeout                                   time.Duration
 	maxLag                                        uint64
 }
@@ -58,6 +58,7 @@ func (f *applyFlags) register(cmd *cobra.Command, apply bool) {
 	fs.Uint64Var(&f.maxLag, "max-lag", 100, "how far a member's applied index may trail the leader's at its gate")
 	fs.StringArrayVar(&f.configs, "member-config", nil, "member configuration file for the plan's flag checks (repeatable)")
 	fs.StringVar(&f.kubernetes, "kubernetes", "", "Kubernetes version the cluster serves, for the plan")
+	fs.BoolVar(&f.noWALFix, "no-wal-fix", false, "before a hop into 3.7, do not make members take a raft snapshot past what 3.5 wrote (3.7 then fails to start on them): for rehearsals that show the hazard")
 }
 
 // options turns the flags into upgrade options: session, runtime and
@@ -71,7 +72,7 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 	o := upgrade.Options{
 		Target: f.to, Catalog: cat, Resume: f.resume, SkipSnapshot: f.skipSnapshot,
 		Kubernetes: f.kubernetes, GateTimeout: f.gateTimeout, MaxLag: f.maxLag, Log: g.log,
-		JournalPath: f.journal, Probe: f.probe,
+		JournalPath: f.journal, Probe: f.probe, NoWALFix: f.noWALFix,
 	}
 	for _, file := range f.configs {
 		c, err := memberconfig.Load(file)

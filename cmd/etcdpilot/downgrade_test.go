@@ -106,3 +106,44 @@ func TestDowngradeApplySurvivesCrashes(t *testing.T) {
 	}
 	t.Logf("%d crashes, %d journal entries", crashes, len(j.Entries))
 }
+
+// TestPlanChecksMembershipBefore36: a learner promoted on 3.5.19 is a
+// voter in the member list but still a learner in the backends (etcd
+// 3.6 reads those): the plan to 3.6 blocks, naming the member and the
+// fix. The upgrade to 3.5.35 does not repair every backend; replacing
+// the member does, and the plan passes. A promotion on 3.5.35 passes.
+func TestPlanChecksMembershipBefore36(t *testing.T) {
+	t.Parallel()
+	testutil.Binaries(t, testutil.V35)
+	for _, v := range []string{testutil.V35Learner, testutil.V35} {
+		v := v
+		t.Run(v, func(t *testing.T) {
+			t.Parallel()
+			state := cliSandbox(t, "learner", []string{v})
+			for _, args := range [][]string{{"member", "add", "m4"}, {"member", "promote", "m4"}} {
+				if r := run(t, state, append(args, "--sandbox", "learner")...); r.code != 0 {
+					t.Fatalf("%v: %s", args, r.stderr)
+				}
+			}
+			r := run(t, state, "upgrade", "plan", "--sandbox", "learner", "--to", "3.6")
+			if v == testutil.V35 {
+				if r.code != 0 || strings.Contains(r.stdout, "membership-inconsistent") {
+					t.Fatalf("plan after a promotion on 3.5.35: %d\n%s%s", r.code, r.stdout, r.stderr)
+				}
+				return
+			}
+			if r.code != 1 || !strings.Contains(r.stdout, "[membership-inconsistent] m4") || !strings.Contains(r.stdout, "etcdpilot member replace m4 --force") {
+				t.Fatalf("plan after a promotion on 3.5.19: %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			for _, args := range [][]string{
+				{"upgrade", "apply", "--to", testutil.V35, "--probe=false"},
+				{"member", "replace", "m4", "--force"},
+				{"upgrade", "plan", "--to", "3.6"},
+			} {
+				if r := run(t, state, append(args, "--sandbox", "learner")...); r.code != 0 || strings.Contains(r.stdout, "membership-inconsistent") {
+					t.Fatalf("%v: %d\n%s%s", args, r.code, r.stdout, r.stderr)
+				}
+			}
+		})
+	}
+}

@@ -77,6 +77,7 @@ func newRoot() *cobra.Command {
 		newDemoCmd(g),
 		newUpgradeCmd(g),
 		newDowngradeCmd(g),
+		newWALCmd(g),
 		newCatalogCmd(g),
 		newSnapshotCmd(g),
 		newBenchCmd(g),

@@ -56,7 +56,7 @@ func TestUpgradePlanOffline(t *testing.T) {
 		t.Fatalf("downgrade: %d\n%s", r.code, r.stdout)
 	}
 	r = run(t, state, "upgrade", "plan", "--from", "3.6.16", "--to", "3.5")
-	if r.code != 0 || !strings.Contains(r.stdout, "downgrade enable 3.5") {
+	if r.code != 0 || !strings.Contains(r.stdout, "etcdpilot downgrade apply --to 3.5.35: a verified snapshot; downgrade validate and enable 3.5") {
 		t.Fatalf("downgrade API: %d\n%s", r.code, r.stdout)
 	}
 }

@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/plan"
+	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
 )
 
 func newUpgradeCmd(g *globals) *cobra.Command {
@@ -108,9 +111,25 @@ func makePlan(ctx context.Context, g *globals, f planFlags) (*plan.Plan, error) 
 			return nil, err
 		}
 		cl = plan.FromStatus(ctx, s.Pool(), st)
-		if f.sandbox != "" && len(opts.Configs) == 0 {
-			if opts.Configs, err = sandboxConfigs(ctx, g, f.sandbox); err != nil {
+		if target, _ := cat.Resolve(f.to); upgrade.NeedsMembershipCheck(st, target) {
+			dir := filepath.Join(g.root(), "tmp")
+			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return nil, err
+			}
+			if opts.Membership, err = upgrade.Membership(ctx, s, st, dir, g.log); err != nil {
+				return nil, fmt.Errorf("membership check before 3.6: %w", err)
+			}
+		}
+		if f.sandbox != "" {
+			sb, err := g.openSandbox(f.sandbox, nil)
+			if err != nil {
+				return nil, err
+			}
+			opts.V2WAL = upgrade.WALState(ctx, sb, st)
+			if len(opts.Configs) == 0 {
+				if opts.Configs, err = sandboxConfigs(ctx, g, f.sandbox); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}

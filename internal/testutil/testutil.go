@@ -28,9 +28,12 @@ import (
 const (
 	V34    = "3.4.23" // Debian's etcd-server
 	V35Old = "3.5.20"
-	V35    = "3.5.35"
-	V36    = "3.6.16"
-	V37    = "3.7.3"
+	// V35Learner persists learner promotions to the v2store only
+	// (etcd-io/etcd#19557, 3.5.1-3.5.19).
+	V35Learner = "3.5.19"
+	V35        = "3.5.35"
+	V36        = "3.6.16"
+	V37        = "3.7.3"
 )
 
 var installMu sync.Mutex

@@ -29,6 +29,8 @@ var actions = map[Action]action{
 	StorageVersion:  {storageDone, storageRun},
 	DowngradeOver:   {downgradeOver, downgradeOverRun},
 	DowngradeCancel: {downgradeOver, downgradeCancelRun},
+	// Before 3.7 (raftsnap.go).
+	RaftSnapshot: {walClean, raftSnapshotRun},
 }
 
 func never(context.Context, *Env, Step) (bool, error) { return false, nil }

@@ -122,7 +122,7 @@ func (j *Journal) Note(step, status, detail string) error {
 func (j *Journal) Pending() *Entry {
 	for i := len(j.Entries) - 1; i >= 0; i-- {
 		e := j.Entries[i]
-		if e.Member == "" || (e.Action != "" && e.Action != Restart) {
+		if e.Member == "" || (e.Action != "" && !(Step{Action: e.Action}).TouchesMember()) {
 			continue
 		}
 		if e.Status == "started" {

@@ -42,6 +42,11 @@ const (
 	DowngradeOver Action = "downgrade-over"
 	// DowngradeCancel cancels a downgrade in etcd.
 	DowngradeCancel Action = "downgrade-cancel"
+	// RaftSnapshot makes Member, on Version, take a raft snapshot so that
+	// its WAL replay holds no entry written as a v2 request (etcd 3.7
+	// cannot replay them): a restart with --snapshot-count=1, which its
+	// next start drops.
+	RaftSnapshot Action = "raft-snapshot"
 )
 
 // Step is one piece of a change.
@@ -77,9 +82,11 @@ func (s Step) String() string {
 		return "downgrade finished"
 	case DowngradeCancel:
 		return "cancel the downgrade"
+	case RaftSnapshot:
+		return fmt.Sprintf("raft snapshot of %s on %s", s.Member, s.Version)
 	}
 	return fmt.Sprintf("%s %s %s", s.Action, s.Member, s.Version)
 }
 
 // TouchesMember reports whether the step takes a member down.
-func (s Step) TouchesMember() bool { return s.Action == Restart }
+func (s Step) TouchesMember() bool { return s.Action == Restart || s.Action == RaftSnapshot }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+	"github.com/etcdpilot/etcdpilot/pkg/membercheck"
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
@@ -50,6 +51,13 @@ type Options struct {
 	// intermediate versions, and judges it by etcd's rules.
 	Direct bool
 	Now    time.Time
+	// V2WAL counts, per member whose data directory could be read, the
+	// entries written as v2 requests that it would replay on start
+	// (walcheck); members missing from it are unknown.
+	V2WAL map[string]int
+	// Membership lists where the members' backends disagree with the
+	// member list (membercheck), read from a live 3.5 cluster.
+	Membership []membercheck.Finding
 }
 
 // Step is one stage of the path.
@@ -136,6 +144,10 @@ func Make(cat *catalog.Catalog, cl Cluster, opts Options) (*Plan, error) {
 		pl.downgrade()
 	}
 	pl.clusterBlockers()
+	if pl.p.Direction == "upgrade" {
+		pl.walHazard()
+		pl.membership()
+	}
 	if pl.p.Direction != "none" {
 		pl.configFindings()
 		pl.versionWarnings()

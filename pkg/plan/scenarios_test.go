@@ -22,6 +22,7 @@ type scenario struct {
 	kubernetes string
 	direct     bool
 	mutate     func(*Cluster)
+	v2wal      map[string]int
 
 	path     []string // "FROM>TO:kind"
 	blockers []string // blocker codes, exactly (sorted, with repeats)
@@ -42,7 +43,13 @@ var scenarios = []scenario{
 	{name: "3.4.45 to 3.5", from: v("3.4.45"), to: "3.5", path: []string{"3.4.45>3.5.35:minor"}, warns: []string{"eol"}},
 	// 3.7 removes every --experimental-* flag.
 	{name: "3.5.35 to 3.7.3 with an experimental flag", from: v("3.5.35"), to: "3.7.3", config: "--name=m1 --experimental-initial-corrupt-check=true",
-		path: []string{"3.5.35>3.6.16:minor", "3.6.16>3.7.3:minor"}, blockers: []string{"flag-removed"}},
+		path: []string{"3.5.35>3.6.16:minor", "3.6.16>3.7.3:minor"}, blockers: []string{"flag-removed", "v2-wal-entries"}},
+	// 3.7 cannot replay the v2 entries 3.5 wrote (etcd-io/etcd#21263):
+	// certain when the path crosses 3.6 in one run, read from the WALs
+	// where they can be read, a warning where they cannot.
+	{name: "3.6.16 to 3.7, WALs clean", from: v("3.6.16", "3.6.16"), to: "3.7", v2wal: map[string]int{"m1": 0, "m2": 0}, path: []string{"3.6.16>3.7.3:minor"}, noWarns: []string{"v2-wal-unknown"}},
+	{name: "3.6.16 to 3.7, one WAL still replays 3.5's entries", from: v("3.6.16", "3.6.16"), to: "3.7", v2wal: map[string]int{"m1": 4, "m2": 0}, path: []string{"3.6.16>3.7.3:minor"}, blockers: []string{"v2-wal-entries"}},
+	{name: "3.6.16 to 3.7, WALs unread", from: v("3.6.16"), to: "3.7", path: []string{"3.6.16>3.7.3:minor"}, warns: []string{"v2-wal-unknown"}},
 	{name: "3.6.16 to 3.7 with a renamed experimental flag in a unit's environment", from: v("3.6.16"), to: "3.7",
 		config: "[Service]\nEnvironment=ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL=5s\nExecStart=/usr/bin/etcd --name m1\n",
 		path:   []string{"3.6.16>3.7.3:minor"}, blockers: []string{"flag-removed"}},
@@ -60,7 +67,7 @@ var scenarios = []scenario{
 	{name: "v2 discovery on the way to 3.7", from: v("3.6.16"), to: "3.7.3", config: "--name=m1 --discovery=https://discovery.example/abc", path: []string{"3.6.16>3.7.3:minor"}, blockers: []string{"flag-removed"}},
 	// Upgrade guide 3.7: 3.6 members on 3.6.11+ first.
 	{name: "3.6.5 to 3.7.3", from: v("3.6.5"), to: "3.7.3", path: []string{"3.6.5>3.6.16:patch", "3.6.16>3.7.3:minor"}, warns: []string{"cve", "known-issue"}},
-	{name: "3.5.35 to latest", from: v("3.5.35"), to: "latest", path: []string{"3.5.35>3.6.16:minor", "3.6.16>3.7.3:minor"}},
+	{name: "3.5.35 to latest", from: v("3.5.35"), to: "latest", path: []string{"3.5.35>3.6.16:minor", "3.6.16>3.7.3:minor"}, blockers: []string{"v2-wal-entries"}},
 	{name: "patch upgrade", from: v("3.6.10"), to: "3.6", path: []string{"3.6.10>3.6.16:patch"}, warns: []string{"cve"}},
 	{name: "nothing to do", from: v("3.6.16"), to: "3.6.16", path: nil, noWarns: []string{"known-issue", "cve"}},
 	// A target inside the learner-promotion bug range (3.6.0-3.6.3, fixed 3.6.4).
@@ -81,7 +88,7 @@ var scenarios = []scenario{
 	{name: "3.5 down to 3.4 has no API", from: v("3.5.35"), to: "3.4.45", blockers: []string{"downgrade-impossible"}},
 	{name: "patch downgrade into known bugs", from: v("3.5.35"), to: "3.5.20", path: []string{"3.5.35>3.5.20:downgrade-patch"}, warns: []string{"known-issue"}, noWarns: []string{"not-latest-patch"}},
 	// Kubernetes: kubeadm 1.34-1.36 ship 3.6.9-0, accept external etcd 3.5.24+.
-	{name: "3.7 for Kubernetes 1.36", from: v("3.5.35"), to: "3.7.3", kubernetes: "1.36", path: []string{"3.5.35>3.6.16:minor", "3.6.16>3.7.3:minor"}, warns: []string{"kubernetes"}},
+	{name: "3.7 for Kubernetes 1.36", from: v("3.5.35"), to: "3.7.3", kubernetes: "1.36", path: []string{"3.5.35>3.6.16:minor", "3.6.16>3.7.3:minor"}, blockers: []string{"v2-wal-entries"}, warns: []string{"kubernetes"}},
 	{name: "3.6 for Kubernetes 1.36", from: v("3.5.35"), to: "3.6.16", kubernetes: "v1.36.2", path: []string{"3.5.35>3.6.16:minor"}, noWarns: []string{"kubernetes"}},
 	{name: "below kubeadm's minimum external etcd", from: v("3.5.21"), to: "3.5.22", kubernetes: "1.36", path: []string{"3.5.21>3.5.22:patch"}, blockers: []string{"kubernetes-min-external"}, warns: []string{"kubernetes", "not-latest-patch"}},
 	{name: "Kubernetes release the catalog does not map", from: v("3.5.35"), to: "3.6.16", kubernetes: "1.40", path: []string{"3.5.35>3.6.16:minor"}, warns: []string{"kubernetes"}},
@@ -125,7 +132,7 @@ func TestScenarios(t *testing.T) {
 			if sc.mutate != nil {
 				sc.mutate(&cl)
 			}
-			opts := Options{Target: sc.to, Kubernetes: sc.kubernetes, Direct: sc.direct, Now: now}
+			opts := Options{Target: sc.to, Kubernetes: sc.kubernetes, Direct: sc.direct, Now: now, V2WAL: sc.v2wal}
 			if sc.config != "" {
 				c, err := memberconfig.Parse("member.conf", []byte(sc.config))
 				if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
+	"github.com/etcdpilot/etcdpilot/pkg/walcheck"
 )
 
 // viewOf picks the layout of a result by its type.
@@ -63,6 +64,8 @@ func viewOf(v any) (*view, error) {
 		return installView(v), nil
 	case []*binaries.Install:
 		return installListView(v), nil
+	case *walcheck.Result:
+		return walView(v), nil
 	case *catalog.Catalog:
 		return catalogView(v), nil
 	case *catalog.ReleaseInfo:

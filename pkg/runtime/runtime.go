@@ -3,8 +3,8 @@
 // SSH hosts, or kubeadm static pods.
 //
 // An upgrade needs only Runtime: stop this member, start it on version V.
-// Everything else is an optional capability (FlagRenamer, Inspector,
-// Killer, Pauser, Provisioner) that a runtime may offer and a caller
+// Everything else is an optional capability (FlagRenamer, FlagOverrider,
+// DataDirs, Inspector, Killer, Pauser, Provisioner) that a runtime may offer and a caller
 // discovers with a type assertion; Has names the ones a runtime offers.
 package runtime
 
@@ -48,6 +48,19 @@ type FlagRenamer interface {
 type Inspector interface {
 	Version(ctx context.Context, member string) (string, error)
 	Flags(ctx context.Context, member string) ([]string, error)
+}
+
+// FlagOverrider is a runtime that owns its members' configuration and can
+// start a member once with extra flags, dropped again at its next start:
+// the --snapshot-count=1 restart that makes a member take a raft snapshot.
+type FlagOverrider interface {
+	StartWithFlags(ctx context.Context, member string, opts StartOptions, flags []string) error
+}
+
+// DataDirs is a runtime whose members' data directories can be read on
+// this machine (sandboxes; static pods on this node).
+type DataDirs interface {
+	DataDir(ctx context.Context, member string) (string, error)
 }
 
 // Killer stops a member at once (SIGKILL), for fault drills.
@@ -94,6 +107,12 @@ func Has(rt Runtime) []string {
 	}
 	if _, ok := rt.(Inspector); ok {
 		out = append(out, "inspect")
+	}
+	if _, ok := rt.(FlagOverrider); ok {
+		out = append(out, "override-flags")
+	}
+	if _, ok := rt.(DataDirs); ok {
+		out = append(out, "data-dirs")
 	}
 	if _, ok := rt.(Killer); ok {
 		out = append(out, "kill")

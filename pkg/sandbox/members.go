@@ -64,7 +64,22 @@ func (st *State) args(m *Member) []string {
 // (runtime.Runtime). Starting a running member on its own version is not
 // an error.
 func (s *Sandbox) Start(ctx context.Context, name string, opts runtime.StartOptions) error {
-	return s.start(ctx, name, opts.Version)
+	return s.start(ctx, name, opts.Version, nil)
+}
+
+// StartWithFlags starts a stopped member with extra flags for this start
+// only (runtime.FlagOverrider); a later flag overrides the member's own.
+func (s *Sandbox) StartWithFlags(ctx context.Context, name string, opts runtime.StartOptions, flags []string) error {
+	return s.start(ctx, name, opts.Version, flags)
+}
+
+// DataDir is the member's data directory (runtime.DataDirs).
+func (s *Sandbox) DataDir(ctx context.Context, name string) (string, error) {
+	m, err := s.member(name)
+	if err != nil {
+		return "", err
+	}
+	return m.DataDir, nil
 }
 
 // RenameFlags rewrites the member's extra flags; they apply at its next
@@ -76,7 +91,7 @@ func (s *Sandbox) RenameFlags(ctx context.Context, name string, renames map[stri
 	})
 }
 
-func (s *Sandbox) start(ctx context.Context, name, v string) error {
+func (s *Sandbox) start(ctx context.Context, name, v string, extra []string) error {
 	st, err := s.State()
 	if err != nil {
 		return err
@@ -107,7 +122,7 @@ func (s *Sandbox) start(ctx context.Context, name, v string) error {
 		return err
 	}
 	m.Version = cv
-	args := st.args(m)
+	args := append(st.args(m), extra...)
 	if err := os.MkdirAll(filepath.Dir(m.LogFile), 0o700); err != nil {
 		return err
 	}

@@ -189,7 +189,7 @@ func (s *Sandbox) bootstrap(ctx context.Context, opts Options, versions []string
 		wg.Add(1)
 		go func(i int, name string) {
 			defer wg.Done()
-			errs[i] = s.start(ctx, name, "")
+			errs[i] = s.start(ctx, name, "", nil)
 		}(i, m.Name)
 	}
 	wg.Wait()

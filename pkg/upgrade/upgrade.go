@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -44,6 +45,10 @@ type Options struct {
 	SkipSnapshot bool
 	Configs      []*memberconfig.Config
 	Kubernetes   string
+	// NoWALFix leaves the members' WALs as they are before a hop into 3.7
+	// (the plan's v2-wal-entries blocker becomes a warning): rehearsals
+	// use it to show the hazard.
+	NoWALFix bool
 	// Probe runs an availability probe during the upgrade.
 	Probe        bool
 	ProbeOptions probe.Options
@@ -264,7 +269,14 @@ func finishHint(kind string) string {
 func (u *upgrader) plan(ctx context.Context, cl *status.Cluster) (*plan.Plan, error) {
 	target := u.env.Journal.Target
 	pc := plan.FromStatus(ctx, u.opts.Session.Pool(), cl)
-	p, err := plan.Make(u.opts.Catalog, pc, plan.Options{Target: target, Configs: u.opts.Configs, Kubernetes: u.opts.Kubernetes})
+	po := plan.Options{Target: target, Configs: u.opts.Configs, Kubernetes: u.opts.Kubernetes, V2WAL: WALState(ctx, u.opts.Runtime, cl)}
+	if NeedsMembershipCheck(cl, target) {
+		var err error
+		if po.Membership, err = Membership(ctx, u.opts.Session, cl, filepath.Dir(u.opts.JournalPath), u.opts.Log); err != nil {
+			return nil, fmt.Errorf("membership check before 3.6: %w", err)
+		}
+	}
+	p, err := plan.Make(u.opts.Catalog, pc, po)
 	if err != nil {
 		return nil, err
 	}
@@ -276,6 +288,14 @@ func (u *upgrader) plan(ctx context.Context, cl *status.Cluster) (*plan.Plan, er
 	for _, b := range p.Blockers {
 		if b.Code == "flag-removed" && b.Replacement != "" && renames {
 			u.opts.Log.Info(fmt.Sprintf("note: %s will become %s when the member starts on %s", b.Flag, b.Replacement, version.Minor(target)))
+			continue
+		}
+		if b.Code == plan.CodeV2WAL && u.opts.NoWALFix {
+			u.opts.Log.Warn("--no-wal-fix: " + b.Message)
+			continue
+		}
+		if b.Code == plan.CodeV2WAL && engine.CanTakeRaftSnapshots(u.opts.Runtime) {
+			u.opts.Log.Info("note: every member takes a raft snapshot on 3.6 (a restart with --snapshot-count=1) before it starts on 3.7")
 			continue
 		}
 		blockers = append(blockers, fmt.Sprintf("[%s] %s", b.Code, b.Message))
@@ -329,10 +349,39 @@ func (u *upgrader) hopSteps(ctx context.Context, hop plan.Step) ([]engine.Step, 
 	if err != nil {
 		return nil, err
 	}
+	if hop.Kind == "minor" && version.Minor(hop.To) == "3.7" && !u.opts.NoWALFix && engine.CanTakeRaftSnapshots(u.opts.Runtime) {
+		steps = withRaftSnapshots(steps, hop.From)
+	}
 	if hop.Kind == "minor" {
 		steps = append(steps, engine.Step{Action: engine.ClusterVersion, Version: hop.To})
 	}
 	return steps, nil
+}
+
+// withRaftSnapshots puts a raft snapshot on version from before each
+// member's restart on 3.7 (the step finds out itself whether the member's
+// WAL needs it).
+func withRaftSnapshots(steps []engine.Step, from string) []engine.Step {
+	var out []engine.Step
+	for _, s := range steps {
+		if s.Action == engine.Restart {
+			out = append(out, engine.Step{Action: engine.RaftSnapshot, Member: s.Member, Version: from})
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// WALState reads, where the runtime can read the members' data
+// directories, how many v2 entries each member's WAL replay holds.
+func WALState(ctx context.Context, rt runtime.Runtime, cl *status.Cluster) map[string]int {
+	out := map[string]int{}
+	for _, m := range cl.Members {
+		if n, ok, err := engine.V2Entries(ctx, rt, m.Name); err == nil && ok {
+			out[m.Name] = n
+		}
+	}
+	return out
 }
 
 // renames maps flags the version's minor removed to their replacements.

@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/poll"
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
+	"github.com/etcdpilot/etcdpilot/pkg/walcheck"
+)
+
+// SnapshotCountFlag makes a member take a raft snapshot as soon as it has
+// applied its WAL: etcd's documented workaround for v2 data.
+const SnapshotCountFlag = "--snapshot-count=1"
+
+// V2Entries reads the member's WAL replay through the runtime: how many
+// entries written as v2 requests it holds (ok false when the runtime
+// cannot read the member's data directory).
+func V2Entries(ctx context.Context, rt runtime.Runtime, member string) (n int, ok bool, err error) {
+	dd, can := rt.(runtime.DataDirs)
+	if !can {
+		return 0, false, nil
+	}
+	dir, err := dd.DataDir(ctx, member)
+	if err != nil {
+		return 0, false, err
+	}
+	r, err := walcheck.Check(dir, "")
+	if err != nil {
+		return 0, false, err
+	}
+	return r.V2, true, nil
+}
+
+// CanTakeRaftSnapshots says whether the runtime can make members take a
+// raft snapshot and check that they did.
+func CanTakeRaftSnapshots(rt runtime.Runtime) bool {
+	_, o := rt.(runtime.FlagOverrider)
+	_, d := rt.(runtime.DataDirs)
+	return o && d
+}
+
+// walClean: the member's WAL replay holds no v2 entry.
+func walClean(ctx context.Context, e *Env, s Step) (bool, error) {
+	n, ok, err := V2Entries(ctx, e.Runtime, s.Member)
+	return ok && n == 0, err
+}
+
+// raftSnapshotRun restarts the member on its version with
+// --snapshot-count=1 (handing leadership off first), waits at its gates,
+// and then until its WAL replay holds no v2 entry.
+func raftSnapshotRun(ctx context.Context, e *Env, s Step) error {
+	o, ok := e.Runtime.(runtime.FlagOverrider)
+	if !ok || !CanTakeRaftSnapshots(e.Runtime) {
+		return errors.New("this runtime cannot start a member with --snapshot-count=1 and read its WAL; do it by hand (see etcdpilot wal check)")
+	}
+	cl, err := e.Session.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if m := cluster.Find(cl, s.Member); m != nil && m.Reachable {
+		if err := cluster.CheckStop(cl, s.Member); err != nil {
+			return &GateError{Member: s.Member, Reason: err.Error()}
+		}
+		if err := e.handOff(ctx, s.Member, s.Version); err != nil {
+			return err
+		}
+	}
+	if err := e.Runtime.Stop(ctx, s.Member); err != nil {
+		return fmt.Errorf("stop %s: %w", s.Member, err)
+	}
+	if err := o.StartWithFlags(ctx, s.Member, runtime.StartOptions{Version: s.Version}, []string{SnapshotCountFlag}); err != nil {
+		return err
+	}
+	if err := e.WaitGates(ctx, s.Member, s.Version); err != nil {
+		return err
+	}
+	var n int
+	err = poll.Until(ctx, 100*time.Millisecond, e.GateTimeout, func(ctx context.Context) (bool, error) {
+		n, _, err = V2Entries(ctx, e.Runtime, s.Member)
+		return err == nil && n == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s took no raft snapshot past its %d v2 entries within %s: %w", s.Member, n, e.GateTimeout, err)
+	}
+	return nil
+}
