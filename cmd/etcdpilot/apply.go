@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
 	"github.com/etcdpilot/etcdpilot/pkg/hostexec"
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
+	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
@@ -187,6 +189,32 @@ func hosts(ml *clientv3.MemberListResponse) (map[string]string, error) {
 	return out, nil
 }
 
+// runE runs a change with the options the flags give and prints its
+// report; a change with a kind needs --to (or --resume to continue one).
+func (f *applyFlags) runE(g *globals, kind string, change func(context.Context, upgrade.Options) (*upgrade.Report, error)) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if kind != "" && f.to == "" && !f.resume {
+			return fmt.Errorf("say where to: --to VERSION (or --resume to continue an unfinished %s)", kind)
+		}
+		o, err := f.options(cmd, g)
+		if o.Session != nil {
+			defer o.Session.Close()
+		}
+		if err != nil {
+			return err
+		}
+		r, err := change(cmd.Context(), o)
+		if errors.Is(err, upgrade.ErrNothingToCancel) {
+			msg := err.Error()
+			if err == upgrade.ErrNothingToCancel {
+				msg += ": no downgrade is enabled and every member runs its version"
+			}
+			return g.print(cmd, printer.Value{Name: "result", Value: msg})
+		}
+		return printReport(cmd, g, r, err)
+	}
+}
+
 // printReport prints the report (also after a failure) and maps the error
 // to the exit code: 1 for a refused plan, 2 for a failed upgrade.
 func printReport(cmd *cobra.Command, g *globals, r *upgrade.Report, err error) error {
@@ -228,20 +256,7 @@ Exit status: 0 upgraded, 1 refused (blockers), 2 failed or rolled back.`,
     --install-cmd 'ssh {host} sudo install-etcd {version}' \
     --stop-cmd 'ssh {host} sudo systemctl stop etcd' --start-cmd 'ssh {host} sudo systemctl start etcd'`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.to == "" && !f.resume {
-				return fmt.Errorf("say where to: --to VERSION (or --resume to continue an unfinished upgrade)")
-			}
-			o, err := f.options(cmd, g)
-			if o.Session != nil {
-				defer o.Session.Close()
-			}
-			if err != nil {
-				return err
-			}
-			r, err := upgrade.Apply(cmd.Context(), o)
-			return printReport(cmd, g, r, err)
-		},
+		RunE: f.runE(g, "upgrade", upgrade.Apply),
 	}
 	f.register(cmd, true)
 	return cmd
@@ -257,17 +272,7 @@ old binary, followers first, leader last after a hand-off, with the same gates
 as apply. Refused once the cluster version has moved to the new minor: then
 only etcd's downgrade API (3.6+) or a snapshot restore goes back.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(cmd, g)
-			if o.Session != nil {
-				defer o.Session.Close()
-			}
-			if err != nil {
-				return err
-			}
-			r, err := upgrade.Rollback(cmd.Context(), o)
-			return printReport(cmd, g, r, err)
-		},
+		RunE: f.runE(g, "", upgrade.Rollback),
 	}
 	f.register(cmd, false)
 	return cmd

@@ -14,7 +14,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure etcdpilot against the plain tools on real clusters, side by side",
 	}
-	cmd.AddCommand(newBenchSnapshotCmd(g), newBenchUpgradeCmd(g), newBenchHandoffCmd(g), newBenchRemoveLeaderCmd(g), newBenchStatusCmd(g), newBenchScanCmd(g))
+	cmd.AddCommand(newBenchSnapshotCmd(g), newBenchUpgradeCmd(g), newBenchHandoffCmd(g), newBenchRemoveLeaderCmd(g), newBenchStatusCmd(g), newBenchScanCmd(g), newBenchDowngradeCmd(g))
 	return cmd
 }
 
@@ -65,6 +65,32 @@ func newBenchUpgradeCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.To, "to", "3.6.16", "etcd version to upgrade to")
 	cmd.Flags().IntVar(&o.Runs, "runs", 10, "upgrades of each side")
 	cmd.Flags().IntVar(&o.Keys, "keys", 2000, "1 KiB keys written before each upgrade")
+	positive(cmd, "runs")
+	return cmd
+}
+
+func newBenchDowngradeCmd(g *globals) *cobra.Command {
+	o := bench.UpgradeOptions{Downgrade: true}
+	cmd := &cobra.Command{
+		Use:   "downgrade",
+		Short: "Compare etcd's by-hand downgrade (validate, enable, restart in member order, move-leader) with downgrade apply under a write/read probe",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if o.Catalog, err = g.catalog(); err != nil {
+				return err
+			}
+			o.Binaries, o.Log = g.binaries(cmd.ErrOrStderr()), g.log
+			return runBench(cmd, g, func(root string) (any, error) {
+				o.Root = root
+				return bench.Upgrade(cmd.Context(), o)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&o.From, "from", "3.6.16", "etcd version the sandboxes start on")
+	cmd.Flags().StringVar(&o.To, "to", "3.5.35", "etcd version to downgrade to")
+	cmd.Flags().IntVar(&o.Runs, "runs", 10, "downgrades of each side")
+	cmd.Flags().IntVar(&o.Keys, "keys", 2000, "1 KiB keys written before each downgrade")
 	positive(cmd, "runs")
 	return cmd
 }

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpilot/etcdpilot/pkg/plan"
-	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
 )
@@ -104,20 +102,7 @@ Exit status: 0 downgraded, 2 refused or failed.`,
 		Example: `  etcdpilot downgrade apply --sandbox demo --to 3.5
   etcdpilot downgrade apply --sandbox demo --resume`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.to == "" && !f.resume {
-				return fmt.Errorf("say where to: --to VERSION (or --resume to continue an unfinished downgrade)")
-			}
-			o, err := f.options(cmd, g)
-			if o.Session != nil {
-				defer o.Session.Close()
-			}
-			if err != nil {
-				return err
-			}
-			r, err := upgrade.Downgrade(cmd.Context(), o)
-			return printReport(cmd, g, r, err)
-		},
+		RunE: f.runE(g, "downgrade", upgrade.Downgrade),
 	}
 	f.register(cmd, true)
 	return cmd
@@ -135,24 +120,7 @@ leader last after a hand-off, with the gates; the cluster version moves back
 up at the end. With no downgrade enabled and no member moved: "nothing to
 cancel", exit 0.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(cmd, g)
-			if o.Session != nil {
-				defer o.Session.Close()
-			}
-			if err != nil {
-				return err
-			}
-			r, err := upgrade.CancelDowngrade(cmd.Context(), o)
-			if errors.Is(err, upgrade.ErrNothingToCancel) {
-				msg := err.Error()
-				if err == upgrade.ErrNothingToCancel {
-					msg += ": no downgrade is enabled and every member runs its version"
-				}
-				return g.print(cmd, printer.Value{Name: "result", Value: msg})
-			}
-			return printReport(cmd, g, r, err)
-		},
+		RunE: f.runE(g, "", upgrade.CancelDowngrade),
 	}
 	f.register(cmd, false)
 	return cmd

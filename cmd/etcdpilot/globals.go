@@ -69,6 +69,18 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
 }
 
+// passOn lists the global flags a child etcdpilot needs to see what this
+// one sees: the cache, state and catalog, and the log settings.
+func (g *globals) passOn() []string {
+	out := []string{"--log-level", g.logLevel, "--log-format", g.logFormat}
+	for flag, v := range map[string]string{"--cache-dir": g.cacheDir, "--state-dir": g.stateDir, "--catalog": g.catalogF} {
+		if v != "" {
+			out = append(out, flag, v)
+		}
+	}
+	return out
+}
+
 // catalog returns the release catalog: --catalog FILE, else the embedded one.
 func (g *globals) catalog() (*catalog.Catalog, error) {
 	if g.catalogF != "" {

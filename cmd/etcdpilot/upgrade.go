@@ -19,7 +19,7 @@ func newUpgradeCmd(g *globals) *cobra.Command {
 		Use:   "upgrade",
 		Short: "Plan and run etcd upgrades",
 	}
-	cmd.AddCommand(newUpgradePlanCmd(g), newUpgradeApplyCmd(g), newUpgradeStatusCmd(g), newUpgradeRollbackCmd(g), newUpgradeAbandonCmd(g))
+	cmd.AddCommand(newUpgradePlanCmd(g), newUpgradeApplyCmd(g), newUpgradeStatusCmd(g), newUpgradeRollbackCmd(g), newUpgradeAbandonCmd(g), newUpgradeRehearseCmd(g))
 	return cmd
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
@@ -32,6 +34,10 @@ type UpgradeOptions struct {
 	Binaries *binaries.Manager
 	Catalog  *catalog.Catalog
 	Log      *slog.Logger
+	// Downgrade compares etcd's by-hand downgrade (downgrade validate and
+	// enable, then each member restarted in member order, leadership moved
+	// off the leader first) with downgrade apply.
+	Downgrade bool
 }
 
 // UpgradeRun is one upgrade under the probe.
@@ -51,6 +57,7 @@ type UpgradeRun struct {
 type UpgradeResult struct {
 	Naive, Pilot []UpgradeRun
 	From, To     string
+	Downgrade    bool
 }
 
 // Upgrade compares a naive rolling restart (SIGTERM each member in member
@@ -59,7 +66,7 @@ type UpgradeResult struct {
 // each on a fresh 3-member sandbox under the same probe load, alternating
 // the order run by run. The pre-upgrade snapshot is skipped on both sides.
 func Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult, error) {
-	res := &UpgradeResult{From: o.From, To: o.To}
+	res := &UpgradeResult{From: o.From, To: o.To, Downgrade: o.Downgrade}
 	for i := 0; i < o.Runs; i++ {
 		for _, pilot := range []bool{i%2 == 1, i%2 == 0} {
 			r, err := o.once(ctx, i, pilot)
@@ -105,17 +112,27 @@ func (o UpgradeOptions) once(ctx context.Context, run int, pilot bool) (*Upgrade
 	}
 	time.Sleep(time.Second) // a steady state before the first restart
 	start := time.Now()
-	if pilot {
-		_, err = upgrade.Apply(ctx, upgrade.Options{Target: o.To, Session: sess, Runtime: sb, Catalog: o.Catalog,
-			SkipSnapshot: true, JournalPath: filepath.Join(sb.Dir, "journal.json"), LockDir: filepath.Join(o.Root, "locks")})
-	} else {
+	uo := upgrade.Options{Target: o.To, Session: sess, Runtime: sb, Catalog: o.Catalog,
+		SkipSnapshot: true, JournalPath: filepath.Join(sb.Dir, "journal.json"), LockDir: filepath.Join(o.Root, "locks")}
+	switch {
+	case pilot && o.Downgrade:
+		_, err = upgrade.Downgrade(ctx, uo)
+	case pilot:
+		_, err = upgrade.Apply(ctx, uo)
+	case o.Downgrade:
+		err = byHandDowngrade(ctx, sess, sb, st, o.To)
+	default:
 		err = naiveUpgrade(ctx, sb, st, o.To)
 	}
 	rolling := time.Since(start)
 	if !pilot && err == nil {
 		// The naive script ends at the last /health; the upgrade ends when
-		// etcd moves the cluster version. Both sides are timed to that.
+		// etcd moves the cluster version (and a downgrade is over). Both
+		// sides are timed to that.
 		err = sess.WaitClusterVersion(ctx, version.Minor(o.To), time.Minute)
+		if err == nil && o.Downgrade {
+			err = sess.WaitDowngradeOver(ctx, time.Minute)
+		}
 	}
 	took := time.Since(start)
 	if pilot {
@@ -148,6 +165,51 @@ func naiveUpgrade(ctx context.Context, sb *sandbox.Sandbox, st *sandbox.State, t
 		}
 		wctx, cancel := context.WithTimeout(ctx, time.Minute)
 		err := sb.WaitHealthy(wctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// byHandDowngrade is etcd's downgrade guide done by hand: downgrade
+// validate and enable, wait for the storage version, then each member in
+// member order stopped and started on the old binary, leadership moved
+// off the leader first (etcdctl move-leader).
+func byHandDowngrade(ctx context.Context, s *cluster.Session, sb *sandbox.Sandbox, st *sandbox.State, to string) error {
+	minor := version.Minor(to)
+	cl, err := s.Status(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range []clientv3.DowngradeAction{clientv3.DowngradeValidate, clientv3.DowngradeEnable} {
+		if err := s.Downgrade(ctx, cl, a, minor); err != nil {
+			return err
+		}
+	}
+	if err := s.WaitStorageVersion(ctx, minor, time.Minute); err != nil {
+		return err
+	}
+	for i, m := range st.Members {
+		cl, err := s.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if l := cluster.Leader(cl); l != nil && l.Name == m.Name {
+			next := cluster.Find(cl, st.Members[(i+1)%len(st.Members)].Name)
+			if err := s.MoveLeader(ctx, l, next); err != nil {
+				return err
+			}
+		}
+		if err := sb.Stop(ctx, m.Name); err != nil {
+			return err
+		}
+		if err := sb.Start(ctx, m.Name, runtime.StartOptions{Version: to}); err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err = sb.WaitHealthy(wctx)
 		cancel()
 		if err != nil {
 			return err
@@ -213,10 +275,14 @@ func (r *UpgradeResult) Table(w io.Writer) error {
 	}
 	clean := func(x UpgradeRun) bool { return x.Failed == 0 && x.Gap <= 100*time.Millisecond }
 	oneChange := func(x UpgradeRun) bool { return x.LeaderChanges == 1 }
-	fmt.Fprintf(w, "rolling upgrade %s -> %s, 3 members, probe at 200 writes/s; %d runs each (medians; failed writes summed)\n\n", r.From, r.To, len(r.Naive))
+	change, naive, pilot, ratioHdr := "upgrade", "NAIVE RESTART", "ETCDPILOT APPLY", "ETCDPILOT / NAIVE"
+	if r.Downgrade {
+		change, naive, pilot, ratioHdr = "downgrade", "BY HAND (ETCD'S GUIDE)", "ETCDPILOT DOWNGRADE APPLY", "ETCDPILOT / BY HAND"
+	}
+	fmt.Fprintf(w, "rolling %s %s -> %s, 3 members, probe at 200 writes/s; %d runs each (medians; failed writes summed)\n\n", change, r.From, r.To, len(r.Naive))
 	n, p := r.Naive, r.Pilot
 	rows := [][]string{
-		{"", "NAIVE RESTART", "ETCDPILOT APPLY", "ETCDPILOT / NAIVE"},
+		{"", naive, pilot, ratioHdr},
 		{"longest write stall", ms(med(n, gap)), ms(med(p, gap)), ratio(med(p, gap), med(n, gap))},
 		{"write p99", ms(med(n, p99)), ms(med(p, p99)), ratio(med(p, p99), med(n, p99))},
 		{"failed writes (all runs)", fmt.Sprint(sum(n, failed)), fmt.Sprint(sum(p, failed)), ""},

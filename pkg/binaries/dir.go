@@ -3,12 +3,13 @@ package binaries
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
 )
 
 // fromDir copies the tools from dir (for example Debian's /usr/bin, where
@@ -35,7 +36,7 @@ func (m *Manager) fromDir(ctx context.Context, cv, dir string) (in *Install, err
 		if _, err := os.Stat(src); err != nil {
 			continue
 		}
-		if err := copyFile(src, filepath.Join(staging, t), 0o755); err != nil {
+		if err := fsutil.CopyFile(src, filepath.Join(staging, t), 0o755, true); err != nil {
 			return nil, err
 		}
 		found[t] = true
@@ -49,23 +50,6 @@ func (m *Manager) fromDir(ctx context.Context, cv, dir string) (in *Install, err
 	}
 	fmt.Fprintf(m.out(), "imported %s from %s\n", strings.Join(tools, ", "), dir)
 	return &Install{Version: cv, Dir: staging, Source: SourceDir, Origin: dir, Tools: tools}, nil
-}
-
-func copyFile(src, dst string, perm os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 var versionLine = regexp.MustCompile(`(?m)^etcd Version:\s*(\S+)`)

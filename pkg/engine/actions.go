@@ -81,17 +81,8 @@ func onVersion(ctx context.Context, e *Env, s Step) (bool, error) {
 // has done it; after a crash or an election it may be needed again). A
 // member that is down already is just started: that can only help.
 func restartRun(ctx context.Context, e *Env, s Step) error {
-	cl, err := e.Session.Status(ctx)
-	if err != nil {
+	if err := e.readyToStop(ctx, s.Member, s.Version); err != nil {
 		return err
-	}
-	if m := cluster.Find(cl, s.Member); m != nil && m.Reachable {
-		if err := cluster.CheckStop(cl, s.Member); err != nil {
-			return &GateError{Member: s.Member, Reason: err.Error()}
-		}
-		if err := e.handOff(ctx, s.Member, s.Version); err != nil {
-			return err
-		}
 	}
 	if r, ok := e.Runtime.(runtime.FlagRenamer); ok && e.Renames != nil {
 		if renames := e.Renames(s.Version); len(renames) > 0 {
@@ -104,6 +95,23 @@ func restartRun(ctx context.Context, e *Env, s Step) error {
 		return fmt.Errorf("stop %s: %w", s.Member, err)
 	}
 	return e.Runtime.Start(ctx, s.Member, runtime.StartOptions{Version: s.Version})
+}
+
+// readyToStop checks that member may go down (every other voter is up)
+// and moves leadership off it first, to a member on v where there is one;
+// a member that is down already needs neither.
+func (e *Env) readyToStop(ctx context.Context, member, v string) error {
+	cl, err := e.Session.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if m := cluster.Find(cl, member); m != nil && m.Reachable {
+		if err := cluster.CheckStop(cl, member); err != nil {
+			return &GateError{Member: member, Reason: err.Error()}
+		}
+		return e.handOff(ctx, member, v)
+	}
+	return nil
 }
 
 // handOff moves leadership off member to a member already on v (any

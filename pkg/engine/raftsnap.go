@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/poll"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/walcheck"
@@ -57,17 +56,8 @@ func raftSnapshotRun(ctx context.Context, e *Env, s Step) error {
 	if !ok || !CanTakeRaftSnapshots(e.Runtime) {
 		return errors.New("this runtime cannot start a member with --snapshot-count=1 and read its WAL; do it by hand (see etcdpilot wal check)")
 	}
-	cl, err := e.Session.Status(ctx)
-	if err != nil {
+	if err := e.readyToStop(ctx, s.Member, s.Version); err != nil {
 		return err
-	}
-	if m := cluster.Find(cl, s.Member); m != nil && m.Reachable {
-		if err := cluster.CheckStop(cl, s.Member); err != nil {
-			return &GateError{Member: s.Member, Reason: err.Error()}
-		}
-		if err := e.handOff(ctx, s.Member, s.Version); err != nil {
-			return err
-		}
 	}
 	if err := e.Runtime.Stop(ctx, s.Member); err != nil {
 		return fmt.Errorf("stop %s: %w", s.Member, err)
@@ -79,9 +69,10 @@ func raftSnapshotRun(ctx context.Context, e *Env, s Step) error {
 		return err
 	}
 	var n int
-	err = poll.Until(ctx, 100*time.Millisecond, e.GateTimeout, func(ctx context.Context) (bool, error) {
-		n, _, err = V2Entries(ctx, e.Runtime, s.Member)
-		return err == nil && n == 0, nil
+	err := poll.Until(ctx, 100*time.Millisecond, e.GateTimeout, func(ctx context.Context) (bool, error) {
+		var rerr error
+		n, _, rerr = V2Entries(ctx, e.Runtime, s.Member)
+		return rerr == nil && n == 0, nil
 	})
 	if err != nil {
 		return fmt.Errorf("%s took no raft snapshot past its %d v2 entries within %s: %w", s.Member, n, e.GateTimeout, err)

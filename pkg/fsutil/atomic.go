@@ -183,3 +183,26 @@ func DirEmpty(dir string) (bool, error) {
 	}
 	return len(entries) == 0, nil
 }
+
+// CopyFile copies a regular file's content to a new file at to, created
+// with perm (replacing one that is there only when replace is set).
+func CopyFile(from, to string, perm os.FileMode, replace bool) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if replace {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	out, err := os.OpenFile(to, flags, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

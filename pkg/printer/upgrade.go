@@ -73,7 +73,9 @@ func reportTable(w io.Writer, r *upgrade.Report) error {
 	if r.Snapshot != "" {
 		fmt.Fprintf(w, "Pre-%s snapshot: %s\n", change, r.Snapshot)
 	}
-	fmt.Fprintf(w, "Journal: %s\n", r.Journal)
+	if r.Journal != "" {
+		fmt.Fprintf(w, "Journal: %s\n", r.Journal)
+	}
 	if r.Probe != nil {
 		fmt.Fprintln(w)
 		probeTable(w, r.Probe)

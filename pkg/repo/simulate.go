@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	goversion "go/version"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/semver"
+
+	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
 )
 
 // Simulation is what moving a go.mod's etcd modules to another release
@@ -383,19 +384,6 @@ func copyTree(src, dst string) error {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		in, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
+		return fsutil.CopyFile(p, target, 0o644, true)
 	})
 }

@@ -183,6 +183,16 @@ func (s *Sandbox) bootstrap(ctx context.Context, opts Options, versions []string
 		return err
 	}
 	s.log().Info(fmt.Sprintf("starting sandbox %s: %d members (%s)", st.Name, len(st.Members), describeVersions(versions)), "sandbox", st.Name)
+	return s.StartAll(ctx)
+}
+
+// StartAll starts every member at once (a cluster's members must come up
+// together to elect a leader) and waits until the cluster is healthy.
+func (s *Sandbox) StartAll(ctx context.Context) error {
+	st, err := s.State()
+	if err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(st.Members))
 	for i, m := range st.Members {

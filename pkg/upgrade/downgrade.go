@@ -164,15 +164,11 @@ var ErrNothingToCancel = errors.New("nothing to cancel")
 func CancelDowngrade(ctx context.Context, opts Options) (*Report, error) {
 	opts.defaults()
 	start := time.Now()
-	cl, err := opts.Session.Status(ctx)
+	cl, unlock, err := lockCluster(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	lock, err := engine.Lock(opts.LockDir, cl.ClusterID)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Unlock()
+	defer unlock()
 	j, err := engine.LoadJournal(opts.JournalPath)
 	switch {
 	case err == nil && j.ClusterID != cl.ClusterID:
@@ -216,25 +212,8 @@ func CancelDowngrade(ctx context.Context, opts Options) (*Report, error) {
 	if runErr == nil {
 		runErr = u.env.Do(ctx, engine.Step{Action: engine.DowngradeCancel, Version: j.Target, Rollback: true})
 	}
-	rank := func(m status.Member) int {
-		switch {
-		case !m.Reachable:
-			return 0
-		case m.IsLeader:
-			return 2
-		}
-		return 1
-	}
-	sort.SliceStable(moved, func(a, b int) bool { return rank(moved[a]) < rank(moved[b]) })
-	for _, m := range moved {
-		if runErr != nil {
-			break
-		}
-		if err := u.rollbackMember(ctx, m.Name, j.OldVersions[m.Name]); err != nil {
-			runErr = fmt.Errorf("back to %s for %s: %w", j.OldVersions[m.Name], m.Name, err)
-			break
-		}
-		u.report.RolledBack = append(u.report.RolledBack, m.Name)
+	if runErr == nil {
+		runErr = u.rollbackMembers(ctx, moved, j.OldVersions)
 	}
 	if runErr == nil {
 		_, high := versionRange(cl)

@@ -65,7 +65,8 @@ func TestDowngradeUnderProbe(t *testing.T) {
 
 // TestDowngradeCancelHalfWay: 3.7.3 → 3.6.16 stops after the first member
 // (as if etcdpilot died), is cancelled — the downgraded member goes back
-// to 3.7.3 and the cluster version to 3.7 — and then runs to the end.
+// to 3.7.3 and the cluster version to 3.7 — and then runs to the end under
+// the probe.
 func TestDowngradeCancelHalfWay(t *testing.T) {
 	t.Parallel()
 	testutil.Binaries(t, testutil.V36)
@@ -102,7 +103,13 @@ func TestDowngradeCancelHalfWay(t *testing.T) {
 		t.Errorf("second cancel: %v", err)
 	}
 	opts.SkipSnapshot = true
-	_, err = upgrade.Downgrade(ctx, opts)
+	opts.Probe = true
+	r, err = upgrade.Downgrade(ctx, opts)
 	testutil.Must(t, err, "downgrade after the cancel")
 	allOn(t, opts, testutil.V36, "3.6.0")
+	p := r.Probe
+	t.Logf("probe: %d writes, %d failed, longest gap %s, leader changes %d, took %s", p.Writes, p.FailedWrites, p.LongestGap, p.LeaderChanges, r.Took)
+	if len(p.Lost) > 0 || !p.Linearizable || p.Writes == 0 || p.LeaderChanges != 1 || p.FailedWrites > 1 {
+		t.Errorf("probe: lost %v, linearizable %v (%s), %d failed %v, %d leader changes", p.Lost, p.Linearizable, p.CheckNote, p.FailedWrites, p.Errors, p.LeaderChanges)
+	}
 }

@@ -54,6 +54,29 @@ func (u *upgrader) rollbackMember(ctx context.Context, name, old string) error {
 	return nil
 }
 
+// rollbackMembers puts the moved members back on their old versions:
+// down members first (starting them can only help), then followers, the
+// leader last.
+func (u *upgrader) rollbackMembers(ctx context.Context, moved []status.Member, old map[string]string) error {
+	rank := func(m status.Member) int {
+		switch {
+		case !m.Reachable:
+			return 0
+		case m.IsLeader:
+			return 2
+		}
+		return 1
+	}
+	sort.SliceStable(moved, func(a, b int) bool { return rank(moved[a]) < rank(moved[b]) })
+	for _, m := range moved {
+		if err := u.rollbackMember(ctx, m.Name, old[m.Name]); err != nil {
+			return fmt.Errorf("%s back to %s: %w", m.Name, old[m.Name], err)
+		}
+		u.report.RolledBack = append(u.report.RolledBack, m.Name)
+	}
+	return nil
+}
+
 // checkClusterVersion refuses a rollback to old once the cluster version
 // has moved to a newer minor: members of the old minor can no longer join.
 func checkClusterVersion(cl *status.Cluster, old string) error {
@@ -75,15 +98,11 @@ func checkClusterVersion(cl *status.Cluster, old string) error {
 func Rollback(ctx context.Context, opts Options) (*Report, error) {
 	opts.defaults()
 	start := time.Now()
-	cl, err := opts.Session.Status(ctx)
+	cl, unlock, err := lockCluster(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	lock, err := engine.Lock(opts.LockDir, cl.ClusterID)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Unlock()
+	defer unlock()
 	j, err := engine.LoadJournal(opts.JournalPath)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("no upgrade journal at %s: nothing to roll back to (the journal records each member's old version)", opts.JournalPath)
@@ -135,27 +154,8 @@ func Rollback(ctx context.Context, opts Options) (*Report, error) {
 		u.report.To, u.report.State = j.OldVersions, j.State
 		return u.report, nil
 	}
-	// Down members first (starting them can only help), then followers,
-	// the leader last.
-	rank := func(m status.Member) int {
-		switch {
-		case !m.Reachable:
-			return 0
-		case m.IsLeader:
-			return 2
-		}
-		return 1
-	}
-	sort.SliceStable(moved, func(a, b int) bool { return rank(moved[a]) < rank(moved[b]) })
-	for _, m := range moved {
-		if runErr != nil {
-			break
-		}
-		if err := u.rollbackMember(ctx, m.Name, j.OldVersions[m.Name]); err != nil {
-			runErr = fmt.Errorf("rollback of %s: %w", m.Name, err)
-			break
-		}
-		u.report.RolledBack = append(u.report.RolledBack, m.Name)
+	if runErr == nil {
+		runErr = u.rollbackMembers(ctx, moved, j.OldVersions)
 	}
 	u.finish(ctx, runErr, start)
 	if runErr == nil {

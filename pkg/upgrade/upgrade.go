@@ -128,15 +128,11 @@ type prepareFunc func(ctx context.Context, u *upgrader, cl *status.Cluster) (fun
 func runChange(ctx context.Context, opts Options, kind string, prepare prepareFunc) (*Report, error) {
 	opts.defaults()
 	start := time.Now()
-	cl, err := opts.Session.Status(ctx)
+	cl, unlock, err := lockCluster(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	lock, err := engine.Lock(opts.LockDir, cl.ClusterID)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Unlock()
+	defer unlock()
 
 	u := &upgrader{opts: opts}
 	j, resumed, err := u.openJournal(cl, kind)
@@ -190,6 +186,20 @@ func runChange(ctx context.Context, opts Options, kind string, prepare prepareFu
 	}
 	u.finish(ctx, runErr, start)
 	return u.report, runErr
+}
+
+// lockCluster reads the cluster and takes its lock: one change per
+// cluster at a time from this machine.
+func lockCluster(ctx context.Context, opts Options) (*status.Cluster, func(), error) {
+	cl, err := opts.Session.Status(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	lock, err := engine.Lock(opts.LockDir, cl.ClusterID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl, func() { lock.Unlock() }, nil
 }
 
 func (u *upgrader) newEnv(j *engine.Journal) *engine.Env {
