@@ -14,7 +14,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure etcdpilot against the plain tools on real clusters, side by side",
 	}
-	cmd.AddCommand(newBenchSnapshotCmd(g), newBenchUpgradeCmd(g), newBenchHandoffCmd(g), newBenchRemoveLeaderCmd(g), newBenchStatusCmd(g), newBenchScanCmd(g), newBenchDowngradeCmd(g))
+	cmd.AddCommand(newBenchSnapshotCmd(g), newBenchUpgradeCmd(g), newBenchHandoffCmd(g), newBenchRemoveLeaderCmd(g), newBenchStatusCmd(g), newBenchScanCmd(g), newBenchDowngradeCmd(g), newBenchRecoverCmd(g))
 	return cmd
 }
 
@@ -91,6 +91,27 @@ func newBenchDowngradeCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.To, "to", "3.5.35", "etcd version to downgrade to")
 	cmd.Flags().IntVar(&o.Runs, "runs", 10, "downgrades of each side")
 	cmd.Flags().IntVar(&o.Keys, "keys", 2000, "1 KiB keys written before each downgrade")
+	positive(cmd, "runs")
+	return cmd
+}
+
+func newBenchRecoverCmd(g *globals) *cobra.Command {
+	o := bench.RecoverOptions{}
+	cmd := &cobra.Command{
+		Use:   "recover",
+		Short: "Time to a healthy cluster after losing 2 of 3 members: etcd's guide by hand against recover apply",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Binaries, o.Log = g.binaries(cmd.ErrOrStderr()), g.log
+			return runBench(cmd, g, func(root string) (any, error) {
+				o.Root = root
+				return bench.Recover(cmd.Context(), o)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&o.Version, "version", "3.6.16", "etcd version")
+	cmd.Flags().IntVar(&o.Runs, "runs", 10, "recoveries of each side")
+	cmd.Flags().IntVar(&o.Keys, "keys", 1000, "keys written before the loss")
 	positive(cmd, "runs")
 	return cmd
 }

@@ -78,6 +78,7 @@ func newRoot() *cobra.Command {
 		newUpgradeCmd(g),
 		newDowngradeCmd(g),
 		newWALCmd(g),
+		newRecoverCmd(g),
 		newCatalogCmd(g),
 		newSnapshotCmd(g),
 		newBenchCmd(g),

@@ -14,9 +14,9 @@ import (
 func newMemberCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "member",
-		Short: "Membership changes that stay correct under ambiguous errors: list, add (learner-first), promote, remove, replace",
+		Short: "Membership changes that stay correct under ambiguous errors: list, add (learner-first), promote, remove, replace, move",
 	}
-	cmd.AddCommand(newMemberListCmd(g), newMemberAddCmd(g), newMemberPromoteCmd(g), newMemberRemoveCmd(g), newMemberReplaceCmd(g))
+	cmd.AddCommand(newMemberListCmd(g), newMemberAddCmd(g), newMemberPromoteCmd(g), newMemberRemoveCmd(g), newMemberReplaceCmd(g), newMemberMoveCmd(g))
 	return cmd
 }
 
@@ -257,6 +257,46 @@ waits.`,
 	f.register(cmd, true)
 	cmd.Flags().StringSliceVar(&peerURLs, "peer-urls", nil, "the replacement's peer URLs (not with --sandbox)")
 	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the replacement to catch up")
+	positive(cmd, "wait")
+	return cmd
+}
+
+func newMemberMoveCmd(g *globals) *cobra.Command {
+	var f memberFlags
+	var to string
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "move NAME --to NEW",
+		Short: "Exchange a live member 1:1: add NEW as a learner, promote it, then remove NAME (a leader hands off first); the quorum holds at every step",
+		Long: `Move a live member to a new one (another host, a new disk): NEW is added as a
+learner with a fresh data directory, started and promoted once it has caught
+up, then NAME is removed (leadership handed off first when it leads) and its
+data directory moved aside. The cluster keeps its quorum at every step and
+changes leader at most once. Run again after a failure: what is done is
+skipped. Needs --sandbox (a runtime that provisions members).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if to == "" {
+				return fmt.Errorf("name the new member: --to NEW")
+			}
+			o, sb, err := f.options(cmd, g)
+			if err != nil {
+				return err
+			}
+			defer o.Session.Close()
+			if sb == nil {
+				return fmt.Errorf("member move provisions the new member: give --sandbox NAME (on real hosts: member add NEW, start it, member promote NEW, member remove %s)", args[0])
+			}
+			res, err := member.MoveProvisioned(cmd.Context(), sb, "", o, args[0], to, wait)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd, res)
+		},
+	}
+	f.register(cmd, false)
+	cmd.Flags().StringVar(&to, "to", "", "the new member's name")
+	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the new member to catch up")
 	positive(cmd, "wait")
 	return cmd
 }

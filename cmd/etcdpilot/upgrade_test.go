@@ -62,7 +62,7 @@ func TestUpgradeApplySurvivesCrashes(t *testing.T) {
 	// of an interrupted one) is done.
 	upgraded := map[string]bool{}
 	for _, e := range j.Entries {
-		if e.Member == "" {
+		if e.Member == "" || e.Action != engine.Restart {
 			continue
 		}
 		if e.Status == "started" && upgraded[e.Member] {

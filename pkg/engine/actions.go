@@ -31,6 +31,12 @@ var actions = map[Action]action{
 	DowngradeCancel: {downgradeOver, downgradeCancelRun},
 	// Before 3.7 (raftsnap.go).
 	RaftSnapshot: {walClean, raftSnapshotRun},
+	// After a lost quorum (disaster.go).
+	Retire:          {retireDone, retireRun},
+	ForceNewCluster: {journalDone, forceNewClusterRun},
+	Rejoin:          {rejoinDone, rejoinRun},
+	RestoreSnapshot: {restoreDone, restoreRun},
+	Verify:          {never, verifyRun},
 }
 
 func never(context.Context, *Env, Step) (bool, error) { return false, nil }

@@ -30,6 +30,9 @@ type Env struct {
 	// and returns its name; SnapshotExists tells whether it is still there.
 	TakeSnapshot   func(ctx context.Context) (string, error)
 	SnapshotExists func(ctx context.Context, name string) bool
+	// RestoreCluster restores every member's data from a snapshot file and
+	// starts the members (recoveries from a snapshot).
+	RestoreCluster func(ctx context.Context, file string) error
 }
 
 func (e *Env) defaults() {
@@ -74,10 +77,7 @@ func (e *Env) Do(ctx context.Context, s Step) error {
 	if !ok {
 		return fmt.Errorf("unknown step action %q", s.Action)
 	}
-	en := Entry{Step: s.String(), Action: s.Action, Rollback: s.Rollback}
-	if s.TouchesMember() {
-		en.Member, en.Version = s.Member, s.Version
-	}
+	en := Entry{Step: s.String(), Action: s.Action, Rollback: s.Rollback, Member: s.Member, Version: s.Version}
 	done, err := a.done(ctx, e, s)
 	if err != nil {
 		return &CheckError{err}

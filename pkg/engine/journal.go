@@ -38,8 +38,8 @@ type Entry struct {
 	Status string `json:"status"` // started, done, skipped, failed
 	Detail string `json:"detail,omitempty"`
 	Action Action `json:"action,omitempty"`
-	// Member and Version are set for steps that touch a member, so that a
-	// resumed change can finish a restart a crash interrupted.
+	// Member and Version are the step's: a resumed change finishes a
+	// restart a crash interrupted (Pending).
 	Member   string `json:"member,omitempty"`
 	Version  string `json:"version,omitempty"`
 	Rollback bool   `json:"rollback,omitempty"`
@@ -131,6 +131,17 @@ func (j *Journal) Pending() *Entry {
 		return nil
 	}
 	return nil
+}
+
+// Done reports whether the journal records the step done.
+func (j *Journal) Done(s Step) bool {
+	name := s.String()
+	for _, e := range j.Entries {
+		if e.Step == name && e.Status == "done" {
+			return true
+		}
+	}
+	return false
 }
 
 // Finish records the end state.

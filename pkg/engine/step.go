@@ -47,6 +47,17 @@ const (
 	// cannot replay them): a restart with --snapshot-count=1, which its
 	// next start drops.
 	RaftSnapshot Action = "raft-snapshot"
+	// Recovery after a lost quorum (disaster.go): Retire stops Member and
+	// moves its data aside; ForceNewCluster restarts Member once with
+	// --force-new-cluster; Rejoin adds Member back as a learner on Version
+	// with fresh data and promotes it; RestoreSnapshot restores every
+	// member from the journal's snapshot; Verify waits for a healthy,
+	// agreeing cluster.
+	Retire          Action = "retire"
+	ForceNewCluster Action = "force-new-cluster"
+	Rejoin          Action = "rejoin"
+	RestoreSnapshot Action = "restore"
+	Verify          Action = "verify"
 )
 
 // Step is one piece of a change.
@@ -84,6 +95,16 @@ func (s Step) String() string {
 		return "cancel the downgrade"
 	case RaftSnapshot:
 		return fmt.Sprintf("raft snapshot of %s on %s", s.Member, s.Version)
+	case Retire:
+		return fmt.Sprintf("retire %s (data moved aside)", s.Member)
+	case ForceNewCluster:
+		return fmt.Sprintf("restart %s with --force-new-cluster", s.Member)
+	case Rejoin:
+		return fmt.Sprintf("re-add %s as a learner and promote it", s.Member)
+	case RestoreSnapshot:
+		return "restore every member from the snapshot"
+	case Verify:
+		return "verify the recovered cluster"
 	}
 	return fmt.Sprintf("%s %s %s", s.Action, s.Member, s.Version)
 }

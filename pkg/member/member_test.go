@@ -379,3 +379,47 @@ func TestRemoveLeaderUnderLoad(t *testing.T) {
 		t.Errorf("after the removal: %d members, %s, leader %s", len(after.Members), after.Health, after.Leader)
 	}
 }
+
+// TestMoveLeaderUnderLoad exchanges the leader 1:1 for a new member while
+// the probe writes and reads: the new member is added as a learner and
+// promoted, then the old leader hands off and is removed. No write is
+// lost, the history is linearizable, leadership changes once.
+func TestMoveLeaderUnderLoad(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V36}})
+	st, _ := sb.State()
+	c := st.Conn()
+	ctx := testutil.Context(t, 3*time.Minute)
+	time.Sleep(5 * time.Second) // etcd accepts member changes after 5 s of connected peers
+	o := opts(c, t)
+	cl, err := o.Session.Status(ctx)
+	testutil.Must(t, err)
+	leader := cl.Leader
+	if _, err := MoveProvisioned(ctx, sb, "", o, leader, leader, time.Minute); err == nil {
+		t.Fatal("a move onto the same name was accepted")
+	}
+	p, err := probe.Start(ctx, c, probe.Options{})
+	testutil.Must(t, err)
+	time.Sleep(time.Second)
+	res, err := MoveProvisioned(ctx, sb, "", o, leader, "m4", time.Minute)
+	time.Sleep(time.Second)
+	pr := p.Stop(ctx)
+	testutil.Must(t, err, "move the leader")
+	t.Logf("%s; probe: %d writes, %d failed, longest gap %s, leader changes %d", res.Message, pr.Writes, pr.FailedWrites, pr.LongestGap, pr.LeaderChanges)
+	if pr.LeaderChanges > 1 || len(pr.Lost) > 0 || !pr.Linearizable || pr.FailedWrites > 2 {
+		t.Errorf("%d leader changes, %d failed writes (%v), lost %v, linearizable %v", pr.LeaderChanges, pr.FailedWrites, pr.Errors, pr.Lost, pr.Linearizable)
+	}
+	after, err := o.Session.Status(ctx)
+	testutil.Must(t, err)
+	names := map[string]bool{}
+	for _, m := range after.Members {
+		names[m.Name] = !m.IsLearner && m.Reachable
+	}
+	if len(after.Members) != 3 || after.Health != "healthy" || !names["m4"] || names[leader] {
+		t.Errorf("after the move: %d members %v, %s", len(after.Members), names, after.Health)
+	}
+	// Again: already moved, nothing changes.
+	if res, err := MoveProvisioned(ctx, sb, "", o, leader, "m4", time.Minute); err != nil || !strings.Contains(res.Message, "already") {
+		t.Errorf("second move: %v %v", res, err)
+	}
+}

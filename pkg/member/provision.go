@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/poll"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 )
@@ -33,17 +34,25 @@ func AddProvisioned(ctx context.Context, p runtime.Provisioner, version string, 
 	if err := p.Join(ctx, o.Name, res.InitialCluster); err != nil {
 		return res, fmt.Errorf("%s was added but did not start: %w", o.Name, err)
 	}
-	// Wait for it to publish its name (started).
+	// Wait until it has published its name (started) and serves clients:
+	// a member whose publish is lost retries it only after etcd's request
+	// timeout (7 s), and answers nobody until then.
 	err = poll.Until(ctx, 200*time.Millisecond, 30*time.Second, func(ctx context.Context) (bool, error) {
 		l, err := Get(ctx, o.Session)
 		if err != nil {
 			return false, err
 		}
-		if m := l.byPeerURL(o.PeerURLs); m != nil && m.Started {
-			res.Member = *m
-			return true, nil
+		m := l.byPeerURL(o.PeerURLs)
+		if m == nil || !m.Started {
+			return false, nil
 		}
-		return false, nil
+		res.Member = *m
+		cl, err := o.Session.Status(ctx)
+		if err != nil {
+			return false, nil
+		}
+		sm := cluster.Find(cl, m.ID)
+		return sm != nil && sm.Reachable, nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("%s started but did not join: %w; see its log", o.Name, err)
@@ -85,5 +94,47 @@ func ReplaceProvisioned(ctx context.Context, p runtime.Provisioner, version stri
 		return nil, fmt.Errorf("replace %s: the replacement runs as a learner but was not promoted: %w", name, err)
 	}
 	res.Message = fmt.Sprintf("replaced %s: the new member %s is a voting member", name, res.Member.ID)
+	return res, nil
+}
+
+// MoveProvisioned exchanges a live member for a new one, 1:1, keeping the
+// quorum at every step: the new member is added as a learner, started and
+// promoted once it has caught up, then the old one is removed (leadership
+// handed off first if it leads) and retired. An empty version keeps the
+// old member's, when the runtime can tell it.
+func MoveProvisioned(ctx context.Context, p runtime.Provisioner, version string, o Options, name, to string, wait time.Duration) (*Result, error) {
+	if name == to {
+		return nil, fmt.Errorf("the new member needs a name of its own (--to): %s is taken by the member it replaces", name)
+	}
+	if ins, ok := p.(runtime.Inspector); ok && version == "" {
+		version, _ = ins.Version(ctx, name)
+	}
+	l, err := Get(ctx, o.Session)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := l.Find(name); err != nil {
+		if m, err := l.Find(to); err == nil && !m.IsLearner {
+			return &Result{Member: *m, Message: fmt.Sprintf("%s was moved to %s already", name, to)}, nil
+		}
+		return nil, err
+	}
+	if _, err := AddProvisioned(ctx, p, version, AddOptions{Options: o, Name: to}); err != nil {
+		return nil, fmt.Errorf("move %s: adding %s failed: %w", name, to, err)
+	}
+	if _, err := Promote(ctx, o, to, wait); err != nil {
+		return nil, fmt.Errorf("move %s: %s runs as a learner but was not promoted: %w", name, to, err)
+	}
+	if _, err := RemoveProvisioned(ctx, p, o, name); err != nil {
+		return nil, fmt.Errorf("move %s: %s is a voting member now, but removing %s failed: %w", name, to, name, err)
+	}
+	l, err = Get(ctx, o.Session)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Message: fmt.Sprintf("moved %s to %s", name, to)}
+	if m, err := l.Find(to); err == nil {
+		res.Member = *m
+	}
 	return res, nil
 }

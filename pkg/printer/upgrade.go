@@ -106,7 +106,11 @@ func probeTable(w io.Writer, p *probe.Result) {
 }
 
 func journalTable(w io.Writer, j *engine.Journal) error {
-	fmt.Fprintf(w, "%s to %s of cluster %s: %s (started %s, updated %s)\n", strings.ToUpper(kind(j)[:1])+kind(j)[1:], j.Target, j.ClusterID, j.State,
+	what := fmt.Sprintf("%s to %s", strings.ToUpper(kind(j)[:1])+kind(j)[1:], j.Target)
+	if kind(j) == "recover" {
+		what = "Recovery " + j.Target
+	}
+	fmt.Fprintf(w, "%s of cluster %s: %s (started %s, updated %s)\n", what, dash(j.ClusterID), j.State,
 		j.StartedAt.Format(time.RFC3339), j.UpdatedAt.Format(time.RFC3339))
 	if j.Error != "" {
 		fmt.Fprintf(w, "Error: %s\n", j.Error)

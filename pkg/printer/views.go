@@ -9,6 +9,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
 	"github.com/etcdpilot/etcdpilot/pkg/member"
 	"github.com/etcdpilot/etcdpilot/pkg/plan"
+	"github.com/etcdpilot/etcdpilot/pkg/recovery"
 	"github.com/etcdpilot/etcdpilot/pkg/rehearse"
 	"github.com/etcdpilot/etcdpilot/pkg/repo"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
@@ -65,6 +66,10 @@ func viewOf(v any) (*view, error) {
 		return installView(v), nil
 	case []*binaries.Install:
 		return installListView(v), nil
+	case *recovery.Plan:
+		return recoveryPlanView(v), nil
+	case *recovery.Report:
+		return recoveryReportView(v), nil
 	case *rehearse.Result:
 		return rehearsalView(v), nil
 	case *walcheck.Result:

@@ -4,7 +4,8 @@
 //
 // An upgrade needs only Runtime: stop this member, start it on version V.
 // Everything else is an optional capability (FlagRenamer, FlagOverrider,
-// DataDirs, Inspector, Killer, Pauser, Provisioner) that a runtime may offer and a caller
+// DataDirs, ProcessReporter, Lister, Inspector, Killer, Pauser,
+// Provisioner) that a runtime may offer and a caller
 // discovers with a type assertion; Has names the ones a runtime offers.
 package runtime
 
@@ -63,6 +64,16 @@ type DataDirs interface {
 	DataDir(ctx context.Context, member string) (string, error)
 }
 
+// Lister names the members a runtime runs, whether they answer or not.
+type Lister interface {
+	Members(ctx context.Context) ([]string, error)
+}
+
+// ProcessReporter tells whether a member's process runs.
+type ProcessReporter interface {
+	Running(ctx context.Context, member string) (bool, error)
+}
+
 // Killer stops a member at once (SIGKILL), for fault drills.
 type Killer interface {
 	Kill(ctx context.Context, member string) error
@@ -113,6 +124,12 @@ func Has(rt Runtime) []string {
 	}
 	if _, ok := rt.(DataDirs); ok {
 		out = append(out, "data-dirs")
+	}
+	if _, ok := rt.(ProcessReporter); ok {
+		out = append(out, "process")
+	}
+	if _, ok := rt.(Lister); ok {
+		out = append(out, "list")
 	}
 	if _, ok := rt.(Killer); ok {
 		out = append(out, "kill")

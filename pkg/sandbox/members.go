@@ -73,6 +73,29 @@ func (s *Sandbox) StartWithFlags(ctx context.Context, name string, opts runtime.
 	return s.start(ctx, name, opts.Version, flags)
 }
 
+// Members names the sandbox's members (runtime.Lister).
+func (s *Sandbox) Members(ctx context.Context) ([]string, error) {
+	st, err := s.State()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range st.Members {
+		out = append(out, m.Name)
+	}
+	return out, nil
+}
+
+// Running reports whether the member's process runs
+// (runtime.ProcessReporter).
+func (s *Sandbox) Running(ctx context.Context, name string) (bool, error) {
+	m, err := s.member(name)
+	if err != nil {
+		return false, err
+	}
+	return m.Running(), nil
+}
+
 // DataDir is the member's data directory (runtime.DataDirs).
 func (s *Sandbox) DataDir(ctx context.Context, name string) (string, error) {
 	m, err := s.member(name)

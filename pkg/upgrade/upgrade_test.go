@@ -58,7 +58,7 @@ func versions(t *testing.T, opts upgrade.Options) (*status.Cluster, map[string]s
 func restarts(r *upgrade.Report) []string {
 	var out []string
 	for _, e := range r.Entries {
-		if e.Member != "" && e.Status == "done" {
+		if e.Action == engine.Restart && e.Status == "done" {
 			out = append(out, e.Member)
 		}
 	}
@@ -147,7 +147,7 @@ func TestApplyMultiHop(t *testing.T) {
 	}
 	var hops []string
 	for _, e := range r.Entries {
-		if e.Member != "" && e.Status == "done" && (len(hops) == 0 || hops[len(hops)-1] != e.Version) {
+		if e.Action == engine.Restart && e.Status == "done" && (len(hops) == 0 || hops[len(hops)-1] != e.Version) {
 			hops = append(hops, e.Version)
 		}
 	}

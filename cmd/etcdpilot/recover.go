@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdpilot/etcdpilot/pkg/recovery"
+	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
+)
+
+func newRecoverCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "recover",
+		Short: "Bring a cluster back after it lost its quorum: from its best survivor, or from a snapshot",
+	}
+	cmd.AddCommand(newRecoverPlanCmd(g), newRecoverApplyCmd(g))
+	return cmd
+}
+
+// recoverFlags are the recover commands'.
+type recoverFlags struct {
+	applyFlags
+	snapshotFile string
+	snapshotDirs []string
+	force        bool
+}
+
+func (f *recoverFlags) register(cmd *cobra.Command) {
+	addSandboxFlag(cmd, &f.sandbox)
+	cmd.Flags().StringVar(&f.snapshotFile, "snapshot", "", "recover from this snapshot file (verified first)")
+	cmd.Flags().StringSliceVar(&f.snapshotDirs, "snapshot-dir", nil, "directories searched for the cluster's newest snapshot (default: the sandbox's, and <state-dir>/snapshots)")
+	cmd.Flags().BoolVar(&f.force, "force", false, "recover although the quorum holds (it costs data: member replace is the way)")
+}
+
+// options opens the session and the runtime (a sandbox).
+func (f *recoverFlags) options(cmd *cobra.Command, g *globals) (recovery.ApplyOptions, error) {
+	var o recovery.ApplyOptions
+	s, err := g.session(f.sandbox)
+	if err != nil {
+		return o, err
+	}
+	o.Session, o.Snapshot, o.Force, o.Resume, o.GateTimeout, o.Log = s, f.snapshotFile, f.force, f.resume, f.gateTimeout, g.log
+	o.SnapshotDirs = append(o.SnapshotDirs, f.snapshotDirs...)
+	o.JournalPath, o.LockDir = f.journal, ""
+	if len(f.snapshotDirs) == 0 {
+		o.SnapshotDirs = append(o.SnapshotDirs, filepath.Join(g.root(), "snapshots"))
+	}
+	if f.sandbox != "" {
+		sb, err := g.openSandbox(f.sandbox, cmd.ErrOrStderr())
+		if err != nil {
+			return o, err
+		}
+		o.Runtime = sb
+		if len(f.snapshotDirs) == 0 {
+			o.SnapshotDirs = append(o.SnapshotDirs, sb.Dir)
+		}
+		if o.JournalPath == "" {
+			o.JournalPath = filepath.Join(sb.Dir, "upgrade-journal.json")
+		}
+		o.RestoreCluster = func(ctx context.Context, file string) error {
+			_, err := snapshot.RestoreSandbox(ctx, sb, file)
+			return err
+		}
+	}
+	return o, nil
+}
+
+func newRecoverPlanCmd(g *globals) *cobra.Command {
+	var f recoverFlags
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Say how to bring back a cluster that lost its quorum, and what each way loses",
+		Long: `Read which members answer (applied index, revision, hash), what the runtime
+knows of the others (data directory there, process gone, the revision in
+their data), and the newest snapshot of the cluster; propose the recovery
+from the best survivor (the reachable voting member with the highest applied
+index, whose data is kept) or from the snapshot, with the revisions it loses
+against the most advanced state seen. While the quorum holds, it says so and
+points to member replace.
+
+Exit status: 0 when a recovery is possible (or not needed), 1 when none is,
+2 on error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.options(cmd, g)
+			if o.Session != nil {
+				defer o.Session.Close()
+			}
+			if err != nil {
+				return err
+			}
+			p, err := recovery.MakePlan(cmd.Context(), o.Options)
+			if err != nil {
+				return err
+			}
+			if err := g.print(cmd, p); err != nil {
+				return err
+			}
+			if p.Refusal != "" {
+				return quietNo
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func newRecoverApplyCmd(g *globals) *cobra.Command {
+	var f recoverFlags
+	cmd := &cobra.Command{
+		Use:   "apply",
+		Short: "Carry out the recovery plan: journaled, resumable, refused while the quorum holds",
+		Long: `From the best survivor: every other member stopped and its data directory
+moved aside (never deleted); the survivor restarted once with
+--force-new-cluster, then without it; every other member re-added as a
+learner with a fresh data directory, started and promoted once it has caught
+up. From a snapshot: the snapshot verified, every member restored from it
+(a new cluster ID) and started. Then: every member healthy, their hashes
+agreeing, every member on the same revision.
+
+Every step is journaled; --resume (or the same command) carries on after a
+crash with the steps first planned — a survivor never gets
+--force-new-cluster twice. Refused while the quorum holds (member replace is
+the way), unless --force. Needs --sandbox (a runtime that can provision
+members and start one with extra flags).
+
+Exit status: 0 recovered, 2 refused or failed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.options(cmd, g)
+			if o.Session != nil {
+				defer o.Session.Close()
+			}
+			if err != nil {
+				return err
+			}
+			if o.JournalPath == "" {
+				return errors.New("say where the recovery journal goes: --journal FILE (or --sandbox)")
+			}
+			r, err := recovery.Apply(cmd.Context(), o)
+			if r != nil {
+				if perr := g.print(cmd, r); perr != nil {
+					return perr
+				}
+			}
+			return err
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&f.journal, "journal", "", "recovery journal (default: in the sandbox)")
+	cmd.Flags().BoolVar(&f.resume, "resume", false, "continue the unfinished recovery in the journal")
+	cmd.Flags().DurationVar(&f.gateTimeout, "gate-timeout", 60*time.Second, "how long each step may wait for the cluster")
+	positive(cmd, "gate-timeout")
+	return cmd
+}

@@ -1,0 +1,179 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/pkg/engine"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
+)
+
+// ApplyOptions describe a recovery run.
+type ApplyOptions struct {
+	Options
+	// Resume requires an unfinished recovery journal and continues it.
+	Resume      bool
+	JournalPath string
+	LockDir     string
+	GateTimeout time.Duration
+	// RestoreCluster restores every member from a snapshot file (the
+	// runtime's whole-cluster restore); nil: recoveries from a snapshot
+	// are refused.
+	RestoreCluster func(ctx context.Context, file string) error
+	Log            *slog.Logger
+	Observers      []engine.Observer
+}
+
+// Report is what a recovery did.
+type Report struct {
+	Plan    *Plan           `json:"plan,omitempty"`
+	Journal string          `json:"journal"`
+	State   string          `json:"state"`
+	Error   string          `json:"error,omitempty"`
+	Took    time.Duration   `json:"took"`
+	After   *status.Cluster `json:"after,omitempty"`
+	Entries []engine.Entry  `json:"steps"`
+}
+
+const kind = "recover"
+
+// Apply plans (or resumes) and runs a recovery. A resumed one runs the
+// steps its journal planned — never a new choice of survivor.
+func Apply(ctx context.Context, o ApplyOptions) (*Report, error) {
+	log := logging.OrDiscard(o.Log)
+	start := time.Now()
+	rep := &Report{Journal: o.JournalPath}
+	j, err := engine.LoadJournal(o.JournalPath)
+	resumed := err == nil && !engine.Finished(j.State)
+	switch {
+	case resumed && j.Kind != kind:
+		return nil, fmt.Errorf("a %s to %s is unfinished (journal %s, %s): finish it or give it up (etcdpilot upgrade abandon) before a recovery", j.Kind, j.Target, o.JournalPath, j.State)
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return nil, err
+	case !resumed && o.Resume:
+		return nil, fmt.Errorf("no unfinished recovery in %s: nothing to resume", o.JournalPath)
+	}
+	clusterID := ""
+	if resumed {
+		clusterID = j.ClusterID
+	} else {
+		if rep.Plan, err = MakePlan(ctx, o.Options); err != nil {
+			return nil, err
+		}
+		clusterID = rep.Plan.ClusterID
+	}
+	// One change per cluster at a time; a cluster nobody can name is
+	// locked by its journal.
+	lockID := clusterID
+	if lockID == "" {
+		lockID = "journal-" + strings.NewReplacer("/", "_", ".", "_").Replace(o.JournalPath)
+	}
+	lock, err := engine.Lock(o.LockDir, lockID)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	if !resumed {
+		if j, err = o.newJournal(rep.Plan); err != nil {
+			return nil, err
+		}
+	} else {
+		log.Info(fmt.Sprintf("resuming the recovery (%s) from journal %s", j.Target, o.JournalPath))
+		j.State, j.Error = engine.StateRunning, ""
+	}
+	env := &engine.Env{Session: o.Session, Runtime: o.Runtime, Journal: j, Log: log, GateTimeout: o.GateTimeout,
+		RestoreCluster: o.RestoreCluster, Observers: append([]engine.Observer{engine.Progress{Log: log}}, o.Observers...)}
+	if !resumed {
+		if old, err := engine.LoadJournal(o.JournalPath); err == nil && engine.Finished(old.State) {
+			if err := old.Archive(); err != nil {
+				return nil, err
+			}
+		}
+		if err := env.Plan(j.Planned); err != nil {
+			return nil, err
+		}
+		if err := env.Note("start", "started", "recovery "+j.Target); err != nil {
+			return nil, err
+		}
+	} else if err := env.Note("resume", "started", ""); err != nil {
+		return nil, err
+	}
+	var runErr error
+	for _, s := range j.Planned {
+		if runErr = env.Do(ctx, s); runErr != nil {
+			runErr = fmt.Errorf("%s: %w; the recovery stopped here: etcdpilot recover apply --resume carries on", s, runErr)
+			break
+		}
+	}
+	state := engine.StateDone
+	if runErr != nil {
+		state = engine.StateFailed
+	}
+	j.Finish(state, runErr)
+	rep.State, rep.Entries, rep.Took = state, j.Entries, time.Since(start)
+	if runErr != nil {
+		rep.Error = runErr.Error()
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	rep.After, _ = o.Session.StatusWithHashes(actx)
+	return rep, runErr
+}
+
+// newJournal turns an accepted plan into steps, refusing what cannot be
+// done: a cluster that is not lost (without Force), a plan with a
+// refusal, a runtime that lacks what the way needs.
+func (o ApplyOptions) newJournal(p *Plan) (*engine.Journal, error) {
+	switch {
+	case p.Method == NotNeeded:
+		return nil, fmt.Errorf("%s; a recovery is not needed and would cost data: replace the dead members (etcdpilot member replace NAME), or --force", p.Reason)
+	case p.Refusal != "":
+		return nil, fmt.Errorf("%s; nothing was stopped", p.Refusal)
+	}
+	old := map[string]string{}
+	for _, m := range p.Members {
+		old[m.Name] = m.Version
+	}
+	var steps []engine.Step
+	target := ""
+	switch p.Method {
+	case FromSurvivor:
+		_, prov := o.Runtime.(runtime.Provisioner)
+		_, flags := o.Runtime.(runtime.FlagOverrider)
+		if !prov || !flags {
+			return nil, fmt.Errorf("this runtime cannot start a member with --force-new-cluster and provision new ones: follow the plan's steps by hand (etcdpilot recover plan), or recover a sandbox; nothing was stopped")
+		}
+		target = "from survivor " + p.Survivor
+		for _, m := range p.Members {
+			if m.Name != p.Survivor {
+				steps = append(steps, engine.Step{Action: engine.Retire, Member: m.Name})
+			}
+		}
+		steps = append(steps, engine.Step{Action: engine.ForceNewCluster, Member: p.Survivor})
+		for _, m := range p.Members {
+			if m.Name != p.Survivor {
+				steps = append(steps, engine.Step{Action: engine.Rejoin, Member: m.Name, Version: old[p.Survivor]})
+			}
+		}
+	case FromSnapshot:
+		if o.RestoreCluster == nil {
+			return nil, fmt.Errorf("this runtime cannot restore every member: restore by hand (etcdpilot snapshot restore %s --initial-cluster ...); nothing was stopped", p.Snapshot.Path)
+		}
+		target = "from snapshot " + p.Snapshot.Path
+		steps = append(steps, engine.Step{Action: engine.RestoreSnapshot})
+	}
+	steps = append(steps, engine.Step{Action: engine.Verify})
+	j := engine.NewJournal(o.JournalPath, kind, p.ClusterID, target, old)
+	j.Planned = steps
+	if p.Snapshot != nil && p.Method == FromSnapshot {
+		j.Snapshot = p.Snapshot.Path
+	}
+	return j, nil
+}
