@@ -43,37 +43,21 @@ func newBenchSnapshotCmd(g *globals) *cobra.Command {
 }
 
 func newBenchUpgradeCmd(g *globals) *cobra.Command {
-	o := bench.UpgradeOptions{}
-	cmd := &cobra.Command{
-		Use:   "upgrade",
-		Short: "Compare a naive rolling restart with upgrade apply under a write/read probe, on fresh sandboxes",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if o.Catalog, err = g.catalog(); err != nil {
-				return err
-			}
-			o.Binaries = g.binaries(cmd.ErrOrStderr())
-			o.Log = g.log
-			return runBench(cmd, g, func(root string) (any, error) {
-				o.Root = root
-				return bench.Upgrade(cmd.Context(), o)
-			})
-		},
-	}
-	cmd.Flags().StringVar(&o.From, "from", "3.5.35", "etcd version the sandboxes start on")
-	cmd.Flags().StringVar(&o.To, "to", "3.6.16", "etcd version to upgrade to")
-	cmd.Flags().IntVar(&o.Runs, "runs", 10, "upgrades of each side")
-	cmd.Flags().IntVar(&o.Keys, "keys", 2000, "1 KiB keys written before each upgrade")
-	positive(cmd, "runs")
-	return cmd
+	return newBenchRollingCmd(g, bench.UpgradeOptions{From: "3.5.35", To: "3.6.16"}, "upgrade",
+		"Compare a naive rolling restart with upgrade apply under a write/read probe, on fresh sandboxes")
 }
 
 func newBenchDowngradeCmd(g *globals) *cobra.Command {
-	o := bench.UpgradeOptions{Downgrade: true}
+	return newBenchRollingCmd(g, bench.UpgradeOptions{From: "3.6.16", To: "3.5.35", Downgrade: true}, "downgrade",
+		"Compare etcd's by-hand downgrade (validate, enable, restart in member order, move-leader) with downgrade apply under a write/read probe")
+}
+
+// newBenchRollingCmd is bench upgrade and bench downgrade: the same
+// rolling change, by hand and with etcdpilot, under the probe.
+func newBenchRollingCmd(g *globals, o bench.UpgradeOptions, change, short string) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "downgrade",
-		Short: "Compare etcd's by-hand downgrade (validate, enable, restart in member order, move-leader) with downgrade apply under a write/read probe",
+		Use:   change,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
@@ -87,10 +71,10 @@ func newBenchDowngradeCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&o.From, "from", "3.6.16", "etcd version the sandboxes start on")
-	cmd.Flags().StringVar(&o.To, "to", "3.5.35", "etcd version to downgrade to")
-	cmd.Flags().IntVar(&o.Runs, "runs", 10, "downgrades of each side")
-	cmd.Flags().IntVar(&o.Keys, "keys", 2000, "1 KiB keys written before each downgrade")
+	cmd.Flags().StringVar(&o.From, "from", o.From, "etcd version the sandboxes start on")
+	cmd.Flags().StringVar(&o.To, "to", o.To, "etcd version to "+change+" to")
+	cmd.Flags().IntVar(&o.Runs, "runs", 10, change+"s of each side")
+	cmd.Flags().IntVar(&o.Keys, "keys", 2000, "1 KiB keys written before each "+change)
 	positive(cmd, "runs")
 	return cmd
 }
