@@ -28,7 +28,7 @@ func TestUpgradeRehearse(t *testing.T) {
 	testutil.Must(t, err)
 
 	r := run(t, state, "upgrade", "rehearse", "--sandbox", "src", "--to", testutil.V37, "--no-wal-fix")
-	if r.code != 1 || !strings.Contains(r.stdout, "FAILED") || !strings.Contains(r.stdout, "exited during start") ||
+	if r.code != 1 || !strings.Contains(r.stdout, "FAILED") || !strings.Contains(r.stdout, "unmarshal should never fail") ||
 		!strings.Contains(r.stdout, "copies of the members' data directories") || !strings.Contains(r.stdout, "Rolled back") {
 		t.Fatalf("rehearsal without the WAL fix: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/poll"
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
@@ -46,6 +47,9 @@ func (e *Env) WaitGates(ctx context.Context, name, v string) error {
 	})
 	if errors.Is(err, poll.ErrTimeout) && last != nil {
 		last.Reason += fmt.Sprintf(" (waited %s)", e.GateTimeout)
+		if last.Own {
+			last.Reason += e.logTail(ctx, name)
+		}
 		return last
 	}
 	return err // nil, a fatal gate, or the context's end
@@ -65,6 +69,10 @@ func (e *Env) checkGates(ctx context.Context, name, v string) (g *GateError, fat
 	case m == nil:
 		return fail(true, "member %s is no longer in the member list", name)
 	case !m.Reachable:
+		if e.exited(ctx, name) {
+			// Waiting cannot help: nothing restarts it.
+			return &GateError{Member: name, Own: true, Reason: "member exited after it started (etcd crashed)" + e.logTail(ctx, name)}, true
+		}
 		return fail(true, "member is not reachable: %s", m.Error)
 	case version.Compare(m.ServerVersion, v) != 0:
 		return fail(true, "member reports server version %s, want %s", m.ServerVersion, v)
@@ -95,4 +103,27 @@ func (e *Env) checkGates(ctx context.Context, name, v string) (g *GateError, fat
 	default:
 		return fail(false, "key-value hashes not comparable yet: %s", h.Detail)
 	}
+}
+
+// exited tells whether the runtime knows the member's process is gone.
+func (e *Env) exited(ctx context.Context, name string) bool {
+	pr, ok := e.Runtime.(runtime.ProcessReporter)
+	if !ok {
+		return false
+	}
+	running, err := pr.Running(ctx, name)
+	return err == nil && !running
+}
+
+// logTail is the member's last log lines, where the runtime can read them.
+func (e *Env) logTail(ctx context.Context, name string) string {
+	lr, ok := e.Runtime.(runtime.LogReader)
+	if !ok {
+		return ""
+	}
+	tail, err := lr.LogTail(ctx, name, 10)
+	if err != nil || strings.TrimSpace(tail) == "" {
+		return ""
+	}
+	return fmt.Sprintf("; last log lines of %s:\n%s", name, tail)
 }

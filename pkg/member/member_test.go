@@ -368,7 +368,10 @@ func TestRemoveLeaderUnderLoad(t *testing.T) {
 	}
 	for _, e := range pr.Errors {
 		handOff := strings.Contains(e, "leader") || strings.Contains(e, "request timed out")
-		gone := strings.Contains(e, "Unavailable") && (strings.Contains(e, "connection reset") || strings.Contains(e, "EOF"))
+		// The removed member answers what it had in flight with its
+		// raft stopping, or its connection goes.
+		gone := strings.Contains(e, "raft: stopped") ||
+			strings.Contains(e, "Unavailable") && (strings.Contains(e, "connection reset") || strings.Contains(e, "EOF"))
 		if !handOff && !gone {
 			t.Errorf("write failed for another reason than the hand-off or the removed member's exit: %s", e)
 		}

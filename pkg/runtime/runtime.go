@@ -4,7 +4,7 @@
 //
 // An upgrade needs only Runtime: stop this member, start it on version V.
 // Everything else is an optional capability (FlagRenamer, FlagOverrider,
-// DataDirs, ProcessReporter, Lister, Inspector, Killer, Pauser,
+// DataDirs, ProcessReporter, Lister, LogReader, Inspector, Killer, Pauser,
 // Provisioner) that a runtime may offer and a caller
 // discovers with a type assertion; Has names the ones a runtime offers.
 package runtime
@@ -74,6 +74,12 @@ type ProcessReporter interface {
 	Running(ctx context.Context, member string) (bool, error)
 }
 
+// LogReader returns the last lines a member logged since its last start,
+// for errors that say why it did not come up.
+type LogReader interface {
+	LogTail(ctx context.Context, member string, lines int) (string, error)
+}
+
 // Killer stops a member at once (SIGKILL), for fault drills.
 type Killer interface {
 	Kill(ctx context.Context, member string) error
@@ -130,6 +136,9 @@ func Has(rt Runtime) []string {
 	}
 	if _, ok := rt.(Lister); ok {
 		out = append(out, "list")
+	}
+	if _, ok := rt.(LogReader); ok {
+		out = append(out, "logs")
 	}
 	if _, ok := rt.(Killer); ok {
 		out = append(out, "kill")

@@ -96,6 +96,16 @@ func (s *Sandbox) Running(ctx context.Context, name string) (bool, error) {
 	return m.Running(), nil
 }
 
+// LogTail returns the member's last log lines since its last start
+// (runtime.LogReader).
+func (s *Sandbox) LogTail(ctx context.Context, name string, lines int) (string, error) {
+	m, err := s.member(name)
+	if err != nil {
+		return "", err
+	}
+	return LogTail(m.LogFile, lines), nil
+}
+
 // DataDir is the member's data directory (runtime.DataDirs).
 func (s *Sandbox) DataDir(ctx context.Context, name string) (string, error) {
 	m, err := s.member(name)
@@ -342,6 +352,18 @@ func LogTail(path string, n int) string {
 			continue
 		}
 		lines = append(lines, line)
+	}
+	// A Go panic ends with its goroutines' stacks: show the panic and the
+	// first frames instead of the last frames.
+	for i, line := range lines {
+		if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
+			if i+n < len(lines) {
+				lines = append(lines[i:i+n:i+n], "...")
+			} else {
+				lines = lines[i:]
+			}
+			return strings.Join(lines, "\n")
+		}
 	}
 	// Keep the first lines too: etcd prints a flag error first and then its
 	// whole usage text.
