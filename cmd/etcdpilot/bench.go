@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpilot/etcdpilot/pkg/bench"
+	"github.com/etcdpilot/etcdpilot/pkg/defrag"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
 
@@ -14,7 +15,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure etcdpilot against the plain tools on real clusters, side by side",
 	}
-	cmd.AddCommand(newBenchSnapshotCmd(g), newBenchUpgradeCmd(g), newBenchHandoffCmd(g), newBenchRemoveLeaderCmd(g), newBenchStatusCmd(g), newBenchScanCmd(g), newBenchDowngradeCmd(g), newBenchRecoverCmd(g))
+	cmd.AddCommand(newBenchSnapshotCmd(g), newBenchUpgradeCmd(g), newBenchHandoffCmd(g), newBenchRemoveLeaderCmd(g), newBenchStatusCmd(g), newBenchScanCmd(g), newBenchDowngradeCmd(g), newBenchRecoverCmd(g), newBenchDefragCmd(g))
 	return cmd
 }
 
@@ -76,6 +77,33 @@ func newBenchRollingCmd(g *globals, o bench.UpgradeOptions, change, short string
 	cmd.Flags().IntVar(&o.Runs, "runs", 10, change+"s of each side")
 	cmd.Flags().IntVar(&o.Keys, "keys", 2000, "1 KiB keys written before each "+change)
 	positive(cmd, "runs")
+	return cmd
+}
+
+func newBenchDefragCmd(g *globals) *cobra.Command {
+	o := bench.DefragOptions{}
+	cmd := &cobra.Command{
+		Use:   "defrag",
+		Short: "Write stalls of a rolling defragmentation under load: etcdctl defrag --cluster against etcdpilot defrag",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if o.Catalog, err = g.catalog(); err != nil {
+				return err
+			}
+			o.Binaries, o.Log = g.binaries(cmd.ErrOrStderr()), g.log
+			return runBench(cmd, g, func(root string) (any, error) {
+				o.Root = root
+				return bench.Defrag(cmd.Context(), o)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&o.Version, "version", "3.6.16", "etcd version")
+	cmd.Flags().IntVar(&o.Runs, "runs", 3, "defragmentations of each side")
+	cmd.Flags().IntVar(&o.FreeMiB, "free-mib", 500, "MiB written and deleted before each run (free pages)")
+	cmd.Flags().IntVar(&o.LiveMiB, "live-mib", 100, "MiB kept (what each member's defragmentation copies)")
+	cmd.Flags().StringVar(&o.Leader, "leader", defrag.LeaderHandOff, "etcdpilot's leader policy: hand-off or in-place")
+	positive(cmd, "runs", "free-mib", "live-mib")
 	return cmd
 }
 

@@ -255,3 +255,14 @@ func (g *globals) target(sandboxName string) (conn.Config, error) {
 func addSandboxFlag(cmd *cobra.Command, name *string) {
 	cmd.Flags().StringVar(name, "sandbox", "", "talk to the local sandbox NAME instead of --endpoints")
 }
+
+// printPlan prints a plan and exits 1, quietly, when the plan refuses.
+func (g *globals) printPlan(cmd *cobra.Command, p any, refusal string) error {
+	if err := g.print(cmd, p); err != nil {
+		return err
+	}
+	if refusal != "" {
+		return quietNo
+	}
+	return nil
+}

@@ -97,13 +97,7 @@ Exit status: 0 when a recovery is possible (or not needed), 1 when none is,
 			if err != nil {
 				return err
 			}
-			if err := g.print(cmd, p); err != nil {
-				return err
-			}
-			if p.Refusal != "" {
-				return quietNo
-			}
-			return nil
+			return g.printPlan(cmd, p, p.Refusal)
 		},
 	}
 	f.register(cmd)

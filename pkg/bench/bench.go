@@ -6,10 +6,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"sort"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
@@ -75,3 +77,34 @@ func mbps(bytes int64, d time.Duration) float64 {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
+
+// alternate runs once for each of runs runs on both sides, alternating
+// which side goes first, and logs each run; extra adds to its line.
+func alternate(runs int, log *slog.Logger, plainName string, extra func(UpgradeRun) string, once func(run int, pilot bool) (*UpgradeRun, error)) (plain, pilot []UpgradeRun, err error) {
+	log = logging.OrDiscard(log)
+	for i := 0; i < runs; i++ {
+		for _, p := range []bool{i%2 == 1, i%2 == 0} {
+			r, err := once(i, p)
+			if err != nil {
+				return nil, nil, err
+			}
+			side := plainName
+			if p {
+				side = "etcdpilot"
+				pilot = append(pilot, *r)
+			} else {
+				plain = append(plain, *r)
+			}
+			more := ""
+			if extra != nil {
+				more = extra(*r)
+			}
+			log.Info(fmt.Sprintf("run %d %-9s failed %d, longest stall %s, p99 %s, leader changes %d, took %s%s",
+				i+1, side, r.Failed, ms(r.Gap), ms(r.P99), r.LeaderChanges, r.Took.Round(time.Millisecond), more))
+			for _, e := range r.Errors {
+				log.Info("    failed write: " + e)
+			}
+		}
+	}
+	return plain, pilot, nil
+}

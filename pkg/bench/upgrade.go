@@ -16,7 +16,6 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
-	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/probe"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
@@ -67,26 +66,15 @@ type UpgradeResult struct {
 // the order run by run. The pre-upgrade snapshot is skipped on both sides.
 func Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult, error) {
 	res := &UpgradeResult{From: o.From, To: o.To, Downgrade: o.Downgrade}
-	for i := 0; i < o.Runs; i++ {
-		for _, pilot := range []bool{i%2 == 1, i%2 == 0} {
-			r, err := o.once(ctx, i, pilot)
-			if err != nil {
-				return nil, err
-			}
-			side := "naive"
-			if pilot {
-				side = "etcdpilot"
-				res.Pilot = append(res.Pilot, *r)
-			} else {
-				res.Naive = append(res.Naive, *r)
-			}
-			log := logging.OrDiscard(o.Log)
-			log.Info(fmt.Sprintf("run %d %-9s failed %d, retried %d, longest stall %s, p99 %s, leader changes %d, took %s (rolling part %s)",
-				i+1, side, r.Failed, r.Retried, ms(r.Gap), ms(r.P99), r.LeaderChanges, r.Took.Round(time.Millisecond), r.Rolling.Round(time.Millisecond)))
-			for _, e := range r.Errors {
-				log.Info("    failed write: " + e)
-			}
-		}
+	rolling := func(r UpgradeRun) string {
+		return fmt.Sprintf(", retried %d (rolling part %s)", r.Retried, r.Rolling.Round(time.Millisecond))
+	}
+	var err error
+	res.Naive, res.Pilot, err = alternate(o.Runs, o.Log, "naive", rolling, func(run int, pilot bool) (*UpgradeRun, error) {
+		return o.once(ctx, run, pilot)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }

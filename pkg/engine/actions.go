@@ -37,6 +37,10 @@ var actions = map[Action]action{
 	Rejoin:          {rejoinDone, rejoinRun},
 	RestoreSnapshot: {restoreDone, restoreRun},
 	Verify:          {never, verifyRun},
+	// Day-2 (defrag.go).
+	Compact: {journalDone, compactRun},
+	Defrag:  {journalDone, defragRun},
+	Disarm:  {disarmDone, disarmRun},
 }
 
 func never(context.Context, *Env, Step) (bool, error) { return false, nil }

@@ -33,6 +33,8 @@ type Env struct {
 	// RestoreCluster restores every member's data from a snapshot file and
 	// starts the members (recoveries from a snapshot).
 	RestoreCluster func(ctx context.Context, file string) error
+	// Defrag tunes Compact and Defrag steps.
+	Defrag DefragOptions
 }
 
 func (e *Env) defaults() {
@@ -41,6 +43,9 @@ func (e *Env) defaults() {
 	}
 	if e.MaxLag == 0 {
 		e.MaxLag = 100
+	}
+	if e.Defrag.Timeout == 0 {
+		e.Defrag.Timeout = 10 * time.Minute
 	}
 	e.Log = logging.OrDiscard(e.Log)
 }

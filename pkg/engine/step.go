@@ -58,6 +58,13 @@ const (
 	Rejoin          Action = "rejoin"
 	RestoreSnapshot Action = "restore"
 	Verify          Action = "verify"
+	// Day-2 (defrag.go): Compact compacts the keyspace once, keeping
+	// Env.Defrag.Keep revisions; Defrag defragments Member (on Version,
+	// the version it runs) and waits until it is back; Disarm disarms the
+	// NOSPACE alarms and checks that a write is accepted.
+	Compact Action = "compact"
+	Defrag  Action = "defrag"
+	Disarm  Action = "disarm"
 )
 
 // Step is one piece of a change.
@@ -105,6 +112,12 @@ func (s Step) String() string {
 		return "restore every member from the snapshot"
 	case Verify:
 		return "verify the recovered cluster"
+	case Compact:
+		return "compact the keyspace"
+	case Defrag:
+		return "defragment " + s.Member
+	case Disarm:
+		return "disarm NOSPACE and check a write"
 	}
 	return fmt.Sprintf("%s %s %s", s.Action, s.Member, s.Version)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+	"github.com/etcdpilot/etcdpilot/pkg/defrag"
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
 	"github.com/etcdpilot/etcdpilot/pkg/member"
 	"github.com/etcdpilot/etcdpilot/pkg/plan"
@@ -72,6 +73,12 @@ func viewOf(v any) (*view, error) {
 		return recoveryReportView(v), nil
 	case *rehearse.Result:
 		return rehearsalView(v), nil
+	case *defrag.Plan:
+		return defragPlanView(v), nil
+	case *defrag.Report:
+		return defragReportView(v), nil
+	case defrag.AlarmList:
+		return alarmsView(v), nil
 	case *walcheck.Result:
 		return walView(v), nil
 	case *catalog.Catalog:

@@ -1,0 +1,196 @@
+package defrag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/pkg/engine"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
+)
+
+// ApplyOptions describe a run.
+type ApplyOptions struct {
+	Options
+	// Runtime, when there is one, restarts a member that a crash left
+	// down (the engine's recovery path).
+	Runtime     runtime.Runtime
+	JournalPath string
+	LockDir     string
+	Resume      bool
+	GateTimeout time.Duration
+	// Timeout bounds one member's defragmentation.
+	Timeout   time.Duration
+	Log       *slog.Logger
+	Observers []engine.Observer
+}
+
+// Report is what a run did.
+type Report struct {
+	// Kind is "defrag" or "space-recover".
+	Kind    string        `json:"kind"`
+	Plan    *Plan         `json:"plan,omitempty"`
+	Journal string        `json:"journal"`
+	State   string        `json:"state"`
+	Error   string        `json:"error,omitempty"`
+	Took    time.Duration `json:"took"`
+	Before  []Member      `json:"before,omitempty"`
+	After   []Member      `json:"after,omitempty"`
+	// Alarms are the alarms raised afterwards.
+	Alarms  []string       `json:"alarms,omitempty"`
+	Entries []engine.Entry `json:"steps"`
+}
+
+func (o ApplyOptions) kind() string {
+	if o.Space {
+		return "space-recover"
+	}
+	return "defrag"
+}
+
+// Apply plans (or resumes) and runs the defragmentation.
+func Apply(ctx context.Context, o ApplyOptions) (*Report, error) {
+	log := logging.OrDiscard(o.Log)
+	start := time.Now()
+	rep := &Report{Kind: o.kind(), Journal: o.JournalPath}
+	j, err := engine.LoadJournal(o.JournalPath)
+	resumed := err == nil && !engine.Finished(j.State)
+	switch {
+	case resumed && j.Kind != o.kind():
+		return nil, fmt.Errorf("a %s to %s is unfinished (journal %s, %s): finish it or give it up (etcdpilot upgrade abandon) first", j.Kind, j.Target, o.JournalPath, j.State)
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return nil, err
+	case !resumed && o.Resume:
+		return nil, fmt.Errorf("no unfinished %s in %s: nothing to resume", o.kind(), o.JournalPath)
+	}
+	if rep.Plan, err = MakePlan(ctx, o.Options); err != nil {
+		return nil, err
+	}
+	rep.Before = rep.Plan.Members
+	if !resumed && rep.Plan.Refusal != "" {
+		return nil, fmt.Errorf("%s; nothing was changed", rep.Plan.Refusal)
+	}
+	lock, err := engine.Lock(o.LockDir, rep.Plan.ClusterID)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	if resumed {
+		log.Info(fmt.Sprintf("resuming the %s from journal %s", o.kind(), o.JournalPath))
+		j.State, j.Error = engine.StateRunning, ""
+	} else {
+		if old, err := engine.LoadJournal(o.JournalPath); err == nil {
+			if err := old.Archive(); err != nil {
+				return nil, err
+			}
+		}
+		target := fmt.Sprintf("%d members, leader %s", len(rep.Plan.Chosen()), rep.Plan.Leader)
+		j = engine.NewJournal(o.JournalPath, o.kind(), rep.Plan.ClusterID, target, versions(rep.Plan))
+	}
+	env := &engine.Env{Session: o.Session, Runtime: o.Runtime, Journal: j, Log: log, GateTimeout: o.GateTimeout,
+		Defrag:    engine.DefragOptions{Keep: rep.Plan.Keep, Timeout: o.Timeout, HandOff: rep.Plan.Leader == LeaderHandOff, Alarm: alarmFor(o.Space)},
+		Observers: append([]engine.Observer{engine.Progress{Log: log}}, o.Observers...)}
+	if resumed {
+		if err := env.Note("resume", "started", ""); err != nil {
+			return nil, err
+		}
+		if o.Runtime != nil {
+			if err := env.Recover(ctx, nil); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		if err := env.Plan(steps(rep.Plan, o.Space)); err != nil {
+			return nil, err
+		}
+		if err := env.Note("start", "started", o.kind()); err != nil {
+			return nil, err
+		}
+	}
+	var runErr error
+	for _, s := range j.Planned {
+		if runErr = env.Do(ctx, s); runErr != nil {
+			runErr = fmt.Errorf("%s: %w; the %s stopped here (--resume carries on)", s, runErr, o.kind())
+			break
+		}
+	}
+	state := engine.StateDone
+	if runErr != nil {
+		state = engine.StateFailed
+		rep.Error = runErr.Error()
+	}
+	j.Finish(state, runErr)
+	rep.State, rep.Entries, rep.Took = state, j.Entries, time.Since(start)
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if after, err := MakePlan(actx, Options{Session: o.Session, Leader: rep.Plan.Leader}); err == nil {
+		rep.After, rep.Alarms = after.Members, after.Alarms
+	}
+	return rep, runErr
+}
+
+// steps: the compaction, each chosen member (leader last), the disarm.
+func steps(p *Plan, space bool) []engine.Step {
+	var out []engine.Step
+	if p.Compact {
+		out = append(out, engine.Step{Action: engine.Compact})
+	}
+	for _, m := range p.Chosen() {
+		out = append(out, engine.Step{Action: engine.Defrag, Member: m.Name, Version: m.Version})
+	}
+	if space {
+		out = append(out, engine.Step{Action: engine.Disarm})
+	}
+	return out
+}
+
+func versions(p *Plan) map[string]string {
+	out := map[string]string{}
+	for _, m := range p.Members {
+		out[m.Name] = m.Version
+	}
+	return out
+}
+
+func alarmFor(space bool) string {
+	if space {
+		return "NOSPACE"
+	}
+	return ""
+}
+
+// ParseBytes reads a size with its unit: 200MiB, 1.5GiB, 500MB, 4096B. A
+// bare number is refused: 45 could mean anything.
+func ParseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(t, u.suffix); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+			if err == nil && f >= 0 {
+				return int64(f * u.mult), nil
+			}
+			break
+		}
+	}
+	return 0, fmt.Errorf("size %q: give a number with its unit, e.g. 200MiB, 1GiB, 500MB", s)
+}
+
+// Fragmentation reads a percentage with its sign: 45%.
+func Fragmentation(s string) (float64, error) {
+	n, ok := strings.CutSuffix(strings.TrimSpace(s), "%")
+	f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+	if !ok || err != nil || f < 0 || f > 100 {
+		return 0, fmt.Errorf("fragmentation %q: give a percentage with its sign, from 0%% to 100%%, e.g. 45%%", s)
+	}
+	return f, nil
+}
