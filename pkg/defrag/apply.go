@@ -63,7 +63,7 @@ func Apply(ctx context.Context, o ApplyOptions) (*Report, error) {
 	resumed := err == nil && !engine.Finished(j.State)
 	switch {
 	case resumed && j.Kind != o.kind():
-		return nil, fmt.Errorf("a %s to %s is unfinished (journal %s, %s): finish it or give it up (etcdpilot upgrade abandon) first", j.Kind, j.Target, o.JournalPath, j.State)
+		return nil, fmt.Errorf("an unfinished %s (%s) is in journal %s (%s): finish it or give it up (etcdpilot upgrade abandon) first; nothing was changed", j.Kind, j.Target, o.JournalPath, j.State)
 	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return nil, err
 	case !resumed && o.Resume:

@@ -133,11 +133,13 @@ func (j *Journal) Pending() *Entry {
 	return nil
 }
 
-// Done reports whether the journal records the step done.
+// Done reports whether the journal records the step done, or skipped
+// because its effect was there: a step whose effect a later step undoes on
+// purpose (a retired member re-added) must not run again on a resume.
 func (j *Journal) Done(s Step) bool {
 	name := s.String()
 	for _, e := range j.Entries {
-		if e.Step == name && e.Status == "done" {
+		if e.Step == name && (e.Status == "done" || e.Status == "skipped") {
 			return true
 		}
 	}

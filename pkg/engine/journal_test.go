@@ -94,3 +94,23 @@ func TestLockPerCluster(t *testing.T) {
 	}
 	l.Unlock()
 }
+
+// TestDoneSkipped: a step skipped because its effect was there counts as
+// done, so that a resume does not run it again after a later step undid
+// that effect on purpose (a retired member re-added: a crash once made
+// recover apply retire the rejoined member a second time).
+func TestDoneSkipped(t *testing.T) {
+	j := NewJournal(filepath.Join(t.TempDir(), "j.json"), "recover", "c1", "m1", nil)
+	retire := Step{Action: Retire, Member: "m3"}
+	j.Observe(Entry{Step: retire.String(), Action: Retire, Member: "m3", Status: "started"})
+	if j.Done(retire) {
+		t.Fatal("started counts as done")
+	}
+	j.Observe(Entry{Step: retire.String(), Action: Retire, Member: "m3", Status: "skipped", Detail: "already done"})
+	if !j.Done(retire) {
+		t.Fatal("skipped does not count as done")
+	}
+	if j.Done(Step{Action: Retire, Member: "m2"}) {
+		t.Fatal("another member's step counts as done")
+	}
+}
