@@ -8,7 +8,7 @@ PKGS     := ./...
 # keeps a 2-core machine busy without starving etcd of CPU.
 TESTFLAGS ?= -p 2 -timeout 40m
 
-.PHONY: build demo test unit etcd-binaries test-deps lint bench clean
+.PHONY: build demo test unit etcd-binaries test-deps versitygw lint bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/etcdpilot
@@ -22,7 +22,10 @@ etcd-binaries: build
 test-deps:
 	./scripts/test-deps.sh
 
-test: test-deps etcd-binaries
+versitygw:
+	./scripts/versitygw.sh
+
+test: test-deps etcd-binaries versitygw
 	$(GO) vet $(PKGS)
 	$(GO) test $(TESTFLAGS) $(PKGS)
 

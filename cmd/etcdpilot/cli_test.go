@@ -39,8 +39,14 @@ type result struct {
 // run executes etcdpilot with a private state directory.
 func run(t *testing.T, stateDir string, args ...string) result {
 	t.Helper()
+	return runEnv(t, stateDir, nil, args...)
+}
+
+// runEnv is run with more environment variables.
+func runEnv(t *testing.T, stateDir string, env []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(etcdpilotBin, args...)
-	cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+stateDir, "ETCDPILOT_LOCK_DIR="+filepath.Join(stateDir, "locks"))
+	cmd.Env = append(append(os.Environ(), "ETCDPILOT_STATE_DIR="+stateDir, "ETCDPILOT_LOCK_DIR="+filepath.Join(stateDir, "locks")), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -18,6 +18,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 )
 
 // globals are the flags every command shares: etcdctl's connection flags,
@@ -67,6 +68,10 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.catalogF, "catalog", "", "release catalog file replacing the embedded one")
 	f.StringVar(&g.logLevel, "log-level", "info", "log messages at this level and above on stderr: debug, info, warn, error")
 	f.StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
+	// S3 follows the AWS conventions (AWS_* environment, profiles); these
+	// override the endpoint and the addressing.
+	f.StringVar(&snapshot.S3Settings.Endpoint, "s3-endpoint", "", "S3-compatible endpoint for s3:// snapshot locations (default: AWS_ENDPOINT_URL_S3, else AWS)")
+	f.BoolVar(&snapshot.S3Settings.PathStyle, "s3-path-style", false, "address S3 buckets by path (bucket in the URL path), as most S3-compatible servers want")
 }
 
 // passOn lists the global flags a child etcdpilot needs to see what this

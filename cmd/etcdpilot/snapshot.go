@@ -23,7 +23,7 @@ func newSnapshotSaveCmd(g *globals) *cobra.Command {
 	var sb, from string
 	var memberHash bool
 	cmd := &cobra.Command{
-		Use:   "save [DIR|FILE]",
+		Use:   "save [DIR|FILE|s3://BUCKET/PREFIX/[NAME]]",
 		Short: "Stream a snapshot from the most caught-up healthy member into a file, with a JSON sidecar",
 		Long: `Stream a snapshot through the Maintenance API into a 0600 temporary file,
 hashing it on the way; check etcd's SHA-256 trailer, fsync, open it with
@@ -59,7 +59,7 @@ func newSnapshotVerifyCmd(g *globals) *cobra.Command {
 	var drill bool
 	var etcdVersion string
 	cmd := &cobra.Command{
-		Use:   "verify FILE",
+		Use:   "verify FILE|s3://BUCKET/PREFIX/NAME",
 		Short: "Check trailer, sidecar, bbolt consistency, revision, key count and HashKV; --drill restores it into a scratch etcd",
 		Long: `Exit status: 0 when everything matches, 1 on any mismatch, 2 when the file
 cannot be read or is not a snapshot.`,
@@ -88,7 +88,7 @@ func newSnapshotRestoreCmd(g *globals) *cobra.Command {
 	var names []string
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "restore FILE",
+		Use:   "restore FILE|s3://BUCKET/PREFIX/NAME",
 		Short: "Restore a sandbox, or the data directories of all members, from a snapshot",
 		Long: `With --sandbox NAME: stop that sandbox's members, move their data directories
 aside, restore them from the snapshot with a new cluster token, start them and
@@ -104,7 +104,11 @@ directory is refused unless --force, which moves it aside and never deletes it.`
       --name a --initial-advertise-peer-urls https://10.0.0.1:2380 --data-dir /var/lib/etcd --initial-cluster-token new-token`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			file := args[0]
+			file, done, err := snapshot.Local(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			defer done()
 			if sb != "" {
 				s, err := g.openSandbox(sb, cmd.ErrOrStderr())
 				if err != nil {
@@ -114,7 +118,7 @@ directory is refused unless --force, which moves it aside and never deletes it.`
 				if err != nil {
 					return err
 				}
-				return g.print(cmd, &snapshot.RestoreResult{File: file, Sandbox: sb, Compared: cmp})
+				return g.print(cmd, &snapshot.RestoreResult{File: args[0], Sandbox: sb, Compared: cmp})
 			}
 			targets, err := restoreTargets(initialCluster, names, peerURLs, dataDir, dataDirTemplate)
 			if err != nil {
@@ -124,7 +128,7 @@ directory is refused unless --force, which moves it aside and never deletes it.`
 			if err != nil {
 				return err
 			}
-			return g.print(cmd, &snapshot.RestoreResult{File: file, Targets: targets, InitialCluster: initialCluster, Token: tok})
+			return g.print(cmd, &snapshot.RestoreResult{File: args[0], Targets: targets, InitialCluster: initialCluster, Token: tok})
 		},
 	}
 	addSandboxFlag(cmd, &sb)
@@ -185,11 +189,11 @@ func restoreTargets(initialCluster string, names []string, peerURLs, dataDir, te
 
 func newSnapshotLsCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "ls DIR",
+		Use:   "ls DIR|s3://BUCKET/PREFIX/",
 		Short: "List snapshots with their sidecars and when they were last verified, and saves that never finished",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := snapshot.OpenStore(args[0])
+			store, err := snapshot.OpenStore(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -206,11 +210,11 @@ func newSnapshotPruneCmd(g *globals) *cobra.Command {
 	var p snapshot.Policy
 	var dryRun bool
 	cmd := &cobra.Command{
-		Use:   "prune DIR",
+		Use:   "prune DIR|s3://BUCKET/PREFIX/",
 		Short: "Delete snapshots the retention policy does not keep (only files with an etcdpilot sidecar)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := snapshot.OpenStore(args[0])
+			store, err := snapshot.OpenStore(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

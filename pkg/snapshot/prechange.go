@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
@@ -22,10 +23,12 @@ type PreChange struct {
 
 // Take saves and verifies the snapshot and returns where it is.
 func (p PreChange) Take(ctx context.Context, s *cluster.Session) (string, error) {
-	if err := os.MkdirAll(p.Dest, 0o700); err != nil {
-		return "", err
+	if !IsS3(p.Dest) {
+		if err := os.MkdirAll(p.Dest, 0o700); err != nil {
+			return "", err
+		}
 	}
-	_, file, err := Save(ctx, s, p.Dest+string(os.PathSeparator), SaveOptions{Version: p.Version})
+	_, file, err := Save(ctx, s, strings.TrimSuffix(p.Dest, "/")+"/", SaveOptions{Version: p.Version})
 	if err != nil {
 		return "", err
 	}
@@ -42,7 +45,7 @@ func (p PreChange) Take(ctx context.Context, s *cluster.Session) (string, error)
 
 // Exists reports whether the snapshot is still in its store.
 func (p PreChange) Exists(ctx context.Context, name string) bool {
-	store, n, err := Locate(name)
+	store, n, err := Locate(ctx, name)
 	if err != nil {
 		return false
 	}

@@ -56,11 +56,14 @@ func Save(ctx context.Context, s *cluster.Session, dest string, opts SaveOptions
 	if err != nil {
 		return nil, "", err
 	}
-	store, name, err := destination(dest, cl.ClusterID)
+	store, name, err := destination(ctx, dest, cl.ClusterID)
 	if err != nil {
 		return nil, "", err
 	}
-	path := filepath.Join(store.Path, name)
+	path := filepath.Join(store.String(), name)
+	if IsS3(dest) {
+		path = store.String() + name
+	}
 	c, err := s.Pool().Client(ctx, src.Endpoint)
 	if err != nil {
 		return nil, "", err
@@ -215,28 +218,45 @@ func pickSource(cl *status.Cluster, from string) (*status.Member, error) {
 // destination turns dest into a directory store and a name: a directory
 // (existing, or ending in /) gets snapshot-<cluster>-<UTC time>.db; an
 // existing file is refused.
-func destination(dest, clusterID string) (Dir, string, error) {
+func destination(ctx context.Context, dest, clusterID string) (Store, string, error) {
 	if dest == "" {
 		dest = "."
+	}
+	stamped := fmt.Sprintf("snapshot-%s-%s.db", clusterID, time.Now().UTC().Format("20060102T150405.000Z"))
+	if IsS3(dest) {
+		if strings.HasSuffix(dest, "/") || strings.Count(dest, "/") == 2 {
+			st, err := OpenStore(ctx, dest)
+			return st, stamped, err
+		}
+		st, name, err := Locate(ctx, dest)
+		if err != nil {
+			return nil, "", err
+		}
+		if ok, err := st.Exists(ctx, name); err != nil || ok {
+			if err == nil {
+				err = fmt.Errorf("%s already exists; choose another name or a prefix ending in /", dest)
+			}
+			return nil, "", err
+		}
+		return st, name, nil
 	}
 	st, err := os.Stat(dest)
 	isDir := (err == nil && st.IsDir()) || strings.HasSuffix(dest, string(os.PathSeparator))
 	if isDir {
 		if err := os.MkdirAll(dest, 0o700); err != nil {
-			return Dir{}, "", err
+			return nil, "", err
 		}
-		name := fmt.Sprintf("snapshot-%s-%s.db", clusterID, time.Now().UTC().Format("20060102T150405.000Z"))
-		return Dir{Path: filepath.Clean(dest)}, name, nil
+		return Dir{Path: filepath.Clean(dest)}, stamped, nil
 	}
 	if err == nil {
-		return Dir{}, "", fmt.Errorf("%s already exists; choose another name or a directory", dest)
+		return nil, "", fmt.Errorf("%s already exists; choose another name or a directory", dest)
 	}
 	if !isNotExist(err) {
-		return Dir{}, "", err
+		return nil, "", err
 	}
 	dir := filepath.Dir(dest)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return Dir{}, "", fmt.Errorf("directory %s does not exist", dir)
+		return nil, "", fmt.Errorf("directory %s does not exist", dir)
 	}
 	return Dir{Path: dir}, filepath.Base(dest), nil
 }

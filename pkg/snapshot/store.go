@@ -138,22 +138,42 @@ func (d Dir) PutSidecar(ctx context.Context, name string, sc *Sidecar) error {
 	return WriteSidecar(d.file(name), sc)
 }
 
-// Locate splits a snapshot location (a path; later also s3://) into its
-// store and the snapshot's name there.
-func Locate(location string) (Store, string, error) {
+// S3Settings are the S3 overrides of this process (--s3-endpoint,
+// --s3-path-style); credentials and region come from the AWS SDK's usual
+// places.
+var S3Settings S3Options
+
+// Locate splits a snapshot location (a path, or s3://bucket/prefix/NAME)
+// into its store and the snapshot's name there.
+func Locate(ctx context.Context, location string) (Store, string, error) {
 	if location == "" {
 		return nil, "", errors.New("no snapshot given")
 	}
+	if IsS3(location) {
+		i := strings.LastIndex(location, "/")
+		if i < len("s3://") || i == len(location)-1 {
+			return nil, "", fmt.Errorf("%s: name the snapshot, s3://BUCKET/PREFIX/NAME.db", location)
+		}
+		st, err := OpenS3(ctx, location[:i+1], S3Settings)
+		if err != nil {
+			return nil, "", err
+		}
+		return st, location[i+1:], nil
+	}
 	if strings.Contains(location, "://") {
-		return nil, "", fmt.Errorf("%s: only local paths are supported as snapshot locations", location)
+		return nil, "", fmt.Errorf("%s: a snapshot is a local path or s3://BUCKET/PREFIX/NAME", location)
 	}
 	return Dir{Path: filepath.Dir(location)}, filepath.Base(location), nil
 }
 
-// OpenStore returns the store at a location that names a directory.
-func OpenStore(location string) (Store, error) {
+// OpenStore returns the store at a location that names a directory or an
+// s3://bucket/prefix/.
+func OpenStore(ctx context.Context, location string) (Store, error) {
+	if IsS3(location) {
+		return OpenS3(ctx, location, S3Settings)
+	}
 	if strings.Contains(location, "://") {
-		return nil, fmt.Errorf("%s: only local directories are supported as snapshot stores", location)
+		return nil, fmt.Errorf("%s: a snapshot store is a local directory or s3://BUCKET/PREFIX/", location)
 	}
 	st, err := os.Stat(location)
 	if err != nil {
@@ -163,4 +183,14 @@ func OpenStore(location string) (Store, error) {
 		return nil, fmt.Errorf("%s is not a directory", location)
 	}
 	return Dir{Path: location}, nil
+}
+
+// Local makes the snapshot at location a local file (downloaded and
+// checked for a remote store); call done when finished with it.
+func Local(ctx context.Context, location string) (string, func(), error) {
+	store, name, err := Locate(ctx, location)
+	if err != nil {
+		return "", nil, err
+	}
+	return store.Fetch(ctx, name)
 }

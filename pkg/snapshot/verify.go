@@ -50,7 +50,7 @@ type VerifyOptions struct {
 // count and HashKV; with a drill, a real etcd restored from the file must
 // agree too. A passing verify is recorded in the sidecar.
 func Verify(ctx context.Context, location string, opts VerifyOptions) (*Report, error) {
-	store, name, err := Locate(location)
+	store, name, err := Locate(ctx, location)
 	if err != nil {
 		return nil, err
 	}
