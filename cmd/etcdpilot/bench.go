@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -8,6 +9,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/bench"
 	"github.com/etcdpilot/etcdpilot/pkg/defrag"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 )
 
 func newBenchCmd(g *globals) *cobra.Command {
@@ -22,6 +24,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 func newBenchSnapshotCmd(g *globals) *cobra.Command {
 	o := bench.SnapshotOptions{}
 	var sizeMiB int64
+	var store string
 	cmd := &cobra.Command{
 		Use:   "snapshot",
 		Short: "Fill a sandbox, then time etcdctl/etcdutl against etcdpilot's snapshot save and restore",
@@ -32,10 +35,17 @@ func newBenchSnapshotCmd(g *globals) *cobra.Command {
 			o.Log, o.Progress = g.log, g.progress(cmd)
 			return runBench(cmd, g, func(root string) (any, error) {
 				o.Root, o.Scratch = root, root
+				if store != "" {
+					if !snapshot.IsS3(store) {
+						return nil, fmt.Errorf("--store %q: give s3://BUCKET/PREFIX/", store)
+					}
+					return bench.SnapshotS3(cmd.Context(), o, store)
+				}
 				return bench.Snapshot(cmd.Context(), o)
 			})
 		},
 	}
+	cmd.Flags().StringVar(&store, "store", "", "compare the local save with a save into this s3://BUCKET/PREFIX/ (AWS environment, --s3-endpoint)")
 	cmd.Flags().StringVar(&o.Version, "version", sandbox.DefaultVersion, "etcd version")
 	cmd.Flags().Int64Var(&sizeMiB, "size-mib", 1024, "database size to reach, MiB")
 	cmd.Flags().IntVar(&o.Runs, "runs", 3, "runs of each side")
