@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests run for real, once per machine:
-# dpkg-deb (etcd 3.4.23 comes from Debian's etcd-server package) and
-# OpenSSH's server and client (the command runtime's hooks over SSH).
+# dpkg-deb (etcd 3.4.23 comes from Debian's etcd-server package), OpenSSH's
+# server and client (the command runtime's hooks over SSH), and Prometheus
+# with promtool (the agent is scraped, its exposition and rules linted).
 set -euo pipefail
 need=""
-for tool in dpkg-deb sshd ssh ssh-keygen; do
+for tool in dpkg-deb sshd ssh ssh-keygen prometheus promtool; do
 	command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || need="$need $tool"
 done
 [ -z "$need" ] && exit 0
@@ -12,4 +13,9 @@ echo "installing Debian packages for:$need"
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends dpkg openssh-server openssh-client >/dev/null
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends dpkg openssh-server openssh-client prometheus >/dev/null
+# The package just installed starts a Prometheus service where there is an
+# init system; the tests start their own.
+if [[ "$need" == *prometheus* ]]; then
+	$sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi

@@ -82,6 +82,7 @@ func newRoot() *cobra.Command {
 		newDefragCmd(g),
 		newSpaceCmd(g),
 		newAlarmCmd(g),
+		newAgentCmd(g),
 		newCatalogCmd(g),
 		newSnapshotCmd(g),
 		newBenchCmd(g),

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/etcdpilot/etcdpilot/pkg/agent"
+)
+
+func newAgentCmd(g *globals) *cobra.Command {
+	var file, sb string
+	cmd := &cobra.Command{
+		Use:   "agent --config FILE",
+		Short: "Run scheduled backups and status checks for one cluster, with Prometheus metrics",
+		Long: `A long-running process for one cluster (--endpoints and etcdctl's TLS flags,
+or --sandbox): backups on cron schedules into a directory or s3://bucket/prefix/,
+each verified and followed by its retention; status and hash checks; /metrics
+(Prometheus) and /healthz on the configured address. A job's run never
+overlaps its previous one (the skipped run is counted); SIGTERM or SIGINT
+waits for the runs under way, then exits.
+
+The file (YAML; an unknown key or a bad schedule is refused with its line):
+
+  listen: 127.0.0.1:9479
+  backups:
+    - name: hourly
+      schedule: "0 * * * *"        # five cron fields, or @every 15m, @daily
+      store: s3://backups/etcd/     # or a directory
+      keep: {last: 24, daily: 7}
+      timeout: 1h
+  checks:
+    schedule: "@every 30s"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := agent.Load(file)
+			if err != nil {
+				return err
+			}
+			s, err := g.session(sb)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			a := &agent.Agent{Config: c, Session: s, Version: Version, Log: g.log}
+			return a.Run(cmd.Context(), nil)
+		},
+	}
+	cmd.Flags().StringVar(&file, "config", "", "agent configuration file (YAML)")
+	cmd.MarkFlagRequired("config")
+	addSandboxFlag(cmd, &sb)
+	return cmd
+}

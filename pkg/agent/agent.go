@@ -1,0 +1,234 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/robfig/cron/v3"
+
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
+	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
+)
+
+// Agent runs the jobs of one configuration against one cluster.
+type Agent struct {
+	Config  *Config
+	Session *cluster.Session
+	Version string
+	Log     *slog.Logger
+
+	m      *metrics
+	mu     sync.Mutex
+	last   map[string]time.Time // job → last successful backup
+	leader string
+	health string // why /healthz fails, empty when fine
+}
+
+// Run serves /metrics and /healthz, runs the schedules until ctx ends,
+// then waits for the runs under way and returns. ready, when set, is
+// called with the listening address.
+func (a *Agent) Run(ctx context.Context, ready func(addr string)) error {
+	a.Log = logging.OrDiscard(a.Log)
+	a.last = map[string]time.Time{}
+	a.m = newMetrics(a.ages)
+	ln, err := net.Listen("tcp", a.Config.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.Config.Listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(a.m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", a.healthz)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+
+	c := cron.New(cron.WithParser(parser), cron.WithChain(cron.Recover(cronLogger{a.Log})))
+	for _, b := range a.Config.Backups {
+		b := b
+		if _, err := c.AddJob(b.Schedule.Spec, a.once(b.Name, func() { a.backup(ctx, b) })); err != nil {
+			return err
+		}
+	}
+	if ch := a.Config.Checks; ch != nil {
+		if _, err := c.AddJob(ch.Schedule.Spec, a.once("checks", func() { a.check(ctx) })); err != nil {
+			return err
+		}
+	}
+	c.Start()
+	a.Log.Info(fmt.Sprintf("agent serving /metrics and /healthz on %s; %d backup jobs", ln.Addr(), len(a.Config.Backups)))
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	<-ctx.Done()
+	a.Log.Info("stopping: waiting for the runs under way")
+	<-c.Stop().Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// once wraps a job so that a run never starts while the previous one is
+// under way (the skipped run is counted and logged).
+func (a *Agent) once(name string, fn func()) cron.Job {
+	var running sync.Mutex
+	return cron.FuncJob(func() {
+		if !running.TryLock() {
+			a.m.skippedOverlapping.WithLabelValues(name).Inc()
+			a.Log.Warn(fmt.Sprintf("%s: the previous run is still under way; this one is skipped", name))
+			return
+		}
+		defer running.Unlock()
+		fn()
+	})
+}
+
+// backup saves a snapshot into the job's store, verifies it and prunes.
+func (a *Agent) backup(ctx context.Context, b Backup) {
+	ctx, cancel := context.WithTimeout(ctx, b.Timeout)
+	defer cancel()
+	start := time.Now()
+	a.m.backupLastAttempt.WithLabelValues(b.Name).Set(unix(start))
+	err := a.backupOnce(ctx, b)
+	if err != nil {
+		a.m.backupLastOK.WithLabelValues(b.Name).Set(0)
+		a.m.backupRuns.WithLabelValues(b.Name, "failure").Inc()
+		a.Log.Error(fmt.Sprintf("backup %s failed: %v", b.Name, err), "job", b.Name)
+		return
+	}
+	a.m.backupLastOK.WithLabelValues(b.Name).Set(1)
+	a.m.backupRuns.WithLabelValues(b.Name, "success").Inc()
+	a.m.backupDuration.WithLabelValues(b.Name).Set(time.Since(start).Seconds())
+	a.m.backupLastSuccess.WithLabelValues(b.Name).Set(unix(time.Now()))
+	a.mu.Lock()
+	a.last[b.Name] = time.Now()
+	a.mu.Unlock()
+}
+
+func (a *Agent) backupOnce(ctx context.Context, b Backup) error {
+	dest := b.Store
+	if !strings.HasSuffix(dest, "/") {
+		dest += "/"
+	}
+	sc, path, err := snapshot.Save(ctx, a.Session, dest, snapshot.SaveOptions{Version: a.Version})
+	if err != nil {
+		return err
+	}
+	r, err := snapshot.Verify(ctx, path, snapshot.VerifyOptions{})
+	if err != nil {
+		return err
+	}
+	if !r.OK() {
+		return fmt.Errorf("%s does not verify: %s", path, strings.Join(r.Problems, "; "))
+	}
+	a.m.backupSize.WithLabelValues(b.Name).Set(float64(sc.Size))
+	a.Log.Info(fmt.Sprintf("backup %s: %s (revision %d, %d bytes), verified", b.Name, path, sc.Revision, sc.Size), "job", b.Name)
+	p := snapshot.Policy{KeepLast: b.Keep.Last, KeepHourly: b.Keep.Hourly, KeepDaily: b.Keep.Daily}
+	if p == (snapshot.Policy{}) {
+		return nil
+	}
+	store, err := snapshot.OpenStore(ctx, b.Store)
+	if err != nil {
+		return err
+	}
+	_, err = snapshot.Prune(ctx, store, p, false)
+	return err
+}
+
+// check reads every member's status and the hash agreement.
+func (a *Agent) check(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cl, err := a.Session.StatusWithHashes(ctx)
+	if err != nil {
+		a.m.checkRuns.WithLabelValues("failure").Inc()
+		a.setHealth("status check failed: " + err.Error())
+		a.Log.Error("status check failed: " + err.Error())
+		return
+	}
+	a.m.checkRuns.WithLabelValues("success").Inc()
+	a.m.checkLastSuccess.Set(unix(time.Now()))
+	for _, m := range cl.Members {
+		up := 0.0
+		if m.Reachable {
+			up = 1
+			a.m.memberDBSize.WithLabelValues(m.Name).Set(float64(m.DBSize))
+			a.m.memberDBInUse.WithLabelValues(m.Name).Set(float64(m.DBSizeInUse))
+		}
+		a.m.memberHealthy.WithLabelValues(m.Name).Set(up)
+	}
+	switch cl.Hash.Result {
+	case status.HashAgree:
+		a.m.hashAgree.Set(1)
+	case status.HashMismatch:
+		a.m.hashAgree.Set(0)
+	}
+	a.m.alarms.Reset()
+	for _, kind := range []string{"NOSPACE", "CORRUPT"} {
+		n := 0
+		for _, al := range cl.Alarms {
+			if strings.HasPrefix(al, kind+" ") {
+				n++
+			}
+		}
+		a.m.alarms.WithLabelValues(kind).Set(float64(n))
+	}
+	a.mu.Lock()
+	if a.leader != "" && cl.Leader != "" && cl.Leader != a.leader {
+		a.m.leaderChanges.Inc()
+	}
+	if cl.Leader != "" {
+		a.leader = cl.Leader
+	}
+	a.mu.Unlock()
+	if cl.Health != status.Healthy {
+		a.setHealth(fmt.Sprintf("cluster %s: %s", cl.Health, strings.Join(cl.Reasons, "; ")))
+		return
+	}
+	a.setHealth("")
+}
+
+func (a *Agent) setHealth(why string) {
+	a.mu.Lock()
+	a.health = why
+	a.mu.Unlock()
+}
+
+// healthz answers 200 while the agent runs and its last check found the
+// cluster healthy, 503 with the reason otherwise.
+func (a *Agent) healthz(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	why := a.health
+	a.mu.Unlock()
+	if why != "" {
+		http.Error(w, why, http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// ages is each job's backup age, for the scrape.
+func (a *Agent) ages() map[string]float64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := map[string]float64{}
+	for job, t := range a.last {
+		out[job] = time.Since(t).Seconds()
+	}
+	return out
+}
+
+// cronLogger makes cron's panics reach the log.
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) {}
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error(fmt.Sprintf("%s: %v", msg, err))
+}

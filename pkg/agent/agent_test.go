@@ -1,0 +1,170 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/internal/testutil"
+	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+)
+
+func writeConfig(t *testing.T, text string) string {
+	p := filepath.Join(t.TempDir(), "agent.yaml")
+	testutil.Must(t, os.WriteFile(p, []byte(text), 0o600))
+	return p
+}
+
+// TestLoad: an unknown key and a bad schedule are refused with their
+// line; a backup without a store too.
+func TestLoad(t *testing.T) {
+	for text, want := range map[string]string{
+		"listen: 127.0.0.1:0\nbackups:\n  - schedule: \"@every 1m\"\n    store: /b\n    retain: 3\n": "line 5: field retain not found",
+		"backups:\n  - schedule: \"61 * * * *\"\n    store: /b\n":                                    "line 2: schedule \"61 * * * *\"",
+		"backups:\n  - schedule: \"@every 1m\"\n":                                                    "has no store",
+		"listen: 127.0.0.1:0\n": "nothing to do",
+	} {
+		if _, err := Load(writeConfig(t, text)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", text, err, want)
+		}
+	}
+	c, err := Load(writeConfig(t, "backups:\n  - schedule: \"*/5 * * * *\"\n    store: s3://b/p/\n    keep: {last: 3}\n    timeout: 30m\nchecks:\n  schedule: \"@every 30s\"\n"))
+	testutil.Must(t, err)
+	if c.Backups[0].Timeout != 30*time.Minute || c.Backups[0].Keep.Last != 3 || c.Backups[0].Name != "backup-1" || c.Listen != "127.0.0.1:9479" {
+		t.Errorf("config %+v", c)
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestAgent runs the agent on a sandbox: a backup every second into a
+// directory keeping the last 2, checks every second. The exposition passes
+// promtool; a real Prometheus scrapes the agent and its query API returns
+// the backup age; the shipped alert rules pass promtool. Stopping waits
+// for the run under way.
+func TestAgent(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Members: 3, Versions: []string{testutil.V36}})
+	st, _ := sb.State()
+	dir := t.TempDir()
+	c, err := Load(writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:0\nbackups:\n  - name: fast\n    schedule: \"@every 1s\"\n    store: %s\n    keep: {last: 2}\nchecks:\n  schedule: \"@every 1s\"\n", dir)))
+	testutil.Must(t, err)
+	a := &Agent{Config: c, Session: testutil.Session(t, st.Conn()), Version: "test", Log: testutil.Logger(t)}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, func(addr string) { addrc <- addr }) }()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	base := "http://" + addr
+	var metrics string
+	testutil.Eventually(t, time.Minute, func() error {
+		_, metrics = get(t, base+"/metrics")
+		if !strings.Contains(metrics, `etcdpilot_backup_runs_total{backup="fast",result="success"} 3`) {
+			return fmt.Errorf("fewer than 3 backups yet")
+		}
+		return nil
+	})
+	for _, want := range []string{`etcdpilot_backup_age_seconds{backup="fast"}`, `etcdpilot_member_healthy{member="m1"} 1`, "etcdpilot_hash_agreement 1", `etcdpilot_alarms{alarm="NOSPACE"} 0`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if code, body := get(t, base+"/healthz"); code != 200 {
+		t.Errorf("/healthz: %d %s", code, body)
+	}
+	snaps, _ := filepath.Glob(filepath.Join(dir, "*.db"))
+	if len(snaps) > 3 { // the retention runs after each save: 2, or 3 mid-run
+		t.Errorf("%d snapshots kept, want 2", len(snaps))
+	}
+
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool not found: make test installs Debian's prometheus")
+	}
+	chk := exec.Command(promtool, "check", "metrics")
+	chk.Stdin = strings.NewReader(metrics)
+	if out, err := chk.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(promtool, "check", "rules", "../../deploy/prometheus/etcdpilot-rules.yaml").CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules: %v\n%s", err, out)
+	}
+	scrape(t, addr)
+
+	cancel()
+	select {
+	case err := <-done:
+		testutil.Must(t, err)
+	case <-time.After(time.Minute):
+		t.Fatal("the agent did not stop")
+	}
+	if code, _ := get(t, base+"/healthz"); code != 0 {
+		t.Error("/healthz still answers after the stop")
+	}
+}
+
+// scrape runs Debian's Prometheus against the agent and reads the backup
+// age back through its query API.
+func scrape(t *testing.T, agent string) {
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Fatal("prometheus not found: make test installs Debian's prometheus")
+	}
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	testutil.Must(t, err)
+	paddr := ln.Addr().String()
+	ln.Close()
+	conf := filepath.Join(dir, "prometheus.yml")
+	testutil.Must(t, os.WriteFile(conf, []byte(fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: etcdpilot\n    static_configs:\n      - targets: [%q]\n", agent)), 0o600))
+	cmd := exec.Command(bin, "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+paddr)
+	logf, _ := os.Create(filepath.Join(dir, "prometheus.log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	testutil.Must(t, cmd.Start())
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		logf.Close()
+	}()
+	testutil.Eventually(t, time.Minute, func() error {
+		_, body := get(t, "http://"+paddr+"/api/v1/query?query=etcdpilot_backup_age_seconds")
+		var r struct {
+			Status string
+			Data   struct {
+				Result []struct {
+					Metric map[string]string
+					Value  []any
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(body), &r); err != nil || r.Status != "success" || len(r.Data.Result) == 0 {
+			return fmt.Errorf("no sample yet: %.200s", body)
+		}
+		if r.Data.Result[0].Metric["backup"] != "fast" {
+			return fmt.Errorf("labels %v", r.Data.Result[0].Metric)
+		}
+		return nil
+	})
+}

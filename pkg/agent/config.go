@@ -1,0 +1,111 @@
+// Package agent is etcdpilot's long-running process for one cluster:
+// backups on a schedule into any snapshot store with retention, status and
+// hash checks, and the Prometheus metrics and health endpoint that say how
+// both are doing. Runs of one job never overlap; a stop waits for the runs
+// under way.
+package agent
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the agent's configuration file.
+type Config struct {
+	// Listen is where /metrics and /healthz are served.
+	Listen string `yaml:"listen"`
+	// Backups are the scheduled snapshots.
+	Backups []Backup `yaml:"backups"`
+	// Checks is the schedule of status and hash checks.
+	Checks *Check `yaml:"checks"`
+}
+
+// Backup is one backup job.
+type Backup struct {
+	Name     string   `yaml:"name"`
+	Schedule Schedule `yaml:"schedule"`
+	// Store is a directory or s3://bucket/prefix/.
+	Store string `yaml:"store"`
+	// Keep is the retention applied after each successful backup.
+	Keep Keep `yaml:"keep"`
+	// Timeout bounds one backup (default 1 h: multi-GiB databases).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Keep is a retention policy (snapshot prune's).
+type Keep struct {
+	Last   int `yaml:"last"`
+	Hourly int `yaml:"hourly"`
+	Daily  int `yaml:"daily"`
+}
+
+// Check schedules the status and hash checks.
+type Check struct {
+	Schedule Schedule `yaml:"schedule"`
+}
+
+// Schedule is a cron expression (five fields, or @every 30s, @hourly...)
+// checked when the file is read, with its line for errors.
+type Schedule struct {
+	Spec string
+	Line int
+}
+
+var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// UnmarshalYAML reads and checks a schedule.
+func (s *Schedule) UnmarshalYAML(n *yaml.Node) error {
+	s.Line = n.Line
+	if err := n.Decode(&s.Spec); err != nil {
+		return err
+	}
+	if _, err := parser.Parse(s.Spec); err != nil {
+		return fmt.Errorf("line %d: schedule %q: %v (five cron fields, or @every 1h, @daily)", n.Line, s.Spec, err)
+	}
+	return nil
+}
+
+// Load reads a configuration file strictly: an unknown key or a bad
+// schedule is refused with its line.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:9479"
+	}
+	if len(c.Backups) == 0 && c.Checks == nil {
+		return nil, fmt.Errorf("%s: nothing to do: give backups or checks", path)
+	}
+	for i := range c.Backups {
+		b := &c.Backups[i]
+		if b.Name == "" {
+			b.Name = fmt.Sprintf("backup-%d", i+1)
+		}
+		if b.Store == "" {
+			return nil, fmt.Errorf("%s: line %d: backup %s has no store (a directory or s3://bucket/prefix/)", path, b.Schedule.Line, b.Name)
+		}
+		if b.Schedule.Spec == "" {
+			return nil, fmt.Errorf("%s: backup %s has no schedule", path, b.Name)
+		}
+		if b.Timeout <= 0 {
+			b.Timeout = time.Hour
+		}
+	}
+	if c.Checks != nil && c.Checks.Schedule.Spec == "" {
+		return nil, fmt.Errorf("%s: checks have no schedule", path)
+	}
+	return &c, nil
+}

@@ -1,0 +1,82 @@
+package agent
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the agent's Prometheus metrics, on a registry of its own.
+type metrics struct {
+	reg *prometheus.Registry
+
+	backupLastSuccess  *prometheus.GaugeVec
+	backupLastAttempt  *prometheus.GaugeVec
+	backupLastOK       *prometheus.GaugeVec
+	backupSize         *prometheus.GaugeVec
+	backupDuration     *prometheus.GaugeVec
+	backupRuns         *prometheus.CounterVec
+	memberHealthy      *prometheus.GaugeVec
+	memberDBSize       *prometheus.GaugeVec
+	memberDBInUse      *prometheus.GaugeVec
+	leaderChanges      prometheus.Counter
+	hashAgree          prometheus.Gauge
+	alarms             *prometheus.GaugeVec
+	checkLastSuccess   prometheus.Gauge
+	checkRuns          *prometheus.CounterVec
+	skippedOverlapping *prometheus.CounterVec
+}
+
+func newMetrics(backupAge func() map[string]float64) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	g := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "etcdpilot", Name: name, Help: help}, labels)
+		m.reg.MustRegister(v)
+		return v
+	}
+	c := func(name, help string, labels ...string) *prometheus.CounterVec {
+		v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "etcdpilot", Name: name, Help: help}, labels)
+		m.reg.MustRegister(v)
+		return v
+	}
+	m.backupLastSuccess = g("backup_last_success_timestamp_seconds", "When the backup job last succeeded (Unix time).", "backup")
+	m.backupLastAttempt = g("backup_last_attempt_timestamp_seconds", "When the backup job last ran (Unix time).", "backup")
+	m.backupLastOK = g("backup_last_run_success", "1 when the backup job's last run succeeded, 0 when it failed.", "backup")
+	m.backupSize = g("backup_last_size_bytes", "Size of the backup job's last snapshot.", "backup")
+	m.backupDuration = g("backup_last_duration_seconds", "How long the backup job's last successful run took.", "backup")
+	m.backupRuns = c("backup_runs_total", "Backup runs by result (success, failure).", "backup", "result")
+	m.memberHealthy = g("member_healthy", "1 when the member answered the last check.", "member")
+	m.memberDBSize = g("member_db_size_bytes", "The member's database size at the last check.", "member")
+	m.memberDBInUse = g("member_db_size_in_use_bytes", "The part of the member's database in use at the last check.", "member")
+	m.alarms = g("alarms", "Alarms raised at the last check, by kind (NOSPACE, CORRUPT).", "alarm")
+	m.checkRuns = c("check_runs_total", "Status checks by result (success, failure).", "result")
+	m.skippedOverlapping = c("runs_skipped_total", "Scheduled runs skipped because the job's previous run was still under way.", "task")
+	m.leaderChanges = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "etcdpilot", Name: "leader_changes_total", Help: "Leader changes seen between checks."})
+	m.hashAgree = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "etcdpilot", Name: "hash_agreement", Help: "1 when the members' key-value hashes agreed at the last check, 0 when they differ."})
+	m.checkLastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "etcdpilot", Name: "check_last_success_timestamp_seconds", Help: "When the status check last succeeded (Unix time)."})
+	m.reg.MustRegister(m.leaderChanges, m.hashAgree, m.checkLastSuccess)
+	m.reg.MustRegister(newAgeCollector(backupAge))
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// ageCollector reports each job's backup age at scrape time.
+type ageCollector struct {
+	desc *prometheus.Desc
+	ages func() map[string]float64
+}
+
+func newAgeCollector(ages func() map[string]float64) *ageCollector {
+	return &ageCollector{desc: prometheus.NewDesc("etcdpilot_backup_age_seconds", "Seconds since the backup job's last successful snapshot (absent before the first).", []string{"backup"}, nil), ages: ages}
+}
+
+func (a *ageCollector) Describe(ch chan<- *prometheus.Desc) { ch <- a.desc }
+
+func (a *ageCollector) Collect(ch chan<- prometheus.Metric) {
+	for job, age := range a.ages() {
+		ch <- prometheus.MustNewConstMetric(a.desc, prometheus.GaugeValue, age, job)
+	}
+}
+
+func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
