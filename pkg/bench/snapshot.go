@@ -55,25 +55,18 @@ func Snapshot(ctx context.Context, o SnapshotOptions) (*SnapshotResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	sb, err := sandbox.Create(ctx, o.Root, o.Binaries, sandbox.Options{Name: "bench-snapshot", Members: 1, Versions: []string{o.Version},
-		ExtraFlags: []string{"--quota-backend-bytes=8589934592"}}, o.Log)
+	sb, sess, err := o.filled(ctx, "bench-snapshot")
 	if err != nil {
 		return nil, err
 	}
 	defer sb.Destroy(context.Background())
-	st, _ := sb.State()
-	cfg := st.Conn()
-	cfg.CommandTimeout = time.Minute
-	if err := fill(ctx, cfg, o.Size, o.Progress); err != nil {
-		return nil, err
-	}
-	sess, err := cluster.Open(cfg, nil)
-	if err != nil {
-		return nil, err
-	}
 	defer sess.Close()
 	log := logging.OrDiscard(o.Log)
 	res := &SnapshotResult{}
+	st, err := sb.State()
+	if err != nil {
+		return nil, err
+	}
 	ep := st.Members[0].Endpoint()
 	for run := 0; run < o.Runs; run++ {
 		sides := []func() error{
@@ -182,4 +175,27 @@ func (r *SnapshotResult) Table(w io.Writer) error {
 func fill(ctx context.Context, cfg conn.Config, size int64, out io.Writer) error {
 	return Load(ctx, cfg, LoadOptions{Keys: int(size / (1 << 20)), ValueSize: 1 << 20, Prefix: "/bench/",
 		Title: fmt.Sprintf("filling the sandbox with %s", progress.Bytes(size))}, out)
+}
+
+// filled is a one-member sandbox filled to o.Size and a session on it; the
+// caller destroys both.
+func (o SnapshotOptions) filled(ctx context.Context, name string) (*sandbox.Sandbox, *cluster.Session, error) {
+	sb, err := sandbox.Create(ctx, o.Root, o.Binaries, sandbox.Options{Name: name, Members: 1, Versions: []string{o.Version},
+		ExtraFlags: []string{"--quota-backend-bytes=8589934592"}}, o.Log)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, _ := sb.State()
+	cfg := st.Conn()
+	cfg.CommandTimeout = time.Minute
+	err = fill(ctx, cfg, o.Size, o.Progress)
+	var sess *cluster.Session
+	if err == nil {
+		sess, err = cluster.Open(cfg, nil)
+	}
+	if err != nil {
+		sb.Destroy(context.Background())
+		return nil, nil, err
+	}
+	return sb, sess, nil
 }

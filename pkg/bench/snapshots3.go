@@ -8,11 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/progress"
-	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 )
 
@@ -33,22 +31,11 @@ func SnapshotS3(ctx context.Context, o SnapshotOptions, location string) (*Snaps
 	if err != nil {
 		return nil, err
 	}
-	sb, err := sandbox.Create(ctx, o.Root, o.Binaries, sandbox.Options{Name: "bench-s3", Members: 1, Versions: []string{o.Version},
-		ExtraFlags: []string{"--quota-backend-bytes=8589934592"}}, o.Log)
+	sb, sess, err := o.filled(ctx, "bench-s3")
 	if err != nil {
 		return nil, err
 	}
 	defer sb.Destroy(context.Background())
-	st, _ := sb.State()
-	cfg := st.Conn()
-	cfg.CommandTimeout = time.Minute
-	if err := fill(ctx, cfg, o.Size, o.Progress); err != nil {
-		return nil, err
-	}
-	sess, err := cluster.Open(cfg, nil)
-	if err != nil {
-		return nil, err
-	}
 	defer sess.Close()
 	res := &SnapshotS3Result{Location: location}
 	log := logging.OrDiscard(o.Log)
