@@ -27,6 +27,8 @@ The file (YAML; an unknown key or a bad schedule is refused with its line):
       store: s3://backups/etcd/     # or a directory
       keep: {last: 24, daily: 7}
       timeout: 1h
+      compress: zstd                # optional
+      encrypt: [age1...]            # optional: age recipients
   checks:
     schedule: "@every 30s"`,
 		Args: cobra.NoArgs,

@@ -71,6 +71,7 @@ func (g *globals) register(root *cobra.Command) {
 	// S3 follows the AWS conventions (AWS_* environment, profiles); these
 	// override the endpoint and the addressing.
 	f.StringVar(&snapshot.S3Settings.Endpoint, "s3-endpoint", "", "S3-compatible endpoint for s3:// snapshot locations (default: AWS_ENDPOINT_URL_S3, else AWS)")
+	f.StringVar(&snapshot.IdentityFile, "age-identity", "", "age identity file (age-keygen's, or an SSH private key) that decrypts snapshots saved with --encrypt")
 	f.BoolVar(&snapshot.S3Settings.PathStyle, "s3-path-style", false, "address S3 buckets by path (bucket in the URL path), as most S3-compatible servers want")
 }
 

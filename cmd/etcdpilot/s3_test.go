@@ -1,8 +1,12 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"filippo.io/age"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 )
@@ -48,5 +52,32 @@ func TestSnapshotS3CLI(t *testing.T) {
 	}
 	if r := runEnv(t, state, env, append([]string{"snapshot", "ls", "s3://backups/etcd/"}, s3...)...); strings.Count(r.stdout, "snapshot-") != 1 {
 		t.Errorf("after the refused prune: %s", r.stdout)
+	}
+}
+
+// TestSnapshotEncryptCLI: --compress zstd --encrypt RECIPIENT on save,
+// --age-identity on verify; without it, verify says which flag it needs;
+// an unknown compression is refused.
+func TestSnapshotEncryptCLI(t *testing.T) {
+	t.Parallel()
+	state := cliSandbox(t, "enc", []string{testutil.V36})
+	dir := t.TempDir()
+	id, err := age.GenerateX25519Identity()
+	testutil.Must(t, err)
+	key := filepath.Join(dir, "key.txt")
+	testutil.Must(t, os.WriteFile(key, []byte(id.String()+"\n"), 0o600))
+	if r := run(t, state, "snapshot", "save", dir+"/", "--sandbox", "enc", "--compress", "gzip"); r.code != 2 || !strings.Contains(r.stderr, "zstd is the one") {
+		t.Errorf("--compress gzip: %d %s", r.code, r.stderr)
+	}
+	r := run(t, state, "snapshot", "save", dir+"/", "--sandbox", "enc", "--compress", "zstd", "--encrypt", id.Recipient().String())
+	files, _ := filepath.Glob(filepath.Join(dir, "*.db.zst.age"))
+	if r.code != 0 || len(files) != 1 {
+		t.Fatalf("save: %d %v\n%s%s", r.code, files, r.stdout, r.stderr)
+	}
+	if r := run(t, state, "snapshot", "verify", files[0]); r.code != 2 || !strings.Contains(r.stderr, "--age-identity") {
+		t.Errorf("verify without the key: %d %s", r.code, r.stderr)
+	}
+	if r := run(t, state, "snapshot", "verify", files[0], "--age-identity", key); r.code != 0 {
+		t.Errorf("verify: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -20,7 +20,8 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 }
 
 func newSnapshotSaveCmd(g *globals) *cobra.Command {
-	var sb, from string
+	var sb, from, compress string
+	var recipients []string
 	var memberHash bool
 	cmd := &cobra.Command{
 		Use:   "save [DIR|FILE|s3://BUCKET/PREFIX/[NAME]]",
@@ -42,7 +43,11 @@ count, size, SHA-256 and HashKV.`,
 				dest = args[0]
 			}
 			start := time.Now()
-			sc, path, err := snapshot.Save(cmd.Context(), s, dest, snapshot.SaveOptions{From: from, Progress: g.progress(cmd), Version: Version, CompareMember: memberHash})
+			if compress != "" && compress != "zstd" {
+				return fmt.Errorf("--compress %q: zstd is the one compression offered", compress)
+			}
+			enc := snapshot.Encoding{Compress: compress == "zstd", Recipients: recipients}
+			sc, path, err := snapshot.Save(cmd.Context(), s, dest, snapshot.SaveOptions{From: from, Progress: g.progress(cmd), Version: Version, CompareMember: memberHash, Encoding: enc})
 			if err != nil {
 				return err
 			}
@@ -52,6 +57,8 @@ count, size, SHA-256 and HashKV.`,
 	addSandboxFlag(cmd, &sb)
 	cmd.Flags().StringVar(&from, "from", "", "member (name, ID or endpoint) to stream from; default: the most caught-up healthy member")
 	cmd.Flags().BoolVar(&memberHash, "check-member-hash", false, "also compare the file's HashKV with the member's (a full scan on the member)")
+	cmd.Flags().StringVar(&compress, "compress", "", "store the snapshot compressed: zstd (NAME.db.zst)")
+	cmd.Flags().StringArrayVar(&recipients, "encrypt", nil, "store the snapshot encrypted for this age recipient (age1..., repeatable; NAME.db.age); verify and restore need --age-identity")
 	return cmd
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"gopkg.in/yaml.v3"
 )
 
@@ -35,6 +37,9 @@ type Backup struct {
 	Keep Keep `yaml:"keep"`
 	// Timeout bounds one backup (default 1 h: multi-GiB databases).
 	Timeout time.Duration `yaml:"timeout"`
+	// Compress is "zstd" or empty; Encrypt lists age recipients.
+	Compress string   `yaml:"compress"`
+	Encrypt  []string `yaml:"encrypt"`
 }
 
 // Keep is a retention policy (snapshot prune's).
@@ -102,6 +107,12 @@ func Load(path string) (*Config, error) {
 		}
 		if b.Timeout <= 0 {
 			b.Timeout = time.Hour
+		}
+		if b.Compress != "" && b.Compress != "zstd" {
+			return nil, fmt.Errorf("%s: backup %s: compress %q: zstd is the one compression offered", path, b.Name, b.Compress)
+		}
+		if _, err := snapshot.ParseRecipients(b.Encrypt); err != nil {
+			return nil, fmt.Errorf("%s: backup %s: %v", path, b.Name, err)
 		}
 	}
 	if c.Checks != nil && c.Checks.Schedule.Spec == "" {

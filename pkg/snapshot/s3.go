@@ -236,7 +236,7 @@ func (s *S3) List(ctx context.Context) ([]Entry, error) {
 		}
 		for _, o := range page.Contents {
 			name := strings.TrimPrefix(aws.ToString(o.Key), s.Prefix)
-			if !strings.HasSuffix(name, ".db") || strings.Contains(name, "/") {
+			if !IsSnapshotName(name) || strings.Contains(name, "/") {
 				continue
 			}
 			en := Entry{File: s.String() + name, Name: name, Size: aws.ToInt64(o.Size), Time: aws.ToTime(o.LastModified).UTC()}

@@ -38,6 +38,9 @@ type SaveOptions struct {
 	// revision and requires it to equal the file's (a full scan on the
 	// member: it costs about as much as reading the file again).
 	CompareMember bool
+	// Encoding compresses and/or encrypts the stored file, after the raw
+	// snapshot has been verified.
+	Encoding Encoding
 }
 
 // Save streams a snapshot from a member into dest (a file, or a directory
@@ -54,6 +57,9 @@ func Save(ctx context.Context, s *cluster.Session, dest string, opts SaveOptions
 	}
 	src, err := pickSource(cl, opts.From)
 	if err != nil {
+		return nil, "", err
+	}
+	if _, err := ParseRecipients(opts.Encoding.Recipients); err != nil {
 		return nil, "", err
 	}
 	store, name, err := destination(ctx, dest, cl.ClusterID)
@@ -97,6 +103,16 @@ func Save(ctx context.Context, s *cluster.Session, dest string, opts SaveOptions
 		if err := compareMemberHash(ctx, s, c, src, info, sc); err != nil {
 			return nil, "", err
 		}
+	}
+	if suffix := opts.Encoding.Suffix(); suffix != "" {
+		enc, err := encode(tmp.Name(), filepath.Join(store.Scratch(), name+suffix), opts.Encoding)
+		if err != nil {
+			return nil, "", err
+		}
+		tmp.Abort()
+		tmp, name, path = enc, name+suffix, path+suffix
+		defer tmp.Abort()
+		sc.File, sc.Encoding = name, opts.Encoding.Names()
 	}
 	if err := store.Put(ctx, name, tmp, sc); err != nil {
 		if errors.Is(err, fsutil.ErrExists) {

@@ -27,6 +27,9 @@ type Sidecar struct {
 	VerifiedAt *time.Time `json:"verifiedAt,omitempty"`
 	DrilledAt  *time.Time `json:"drilledAt,omitempty"`
 	Etcdpilot  string     `json:"etcdpilotVersion"`
+	// Encoding lists what the stored file went through ("zstd", "age");
+	// the sizes and hashes above are the raw snapshot's.
+	Encoding []string `json:"encoding,omitempty"`
 }
 
 // SidecarPath is the sidecar of a snapshot file.

@@ -95,7 +95,7 @@ func (d Dir) List(ctx context.Context) ([]Entry, error) {
 			continue
 		}
 		p := d.file(n)
-		if strings.HasPrefix(n, ".") && strings.Contains(n, ".db"+fsutil.TempSuffix) {
+		if strings.HasPrefix(n, ".") && strings.Contains(n, fsutil.TempSuffix) && strings.Contains(n, ".db") {
 			state := "in progress"
 			if fsutil.Abandoned(p) {
 				state = "abandoned"
@@ -103,7 +103,7 @@ func (d Dir) List(ctx context.Context) ([]Entry, error) {
 			out = append(out, Entry{File: p, Name: n, Size: fi.Size(), Time: fi.ModTime().UTC(), Incomplete: state})
 			continue
 		}
-		if !strings.HasSuffix(n, ".db") || strings.HasPrefix(n, ".") {
+		if !IsSnapshotName(n) || strings.HasPrefix(n, ".") {
 			continue
 		}
 		en := Entry{File: p, Name: n, Size: fi.Size(), Time: fi.ModTime().UTC()}
@@ -192,5 +192,19 @@ func Local(ctx context.Context, location string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return store.Fetch(ctx, name)
+	return fetchRaw(ctx, store, name)
+}
+
+// fetchRaw fetches a snapshot and undoes its compression and encryption.
+func fetchRaw(ctx context.Context, store Store, name string) (string, func(), error) {
+	file, done, err := store.Fetch(ctx, name)
+	if err != nil {
+		return "", nil, err
+	}
+	raw, rawDone, err := decode(file)
+	if err != nil {
+		done()
+		return "", nil, err
+	}
+	return raw, func() { rawDone(); done() }, nil
 }

@@ -54,7 +54,7 @@ func Verify(ctx context.Context, location string, opts VerifyOptions) (*Report, 
 	if err != nil {
 		return nil, err
 	}
-	file, done, err := store.Fetch(ctx, name)
+	file, done, err := fetchRaw(ctx, store, name)
 	if err != nil {
 		return nil, err
 	}
