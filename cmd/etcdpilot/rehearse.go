@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpilot/etcdpilot/pkg/rehearse"
+	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 )
 
 func newUpgradeRehearseCmd(g *globals) *cobra.Command {
@@ -67,7 +68,16 @@ report says how), 2 the rehearsal could not run.`,
 				return err
 			}
 			defer s.Close()
-			o := rehearse.Options{Target: target, Source: s, Snapshot: snapshotFile, Dir: shadowDir, Binaries: g.binaries(cmd.ErrOrStderr()),
+			seed := snapshotFile
+			if snapshot.IsS3(seed) {
+				local, done, err := snapshot.Local(cmd.Context(), seed)
+				if err != nil {
+					return err
+				}
+				defer done()
+				seed = local
+			}
+			o := rehearse.Options{Target: target, Source: s, Snapshot: seed, Dir: shadowDir, Binaries: g.binaries(cmd.ErrOrStderr()),
 				NoWALFix: f.noWALFix, GateTimeout: f.gateTimeout, Log: g.log, Stderr: cmd.ErrOrStderr(), Args: g.passOn()}
 			if o.Self, err = os.Executable(); err != nil {
 				return err
@@ -95,7 +105,7 @@ report says how), 2 the rehearsal could not run.`,
 	}
 	addSandboxFlag(cmd, &f.sandbox)
 	cmd.Flags().StringVar(&f.to, "to", "", "target: a version (3.7.3), a minor (3.7) or latest")
-	cmd.Flags().StringVar(&snapshotFile, "snapshot", "", "seed the shadow from this snapshot file instead")
+	cmd.Flags().StringVar(&snapshotFile, "snapshot", "", "seed the shadow from this snapshot (a file or s3://BUCKET/PREFIX/NAME) instead")
 	cmd.Flags().StringVar(&shadowDir, "shadow-dir", "", "where the shadow is made (default <state-dir>/rehearsals)")
 	cmd.Flags().BoolVar(&f.noWALFix, "no-wal-fix", false, "rehearse without the raft snapshots before 3.7 (shows the v2 WAL hazard)")
 	cmd.Flags().DurationVar(&f.gateTimeout, "gate-timeout", 60*time.Second, "how long a restarted member may take to pass its gates")

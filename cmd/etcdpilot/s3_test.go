@@ -12,8 +12,9 @@ import (
 )
 
 // TestSnapshotS3CLI: s3:// wherever a snapshot path goes, through a real
-// versitygw with the AWS environment: save, ls, verify, and the
-// pre-upgrade snapshot of upgrade apply --snapshot-dir. Wrong credentials
+// versitygw with the AWS environment: save, ls, verify, a rehearsal seeded
+// from the object, and the pre-upgrade snapshot of upgrade apply
+// --snapshot-dir. Wrong credentials
 // are named as such, the secret never printed, and nothing is deleted; a
 // region mismatch names the region the server expects.
 func TestSnapshotS3CLI(t *testing.T) {
@@ -31,6 +32,10 @@ func TestSnapshotS3CLI(t *testing.T) {
 	name := strings.TrimRight(strings.Fields(r.stdout[strings.Index(r.stdout, "s3://"):])[0], ":,")
 	if r := runEnv(t, state, env, append([]string{"snapshot", "verify", name}, s3...)...); r.code != 0 {
 		t.Errorf("verify %s: %d\n%s%s", name, r.code, r.stdout, r.stderr)
+	}
+	r = runEnv(t, state, env, append([]string{"upgrade", "rehearse", "--sandbox", "s3", "--to", testutil.V36, "--snapshot", name}, s3...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "PASSED") || !strings.Contains(r.stdout, "made from a snapshot") {
+		t.Errorf("rehearsal seeded from s3: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = runEnv(t, state, env, append([]string{"upgrade", "apply", "--sandbox", "s3", "--to", testutil.V36, "--probe=false", "--snapshot-dir", "s3://backups/pre"}, s3...)...)
 	if r.code != 0 || !strings.Contains(r.stdout, "s3://backups/pre/snapshot-") {
