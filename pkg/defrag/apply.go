@@ -2,10 +2,8 @@ package defrag
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -59,16 +57,11 @@ func Apply(ctx context.Context, o ApplyOptions) (*Report, error) {
 	log := logging.OrDiscard(o.Log)
 	start := time.Now()
 	rep := &Report{Kind: o.kind(), Journal: o.JournalPath}
-	j, err := engine.LoadJournal(o.JournalPath)
-	resumed := err == nil && !engine.Finished(j.State)
-	switch {
-	case resumed && j.Kind != o.kind():
-		return nil, fmt.Errorf("an unfinished %s (%s) is in journal %s (%s): finish it or give it up (etcdpilot upgrade abandon) first; nothing was changed", j.Kind, j.Target, o.JournalPath, j.State)
-	case err != nil && !errors.Is(err, os.ErrNotExist):
+	j, err := engine.OpenChange(o.JournalPath, o.kind(), o.Resume)
+	if err != nil {
 		return nil, err
-	case !resumed && o.Resume:
-		return nil, fmt.Errorf("no unfinished %s in %s: nothing to resume", o.kind(), o.JournalPath)
 	}
+	resumed := j != nil
 	if rep.Plan, err = MakePlan(ctx, o.Options); err != nil {
 		return nil, err
 	}
@@ -83,21 +76,16 @@ func Apply(ctx context.Context, o ApplyOptions) (*Report, error) {
 	defer lock.Unlock()
 	if resumed {
 		log.Info(fmt.Sprintf("resuming the %s from journal %s", o.kind(), o.JournalPath))
-		j.State, j.Error = engine.StateRunning, ""
 	} else {
-		if old, err := engine.LoadJournal(o.JournalPath); err == nil {
-			if err := old.Archive(); err != nil {
-				return nil, err
-			}
-		}
 		target := fmt.Sprintf("%d members, leader %s", len(rep.Plan.Chosen()), rep.Plan.Leader)
 		j = engine.NewJournal(o.JournalPath, o.kind(), rep.Plan.ClusterID, target, versions(rep.Plan))
+		j.Planned = steps(rep.Plan, o.Space)
 	}
 	env := &engine.Env{Session: o.Session, Runtime: o.Runtime, Journal: j, Log: log, GateTimeout: o.GateTimeout,
 		Defrag:    engine.DefragOptions{Keep: rep.Plan.Keep, Timeout: o.Timeout, HandOff: rep.Plan.Leader == LeaderHandOff, Alarm: alarmFor(o.Space)},
 		Observers: append([]engine.Observer{engine.Progress{Log: log}}, o.Observers...)}
 	if resumed {
-		if err := env.Note("resume", "started", ""); err != nil {
+		if err := env.Resume(); err != nil {
 			return nil, err
 		}
 		if o.Runtime != nil {
@@ -105,27 +93,13 @@ func Apply(ctx context.Context, o ApplyOptions) (*Report, error) {
 				return nil, err
 			}
 		}
-	} else {
-		if err := env.Plan(steps(rep.Plan, o.Space)); err != nil {
-			return nil, err
-		}
-		if err := env.Note("start", "started", o.kind()); err != nil {
-			return nil, err
-		}
+	} else if err := env.Begin(o.kind()); err != nil {
+		return nil, err
 	}
-	var runErr error
-	for _, s := range j.Planned {
-		if runErr = env.Do(ctx, s); runErr != nil {
-			runErr = fmt.Errorf("%s: %w; the %s stopped here (--resume carries on)", s, runErr, o.kind())
-			break
-		}
-	}
-	state := engine.StateDone
+	state, runErr := env.RunPlanned(ctx, fmt.Sprintf("the %s stopped here (--resume carries on)", o.kind()))
 	if runErr != nil {
-		state = engine.StateFailed
 		rep.Error = runErr.Error()
 	}
-	j.Finish(state, runErr)
 	rep.State, rep.Entries, rep.Took = state, j.Entries, time.Since(start)
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/progress"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
@@ -206,15 +207,5 @@ func onlyNoSpace(alarms []string) bool {
 	return len(alarms) > 0
 }
 
-// Bytes prints a size the way the flags take it.
-func Bytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1fGiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1fKiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%dB", n)
-}
+// Bytes prints a size the way the flags take it (200.0MiB).
+func Bytes(n int64) string { return strings.ReplaceAll(progress.Bytes(n), " ", "") }

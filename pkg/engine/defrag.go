@@ -13,6 +13,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/poll"
+	"github.com/etcdpilot/etcdpilot/pkg/progress"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
@@ -96,7 +97,7 @@ func defragRun(ctx context.Context, e *Env, s Step) error {
 			after = m.DBSize
 		}
 	}
-	e.Log.Info(fmt.Sprintf("  %s: %s → %s in %s", s.Member, mib(before), mib(after), took.Round(time.Millisecond)))
+	e.Log.Info(fmt.Sprintf("  %s: %s → %s in %s", s.Member, progress.Bytes(before), progress.Bytes(after), took.Round(time.Millisecond)))
 	return nil
 }
 
@@ -153,7 +154,8 @@ func otherAlarms(alarms []string, tolerated string) []string {
 	return out
 }
 
-// disarmDone: no NOSPACE alarm is raised.
+// disarmDone: no NOSPACE alarm is raised and a write is accepted (so that
+// a skipped step still means the write was checked).
 func disarmDone(ctx context.Context, e *Env, s Step) (bool, error) {
 	raised, err := e.Session.Alarms(ctx)
 	if err != nil {
@@ -164,7 +166,7 @@ func disarmDone(ctx context.Context, e *Env, s Step) (bool, error) {
 			return false, nil
 		}
 	}
-	return true, nil
+	return CheckWrite(ctx, e.Session) == nil, nil
 }
 
 // disarmRun disarms every NOSPACE alarm (never another kind) and checks
@@ -201,5 +203,3 @@ func CheckWrite(ctx context.Context, s *cluster.Session) error {
 	}
 	return nil
 }
-
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -2,10 +2,8 @@ package recovery
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -50,16 +48,11 @@ func Apply(ctx context.Context, o ApplyOptions) (*Report, error) {
 	log := logging.OrDiscard(o.Log)
 	start := time.Now()
 	rep := &Report{Journal: o.JournalPath}
-	j, err := engine.LoadJournal(o.JournalPath)
-	resumed := err == nil && !engine.Finished(j.State)
-	switch {
-	case resumed && j.Kind != kind:
-		return nil, fmt.Errorf("a %s to %s is unfinished (journal %s, %s): finish it or give it up (etcdpilot upgrade abandon) before a recovery", j.Kind, j.Target, o.JournalPath, j.State)
-	case err != nil && !errors.Is(err, os.ErrNotExist):
+	j, err := engine.OpenChange(o.JournalPath, kind, o.Resume)
+	if err != nil {
 		return nil, err
-	case !resumed && o.Resume:
-		return nil, fmt.Errorf("no unfinished recovery in %s: nothing to resume", o.JournalPath)
 	}
+	resumed := j != nil
 	clusterID := ""
 	if resumed {
 		clusterID = j.ClusterID
@@ -86,37 +79,18 @@ func Apply(ctx context.Context, o ApplyOptions) (*Report, error) {
 		}
 	} else {
 		log.Info(fmt.Sprintf("resuming the recovery (%s) from journal %s", j.Target, o.JournalPath))
-		j.State, j.Error = engine.StateRunning, ""
 	}
 	env := &engine.Env{Session: o.Session, Runtime: o.Runtime, Journal: j, Log: log, GateTimeout: o.GateTimeout,
 		RestoreCluster: o.RestoreCluster, Observers: append([]engine.Observer{engine.Progress{Log: log}}, o.Observers...)}
-	if !resumed {
-		if old, err := engine.LoadJournal(o.JournalPath); err == nil && engine.Finished(old.State) {
-			if err := old.Archive(); err != nil {
-				return nil, err
-			}
-		}
-		if err := env.Plan(j.Planned); err != nil {
-			return nil, err
-		}
-		if err := env.Note("start", "started", "recovery "+j.Target); err != nil {
-			return nil, err
-		}
-	} else if err := env.Note("resume", "started", ""); err != nil {
+	if resumed {
+		err = env.Resume()
+	} else {
+		err = env.Begin("recovery " + j.Target)
+	}
+	if err != nil {
 		return nil, err
 	}
-	var runErr error
-	for _, s := range j.Planned {
-		if runErr = env.Do(ctx, s); runErr != nil {
-			runErr = fmt.Errorf("%s: %w; the recovery stopped here: etcdpilot recover apply --resume carries on", s, runErr)
-			break
-		}
-	}
-	state := engine.StateDone
-	if runErr != nil {
-		state = engine.StateFailed
-	}
-	j.Finish(state, runErr)
+	state, runErr := env.RunPlanned(ctx, "the recovery stopped here: etcdpilot recover apply --resume carries on")
 	rep.State, rep.Entries, rep.Took = state, j.Entries, time.Since(start)
 	if runErr != nil {
 		rep.Error = runErr.Error()
