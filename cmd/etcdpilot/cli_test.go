@@ -154,6 +154,9 @@ func TestBadInput(t *testing.T) {
 		// --sandbox or --endpoints, not both.
 		{[]string{"status", "--sandbox", "x", "--endpoints", "127.0.0.1:2379"}, 2, "drop --endpoints"},
 		{[]string{"snapshot", "save", "--sandbox", "x", "--cacert", "ca.crt"}, 2, "drop --cacert"},
+		// Restores under Kubernetes: a bump goes with --mark-compacted.
+		{[]string{"snapshot", "restore", "x.db", "--sandbox", "x", "--kubernetes", "--bump-revision", "5000"}, 2, "--bump-revision needs --mark-compacted"},
+		{[]string{"snapshot", "restore", "x.db", "--sandbox", "x", "--mark-compacted"}, 2, "--mark-compacted needs --bump-revision"},
 	}
 	for _, tc := range cases {
 		r := run(t, state, tc.args...)

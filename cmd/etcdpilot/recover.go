@@ -62,7 +62,7 @@ func (f *recoverFlags) options(cmd *cobra.Command, g *globals) (recovery.ApplyOp
 			o.JournalPath = filepath.Join(sb.Dir, "upgrade-journal.json")
 		}
 		o.RestoreCluster = func(ctx context.Context, file string) error {
-			_, err := snapshot.RestoreSandbox(ctx, sb, file)
+			_, err := snapshot.RestoreSandbox(ctx, sb, file, snapshot.RestoreOptions{})
 			return err
 		}
 	}

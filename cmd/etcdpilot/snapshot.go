@@ -93,7 +93,8 @@ cannot be read or is not a snapshot.`,
 func newSnapshotRestoreCmd(g *globals) *cobra.Command {
 	var sb, initialCluster, peerURLs, dataDir, dataDirTemplate, token, etcdVersion string
 	var names []string
-	var force bool
+	var force, kubernetes bool
+	var opts snapshot.RestoreOptions
 	cmd := &cobra.Command{
 		Use:   "restore FILE|s3://BUCKET/PREFIX/NAME",
 		Short: "Restore a sandbox, or the data directories of all members, from a snapshot",
@@ -105,12 +106,25 @@ For real hosts, like etcdutl: --initial-cluster names every member; restore
 one member with --name, --initial-advertise-peer-urls and --data-dir, or all
 members at once with --data-dir-template (for example /var/lib/etcd-{name}).
 The snapshot is checked before anything is written; a non-empty data
-directory is refused unless --force, which moves it aside and never deletes it.`,
+directory is refused unless --force, which moves it aside and never deletes it.
+
+Under a running Kubernetes, a restore must not hand out revisions the API
+server and its watchers have already seen: --kubernetes raises every
+revision by 1,000,000,000 and marks the older ones compacted (etcdutl's
+--bump-revision N --mark-compacted, which can also be given directly), so
+watches end with "compacted" and clients re-list.`,
 		Example: `  etcdpilot snapshot restore backup.db --sandbox default
+  etcdpilot snapshot restore backup.db --sandbox default --kubernetes
   etcdpilot snapshot restore backup.db --initial-cluster a=https://10.0.0.1:2380,b=https://10.0.0.2:2380,c=https://10.0.0.3:2380 \
       --name a --initial-advertise-peer-urls https://10.0.0.1:2380 --data-dir /var/lib/etcd --initial-cluster-token new-token`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if kubernetes && opts.RevisionBump == 0 && !opts.MarkCompacted {
+				opts.RevisionBump, opts.MarkCompacted = snapshot.KubernetesBump, true
+			}
+			if err := opts.CheckBump(); err != nil {
+				return err
+			}
 			file, done, err := snapshot.Local(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -121,7 +135,7 @@ directory is refused unless --force, which moves it aside and never deletes it.`
 				if err != nil {
 					return err
 				}
-				cmp, err := snapshot.RestoreSandbox(cmd.Context(), s, file)
+				cmp, err := snapshot.RestoreSandbox(cmd.Context(), s, file, opts)
 				if err != nil {
 					return err
 				}
@@ -131,7 +145,8 @@ directory is refused unless --force, which moves it aside and never deletes it.`
 			if err != nil {
 				return err
 			}
-			tok, err := snapshot.RestoreDataDirs(file, targets, snapshot.RestoreOptions{Token: token, InitialCluster: initialCluster, Force: force, EtcdVersion: etcdVersion})
+			opts.Token, opts.InitialCluster, opts.Force, opts.EtcdVersion = token, initialCluster, force, etcdVersion
+			tok, err := snapshot.RestoreDataDirs(file, targets, opts)
 			if err != nil {
 				return err
 			}
@@ -147,6 +162,9 @@ directory is refused unless --force, which moves it aside and never deletes it.`
 	cmd.Flags().StringVar(&token, "initial-cluster-token", "", "new cluster token (default: a random one)")
 	cmd.Flags().StringVar(&etcdVersion, "etcd-version", "", "etcd version that will run on the data; a snapshot of a newer minor is refused")
 	cmd.Flags().BoolVar(&force, "force", false, "move non-empty data directories aside (never deleted)")
+	cmd.Flags().Uint64Var(&opts.RevisionBump, "bump-revision", 0, "raise every revision by N (needs --mark-compacted), past any revision clients have seen")
+	cmd.Flags().BoolVar(&opts.MarkCompacted, "mark-compacted", false, "mark the revisions before the bump compacted, so watchers re-list (needs --bump-revision)")
+	cmd.Flags().BoolVar(&kubernetes, "kubernetes", false, "restore under a running Kubernetes: --bump-revision 1000000000 --mark-compacted unless given")
 	return cmd
 }
 

@@ -33,7 +33,7 @@ func options(t *testing.T, sb *sandbox.Sandbox) recovery.ApplyOptions {
 		JournalPath: filepath.Join(sb.Dir, "journal.json"), LockDir: filepath.Join(sb.Dir, "locks"),
 		GateTimeout: 30 * time.Second, Log: testutil.Logger(t),
 		RestoreCluster: func(ctx context.Context, file string) error {
-			_, err := snapshot.RestoreSandbox(ctx, sb, file)
+			_, err := snapshot.RestoreSandbox(ctx, sb, file, snapshot.RestoreOptions{})
 			return err
 		},
 	}

@@ -21,8 +21,11 @@ type Comparison struct {
 
 // CompareCluster checks every member of a running cluster against the
 // snapshot: it holds the snapshot's revision, the same number of keys at
-// that revision, and the same HashKV there.
-func CompareCluster(ctx context.Context, p *conn.Pool, info *Info) ([]Comparison, error) {
+// that revision, and the same HashKV there. A cluster restored with a
+// revision bump is at or past the snapshot's revision plus the bump, with
+// everything before it compacted: it holds the snapshot's number of keys
+// at its latest revision.
+func CompareCluster(ctx context.Context, p *conn.Pool, info *Info, bump uint64) ([]Comparison, error) {
 	list, err := status.MemberList(ctx, p)
 	if err != nil {
 		return nil, err
@@ -34,7 +37,7 @@ func CompareCluster(ctx context.Context, p *conn.Pool, info *Info) ([]Comparison
 			continue
 		}
 		ep := m.ClientURLs[0]
-		c, err := compareMember(ctx, p, ep, info)
+		c, err := compareMember(ctx, p, ep, info, int64(bump))
 		c.Member = m.Name
 		out = append(out, c)
 		if err != nil {
@@ -47,7 +50,7 @@ func CompareCluster(ctx context.Context, p *conn.Pool, info *Info) ([]Comparison
 	return out, nil
 }
 
-func compareMember(ctx context.Context, p *conn.Pool, ep string, info *Info) (Comparison, error) {
+func compareMember(ctx context.Context, p *conn.Pool, ep string, info *Info, bump int64) (Comparison, error) {
 	var c Comparison
 	cli, err := p.Client(ctx, ep)
 	if err != nil {
@@ -60,8 +63,21 @@ func compareMember(ctx context.Context, p *conn.Pool, ep string, info *Info) (Co
 		return c, err
 	}
 	c.Revision = st.Header.Revision
-	if c.Revision < info.Revision {
+	if c.Revision < info.Revision+bump {
+		if bump > 0 {
+			return c, fmt.Errorf("revision %d is behind the snapshot's %d plus the bump of %d", c.Revision, info.Revision, bump)
+		}
 		return c, fmt.Errorf("revision %d is behind the snapshot's %d", c.Revision, info.Revision)
+	}
+	if bump > 0 {
+		resp, err := cli.Get(cctx, "\x00", clientv3.WithFromKey(), clientv3.WithCountOnly(), clientv3.WithSerializable())
+		if err != nil {
+			return c, err
+		}
+		if c.KeyCount = resp.Count; c.KeyCount != info.KeyCount {
+			return c, fmt.Errorf("%d keys at revision %d, the snapshot has %d", c.KeyCount, resp.Header.Revision, info.KeyCount)
+		}
+		return c, nil
 	}
 	// Read from this member only: a serializable read at the revision.
 	resp, err := cli.Get(cctx, "\x00", clientv3.WithFromKey(), clientv3.WithCountOnly(), clientv3.WithRev(info.Revision), clientv3.WithSerializable())

@@ -69,7 +69,7 @@ func TestCompressEncrypt(t *testing.T) {
 	}
 	file, done, err := snapshot.Local(ctx, path)
 	testutil.Must(t, err)
-	_, err = snapshot.RestoreSandbox(ctx, sb, file)
+	_, err = snapshot.RestoreSandbox(ctx, sb, file, snapshot.RestoreOptions{})
 	done()
 	testutil.Must(t, err)
 	got, gotRev := dump(t, st.Conn())

@@ -36,8 +36,44 @@ type RestoreOptions struct {
 	// EtcdVersion is the version that will run on the data; a snapshot of a
 	// newer minor is refused.
 	EtcdVersion string
+	// RevisionBump raises every restored revision by this much and
+	// MarkCompacted marks the old ones compacted (etcdutl 3.6's
+	// --bump-revision and --mark-compacted, etcd-io/etcd#16028): watchers
+	// that saw revisions past the snapshot re-list instead of missing
+	// events. Both or neither, as in etcdutl.
+	RevisionBump  uint64
+	MarkCompacted bool
 	// Log receives etcdutl's log; nil discards it.
 	Log *zap.Logger
+}
+
+// KubernetesBump is the revision bump of a restore under Kubernetes when
+// none is given: far past any revision the API server and its watchers
+// can have seen since the snapshot (a cluster would need a billion writes
+// to get there), and far below the int64 revision space.
+const KubernetesBump = 1_000_000_000
+
+// BumpCovers refuses a bump that would leave the restored cluster at a
+// revision clients have seen already: live is the revision the cluster
+// reached (0 when it is gone and nobody knows).
+func BumpCovers(live, snapshotRev int64, bump uint64) error {
+	if bump > 0 && live > snapshotRev+int64(bump) {
+		return fmt.Errorf("the cluster reached revision %d; a bump of %d from the snapshot's %d restarts below it: use --bump-revision %d or more", live, bump, snapshotRev, live-snapshotRev+1)
+	}
+	return nil
+}
+
+// CheckBump applies etcdutl's rule: --mark-compacted goes with a
+// --bump-revision above zero, and a bump needs --mark-compacted, or
+// clients that saw the skipped revisions could read and watch from them.
+func (o RestoreOptions) CheckBump() error {
+	switch {
+	case o.RevisionBump > 0 && !o.MarkCompacted:
+		return errors.New("--bump-revision needs --mark-compacted: without it, watchers that saw revisions past the snapshot would resume from revisions that now hold different data instead of re-listing")
+	case o.MarkCompacted && o.RevisionBump == 0:
+		return errors.New("--mark-compacted needs --bump-revision N (N > 0)")
+	}
+	return nil
 }
 
 // NewToken returns a fresh cluster token.
@@ -113,6 +149,9 @@ func RestoreDataDirs(file string, targets []Target, opts RestoreOptions) (string
 	if len(targets) == 0 {
 		return "", errors.New("no members to restore")
 	}
+	if err := opts.CheckBump(); err != nil {
+		return "", err
+	}
 	if opts.Token == "" {
 		opts.Token = NewToken()
 	}
@@ -171,6 +210,8 @@ func RestoreDataDirs(file string, targets []Target, opts RestoreOptions) (string
 			InitialClusterToken: opts.Token,
 			// Check verified the trailer above; etcdutl would hash it again.
 			SkipHashCheck: true,
+			RevisionBump:  opts.RevisionBump,
+			MarkCompacted: opts.MarkCompacted,
 		})
 		if err != nil {
 			undo()

@@ -16,7 +16,10 @@ import (
 // file is checked first, the members are stopped, their data directories
 // moved aside and restored with a new cluster token, the members started,
 // and the running cluster compared with the snapshot.
-func RestoreSandbox(ctx context.Context, sb *sandbox.Sandbox, file string) ([]Comparison, error) {
+func RestoreSandbox(ctx context.Context, sb *sandbox.Sandbox, file string, opts RestoreOptions) ([]Comparison, error) {
+	if err := opts.CheckBump(); err != nil {
+		return nil, err
+	}
 	info, err := Check(file)
 	if err != nil {
 		return nil, err
@@ -30,6 +33,11 @@ func RestoreSandbox(ctx context.Context, sb *sandbox.Sandbox, file string) ([]Co
 			return nil, fmt.Errorf("member %s: %w", m.Name, err)
 		}
 	}
+	if opts.RevisionBump > 0 {
+		if err := BumpCovers(liveRevision(ctx, st.Conn()), info.Revision, opts.RevisionBump); err != nil {
+			return nil, err
+		}
+	}
 	for _, m := range st.Members {
 		if err := sb.Stop(ctx, m.Name); err != nil {
 			return nil, err
@@ -39,7 +47,8 @@ func RestoreSandbox(ctx context.Context, sb *sandbox.Sandbox, file string) ([]Co
 	for _, m := range st.Members {
 		targets = append(targets, Target{Name: m.Name, PeerURLs: []string{m.PeerURL}, DataDir: m.DataDir})
 	}
-	token, err := RestoreDataDirs(file, targets, RestoreOptions{Force: true})
+	opts.Force = true
+	token, err := RestoreDataDirs(file, targets, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +71,31 @@ func RestoreSandbox(ctx context.Context, sb *sandbox.Sandbox, file string) ([]Co
 		return nil, err
 	}
 	defer p.Close()
-	return CompareCluster(ctx, p, info)
+	return CompareCluster(ctx, p, info, opts.RevisionBump)
+}
+
+// liveRevision is the highest revision a member reports before the
+// restore, 0 when none answers.
+func liveRevision(ctx context.Context, c conn.Config) int64 {
+	p, err := conn.NewPool(c)
+	if err != nil {
+		return 0
+	}
+	defer p.Close()
+	var rev int64
+	for _, ep := range c.Endpoints {
+		cli, err := p.Client(ctx, ep)
+		if err != nil {
+			continue
+		}
+		cctx, cancel := p.WithTimeout(ctx)
+		st, err := cli.Status(cctx, ep)
+		cancel()
+		if err == nil && st.Header.Revision > rev {
+			rev = st.Header.Revision
+		}
+	}
+	return rev
 }
 
 func startAll(ctx context.Context, rt runtime.Runtime, st *sandbox.State) error {

@@ -89,7 +89,7 @@ func TestRoundTripAndDrill(t *testing.T) {
 			}
 			// Change the cluster, then restore all three members.
 			write(t, st.Conn(), "/after/", 50, 10)
-			cmp, err := snapshot.RestoreSandbox(ctx, sb, file)
+			cmp, err := snapshot.RestoreSandbox(ctx, sb, file, snapshot.RestoreOptions{})
 			testutil.Must(t, err, "restore")
 			if len(cmp) != 3 {
 				t.Fatalf("compared %d members", len(cmp))

@@ -155,6 +155,6 @@ func drill(ctx context.Context, file, v string, opts VerifyOptions) (*Drill, []C
 		return nil, nil, err
 	}
 	defer p.Close()
-	cmp, err := CompareCluster(ctx, p, info)
+	cmp, err := CompareCluster(ctx, p, info, 0)
 	return &Drill{EtcdVersion: v, Took: time.Since(start).Round(time.Millisecond)}, cmp, err
 }
