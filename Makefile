@@ -8,7 +8,7 @@ PKGS     := ./...
 # keeps a 2-core machine busy without starving etcd of CPU.
 TESTFLAGS ?= -p 2 -timeout 40m
 
-.PHONY: build demo test unit etcd-binaries test-deps versitygw lint bench clean
+.PHONY: build demo test unit etcd-binaries test-deps versitygw kubernetes lint bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/etcdpilot
@@ -25,7 +25,10 @@ test-deps:
 versitygw:
 	./scripts/versitygw.sh
 
-test: test-deps etcd-binaries versitygw
+kubernetes:
+	./scripts/kubernetes.sh
+
+test: test-deps etcd-binaries versitygw kubernetes
 	$(GO) vet $(PKGS)
 	$(GO) test $(TESTFLAGS) $(PKGS)
 

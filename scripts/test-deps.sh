@@ -2,10 +2,11 @@
 # Installs the Debian packages the tests run for real, once per machine:
 # dpkg-deb (etcd 3.4.23 comes from Debian's etcd-server package), OpenSSH's
 # server and client (the command runtime's hooks over SSH), and Prometheus
-# with promtool (the agent is scraped, its exposition and rules linted).
+# with promtool (the agent is scraped, its exposition and rules linted),
+# containerd and runc (the kubelet of the static-pod tests runs on them).
 set -euo pipefail
 need=""
-for tool in dpkg-deb sshd ssh ssh-keygen prometheus promtool; do
+for tool in dpkg-deb sshd ssh ssh-keygen prometheus promtool containerd ctr runc; do
 	command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || need="$need $tool"
 done
 [ -z "$need" ] && exit 0
@@ -13,9 +14,12 @@ echo "installing Debian packages for:$need"
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends dpkg openssh-server openssh-client prometheus >/dev/null
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends dpkg openssh-server openssh-client prometheus containerd runc >/dev/null
 # The package just installed starts a Prometheus service where there is an
 # init system; the tests start their own.
 if [[ "$need" == *prometheus* ]]; then
 	$sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
+if [[ "$need" == *containerd* ]]; then
+	$sudo systemctl disable --now containerd >/dev/null 2>&1 || true
 fi

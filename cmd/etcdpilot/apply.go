@@ -19,6 +19,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
+	"github.com/etcdpilot/etcdpilot/pkg/staticpod"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
 )
@@ -27,6 +28,7 @@ import (
 type applyFlags struct {
 	to, sandbox, journal, snapshotDir, kubernetes string
 	runtime, stopCmd, startCmd, installCmd        string
+	manifest, image, podLogs                      string
 	ssh                                           string
 	sshPort                                       int
 	sshOptions                                    []string
@@ -40,13 +42,16 @@ func (f *applyFlags) register(cmd *cobra.Command, apply bool) {
 	fs := cmd.Flags()
 	addSandboxFlag(cmd, &f.sandbox)
 	fs.StringVar(&f.journal, "journal", "", "upgrade journal (default: in the sandbox, or <state-dir>/upgrades/<cluster-id>.json)")
-	fs.StringVar(&f.runtime, "runtime", "", "how members are stopped and started: sandbox (with --sandbox) or command")
+	fs.StringVar(&f.runtime, "runtime", "", "how members are stopped and started: sandbox (with --sandbox), command, or static-pod (kubeadm)")
+	fs.StringVar(&f.manifest, "manifest", staticpod.DefaultManifest, "static-pod runtime: each member's manifest on its host ({name} and {host} are replaced)")
+	fs.StringVar(&f.image, "image", "", "static-pod runtime: image repository for the new version (default: the manifest's, e.g. registry.k8s.io/etcd)")
+	fs.StringVar(&f.podLogs, "pod-logs", "/var/log/pods", "static-pod runtime: the kubelet's pod log directory, for the logs of a member that does not come up")
 	fs.StringVar(&f.stopCmd, "stop-cmd", "", "command runtime: stop a member, e.g. 'sudo systemctl stop etcd'")
 	fs.StringVar(&f.startCmd, "start-cmd", "", "command runtime: start a member, e.g. 'sudo systemctl start etcd'")
 	fs.StringVar(&f.installCmd, "install-cmd", "", "command runtime: put etcd {version} in place on {host}, keeping the old binary")
-	fs.StringVar(&f.ssh, "ssh", "", "command runtime: run the hooks on each member's host over SSH, e.g. admin@{host} (default: here)")
-	fs.IntVar(&f.sshPort, "ssh-port", 0, "command runtime: SSH port (default: ssh's)")
-	fs.StringArrayVar(&f.sshOptions, "ssh-option", nil, "command runtime: extra ssh argument, e.g. -i=KEY or -oProxyJump=bastion (repeatable)")
+	fs.StringVar(&f.ssh, "ssh", "", "command and static-pod runtimes: reach each member's host over SSH, e.g. admin@{host} (default: here)")
+	fs.IntVar(&f.sshPort, "ssh-port", 0, "SSH port (default: ssh's)")
+	fs.StringArrayVar(&f.sshOptions, "ssh-option", nil, "extra ssh argument, e.g. -i=KEY or -oProxyJump=bastion (repeatable)")
 	fs.DurationVar(&f.gateTimeout, "gate-timeout", 60*time.Second, "how long a restarted member may take to pass its gates before it is rolled back")
 	positive(cmd, "gate-timeout")
 	if !apply {
@@ -85,11 +90,11 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 	}
 	switch {
 	case f.sandbox != "" && (f.runtime == "" || f.runtime == "sandbox"):
-	case f.runtime == "command":
+	case f.runtime == "command", f.runtime == "static-pod":
 	case f.runtime == "":
-		return o, fmt.Errorf("say how to stop and start the members: --sandbox NAME for a local sandbox, or --runtime command --stop-cmd ... --start-cmd ... --install-cmd ... for real hosts")
+		return o, fmt.Errorf("say how to stop and start the members: --sandbox NAME for a local sandbox, --runtime static-pod for kubeadm's static pods, or --runtime command --stop-cmd ... --start-cmd ... --install-cmd ... for real hosts")
 	default:
-		return o, fmt.Errorf("unknown --runtime %q: use sandbox (with --sandbox) or command", f.runtime)
+		return o, fmt.Errorf("unknown --runtime %q: use sandbox (with --sandbox), static-pod or command", f.runtime)
 	}
 	if o.Session, err = g.session(f.sandbox); err != nil {
 		return o, err
@@ -112,21 +117,25 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 			}
 		}
 	} else {
-		rt, err := f.commandRuntime(g)
-		if err != nil {
-			return o, err
-		}
 		ml, err := status.MemberList(ctx, o.Session.Pool())
 		if err != nil {
 			return o, err
 		}
-		if rt.Hosts, err = hosts(ml); err != nil {
+		hs, err := hosts(ml)
+		if err != nil {
 			return o, err
+		}
+		if o.Runtime, err = f.hostRuntime(g, hs); err != nil {
+			return o, err
+		}
+		if sp, ok := o.Runtime.(*staticpod.Runtime); ok && o.Configs == nil {
+			if o.Configs, err = runtimeConfigs(ctx, sp, "static pod of member "); err != nil {
+				return o, err
+			}
 		}
 		if o.JournalPath == "" {
 			o.JournalPath = journalFor(g, ml)
 		}
-		o.Runtime = rt
 	}
 	dest := f.snapshotDir
 	if dest == "" {
@@ -136,21 +145,39 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 	return o, nil
 }
 
-// commandRuntime is the command-hook runtime, its hooks run here or, with
-// --ssh, on each member's host.
-func (f *applyFlags) commandRuntime(g *globals) (*runtime.Command, error) {
-	rt := &runtime.Command{StopCmd: f.stopCmd, StartCmd: f.startCmd, InstallCmd: f.installCmd, Log: g.log}
-	if err := rt.Validate(); err != nil {
-		return nil, err
-	}
+// hostRuntime is the runtime for real hosts (members named in hosts, by
+// the host of their peer URL): command hooks or static pods, reached here
+// or, with --ssh, on each member's host.
+func (f *applyFlags) hostRuntime(g *globals, hosts map[string]string) (runtime.Runtime, error) {
+	var exec func(member, host string) hostexec.Executor
 	if f.ssh != "" {
 		if err := runtime.CheckPlaceholders("--ssh", f.ssh, "{host}", "{name}"); err != nil {
 			return nil, err
 		}
-		rt.Exec = func(member, host string) hostexec.Executor {
+		exec = func(member, host string) hostexec.Executor {
 			target := strings.NewReplacer("{host}", host, "{name}", member).Replace(f.ssh)
 			return hostexec.SSH{Target: target, Port: f.sshPort, Options: sshArgs(f.sshOptions)}
 		}
+	}
+	if f.runtime == "static-pod" {
+		if err := runtime.CheckPlaceholders("--manifest", f.manifest, "{host}", "{name}"); err != nil {
+			return nil, err
+		}
+		if exec == nil && len(hosts) > 1 && !strings.Contains(f.manifest, "{name}") && !strings.Contains(f.manifest, "{host}") {
+			return nil, fmt.Errorf("--runtime static-pod edits %s on this machine, but the cluster has %d members: reach their hosts with --ssh root@{host}, or name each member's manifest with {name} in --manifest", f.manifest, len(hosts))
+		}
+		rt := &staticpod.Runtime{Manifests: map[string]string{}, Image: f.image, PodLogs: f.podLogs, Log: g.log}
+		for name, host := range hosts {
+			rt.Manifests[name] = strings.NewReplacer("{host}", host, "{name}", name).Replace(f.manifest)
+		}
+		if exec != nil {
+			rt.Exec = func(member string) hostexec.Executor { return exec(member, hosts[member]) }
+		}
+		return rt, nil
+	}
+	rt := &runtime.Command{StopCmd: f.stopCmd, StartCmd: f.startCmd, InstallCmd: f.installCmd, Log: g.log, Hosts: hosts, Exec: exec}
+	if err := rt.Validate(); err != nil {
+		return nil, err
 	}
 	return rt, nil
 }

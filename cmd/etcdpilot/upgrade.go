@@ -11,6 +11,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/plan"
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
 )
 
@@ -142,17 +143,26 @@ func sandboxConfigs(ctx context.Context, g *globals, name string) ([]*memberconf
 	if err != nil {
 		return nil, err
 	}
-	st, err := sb.State()
+	return runtimeConfigs(ctx, sb, "sandbox "+name+" member ")
+}
+
+// runtimeConfigs reads each member's flags from the runtime that runs it
+// (a sandbox's command lines, static pods' manifests) as its config.
+func runtimeConfigs(ctx context.Context, rt interface {
+	runtime.Inspector
+	runtime.Lister
+}, label string) ([]*memberconfig.Config, error) {
+	names, err := rt.Members(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []*memberconfig.Config
-	for _, m := range st.Members {
-		flags, err := sb.Flags(ctx, m.Name)
+	for _, n := range names {
+		flags, err := rt.Flags(ctx, n)
 		if err != nil {
 			return nil, err
 		}
-		c, err := memberconfig.Parse("sandbox "+name+" member "+m.Name, []byte(strings.Join(flags, "\n")))
+		c, err := memberconfig.Parse(label+n, []byte(strings.Join(flags, "\n")))
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/internal/testutil"
+	"github.com/etcdpilot/etcdpilot/internal/testutil/kube"
+	"github.com/etcdpilot/etcdpilot/pkg/staticpod"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
+	"github.com/etcdpilot/etcdpilot/pkg/version"
+)
+
+// staticPodArgs are the connection and runtime flags for a cluster of
+// static pods on the test's kubelet.
+func staticPodArgs(c *kube.Cluster, state string) []string {
+	return []string{"--endpoints", strings.Join(c.Conn.Endpoints, ","), "--cacert", c.Conn.CACert, "--cert", c.Conn.Cert, "--key", c.Conn.Key,
+		"--runtime", "static-pod", "--manifest", c.ManifestTemplate(), "--pod-logs", c.Node.PodLogs,
+		"--journal", filepath.Join(state, "journal.json")}
+}
+
+// TestStaticPodUpgradeAndRollback: three kubeadm-style static pods on a
+// real kubelet, 3.5.35 → 3.6.16 with --runtime static-pod. The first
+// attempt is killed once a member runs 3.6.16 and rolled back (each
+// manifest is the one it had before); the second goes through, under the
+// availability probe.
+func TestStaticPodUpgradeAndRollback(t *testing.T) {
+	n := kube.NewNode(t, testutil.V35, testutil.V36)
+	c := kube.EtcdCluster(t, n, testutil.V35, 3)
+	state := testutil.Root(t)
+	args := staticPodArgs(c, state)
+	original := map[string][]byte{}
+	for m, f := range c.Manifests {
+		b, err := os.ReadFile(f)
+		testutil.Must(t, err)
+		original[m] = b
+	}
+	ctx := testutil.Context(t, 10*time.Minute)
+	s := testutil.Session(t, c.Conn)
+
+	// Bad input: a manifest template that names one file for 3 members.
+	r := run(t, state, append([]string{"upgrade", "apply", "--to", testutil.V36}, append(args, "--manifest", filepath.Join(n.Manifests, "etcd.yaml"))...)...)
+	if r.code != 2 || !strings.Contains(r.stderr, "--ssh root@{host}") {
+		t.Fatalf("one manifest for 3 members: %d %s", r.code, r.stderr)
+	}
+
+	// Kill the first attempt once a member runs the new version.
+	cmd := exec.Command(etcdpilotBin, append([]string{"upgrade", "apply", "--to", testutil.V36, "--snapshot-dir", state}, args...)...)
+	cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+state, "ETCDPILOT_LOCK_DIR="+filepath.Join(state, "locks"))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	testutil.Must(t, cmd.Start())
+	testutil.Eventually(t, 3*time.Minute, func() error {
+		cl, err := s.Status(ctx)
+		if err != nil {
+			return err
+		}
+		for _, m := range cl.Members {
+			if m.Reachable && version.Compare(m.ServerVersion, testutil.V36) == 0 {
+				return nil
+			}
+		}
+		return errors.New("no member on the new version yet")
+	})
+	cmd.Process.Kill()
+	cmd.Wait()
+	t.Logf("first attempt, killed:\n%s", out.String())
+
+	r = run(t, state, append([]string{"upgrade", "rollback"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("rollback: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	cl, err := s.Status(ctx)
+	testutil.Must(t, err)
+	for _, m := range cl.Members {
+		if version.Compare(m.ServerVersion, testutil.V35) != 0 {
+			t.Errorf("%s runs %s after the rollback", m.Name, m.ServerVersion)
+		}
+		man, err := staticpod.Parse(c.Manifests[m.Name], mustRead(t, c.Manifests[m.Name]))
+		testutil.Must(t, err)
+		if man.Image() != kube.EtcdImage(testutil.V35) {
+			t.Errorf("%s's manifest has image %s after the rollback", m.Name, man.Image())
+		}
+		orig, _ := staticpod.Parse(c.Manifests[m.Name], original[m.Name])
+		if strings.Join(man.Flags(), " ") != strings.Join(orig.Flags(), " ") {
+			t.Errorf("%s's flags after the rollback: %v, before: %v", m.Name, man.Flags(), orig.Flags())
+		}
+	}
+
+	r = run(t, state, append([]string{"upgrade", "apply", "--to", testutil.V36, "--probe", "--snapshot-dir", state}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("apply:\n%s", r.stdout)
+	cl, err = s.Status(ctx)
+	testutil.Must(t, err)
+	if cl.ClusterVersion != "3.6.0" || cl.Health != status.Healthy {
+		t.Errorf("after the upgrade: cluster version %s, %s: %v", cl.ClusterVersion, cl.Health, cl.Reasons)
+	}
+	for m, f := range c.Manifests {
+		man, err := staticpod.Parse(f, mustRead(t, f))
+		testutil.Must(t, err)
+		if man.Image() != kube.EtcdImage(testutil.V36) || man.Pod.Annotations[staticpod.RestartedAt] == "" {
+			t.Errorf("%s's manifest: image %s, annotations %v", m, man.Image(), man.Pod.Annotations)
+		}
+		if _, err := os.Stat(filepath.Join(staticpod.BackupDir(f, m), "v"+testutil.V35+".yaml")); err != nil {
+			t.Errorf("no copy of %s's 3.5 manifest: %v", m, err)
+		}
+	}
+	entries, _ := os.ReadDir(n.Manifests)
+	if len(entries) != 3 {
+		t.Errorf("the manifest directory holds %d files, want the 3 manifests", len(entries))
+	}
+}
+
+func mustRead(t *testing.T, f string) []byte {
+	b, err := os.ReadFile(f)
+	testutil.Must(t, err)
+	return b
+}
