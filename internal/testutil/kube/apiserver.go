@@ -69,15 +69,7 @@ func StartAPIServer(t testing.TB, etcd conn.Config) *APIServer {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	testutil.Must(t, cmd.Start())
 	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
+		stopGroup(cmd, 20*time.Second)
 		logf.Close()
 	})
 	a.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}

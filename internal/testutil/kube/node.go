@@ -193,16 +193,7 @@ func (n *Node) cleanup(t testing.TB) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	for i := len(n.procs) - 1; i >= 0; i-- {
-		p := n.procs[i]
-		syscall.Kill(-p.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { p.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
+		stopGroup(n.procs[i], 15*time.Second)
 	}
 	// Shims (and anything left in the containers) outlive containerd.
 	for _, pid := range n.containerPIDs() {
@@ -288,6 +279,20 @@ func removeCgroups() {
 		for i := len(dirs) - 1; i >= 0; i-- {
 			os.Remove(dirs[i])
 		}
+	}
+}
+
+// stopGroup stops a process group started with Setpgid: SIGTERM, then
+// SIGKILL after grace.
+func stopGroup(cmd *exec.Cmd, grace time.Duration) {
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
 	}
 }
 
