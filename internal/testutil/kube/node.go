@@ -66,6 +66,7 @@ func NewNode(t testing.TB, versions ...string) *Node {
 	lock, err := fsutil.LockWait(context.Background(), filepath.Join(os.TempDir(), "etcdpilot-kubelet.lock"), func() {})
 	testutil.Must(t, err, "kubelet lock")
 	t.Cleanup(func() { lock.Unlock() })
+	reapStale()
 
 	dir, err := os.MkdirTemp("", "ep-node-")
 	testutil.Must(t, err)
@@ -207,6 +208,42 @@ func (n *Node) cleanup(t testing.TB) {
 	if err := os.RemoveAll(n.Dir); err != nil {
 		t.Logf("remove %s: %v", n.Dir, err)
 	}
+}
+
+// reapStale stops and removes what a node of a killed test run left
+// behind (its cleanup never ran): every other node's processes, mounts and
+// directory. Only one node runs at a time, and the caller holds the lock.
+func reapStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "ep-node-*"))
+	for _, d := range dirs {
+		stale := &Node{Dir: d, socket: filepath.Join(d, "containerd.sock")}
+		for _, pid := range append(processesUnder(d), stale.containerPIDs()...) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(500 * time.Millisecond)
+		stale.unmount()
+		os.RemoveAll(d)
+	}
+	if len(dirs) > 0 {
+		removeCgroups()
+	}
+}
+
+// processesUnder are the processes whose command line names dir.
+func processesUnder(dir string) []int {
+	var out []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), dir+"/") {
+			var pid int
+			fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
+			if pid != os.Getpid() {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
 }
 
 // containerPIDs are the shims of this node's containerd and their
