@@ -54,10 +54,7 @@ func TestRestoreForKubernetes(t *testing.T) {
 	write(t, st.Conn(), "/registry/pods/", 40, 50)
 	_, seen := dump(t, st.Conn())
 
-	err = func() error {
-		_, err := snapshot.RestoreSandbox(ctx, sb, file, snapshot.RestoreOptions{RevisionBump: 20, MarkCompacted: true})
-		return err
-	}()
+	_, err = snapshot.RestoreSandbox(ctx, sb, file, snapshot.RestoreOptions{RevisionBump: 20, MarkCompacted: true})
 	if err == nil || !strings.Contains(err.Error(), "restarts below it") {
 		t.Fatalf("a bump below the live revision: %v", err)
 	}

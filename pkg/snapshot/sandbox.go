@@ -10,6 +10,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
 // RestoreSandbox rebuilds every member of a sandbox from the snapshot: the
@@ -77,23 +78,13 @@ func RestoreSandbox(ctx context.Context, sb *sandbox.Sandbox, file string, opts 
 // liveRevision is the highest revision a member reports before the
 // restore, 0 when none answers.
 func liveRevision(ctx context.Context, c conn.Config) int64 {
-	p, err := conn.NewPool(c)
+	cl, err := status.CollectConfig(ctx, c, status.Options{SkipHash: true})
 	if err != nil {
 		return 0
 	}
-	defer p.Close()
 	var rev int64
-	for _, ep := range c.Endpoints {
-		cli, err := p.Client(ctx, ep)
-		if err != nil {
-			continue
-		}
-		cctx, cancel := p.WithTimeout(ctx)
-		st, err := cli.Status(cctx, ep)
-		cancel()
-		if err == nil && st.Header.Revision > rev {
-			rev = st.Header.Revision
-		}
+	for _, m := range cl.Members {
+		rev = max(rev, m.Revision)
 	}
 	return rev
 }
