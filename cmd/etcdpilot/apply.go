@@ -36,6 +36,7 @@ type applyFlags struct {
 	resume, skipSnapshot, probe, noWALFix         bool
 	gateTimeout                                   time.Duration
 	maxLag                                        uint64
+	kubeadm                                       kubeadmFlags
 }
 
 func (f *applyFlags) register(cmd *cobra.Command, apply bool) {
@@ -54,6 +55,7 @@ func (f *applyFlags) register(cmd *cobra.Command, apply bool) {
 	fs.StringArrayVar(&f.sshOptions, "ssh-option", nil, "extra ssh argument, e.g. -i=KEY or -oProxyJump=bastion (repeatable)")
 	fs.DurationVar(&f.gateTimeout, "gate-timeout", 60*time.Second, "how long a restarted member may take to pass its gates before it is rolled back")
 	positive(cmd, "gate-timeout")
+	addKubeadmFlags(cmd, &f.kubeadm, &f.manifest)
 	if !apply {
 		return
 	}
@@ -87,6 +89,11 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 			return o, err
 		}
 		o.Configs = append(o.Configs, c)
+	}
+	if node, err := f.kubeadm.apply(cmd, g, f.sandbox); err != nil {
+		return o, err
+	} else if node != nil && f.runtime == "" {
+		f.runtime = "static-pod"
 	}
 	switch {
 	case f.sandbox != "" && (f.runtime == "" || f.runtime == "sandbox"):

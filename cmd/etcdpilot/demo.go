@@ -75,7 +75,7 @@ cluster's status. The sandbox stays up afterwards (etcdpilot sandbox down
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout())
-			if err := showStatus(cmd, g, sess); err != nil {
+			if err := showStatus(cmd, g, sess, nil); err != nil {
 				return err
 			}
 			g.log.Info(fmt.Sprintf("the sandbox stays up: eval \"$(etcdpilot sandbox env --name %s)\" to use it, etcdpilot sandbox down --name %s to remove it", name, name))

@@ -34,7 +34,7 @@ Exit status: 0 when the downgrade can run, 1 when it is refused, 2 on error.`,
   etcdpilot downgrade plan --from 3.7.3 --to 3.6.16`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := makePlan(cmd.Context(), g, f)
+			p, err := makePlan(cmd.Context(), g, f, nil)
 			if err != nil {
 				return err
 			}

@@ -44,7 +44,7 @@ func newSandboxUpCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			return showStatus(cmd, g, s)
+			return showStatus(cmd, g, s, nil)
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "default", "sandbox name")

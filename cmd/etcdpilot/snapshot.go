@@ -23,6 +23,7 @@ func newSnapshotSaveCmd(g *globals) *cobra.Command {
 	var sb, from, compress string
 	var recipients []string
 	var memberHash bool
+	var k kubeadmFlags
 	cmd := &cobra.Command{
 		Use:   "save [DIR|FILE|s3://BUCKET/PREFIX/[NAME]]",
 		Short: "Stream a snapshot from the most caught-up healthy member into a file, with a JSON sidecar",
@@ -33,6 +34,9 @@ A JSON sidecar (FILE.json) records cluster, member, version, revision, key
 count, size, SHA-256 and HashKV.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := k.apply(cmd, g, sb); err != nil {
+				return err
+			}
 			s, err := g.session(sb)
 			if err != nil {
 				return err
@@ -55,6 +59,7 @@ count, size, SHA-256 and HashKV.`,
 		},
 	}
 	addSandboxFlag(cmd, &sb)
+	addKubeadmFlags(cmd, &k, nil)
 	cmd.Flags().StringVar(&from, "from", "", "member (name, ID or endpoint) to stream from; default: the most caught-up healthy member")
 	cmd.Flags().BoolVar(&memberHash, "check-member-hash", false, "also compare the file's HashKV with the member's (a full scan on the member)")
 	cmd.Flags().StringVar(&compress, "compress", "", "store the snapshot compressed: zstd (NAME.db.zst)")

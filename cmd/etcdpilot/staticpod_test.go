@@ -93,7 +93,26 @@ func TestStaticPodUpgradeAndRollback(t *testing.T) {
 		}
 	}
 
-	r = run(t, state, append([]string{"upgrade", "apply", "--to", testutil.V36, "--probe", "--snapshot-dir", state}, args...)...)
+	// The kubeadm preset: connection settings from a manifest and its pki
+	// directory (healthcheck-client), the static-pod runtime.
+	kubeadm := []string{"--kubeadm", "--manifest", c.ManifestTemplate()}
+	if r := run(t, state, "status", "--kubeadm", "--manifest", filepath.Join(n.Dir, "nowhere", "etcd.yaml")); r.code != 2 || !strings.Contains(r.stderr, "give its path with --manifest") {
+		t.Errorf("status --kubeadm without a manifest: %d %s", r.code, r.stderr)
+	}
+	r = run(t, state, append([]string{"status"}, kubeadm...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "certificates: ") || !strings.Contains(r.stderr, "healthcheck-client.crt") {
+		t.Errorf("status --kubeadm: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("status --kubeadm:\n%s", r.stdout)
+	if r := run(t, state, append([]string{"upgrade", "plan", "--to", testutil.V36}, kubeadm...)...); r.code != 0 {
+		t.Errorf("upgrade plan --kubeadm: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, state, append([]string{"snapshot", "save", filepath.Join(state, "kubeadm.db")}, kubeadm...)...); r.code != 0 {
+		t.Errorf("snapshot save --kubeadm: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	r = run(t, state, append([]string{"upgrade", "apply", "--to", testutil.V36, "--probe", "--snapshot-dir", state,
+		"--pod-logs", c.Node.PodLogs, "--journal", filepath.Join(state, "journal.json")}, kubeadm...)...)
 	if r.code != 0 {
 		t.Fatalf("apply: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

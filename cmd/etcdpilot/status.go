@@ -1,40 +1,59 @@
 package main
 
 import (
+	"time"
+
 	"github.com/spf13/cobra"
 
+	"github.com/etcdpilot/etcdpilot/pkg/certs"
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
 	var sb string
+	var k kubeadmFlags
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show every member: versions, leader, raft indexes, DB size, alarms, learners, hash agreement",
 		Long: `Discover all members through the member list and query each in parallel.
+Certificates: the CA and client certificate in use, every member's serving
+certificates (client and peer URLs, from the TLS handshake) and, with
+--sandbox or --kubeadm, the certificate files the members' configuration
+names; expiry within 30 days is flagged.
 
 Exit status: 0 when the cluster is healthy, 1 when it is degraded or
 unavailable, 2 when no endpoint answers or the input is wrong.`,
 		Example: `  etcdpilot status --sandbox default
+  etcdpilot status --kubeadm     # on a kubeadm control-plane node
   etcdpilot status --endpoints https://10.0.0.1:2379 --cacert ca.crt --cert client.crt --key client.key -w json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			node, err := k.apply(cmd, g, sb)
+			if err != nil {
+				return err
+			}
 			s, err := g.session(sb)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			return showStatus(cmd, g, s)
+			return showStatus(cmd, g, s, func(cl *status.Cluster) []certs.Cert {
+				return g.certificates(cmd, s, cl, sb, node)
+			})
 		},
 	}
 	addSandboxFlag(cmd, &sb)
+	addKubeadmFlags(cmd, &k, nil)
 	return cmd
 }
 
-// showStatus prints the cluster status and turns an unhealthy cluster into
+// showStatus prints the cluster status, with the certificates read by
+// certificates when it is not nil, and turns an unhealthy cluster into
 // exit status 1.
-func showStatus(cmd *cobra.Command, g *globals, s *cluster.Session) error {
+func showStatus(cmd *cobra.Command, g *globals, s *cluster.Session, certificates func(*status.Cluster) []certs.Cert) error {
 	p, err := g.printer(cmd.OutOrStdout())
 	if err != nil {
 		return err
@@ -43,6 +62,10 @@ func showStatus(cmd *cobra.Command, g *globals, s *cluster.Session) error {
 	if err != nil {
 		return err
 	}
+	if certificates != nil {
+		cl.Certificates = certificates(cl)
+		certs.Judge(cl.Certificates, time.Now(), 0)
+	}
 	if err := p.Print(cl); err != nil {
 		return err
 	}
@@ -50,4 +73,21 @@ func showStatus(cmd *cobra.Command, g *globals, s *cluster.Session) error {
 		return quietNo
 	}
 	return nil
+}
+
+// certificates reads the cluster's certificates, with the member
+// configurations of the sandbox or the kubeadm node when there is one.
+func (g *globals) certificates(cmd *cobra.Command, s *cluster.Session, cl *status.Cluster, sandbox string, node *kubeadmNode) []certs.Cert {
+	var configs []*memberconfig.Config
+	var rt runtime.Runtime
+	switch {
+	case node != nil:
+		configs, rt = []*memberconfig.Config{node.Config}, node.Runtime
+	case sandbox != "":
+		var err error
+		if configs, err = sandboxConfigs(cmd.Context(), g, sandbox); err != nil {
+			g.log.Warn("certificate files not read", "err", err)
+		}
+	}
+	return s.Certificates(cmd.Context(), cl, configs, rt)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +29,8 @@ type planFlags struct {
 	to, sandbox, kubernetes string
 	from, configs           []string
 	direct                  bool
+	window                  time.Duration
+	kubeadm                 kubeadmFlags
 }
 
 func newUpgradePlanCmd(g *globals) *cobra.Command {
@@ -49,7 +52,11 @@ Exit status: 0 without blockers, 1 with blockers, 2 on error.`,
   etcdpilot upgrade plan --from 3.5.35 --to 3.7.3 --member-config /etc/kubernetes/manifests/etcd.yaml --kubernetes 1.36`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := makePlan(cmd.Context(), g, f)
+			node, err := f.kubeadm.apply(cmd, g, f.sandbox)
+			if err != nil {
+				return err
+			}
+			p, err := makePlan(cmd.Context(), g, f, node)
 			if err != nil {
 				return err
 			}
@@ -67,13 +74,15 @@ Exit status: 0 without blockers, 1 with blockers, 2 on error.`,
 	cmd.Flags().StringArrayVar(&f.configs, "member-config", nil, "member configuration file (repeatable): kubeadm manifest, systemd unit, etcd config file or flag list")
 	cmd.Flags().StringVar(&f.kubernetes, "kubernetes", "", "Kubernetes version the cluster serves (1.34), for kubeadm's and kops' etcd")
 	cmd.Flags().BoolVar(&f.direct, "direct", false, "judge a single jump straight to the target instead of planning a path")
+	cmd.Flags().DurationVar(&f.window, "window", 0, "how long the change may take, for the certificate checks (default: the plan's estimate, 10m + 2m per member restart)")
 	addSandboxFlag(cmd, &f.sandbox)
+	addKubeadmFlags(cmd, &f.kubeadm, nil)
 	cmd.MarkFlagRequired("to")
 	return cmd
 }
 
 // makePlan gathers the current state (live or offline) and plans.
-func makePlan(ctx context.Context, g *globals, f planFlags) (*plan.Plan, error) {
+func makePlan(ctx context.Context, g *globals, f planFlags, node *kubeadmNode) (*plan.Plan, error) {
 	cat, err := g.catalog()
 	if err != nil {
 		return nil, err
@@ -81,7 +90,7 @@ func makePlan(ctx context.Context, g *globals, f planFlags) (*plan.Plan, error) 
 	if _, err := cat.Resolve(f.to); err != nil {
 		return nil, err
 	}
-	opts := plan.Options{Target: f.to, Kubernetes: f.kubernetes, Direct: f.direct}
+	opts := plan.Options{Target: f.to, Kubernetes: f.kubernetes, Direct: f.direct, Window: f.window}
 	for _, file := range f.configs {
 		c, err := memberconfig.Load(file)
 		if err != nil {
@@ -89,10 +98,17 @@ func makePlan(ctx context.Context, g *globals, f planFlags) (*plan.Plan, error) 
 		}
 		opts.Configs = append(opts.Configs, c)
 	}
+	var rt runtime.Runtime
+	if node != nil {
+		rt = node.Runtime
+		if opts.Configs == nil {
+			opts.Configs = []*memberconfig.Config{node.Config}
+		}
+	}
 	var cl plan.Cluster
 	if len(f.from) > 0 {
-		if f.sandbox != "" {
-			return nil, fmt.Errorf("--from plans offline; drop --sandbox, or drop --from to plan against the sandbox")
+		if f.sandbox != "" || node != nil {
+			return nil, fmt.Errorf("--from plans offline; drop --sandbox and --kubeadm, or drop --from to plan against the live cluster")
 		}
 		for i, v := range f.from {
 			name := fmt.Sprintf("member-%d", i+1)
@@ -133,6 +149,7 @@ func makePlan(ctx context.Context, g *globals, f planFlags) (*plan.Plan, error) 
 				}
 			}
 		}
+		opts.Certificates = s.Certificates(ctx, st, opts.Configs, rt)
 	}
 	return plan.Make(cat, cl, opts)
 }

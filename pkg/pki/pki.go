@@ -28,10 +28,13 @@ type Pair struct {
 
 // CA is a certificate authority that can sign leaf certificates.
 type CA struct {
-	Cert    string `json:"cert"`
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
-	keyPath string
+	Cert string `json:"cert"`
+	// Validity of the certificates it issues (default ten years); a
+	// short one makes a certificate about to expire, for expiry checks.
+	Validity time.Duration `json:"-"`
+	cert     *x509.Certificate
+	key      *ecdsa.PrivateKey
+	keyPath  string
 }
 
 const validity = 10 * 365 * 24 * time.Hour
@@ -63,6 +66,13 @@ func NewCA(dir, name string) (*CA, error) {
 	return ca, nil
 }
 
+func (ca *CA) validity() time.Duration {
+	if ca.Validity != 0 {
+		return ca.Validity
+	}
+	return validity
+}
+
 // Server issues a certificate usable both as a server and as a client (etcd
 // members use one certificate for client and peer traffic).
 func (ca *CA) Server(dir, name string, hosts ...string) (Pair, error) {
@@ -83,7 +93,7 @@ func (ca *CA) issue(dir, name string, usage []x509.ExtKeyUsage, hosts []string) 
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: name, Organization: []string{"etcdpilot"}},
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(validity),
+		NotAfter:     time.Now().Add(ca.validity()),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  usage,
 	}

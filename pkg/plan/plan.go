@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+	"github.com/etcdpilot/etcdpilot/pkg/certs"
 	"github.com/etcdpilot/etcdpilot/pkg/membercheck"
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
@@ -58,6 +59,11 @@ type Options struct {
 	// Membership lists where the members' backends disagree with the
 	// member list (membercheck), read from a live 3.5 cluster.
 	Membership []membercheck.Finding
+	// Certificates read from a live cluster (certs.Collect), judged
+	// against Window, the expected length of the change (default: the
+	// plan's estimate, Plan.Window).
+	Certificates []certs.Cert
+	Window       time.Duration
 }
 
 // Step is one stage of the path.
@@ -152,6 +158,7 @@ func Make(cat *catalog.Catalog, cl Cluster, opts Options) (*Plan, error) {
 		pl.configFindings()
 		pl.versionWarnings()
 		pl.kubernetes()
+		pl.certificates()
 	}
 	sortFindings(pl.p.Blockers)
 	sortFindings(pl.p.Warnings)

@@ -3,7 +3,9 @@ package printer
 import (
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/etcdpilot/etcdpilot/pkg/certs"
 	"github.com/etcdpilot/etcdpilot/pkg/progress"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
@@ -27,6 +29,7 @@ func statusView(cl *status.Cluster) *view {
 	for _, r := range cl.Reasons {
 		vw.head = append(vw.head, "  ! "+r)
 	}
+	vw.head = append(vw.head, certLines(cl.Certificates, time.Now())...)
 	for _, m := range cl.Members {
 		role := "follower"
 		switch {
@@ -46,4 +49,32 @@ func statusView(cl *status.Cluster) *view {
 		vw.rows = append(vw.rows, append(row, dash(strings.Join(m.Alarms, ",")), dash(m.Error)))
 	}
 	return vw
+}
+
+// certLines sums the certificates up in one line, then one line for each
+// that needs attention.
+func certLines(cs []certs.Cert, now time.Time) []string {
+	if len(cs) == 0 {
+		return nil
+	}
+	var first *certs.Cert
+	var out []string
+	for i := range cs {
+		c := &cs[i]
+		if c.Verdict != certs.OK {
+			what := c.Left(now)
+			if c.Error != "" {
+				what = "unreadable: " + c.Error
+			}
+			out = append(out, fmt.Sprintf("  ! %s (%s): %s", c.Describe(), dash(c.Subject), what))
+		}
+		if c.Error == "" && (first == nil || c.NotAfter.Before(first.NotAfter)) {
+			first = c
+		}
+	}
+	sum := fmt.Sprintf("  certificates: %d read", len(cs))
+	if first != nil {
+		sum += fmt.Sprintf(", the first to expire is %s on %s (%s)", first.Describe(), first.NotAfter.Format(time.DateOnly), first.Left(now))
+	}
+	return append([]string{sum}, out...)
 }

@@ -4,7 +4,7 @@
 //
 // An upgrade needs only Runtime: stop this member, start it on version V.
 // Everything else is an optional capability (FlagRenamer, FlagOverrider,
-// DataDirs, ProcessReporter, Lister, LogReader, Inspector, Killer, Pauser,
+// DataDirs, FileReader, ProcessReporter, Lister, LogReader, Inspector, Killer, Pauser,
 // Provisioner) that a runtime may offer and a caller
 // discovers with a type assertion; Has names the ones a runtime offers.
 package runtime
@@ -62,6 +62,12 @@ type FlagOverrider interface {
 // this machine (sandboxes; static pods on this node).
 type DataDirs interface {
 	DataDir(ctx context.Context, member string) (string, error)
+}
+
+// FileReader reads a file a member's configuration names (a certificate)
+// on the member's host, as the member sees it.
+type FileReader interface {
+	ReadFile(ctx context.Context, member, path string) ([]byte, error)
 }
 
 // Lister names the members a runtime runs, whether they answer or not.
@@ -124,6 +130,9 @@ func Has(rt Runtime) []string {
 	}
 	if _, ok := rt.(Inspector); ok {
 		out = append(out, "inspect")
+	}
+	if _, ok := rt.(FileReader); ok {
+		out = append(out, "read-files")
 	}
 	if _, ok := rt.(FlagOverrider); ok {
 		out = append(out, "override-flags")

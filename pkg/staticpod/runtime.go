@@ -66,6 +66,7 @@ var (
 	_ runtime.Lister          = (*Runtime)(nil)
 	_ runtime.ProcessReporter = (*Runtime)(nil)
 	_ runtime.LogReader       = (*Runtime)(nil)
+	_ runtime.FileReader      = (*Runtime)(nil)
 )
 
 func (r *Runtime) files(member string) files {
@@ -291,6 +292,24 @@ func (r *Runtime) DataDir(ctx context.Context, member string) (string, error) {
 		return "", fmt.Errorf("%s: the etcd container has no --data-dir", m.File)
 	}
 	return m.HostPath(d)
+}
+
+// ReadFile reads a file the etcd container sees at p (a certificate) on
+// the member's host, through the pod's hostPath volumes.
+func (r *Runtime) ReadFile(ctx context.Context, member, p string) ([]byte, error) {
+	s, err := r.state(ctx, member)
+	if err != nil {
+		return nil, err
+	}
+	host, err := s.current().HostPath(p)
+	if err != nil {
+		return nil, err
+	}
+	data, ok, err := r.files(member).read(ctx, host)
+	if err == nil && !ok {
+		err = fmt.Errorf("%s: no such file on %s", host, r.files(member).x)
+	}
+	return data, err
 }
 
 // Members names the members whose manifests the runtime knows.

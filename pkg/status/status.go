@@ -16,6 +16,7 @@ import (
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/etcdpilot/etcdpilot/pkg/certs"
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
 )
 
@@ -82,6 +83,9 @@ type Cluster struct {
 	Alarms    []string `json:"alarms,omitempty"`
 	Hash      Hash     `json:"hash"`
 	Members   []Member `json:"members"`
+	// Certificates are filled by callers that read them (status, plan):
+	// the connection's, the members' served ones and configured files.
+	Certificates []certs.Cert `json:"certificates,omitempty"`
 }
 
 // Options tune Collect.

@@ -279,7 +279,8 @@ func finishHint(kind string) string {
 func (u *upgrader) plan(ctx context.Context, cl *status.Cluster) (*plan.Plan, error) {
 	target := u.env.Journal.Target
 	pc := plan.FromStatus(ctx, u.opts.Session.Pool(), cl)
-	po := plan.Options{Target: target, Configs: u.opts.Configs, Kubernetes: u.opts.Kubernetes, V2WAL: WALState(ctx, u.opts.Runtime, cl)}
+	po := plan.Options{Target: target, Configs: u.opts.Configs, Kubernetes: u.opts.Kubernetes, V2WAL: WALState(ctx, u.opts.Runtime, cl),
+		Certificates: u.opts.Session.Certificates(ctx, cl, u.opts.Configs, u.opts.Runtime)}
 	if NeedsMembershipCheck(cl, target) {
 		var err error
 		if po.Membership, err = Membership(ctx, u.opts.Session, cl, filepath.Dir(u.opts.JournalPath), u.opts.Log); err != nil {
