@@ -44,23 +44,25 @@ func TestStaticPodUpgradeUnderAPIServer(t *testing.T) {
 	}
 }
 
-// TestRestoreUnderAPIServer: snapshot restore --kubernetes under a running
+// TestRestoreUnderAPIServer: a whole-cluster snapshot restore --kubernetes
+// of three static-pod members (--kubeadm: every manifest moved out, every
+// data directory restored, the manifests back) under a running
 // kube-apiserver and a reflector-style client. The client's watch ends as
 // too old and it re-lists; no object it sees goes back to an older
 // resourceVersion.
 func TestRestoreUnderAPIServer(t *testing.T) {
-	state := cliSandbox(t, "k8s", []string{testutil.V35})
-	sb, err := sandbox.Open(state, "k8s", nil)
-	testutil.Must(t, err)
-	st, _ := sb.State()
-	api := kube.StartAPIServer(t, st.Conn())
+	n := kube.NewNode(t, testutil.V35)
+	c := kube.EtcdCluster(t, n, testutil.V35, 3)
+	api := kube.StartAPIServer(t, c.Conn)
+	state := testutil.Root(t)
+	kubeadm := []string{"--kubeadm", "--manifest", c.ManifestTemplate()}
 	load := &kube.APILoad{API: api, Namespace: "restore", Rate: 20}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan kube.APIReport)
 	go func() { done <- load.Run(ctx) }()
 	time.Sleep(3 * time.Second)
 	dir := t.TempDir()
-	if r := run(t, state, "snapshot", "save", dir, "--sandbox", "k8s"); r.code != 0 {
+	if r := run(t, state, append([]string{"snapshot", "save", dir}, kubeadm...)...); r.code != 0 {
 		t.Fatalf("save: %s", r.stderr)
 	}
 	time.Sleep(3 * time.Second)
@@ -68,10 +70,16 @@ func TestRestoreUnderAPIServer(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("snapshots: %v", files)
 	}
-	r := run(t, state, "snapshot", "restore", files[0], "--sandbox", "k8s", "--kubernetes")
+	// Bad input: one manifest for three members.
+	if r := run(t, state, "snapshot", "restore", files[0], "--kubeadm", "--manifest", c.Manifests["m1"], "--kubernetes"); r.code != 2 || !strings.Contains(r.stderr, "{name}") {
+		t.Errorf("one manifest for three members: %d %s", r.code, r.stderr)
+	}
+	start := time.Now()
+	r := run(t, state, append([]string{"snapshot", "restore", files[0], "--kubernetes", "--pod-logs", n.PodLogs}, kubeadm...)...)
 	if r.code != 0 {
 		t.Fatalf("restore: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	t.Logf("restore (%.1f s):\n%s%s", time.Since(start).Seconds(), r.stdout, r.stderr)
 	time.Sleep(8 * time.Second)
 	stop()
 	rep := <-done
@@ -85,6 +93,15 @@ func TestRestoreUnderAPIServer(t *testing.T) {
 	code, body, err := api.Do(context.Background(), http.MethodGet, "/api/v1/namespaces/restore/configmaps", nil)
 	if err != nil || code != 200 || !strings.Contains(string(body), `"resourceVersion":"10000`) {
 		t.Errorf("list after the restore: %d %v %.300s", code, err, body)
+	}
+	entries, _ := os.ReadDir(n.Manifests)
+	if len(entries) != 3 {
+		t.Errorf("the manifest directory holds %d files after the restore, want the 3 manifests", len(entries))
+	}
+	for m, d := range c.DataDirs {
+		if aside, _ := filepath.Glob(d + ".etcdpilot-aside-*"); len(aside) != 1 {
+			t.Errorf("%s: the old data directory kept aside: %v, want one", m, aside)
+		}
 	}
 }
 

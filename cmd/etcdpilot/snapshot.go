@@ -2,12 +2,16 @@ package main
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
+	"github.com/etcdpilot/etcdpilot/pkg/staticpod"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
 func newSnapshotCmd(g *globals) *cobra.Command {
@@ -100,12 +104,20 @@ func newSnapshotRestoreCmd(g *globals) *cobra.Command {
 	var names []string
 	var force, kubernetes bool
 	var opts snapshot.RestoreOptions
+	var rf applyFlags // --runtime static-pod, --manifest, --pod-logs, --kubeadm
 	cmd := &cobra.Command{
 		Use:   "restore FILE|s3://BUCKET/PREFIX/NAME",
 		Short: "Restore a sandbox, or the data directories of all members, from a snapshot",
 		Long: `With --sandbox NAME: stop that sandbox's members, move their data directories
 aside, restore them from the snapshot with a new cluster token, start them and
 compare the running cluster with the snapshot.
+
+With --runtime static-pod (or --kubeadm on a control-plane node): every
+member of the live cluster at once, as a whole-cluster restore of kubeadm's
+stacked etcd goes: every etcd manifest moved out (every member stops), every
+data directory restored in parallel, the manifests moved back, then the
+running cluster compared with the snapshot. The data directories must be on
+this machine.
 
 For real hosts, like etcdutl: --initial-cluster names every member; restore
 one member with --name, --initial-advertise-peer-urls and --data-dir, or all
@@ -120,6 +132,7 @@ revision by 1,000,000,000 and marks the older ones compacted (etcdutl's
 watches end with "compacted" and clients re-list.`,
 		Example: `  etcdpilot snapshot restore backup.db --sandbox default
   etcdpilot snapshot restore backup.db --sandbox default --kubernetes
+  etcdpilot snapshot restore backup.db --kubeadm --manifest '/etc/kubernetes/manifests/etcd-{name}.yaml' --kubernetes
   etcdpilot snapshot restore backup.db --initial-cluster a=https://10.0.0.1:2380,b=https://10.0.0.2:2380,c=https://10.0.0.3:2380 \
       --name a --initial-advertise-peer-urls https://10.0.0.1:2380 --data-dir /var/lib/etcd --initial-cluster-token new-token`,
 		Args: cobra.ExactArgs(1),
@@ -146,6 +159,14 @@ watches end with "compacted" and clients re-list.`,
 				}
 				return g.print(cmd, &snapshot.RestoreResult{File: args[0], Sandbox: sb, Compared: cmp})
 			}
+			if rf.runtime != "" || rf.kubeadm.on {
+				res, err := restoreStaticPods(cmd, g, &rf, file, opts)
+				if err != nil {
+					return err
+				}
+				res.File = args[0]
+				return g.print(cmd, res)
+			}
 			targets, err := restoreTargets(initialCluster, names, peerURLs, dataDir, dataDirTemplate)
 			if err != nil {
 				return err
@@ -170,7 +191,61 @@ watches end with "compacted" and clients re-list.`,
 	cmd.Flags().Uint64Var(&opts.RevisionBump, "bump-revision", 0, "raise every revision by N (needs --mark-compacted), past any revision clients have seen")
 	cmd.Flags().BoolVar(&opts.MarkCompacted, "mark-compacted", false, "mark the revisions before the bump compacted, so watchers re-list (needs --bump-revision)")
 	cmd.Flags().BoolVar(&kubernetes, "kubernetes", false, "restore under a running Kubernetes: --bump-revision 1000000000 --mark-compacted unless given")
+	cmd.Flags().StringVar(&rf.runtime, "runtime", "", "restore every member of the live cluster through its runtime: static-pod (kubeadm)")
+	cmd.Flags().StringVar(&rf.manifest, "manifest", staticpod.DefaultManifest, "static-pod runtime: each member's manifest ({name} and {host} are replaced)")
+	cmd.Flags().StringVar(&rf.podLogs, "pod-logs", "/var/log/pods", "static-pod runtime: the kubelet's pod log directory")
+	addKubeadmFlags(cmd, &rf.kubeadm, &rf.manifest)
 	return cmd
+}
+
+// restoreStaticPods restores every member of the live cluster through
+// the static-pod runtime: the member list gives names and peer URLs, the
+// manifests give the data directories.
+func restoreStaticPods(cmd *cobra.Command, g *globals, rf *applyFlags, file string, opts snapshot.RestoreOptions) (*snapshot.RestoreResult, error) {
+	if rf.runtime == "" {
+		rf.runtime = "static-pod"
+	}
+	if rf.runtime != "static-pod" {
+		return nil, fmt.Errorf("snapshot restore --runtime %q: static-pod is the runtime a whole-cluster restore goes through (sandboxes: --sandbox NAME; other hosts: --initial-cluster with --data-dir-template)", rf.runtime)
+	}
+	ctx := cmd.Context()
+	if _, err := rf.kubeadm.apply(cmd, g, ""); err != nil {
+		return nil, err
+	}
+	s, err := g.session("")
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	ml, err := status.MemberList(ctx, s.Pool())
+	if err != nil {
+		return nil, fmt.Errorf("the member list names the members to restore: %w (with the whole cluster down, restore each node's data directory with --initial-cluster and --data-dir)", err)
+	}
+	hs, err := hosts(ml)
+	if err != nil {
+		return nil, err
+	}
+	if len(hs) > 1 && !strings.Contains(rf.manifest, "{name}") && !strings.Contains(rf.manifest, "{host}") {
+		return nil, fmt.Errorf("the cluster has %d members and --manifest names one file (%s): a whole-cluster restore edits every member's manifest and data directory on this machine; name each member's manifest with {name}, or restore each node with --initial-cluster, --name and --data-dir", len(hs), rf.manifest)
+	}
+	rt, err := rf.hostRuntime(g, hs)
+	if err != nil {
+		return nil, err
+	}
+	var targets []snapshot.Target
+	for _, m := range ml.Members {
+		if m.IsLearner {
+			return nil, fmt.Errorf("member %s is a learner: promote or remove it first (a restore rebuilds the voting members)", m.Name)
+		}
+		d, err := rt.(runtime.DataDirs).DataDir(ctx, m.Name)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, snapshot.Target{Name: m.Name, PeerURLs: m.PeerURLs, DataDir: d})
+	}
+	sort.Slice(targets, func(i, j int) bool { return targets[i].Name < targets[j].Name })
+	opts.Progress = g.log
+	return snapshot.RestoreCluster(ctx, rt, s.Config(), targets, file, opts)
 }
 
 // restoreTargets works out which data directories to restore.

@@ -90,6 +90,9 @@ func restoreView(r *snapshot.RestoreResult) *view {
 	for _, t := range r.Targets {
 		vw.head = append(vw.head, fmt.Sprintf("restored %s into %s", t.Name, t.DataDir))
 	}
+	if len(r.Compared) > 0 {
+		return vw // restored through a runtime, started and compared
+	}
 	vw.head = append(vw.head, fmt.Sprintf("start each member with --initial-cluster %s --initial-cluster-token %s --initial-cluster-state new", r.InitialCluster, r.Token))
 	return vw
 }

@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -45,6 +47,9 @@ type RestoreOptions struct {
 	MarkCompacted bool
 	// Log receives etcdutl's log; nil discards it.
 	Log *zap.Logger
+	// Progress receives the steps of a whole-cluster restore; nil
+	// discards them.
+	Progress *slog.Logger
 }
 
 // KubernetesBump is the revision bump of a restore under Kubernetes when
@@ -199,28 +204,40 @@ func RestoreDataDirs(file string, targets []Target, opts RestoreOptions) (string
 			undo()
 			return "", err
 		}
-		tmp := fmt.Sprintf("%s.etcdpilot-restore-%s", t.DataDir, stamp)
-		tmps = append(tmps, tmp)
-		err := etcdutl.NewV3(opts.Log).Restore(etcdutl.RestoreConfig{
-			SnapshotPath:        file,
-			Name:                t.Name,
-			OutputDataDir:       tmp,
-			PeerURLs:            t.PeerURLs,
-			InitialCluster:      opts.InitialCluster,
-			InitialClusterToken: opts.Token,
-			// Check verified the trailer above; etcdutl would hash it again.
-			SkipHashCheck: true,
-			RevisionBump:  opts.RevisionBump,
-			MarkCompacted: opts.MarkCompacted,
-		})
-		if err != nil {
-			undo()
-			return "", fmt.Errorf("restore %s into %s: %w", t.Name, t.DataDir, err)
-		}
-		if err := os.Chmod(tmp, 0o700); err != nil {
-			undo()
-			return "", err
-		}
+		tmps = append(tmps, fmt.Sprintf("%s.etcdpilot-restore-%s", t.DataDir, stamp))
+	}
+	// Every member's directory at once: each restore reads the snapshot
+	// and writes its own directory.
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := etcdutl.NewV3(opts.Log).Restore(etcdutl.RestoreConfig{
+				SnapshotPath:        file,
+				Name:                t.Name,
+				OutputDataDir:       tmps[i],
+				PeerURLs:            t.PeerURLs,
+				InitialCluster:      opts.InitialCluster,
+				InitialClusterToken: opts.Token,
+				// Check verified the trailer above; etcdutl would hash it again.
+				SkipHashCheck: true,
+				RevisionBump:  opts.RevisionBump,
+				MarkCompacted: opts.MarkCompacted,
+			})
+			if err == nil {
+				err = os.Chmod(tmps[i], 0o700)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("restore %s into %s: %w", t.Name, t.DataDir, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		undo()
+		return "", err
 	}
 	for i, t := range targets {
 		os.Remove(t.DataDir) // an empty directory is in the way of the rename

@@ -7,17 +7,49 @@ import (
 	"sync"
 	"time"
 
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
-// RestoreSandbox rebuilds every member of a sandbox from the snapshot: the
-// file is checked first, the members are stopped, their data directories
-// moved aside and restored with a new cluster token, the members started,
-// and the running cluster compared with the snapshot.
+// RestoreSandbox rebuilds every member of a sandbox from the snapshot
+// (RestoreCluster) and records the new cluster token in its state.
 func RestoreSandbox(ctx context.Context, sb *sandbox.Sandbox, file string, opts RestoreOptions) ([]Comparison, error) {
+	st, err := sb.State()
+	if err != nil {
+		return nil, err
+	}
+	var targets []Target
+	for _, m := range st.Members {
+		targets = append(targets, Target{Name: m.Name, PeerURLs: []string{m.PeerURL}, DataDir: m.DataDir})
+	}
+	res, err := RestoreCluster(ctx, sb, st.Conn(), targets, file, opts)
+	if res != nil && res.Token != "" {
+		if uerr := sb.Update(func(s *sandbox.State) error {
+			s.Token = res.Token
+			return nil
+		}); uerr != nil {
+			return nil, errors.Join(err, uerr)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res.Compared, nil
+}
+
+// RestoreCluster rebuilds every member that rt runs from the snapshot, in
+// the order a restore of a whole cluster needs: the file is checked
+// (against each member's version when rt can read it, and against the
+// live revision when bumping), every member is stopped (for static pods:
+// every manifest moved out), every data directory is restored in
+// parallel with a new cluster token (the old ones moved aside, never
+// deleted), every member started again, and the running cluster compared
+// with the snapshot. The data directories must be on this machine.
+func RestoreCluster(ctx context.Context, rt runtime.Runtime, cfg conn.Config, targets []Target, file string, opts RestoreOptions) (*RestoreResult, error) {
 	if err := opts.CheckBump(); err != nil {
 		return nil, err
 	}
@@ -25,54 +57,48 @@ func RestoreSandbox(ctx context.Context, sb *sandbox.Sandbox, file string, opts 
 	if err != nil {
 		return nil, err
 	}
-	st, err := sb.State()
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range st.Members {
-		if err := CheckVersion(file, info, m.Version); err != nil {
-			return nil, fmt.Errorf("member %s: %w", m.Name, err)
+	if in, ok := rt.(runtime.Inspector); ok {
+		for _, t := range targets {
+			v, err := in.Version(ctx, t.Name)
+			if err != nil {
+				return nil, fmt.Errorf("member %s: %w", t.Name, err)
+			}
+			if err := CheckVersion(file, info, v); err != nil {
+				return nil, fmt.Errorf("member %s: %w", t.Name, err)
+			}
 		}
 	}
 	if opts.RevisionBump > 0 {
-		if err := BumpCovers(liveRevision(ctx, st.Conn()), info.Revision, opts.RevisionBump); err != nil {
+		if err := BumpCovers(liveRevision(ctx, cfg), info.Revision, opts.RevisionBump); err != nil {
 			return nil, err
 		}
 	}
-	for _, m := range st.Members {
-		if err := sb.Stop(ctx, m.Name); err != nil {
-			return nil, err
-		}
+	log := logging.OrDiscard(opts.Progress)
+	start := time.Now()
+	if err := each(targets, func(t Target) error { return rt.Stop(ctx, t.Name) }); err != nil {
+		return nil, fmt.Errorf("stopping the members (the ones stopped stay stopped; etcdpilot snapshot restore again, or start them as they were): %w", err)
 	}
-	var targets []Target
-	for _, m := range st.Members {
-		targets = append(targets, Target{Name: m.Name, PeerURLs: []string{m.PeerURL}, DataDir: m.DataDir})
-	}
+	log.Info(fmt.Sprintf("every member is down (%.1f s)", time.Since(start).Seconds()))
 	opts.Force = true
 	token, err := RestoreDataDirs(file, targets, opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (the members are stopped, their data directories as they were)", err)
 	}
-	if err := sb.Update(func(s *sandbox.State) error {
-		s.Token = token
-		return nil
-	}); err != nil {
-		return nil, err
+	res := &RestoreResult{File: file, Targets: targets, Token: token}
+	log.Info(fmt.Sprintf("restored %d data directories (%.1f s)", len(targets), time.Since(start).Seconds()))
+	if err := each(targets, func(t Target) error { return rt.Start(ctx, t.Name, runtime.StartOptions{}) }); err != nil {
+		return res, err
 	}
-	if err := startAll(ctx, sb, st); err != nil {
-		return nil, err
-	}
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := sb.WaitHealthy(wctx); err != nil {
-		return nil, err
-	}
-	p, err := conn.NewPool(st.Conn())
+	s, err := cluster.Open(cfg, nil)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
-	defer p.Close()
-	return CompareCluster(ctx, p, info, opts.RevisionBump)
+	defer s.Close()
+	if _, err := s.WaitHealthy(ctx, time.Minute); err != nil {
+		return res, err
+	}
+	res.Compared, err = CompareCluster(ctx, s.Pool(), info, opts.RevisionBump)
+	return res, err
 }
 
 // liveRevision is the highest revision a member reports before the
@@ -89,15 +115,19 @@ func liveRevision(ctx context.Context, c conn.Config) int64 {
 	return rev
 }
 
-func startAll(ctx context.Context, rt runtime.Runtime, st *sandbox.State) error {
+// each runs f for every target at once and joins the errors, each named
+// by its member.
+func each(targets []Target, f func(Target) error) error {
 	var wg sync.WaitGroup
-	errs := make([]error, len(st.Members))
-	for i, m := range st.Members {
+	errs := make([]error, len(targets))
+	for i, t := range targets {
 		wg.Add(1)
-		go func(i int, name string) {
+		go func() {
 			defer wg.Done()
-			errs[i] = rt.Start(ctx, name, runtime.StartOptions{})
-		}(i, m.Name)
+			if err := f(t); err != nil {
+				errs[i] = fmt.Errorf("member %s: %w", t.Name, err)
+			}
+		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
