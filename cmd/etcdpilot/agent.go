@@ -13,7 +13,9 @@ func newAgentCmd(g *globals) *cobra.Command {
 		Short: "Run scheduled backups and status checks for one cluster, with Prometheus metrics",
 		Long: `A long-running process for one cluster (--endpoints and etcdctl's TLS flags,
 or --sandbox): backups on cron schedules into a directory or s3://bucket/prefix/,
-each verified and followed by its retention; status and hash checks; /metrics
+each verified and followed by its retention; status and hash checks; rolling
+defragmentations where thresholds say they pay (journaled and locked as
+etcdpilot defrag is, so never beside an upgrade); /metrics
 (Prometheus) and /healthz on the configured address. A job's run never
 overlaps its previous one (the skipped run is counted); SIGTERM or SIGINT
 waits for the runs under way, then exits.
@@ -30,7 +32,12 @@ The file (YAML; an unknown key or a bad schedule is refused with its line):
       compress: zstd                # optional
       encrypt: [age1...]            # optional: age recipients
   checks:
-    schedule: "@every 30s"`,
+    schedule: "@every 30s"
+  defrag:                           # etcdpilot defrag on a schedule
+    schedule: "0 3 * * *"
+    ifFree: 200MiB                  # and/or ifFragmented: 45%
+    compact: true                   # optional, with compactKeep: REVISIONS
+    timeout: 10m                    # per member`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := agent.Load(file)
@@ -42,7 +49,11 @@ The file (YAML; an unknown key or a bad schedule is refused with its line):
 				return err
 			}
 			defer s.Close()
-			a := &agent.Agent{Config: c, Session: s, Version: Version, Log: g.log}
+			cat, err := g.catalog()
+			if err != nil {
+				return err
+			}
+			a := &agent.Agent{Config: c, Session: s, Version: Version, Log: g.log, Catalog: cat, StateDir: g.root()}
 			return a.Run(cmd.Context(), nil)
 		},
 	}

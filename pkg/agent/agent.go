@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/robfig/cron/v3"
 
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
@@ -25,6 +26,11 @@ type Agent struct {
 	Session *cluster.Session
 	Version string
 	Log     *slog.Logger
+	// Catalog flags versions with defragmentation bugs; StateDir and
+	// LockDir are where a defrag is journaled and locked, as by etcdpilot
+	// defrag (LockDir empty: the default).
+	Catalog           *catalog.Catalog
+	StateDir, LockDir string
 
 	m      *metrics
 	mu     sync.Mutex
@@ -59,6 +65,11 @@ func (a *Agent) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	if ch := a.Config.Checks; ch != nil {
 		if _, err := c.AddJob(ch.Schedule.Spec, a.once("checks", func() { a.check(ctx) })); err != nil {
+			return err
+		}
+	}
+	if d := a.Config.Defrag; d != nil {
+		if _, err := c.AddJob(d.Schedule.Spec, a.once("defrag", func() { a.defragRun(ctx, d) })); err != nil {
 			return err
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
@@ -31,7 +33,9 @@ func TestLoad(t *testing.T) {
 		"listen: 127.0.0.1:0\nbackups:\n  - schedule: \"@every 1m\"\n    store: /b\n    retain: 3\n": "line 5: field retain not found",
 		"backups:\n  - schedule: \"61 * * * *\"\n    store: /b\n":                                    "line 2: schedule \"61 * * * *\"",
 		"backups:\n  - schedule: \"@every 1m\"\n":                                                    "has no store",
-		"listen: 127.0.0.1:0\n": "nothing to do",
+		"listen: 127.0.0.1:0\n":                           "nothing to do",
+		"defrag:\n  schedule: \"@daily\"\n":               "give ifFree (200MiB) or ifFragmented",
+		"defrag:\n  schedule: \"@daily\"\n  ifFree: 45\n": "ifFree: size \"45\": give a number with its unit",
 	} {
 		if _, err := Load(writeConfig(t, text)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", text, err, want)
@@ -167,4 +171,80 @@ func scrape(t *testing.T, agent string) {
 		}
 		return nil
 	})
+}
+
+// TestAgentDefrag: a scheduled defrag with a threshold defragments the
+// members that have free pages (one run), then skips while none has.
+func TestAgentDefrag(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Members: 3, Versions: []string{testutil.V36}})
+	st, _ := sb.State()
+	s := testutil.Session(t, st.Conn())
+	ctx := testutil.Context(t, 2*time.Minute)
+	cli, err := s.Pool().Cluster(ctx)
+	testutil.Must(t, err)
+	value := strings.Repeat("x", 64<<10)
+	for i := 0; i < 64; i++ { // 4 MiB, then deleted and compacted: free pages
+		_, err := cli.Put(ctx, fmt.Sprintf("/fill/%d", i), value)
+		testutil.Must(t, err)
+	}
+	resp, err := cli.Delete(ctx, "/fill/", clientv3.WithPrefix())
+	testutil.Must(t, err)
+	_, err = cli.Compact(ctx, resp.Header.Revision, clientv3.WithCompactPhysical())
+	testutil.Must(t, err)
+	// bbolt frees the compacted pages for good at a later write
+	// transaction: write until every member shows them free.
+	testutil.Eventually(t, time.Minute, func() error {
+		if _, err := cli.Put(ctx, "/tick", "x"); err != nil {
+			return err
+		}
+		cl, err := s.Status(ctx)
+		if err != nil {
+			return err
+		}
+		for _, m := range cl.Members {
+			if m.DBSize-m.DBSizeInUse < 2<<20 {
+				return fmt.Errorf("%s: %d bytes free", m.Name, m.DBSize-m.DBSizeInUse)
+			}
+		}
+		return nil
+	})
+
+	c, err := Load(writeConfig(t, "listen: 127.0.0.1:0\ndefrag:\n  schedule: \"@every 1s\"\n  ifFree: 1MiB\n"))
+	testutil.Must(t, err)
+	state := t.TempDir()
+	a := &Agent{Config: c, Session: s, Version: "test", Log: testutil.Logger(t), StateDir: state, LockDir: filepath.Join(state, "locks")}
+	actx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(actx, func(addr string) { addrc <- addr }) }()
+	base := "http://" + <-addrc
+	testutil.Eventually(t, time.Minute, func() error {
+		_, m := get(t, base+"/metrics")
+		if !strings.Contains(m, `etcdpilot_defrag_runs_total{result="success"} 1`) || !strings.Contains(m, `etcdpilot_defrag_runs_total{result="skipped"}`) {
+			return fmt.Errorf("no defrag, then no skip, yet")
+		}
+		if !strings.Contains(m, "etcdpilot_defrag_members_total 3") {
+			return fmt.Errorf("members defragmented: %s", grepLine(m, "etcdpilot_defrag_members_total"))
+		}
+		return nil
+	})
+	cancel()
+	testutil.Must(t, <-done)
+	cl, err := s.Status(ctx)
+	testutil.Must(t, err)
+	for _, m := range cl.Members {
+		if m.DBSize-m.DBSizeInUse >= 1<<20 {
+			t.Errorf("%s: %d bytes free after the defrag", m.Name, m.DBSize-m.DBSizeInUse)
+		}
+	}
+}
+
+func grepLine(text, prefix string) string {
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
 }

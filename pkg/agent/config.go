@@ -7,12 +7,14 @@ package agent
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/etcdpilot/etcdpilot/pkg/defrag"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"gopkg.in/yaml.v3"
 )
@@ -25,6 +27,27 @@ type Config struct {
 	Backups []Backup `yaml:"backups"`
 	// Checks is the schedule of status and hash checks.
 	Checks *Check `yaml:"checks"`
+	// Defrag is the schedule and thresholds of rolling defragmentations.
+	Defrag *Defrag `yaml:"defrag"`
+}
+
+// Defrag is a scheduled rolling defragmentation (etcdpilot defrag): on
+// each run, the members that meet the thresholds are defragmented one at
+// a time, the leader last after a hand-off; the others are skipped.
+type Defrag struct {
+	Schedule Schedule `yaml:"schedule"`
+	// IfFree ("200MiB") and IfFragmented ("45%") are defrag's thresholds;
+	// at least one is required, or every run would defragment every member.
+	IfFree       string `yaml:"ifFree"`
+	IfFragmented string `yaml:"ifFragmented"`
+	// Compact compacts first, keeping CompactKeep revisions.
+	Compact     bool  `yaml:"compact"`
+	CompactKeep int64 `yaml:"compactKeep"`
+	// Timeout bounds one member's defragmentation (default 10m).
+	Timeout time.Duration `yaml:"timeout"`
+
+	free       int64
+	fragmented float64
 }
 
 // Backup is one backup job.
@@ -91,8 +114,8 @@ func Load(path string) (*Config, error) {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:9479"
 	}
-	if len(c.Backups) == 0 && c.Checks == nil {
-		return nil, fmt.Errorf("%s: nothing to do: give backups or checks", path)
+	if len(c.Backups) == 0 && c.Checks == nil && c.Defrag == nil {
+		return nil, fmt.Errorf("%s: nothing to do: give backups, checks or defrag", path)
 	}
 	for i := range c.Backups {
 		b := &c.Backups[i]
@@ -118,5 +141,37 @@ func Load(path string) (*Config, error) {
 	if c.Checks != nil && c.Checks.Schedule.Spec == "" {
 		return nil, fmt.Errorf("%s: checks have no schedule", path)
 	}
+	if d := c.Defrag; d != nil {
+		if err := d.check(); err != nil {
+			return nil, fmt.Errorf("%s: defrag: %v", path, err)
+		}
+	}
 	return &c, nil
+}
+
+func (d *Defrag) check() error {
+	if d.Schedule.Spec == "" {
+		return errors.New("no schedule")
+	}
+	if d.IfFree == "" && d.IfFragmented == "" {
+		return fmt.Errorf("line %d: give ifFree (200MiB) or ifFragmented (45%%), or each run defragments every member", d.Schedule.Line)
+	}
+	var err error
+	if d.IfFree != "" {
+		if d.free, err = defrag.ParseBytes(d.IfFree); err != nil {
+			return fmt.Errorf("ifFree: %v", err)
+		}
+	}
+	if d.IfFragmented != "" {
+		if d.fragmented, err = defrag.Fragmentation(d.IfFragmented); err != nil {
+			return fmt.Errorf("ifFragmented: %v", err)
+		}
+	}
+	if d.CompactKeep < 0 {
+		return errors.New("compactKeep must not be negative")
+	}
+	if d.Timeout <= 0 {
+		d.Timeout = 10 * time.Minute
+	}
+	return nil
 }

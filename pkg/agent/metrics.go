@@ -26,6 +26,8 @@ type metrics struct {
 	checkLastSuccess   prometheus.Gauge
 	checkRuns          *prometheus.CounterVec
 	skippedOverlapping *prometheus.CounterVec
+	defragRuns         *prometheus.CounterVec
+	defragMembers      prometheus.Counter
 }
 
 func newMetrics(backupAge func() map[string]float64) *metrics {
@@ -52,6 +54,9 @@ func newMetrics(backupAge func() map[string]float64) *metrics {
 	m.alarms = g("alarms", "Alarms raised at the last check, by kind (NOSPACE, CORRUPT).", "alarm")
 	m.checkRuns = c("check_runs_total", "Status checks by result (success, failure).", "result")
 	m.skippedOverlapping = c("runs_skipped_total", "Scheduled runs skipped because the job's previous run was still under way.", "task")
+	m.defragRuns = c("defrag_runs_total", "Scheduled defragmentations by result (success, skipped: no member met the thresholds, failure).", "result")
+	m.defragMembers = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "etcdpilot", Name: "defrag_members_total", Help: "Members defragmented by scheduled runs."})
+	m.reg.MustRegister(m.defragMembers)
 	m.leaderChanges = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "etcdpilot", Name: "leader_changes_total", Help: "Leader changes seen between checks."})
 	m.hashAgree = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "etcdpilot", Name: "hash_agreement", Help: "1 when the members' key-value hashes agreed at the last check, 0 when they differ."})
 	m.checkLastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "etcdpilot", Name: "check_last_success_timestamp_seconds", Help: "When the status check last succeeded (Unix time)."})

@@ -1,0 +1,53 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/etcdpilot/etcdpilot/pkg/defrag"
+)
+
+// defragRun plans a rolling defragmentation with the job's thresholds and
+// runs it when a member meets them, journaled where etcdpilot defrag
+// journals (<state dir>/upgrades/<cluster-id>.json) and under the same
+// cluster lock, so it never runs beside an upgrade or a defrag started by
+// hand; an unfinished change in that journal fails the run until someone
+// finishes it.
+func (a *Agent) defragRun(ctx context.Context, d *Defrag) {
+	ctx, cancel := context.WithTimeout(ctx, d.Timeout*4)
+	defer cancel()
+	opts := defrag.Options{Session: a.Session, Catalog: a.Catalog, IfFree: d.free, IfFragmented: d.fragmented,
+		Compact: d.Compact, Keep: d.CompactKeep, Leader: defrag.LeaderHandOff}
+	p, err := defrag.MakePlan(ctx, opts)
+	if err == nil && p.Refusal != "" {
+		err = fmt.Errorf("%s", p.Refusal)
+	}
+	if err != nil {
+		a.m.defragRuns.WithLabelValues("failure").Inc()
+		a.Log.Error(fmt.Sprintf("defrag: %v", err))
+		return
+	}
+	if len(p.Chosen()) == 0 {
+		a.m.defragRuns.WithLabelValues("skipped").Inc()
+		a.Log.Info("defrag: no member meets the thresholds; nothing to do")
+		return
+	}
+	rep, err := defrag.Apply(ctx, defrag.ApplyOptions{Options: opts, Timeout: d.Timeout, Log: a.Log,
+		JournalPath: filepath.Join(a.StateDir, "upgrades", p.ClusterID+".json"), LockDir: a.LockDir})
+	if err != nil {
+		a.m.defragRuns.WithLabelValues("failure").Inc()
+		a.Log.Error(fmt.Sprintf("defrag failed: %v", err))
+		return
+	}
+	a.m.defragRuns.WithLabelValues("success").Inc()
+	a.m.defragMembers.Add(float64(len(rep.Plan.Chosen())))
+	var before, after int64
+	for _, m := range rep.Before {
+		before += m.DBSize
+	}
+	for _, m := range rep.After {
+		after += m.DBSize
+	}
+	a.Log.Info(fmt.Sprintf("defrag: %d members in %s, databases %s → %s in all", len(rep.Plan.Chosen()), rep.Took.Round(1e6), defrag.Bytes(before), defrag.Bytes(after)))
+}
