@@ -3,11 +3,16 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
 	"github.com/etcdpilot/etcdpilot/pkg/recovery"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 )
@@ -31,7 +36,7 @@ type recoverFlags struct {
 
 func (f *recoverFlags) register(cmd *cobra.Command) {
 	addSandboxFlag(cmd, &f.sandbox)
-	cmd.Flags().StringVar(&f.snapshotFile, "snapshot", "", "recover from this snapshot file (verified first)")
+	cmd.Flags().StringVar(&f.snapshotFile, "snapshot", "", "recover from this snapshot: a file, or s3://bucket/prefix/NAME (fetched, checked against its SHA-256, kept under <state-dir>/snapshots)")
 	cmd.Flags().StringSliceVar(&f.snapshotDirs, "snapshot-dir", nil, "directories searched for the cluster's newest snapshot (default: the sandbox's, and <state-dir>/snapshots)")
 	cmd.Flags().BoolVar(&f.force, "force", false, "recover although the quorum holds (it costs data: member replace is the way)")
 }
@@ -43,7 +48,11 @@ func (f *recoverFlags) options(cmd *cobra.Command, g *globals) (recovery.ApplyOp
 	if err != nil {
 		return o, err
 	}
-	o.Session, o.Snapshot, o.Force, o.Resume, o.GateTimeout, o.Log = s, f.snapshotFile, f.force, f.resume, f.gateTimeout, g.log
+	file, err := recoverySnapshot(cmd.Context(), g, f.snapshotFile)
+	if err != nil {
+		return o, err
+	}
+	o.Session, o.Snapshot, o.Force, o.Resume, o.GateTimeout, o.Log = s, file, f.force, f.resume, f.gateTimeout, g.log
 	o.SnapshotDirs = append(o.SnapshotDirs, f.snapshotDirs...)
 	o.JournalPath, o.LockDir = f.journal, ""
 	if len(f.snapshotDirs) == 0 {
@@ -151,4 +160,32 @@ Exit status: 0 recovered, 2 refused or failed.`,
 	cmd.Flags().DurationVar(&f.gateTimeout, "gate-timeout", 60*time.Second, "how long each step may wait for the cluster")
 	positive(cmd, "gate-timeout")
 	return cmd
+}
+
+// recoverySnapshot makes --snapshot a local file: one in object storage
+// (s3://bucket/prefix/NAME) is fetched, checked against its recorded
+// SHA-256 and decoded, then kept under <state-dir>/snapshots, where a
+// resumed recovery finds it again and later ones look for snapshots.
+func recoverySnapshot(ctx context.Context, g *globals, location string) (string, error) {
+	if !strings.Contains(location, "://") {
+		return location, nil
+	}
+	dest := filepath.Join(g.root(), "snapshots", strings.TrimSuffix(strings.TrimSuffix(path.Base(location), ".zst"), ".age"))
+	if fsutil.Exists(dest) {
+		g.log.Info(fmt.Sprintf("--snapshot %s: using the copy fetched before, %s", location, dest))
+		return dest, nil
+	}
+	tmp, done, err := snapshot.Local(ctx, location)
+	if err != nil {
+		return "", fmt.Errorf("--snapshot %s: %w; nothing was stopped", location, err)
+	}
+	defer done()
+	if err := os.MkdirAll(filepath.Dir(dest), 0o700); err != nil {
+		return "", err
+	}
+	if err := fsutil.CopyFile(tmp, dest, 0o600, false); err != nil {
+		return "", err
+	}
+	g.log.Info(fmt.Sprintf("--snapshot %s: fetched and checked into %s", location, dest))
+	return dest, nil
 }

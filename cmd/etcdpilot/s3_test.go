@@ -58,6 +58,21 @@ func TestSnapshotS3CLI(t *testing.T) {
 	if r := runEnv(t, state, env, append([]string{"snapshot", "ls", "s3://backups/etcd/"}, s3...)...); strings.Count(r.stdout, "snapshot-") != 1 {
 		t.Errorf("after the refused prune: %s", r.stdout)
 	}
+
+	// The quorum lost; the cluster recovered from the object.
+	for _, m := range []string{"m2", "m3"} {
+		if r := run(t, state, "sandbox", "proc", "kill", m, "--name", "s3"); r.code != 0 {
+			t.Fatalf("kill: %s", r.stderr)
+		}
+	}
+	r = runEnv(t, state, env, append([]string{"recover", "apply", "--sandbox", "s3", "--snapshot", name, "--force"}, s3...)...)
+	if r.code != 0 || !strings.Contains(r.stderr, "fetched and checked into") {
+		t.Fatalf("recover from s3: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("recover from s3:\n%s", r.stdout)
+	if r := run(t, state, "status", "--sandbox", "s3"); r.code != 0 {
+		t.Errorf("status after the recovery: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 // TestSnapshotEncryptCLI: --compress zstd --encrypt RECIPIENT on save,

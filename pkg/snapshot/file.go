@@ -208,10 +208,8 @@ func scanKeys(b *bolt.Bucket, info *Info) error {
 	if err != nil {
 		return err
 	}
-	info.Revision = last.main
-	if info.Revision < c {
-		info.Revision = c
-	}
+	// An empty key space is at revision 1, as etcd starts it.
+	info.Revision = max(last.main, c, 1)
 	keep := map[rev]bool{}
 	for _, l := range head {
 		if !l.tombstone {
