@@ -66,6 +66,7 @@ func newBenchDowngradeCmd(g *globals) *cobra.Command {
 // newBenchRollingCmd is bench upgrade and bench downgrade: the same
 // rolling change, by hand and with etcdpilot, under the probe.
 func newBenchRollingCmd(g *globals, o bench.UpgradeOptions, change, short string) *cobra.Command {
+	var rt string
 	cmd := &cobra.Command{
 		Use:   change,
 		Short: short,
@@ -76,12 +77,28 @@ func newBenchRollingCmd(g *globals, o bench.UpgradeOptions, change, short string
 				return err
 			}
 			o.Binaries, o.Log = g.binaries(cmd.ErrOrStderr()), g.log
+			switch rt {
+			case "", "sandbox":
+			case "static-pod":
+				if o.Downgrade {
+					return fmt.Errorf("--runtime static-pod benchmarks upgrades; bench downgrade runs on sandboxes")
+				}
+				if !cmd.Flags().Changed("runs") {
+					o.Runs = 3
+				}
+				return runBench(cmd, g, func(root string) (any, error) {
+					return bench.StaticPodUpgrade(cmd.Context(), o)
+				})
+			default:
+				return fmt.Errorf("--runtime %q: sandbox or static-pod", rt)
+			}
 			return runBench(cmd, g, func(root string) (any, error) {
 				o.Root = root
 				return bench.Upgrade(cmd.Context(), o)
 			})
 		},
 	}
+	cmd.Flags().StringVar(&rt, "runtime", "sandbox", "sandbox, or static-pod: kubeadm-style static pods on a real kubelet with a kube-apiserver (root, make kubernetes; naive in-place manifest edits against upgrade apply --runtime static-pod; 3 runs by default)")
 	cmd.Flags().StringVar(&o.From, "from", o.From, "etcd version the sandboxes start on")
 	cmd.Flags().StringVar(&o.To, "to", o.To, "etcd version to "+change+" to")
 	cmd.Flags().IntVar(&o.Runs, "runs", 10, change+"s of each side")

@@ -41,7 +41,7 @@ var installMu sync.Mutex
 // Binaries returns a manager on the shared cache that has the versions
 // installed (building them from module source when needed). 3.4.23 must
 // have been imported before (make etcd-binaries does it from Debian).
-func Binaries(t testing.TB, versions ...string) *binaries.Manager {
+func Binaries(t T, versions ...string) *binaries.Manager {
 	t.Helper()
 	SkipShort(t)
 	cat, err := catalog.Default()
@@ -71,15 +71,15 @@ func Binaries(t testing.TB, versions ...string) *binaries.Manager {
 
 // SkipShort skips a test that needs real etcd members under go test -short
 // (make unit runs the pure-logic tests only).
-func SkipShort(t testing.TB) {
+func SkipShort(t T) {
 	t.Helper()
-	if testing.Short() {
+	if testing.Testing() && testing.Short() {
 		t.Skip("needs real etcd binaries (skipped by -short)")
 	}
 }
 
 // Root returns a fresh sandbox state root for the test. Paths stay short.
-func Root(t testing.TB) string {
+func Root(t T) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "ep-")
 	if err != nil {
@@ -91,7 +91,7 @@ func Root(t testing.TB) string {
 
 // Sandbox starts a sandbox for the test and destroys it at the end. The
 // binaries of every version in opts are installed first.
-func Sandbox(t testing.TB, opts sandbox.Options) *sandbox.Sandbox {
+func Sandbox(t T, opts sandbox.Options) *sandbox.Sandbox {
 	t.Helper()
 	vs := opts.Versions
 	if len(vs) == 0 {
@@ -117,7 +117,7 @@ func Sandbox(t testing.TB, opts sandbox.Options) *sandbox.Sandbox {
 	return sb
 }
 
-func dumpLogs(t testing.TB, sb *sandbox.Sandbox) {
+func dumpLogs(t T, sb *sandbox.Sandbox) {
 	st, err := sb.State()
 	if err != nil {
 		return
@@ -128,9 +128,9 @@ func dumpLogs(t testing.TB, sb *sandbox.Sandbox) {
 }
 
 // Writer writes into the test's log, line by line.
-func Writer(t testing.TB) io.Writer { return testWriter{t} }
+func Writer(t T) io.Writer { return testWriter{t} }
 
-type testWriter struct{ t testing.TB }
+type testWriter struct{ t T }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -138,7 +138,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // Logger is a debug-level logger into the test's log.
-func Logger(t testing.TB) *slog.Logger {
+func Logger(t T) *slog.Logger {
 	l, err := logging.New(testWriter{t}, "debug", "text")
 	if err != nil {
 		t.Fatal(err)
@@ -147,14 +147,14 @@ func Logger(t testing.TB) *slog.Logger {
 }
 
 // Context returns a context that ends with the test or after d.
-func Context(t testing.TB, d time.Duration) context.Context {
+func Context(t T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
 }
 
 // Eventually retries fn until it returns nil or the timeout passes.
-func Eventually(t testing.TB, timeout time.Duration, fn func() error) {
+func Eventually(t T, timeout time.Duration, fn func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var err error
@@ -168,7 +168,7 @@ func Eventually(t testing.TB, timeout time.Duration, fn func() error) {
 }
 
 // Must fails the test on err.
-func Must(t testing.TB, err error, what ...any) {
+func Must(t T, err error, what ...any) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", fmt.Sprint(what...), err)
@@ -177,7 +177,7 @@ func Must(t testing.TB, err error, what ...any) {
 
 // Session opens a session with the cluster (logging into the test's log),
 // closed when the test ends.
-func Session(t testing.TB, c conn.Config) *cluster.Session {
+func Session(t T, c conn.Config) *cluster.Session {
 	t.Helper()
 	s, err := cluster.Open(c, Logger(t))
 	if err != nil {
@@ -189,7 +189,7 @@ func Session(t testing.TB, c conn.Config) *cluster.Session {
 
 // TreeText is every file under dir with its mode and content: compare two
 // to prove a refused command wrote nothing.
-func TreeText(t testing.TB, dir string) string {
+func TreeText(t T, dir string) string {
 	t.Helper()
 	var sb strings.Builder
 	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
@@ -206,4 +206,19 @@ func TreeText(t testing.TB, dir string) string {
 		t.Fatal(err)
 	}
 	return sb.String()
+}
+
+// T is what the helpers need of a test: testing.TB satisfies it, and so
+// does the runner the static-pod benchmark drives the Kubernetes harness
+// with (bench upgrade --runtime static-pod).
+type T interface {
+	Helper()
+	Cleanup(func())
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Log(args ...any)
+	Errorf(format string, args ...any)
+	Logf(format string, args ...any)
+	Failed() bool
+	Skip(args ...any)
 }

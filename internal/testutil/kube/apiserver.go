@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
@@ -35,7 +34,7 @@ type APIServer struct {
 
 // StartAPIServer starts kube-apiserver on the cluster etcd serves and
 // waits until /readyz answers. It stops when the test ends.
-func StartAPIServer(t testing.TB, etcd conn.Config) *APIServer {
+func StartAPIServer(t testutil.T, etcd conn.Config) *APIServer {
 	t.Helper()
 	bin := Tool(t, "kube-apiserver")
 	dir, err := os.MkdirTemp("", "ep-apiserver-")

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
@@ -32,7 +31,7 @@ func (c *Cluster) ManifestTemplate() string {
 
 // EtcdCluster writes kubeadm-style manifests for members m1..mN on etcd
 // version v and waits until every member answers.
-func EtcdCluster(t testing.TB, n *Node, v string, members int) *Cluster {
+func EtcdCluster(t testutil.T, n *Node, v string, members int) *Cluster {
 	t.Helper()
 	c := &Cluster{Node: n, Manifests: map[string]string{}, DataDirs: map[string]string{}, PKI: filepath.Join(n.Dir, "kubernetes", "pki", "etcd")}
 	testutil.Must(t, os.MkdirAll(c.PKI, 0o755))

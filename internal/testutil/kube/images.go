@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -31,7 +30,7 @@ var imageMu sync.Mutex
 
 // imageTar writes (once, cached by name) a one-layer image holding file
 // at dest, and returns the tarball.
-func imageTar(t testing.TB, ref, file, dest string, entrypoint []string) string {
+func imageTar(t testutil.T, ref, file, dest string, entrypoint []string) string {
 	t.Helper()
 	imageMu.Lock()
 	defer imageMu.Unlock()
@@ -71,7 +70,7 @@ func imageTar(t testing.TB, ref, file, dest string, entrypoint []string) string 
 }
 
 // pauseBinary builds the pause command once.
-func pauseBinary(t testing.TB) string {
+func pauseBinary(t testutil.T) string {
 	t.Helper()
 	out := filepath.Join(binaries.DefaultCacheDir(), "images", "pause")
 	if _, err := os.Stat(out); err == nil {
@@ -87,7 +86,7 @@ func pauseBinary(t testing.TB) string {
 
 // importImages loads the pause image and the etcd images of versions into
 // containerd's k8s.io namespace.
-func (n *Node) importImages(t testing.TB, versions ...string) {
+func (n *Node) importImages(t testutil.T, versions ...string) {
 	t.Helper()
 	tars := []string{imageTar(t, PauseImage, pauseBinary(t), "pause", []string{"/pause"})}
 	bins := testutil.Binaries(t, versions...)

@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
@@ -29,7 +28,7 @@ import (
 const Version = "v1.35.4"
 
 // Tool is the path of a Kubernetes binary built by make kubernetes.
-func Tool(t testing.TB, name string) string {
+func Tool(t testutil.T, name string) string {
 	t.Helper()
 	testutil.SkipShort(t)
 	p := filepath.Join(binaries.DefaultCacheDir(), "tools", "kubernetes-"+Version, name)
@@ -55,7 +54,7 @@ var sysctls = []string{"vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic"
 // NewNode starts containerd and a standalone kubelet with the etcd images
 // of versions imported. One node runs at a time on a machine (they share
 // the kubepods cgroups): the others wait.
-func NewNode(t testing.TB, versions ...string) *Node {
+func NewNode(t testutil.T, versions ...string) *Node {
 	t.Helper()
 	kubelet := Tool(t, "kubelet")
 	for _, tool := range []string{"containerd", "ctr", "runc"} {
@@ -87,7 +86,7 @@ func NewNode(t testing.TB, versions ...string) *Node {
 	return n
 }
 
-func (n *Node) startContainerd(t testing.TB) {
+func (n *Node) startContainerd(t testutil.T) {
 	t.Helper()
 	cfg := filepath.Join(n.Dir, "containerd.toml")
 	testutil.Must(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`version = 2
@@ -114,7 +113,7 @@ state = %[2]q
 	})
 }
 
-func (n *Node) startKubelet(t testing.TB, bin string) {
+func (n *Node) startKubelet(t testutil.T, bin string) {
 	t.Helper()
 	port, healthz := freePort(t), freePort(t)
 	cfg := filepath.Join(n.Dir, "kubelet.yaml")
@@ -157,7 +156,7 @@ enforceNodeAllocatable: []
 	})
 }
 
-func (n *Node) start(t testing.TB, name, bin string, args ...string) {
+func (n *Node) start(t testutil.T, name, bin string, args ...string) {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(n.Dir, name+".log"))
 	testutil.Must(t, err)
@@ -172,7 +171,7 @@ func (n *Node) start(t testing.TB, name, bin string, args ...string) {
 // the kubelet, containerd and its shims; unmounts what they mounted under
 // the node's directory; removes the kubepods cgroups; and puts the kernel
 // settings back.
-func (n *Node) cleanup(t testing.TB) {
+func (n *Node) cleanup(t testutil.T) {
 	if t.Failed() {
 		for _, f := range []string{"kubelet.log", "containerd.log"} {
 			if b, err := os.ReadFile(filepath.Join(n.Dir, f)); err == nil {
@@ -333,7 +332,7 @@ func stopGroup(cmd *exec.Cmd, grace time.Duration) {
 	}
 }
 
-func freePort(t testing.TB) int {
+func freePort(t testutil.T) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	testutil.Must(t, err)
 	defer ln.Close()
