@@ -130,6 +130,7 @@ func newBenchDefragCmd(g *globals) *cobra.Command {
 	cmd.Flags().IntVar(&o.FreeMiB, "free-mib", 500, "MiB written and deleted before each run (free pages)")
 	cmd.Flags().IntVar(&o.LiveMiB, "live-mib", 100, "MiB kept (what each member's defragmentation copies)")
 	cmd.Flags().StringVar(&o.Leader, "leader", defrag.LeaderHandOff, "etcdpilot's leader policy: hand-off or in-place")
+	cmd.Flags().BoolVar(&o.StopServing, "stop-serving", true, "members with StopGRPCServiceOnDefrag (etcd 3.6), the probe a client that follows gRPC health; false: members serve during their defragmentation")
 	positive(cmd, "runs", "free-mib", "live-mib")
 	return cmd
 }

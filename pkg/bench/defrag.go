@@ -30,8 +30,12 @@ type DefragOptions struct {
 	FreeMiB, LiveMiB int
 	// Leader is etcdpilot's leader policy (defrag.LeaderHandOff or
 	// LeaderInPlace).
-	Leader   string
-	Root     string
+	Leader string
+	// StopServing starts the members with etcd's StopGRPCServiceOnDefrag
+	// (3.6 feature gate) and makes the probe a client that follows the
+	// members' gRPC health: a member being defragmented gets no requests.
+	StopServing bool
+	Root        string
 	Binaries *binaries.Manager
 	Catalog  *catalog.Catalog
 	Log      *slog.Logger
@@ -61,8 +65,12 @@ func Defrag(ctx context.Context, o DefragOptions) (*DefragResult, error) {
 }
 
 func (o DefragOptions) once(ctx context.Context, run int, pilot bool) (*UpgradeRun, error) {
+	flags := []string{"--quota-backend-bytes=8589934592"}
+	if o.StopServing {
+		flags = append(flags, "--feature-gates=StopGRPCServiceOnDefrag=true")
+	}
 	sb, st, err := newSandbox(ctx, o.Root, o.Binaries, sandbox.Options{Name: fmt.Sprintf("df%d-%v", run, pilot), Versions: []string{o.Version},
-		ExtraFlags: []string{"--quota-backend-bytes=8589934592"}})
+		ExtraFlags: flags})
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +102,7 @@ func (o DefragOptions) once(ctx context.Context, run int, pilot bool) (*UpgradeR
 		return nil, err
 	}
 	defer sess.Close()
-	p, err := probe.Start(ctx, c, probe.Options{})
+	p, err := probe.Start(ctx, c, probe.Options{HealthChecked: o.StopServing})
 	if err != nil {
 		return nil, err
 	}
@@ -131,8 +139,12 @@ func etcdctlDefrag(ctx context.Context, o DefragOptions, st *sandbox.State) erro
 
 // Table writes medians side by side with the ratios.
 func (r *DefragResult) Table(w io.Writer) error {
-	fmt.Fprintf(w, "defragmentation of 3 members (etcd %s), %d MiB free and %d MiB live each, under 200 writes/s; etcdpilot's leader %s; %d runs per side (medians)\n\n",
-		r.Opts.Version, r.Opts.FreeMiB, r.Opts.LiveMiB, r.Opts.Leader, len(r.Pilot))
+	serving := "members serve during their defragmentation"
+	if r.Opts.StopServing {
+		serving = "StopGRPCServiceOnDefrag on, the probe follows gRPC health"
+	}
+	fmt.Fprintf(w, "defragmentation of 3 members (etcd %s), %d MiB free and %d MiB live each, under 200 writes/s (%s); etcdpilot's leader %s; %d runs per side (medians)\n\n",
+		r.Opts.Version, r.Opts.FreeMiB, r.Opts.LiveMiB, serving, r.Opts.Leader, len(r.Pilot))
 	col := func(runs []UpgradeRun, f func(UpgradeRun) time.Duration) time.Duration {
 		var ds []time.Duration
 		for _, x := range runs {

@@ -70,8 +70,8 @@ func (o UpgradeOptions) staticPodOnce(ctx context.Context, t testutil.T, pilot b
 	time.Sleep(2 * time.Second) // a steady state before the first restart
 	start := time.Now()
 	if pilot {
-		rt := &staticpod.Runtime{Manifests: c.Manifests, PodLogs: n.PodLogs}
-		_, err = upgrade.Apply(ctx, upgrade.Options{Target: o.To, Session: sess, Runtime: rt, Catalog: o.Catalog, SkipSnapshot: true,
+		rt := &staticpod.Runtime{Manifests: c.Manifests, PodLogs: n.PodLogs, Log: o.Log}
+		_, err = upgrade.Apply(ctx, upgrade.Options{Target: o.To, Session: sess, Runtime: rt, Catalog: o.Catalog, SkipSnapshot: true, Log: o.Log,
 			JournalPath: filepath.Join(n.Dir, "journal.json"), LockDir: filepath.Join(n.Dir, "locks")})
 	} else {
 		err = naiveManifestUpgrade(ctx, sess, c, o.To)

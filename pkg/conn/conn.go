@@ -20,6 +20,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	_ "google.golang.org/grpc/health" // client-side health checking (HealthChecked)
 )
 
 // Config is what etcdctl calls its global flags.
@@ -33,6 +34,12 @@ type Config struct {
 	InsecureSkipVerify bool          `json:"insecureSkipTLSVerify,omitempty"`
 	DialTimeout        time.Duration `json:"dialTimeout"`
 	CommandTimeout     time.Duration `json:"commandTimeout"`
+	// HealthChecked makes Client's balancer watch each member's gRPC
+	// health service and send nothing to a member that reports
+	// NOT_SERVING: with etcd's StopGRPCServiceOnDefrag, the member being
+	// defragmented (gRPC client-side health checking, which clientv3 does
+	// not turn on by itself, etcd-io/etcd#16276).
+	HealthChecked bool `json:"-"`
 }
 
 // Defaults as in etcdctl.
@@ -238,11 +245,24 @@ func (c Config) Client() (*clientv3.Client, error) {
 		Username:             c.User,
 		Password:             c.Password,
 		Logger:               zap.NewNop(),
-		DialOptions:          []grpc.DialOption{},
+		DialOptions:          c.dialOptions(),
 		AutoSyncInterval:     0,
 		RejectOldCluster:     false,
 		PermitWithoutStream:  true,
 	})
+}
+
+// healthChecked is clientv3's round-robin service config with gRPC
+// client-side health checking on the server's overall status.
+const healthChecked = `{"loadBalancingPolicy":"round_robin","healthCheckConfig":{"serviceName":""}}`
+
+func (c Config) dialOptions() []grpc.DialOption {
+	if !c.HealthChecked {
+		return nil
+	}
+	// clientv3's resolver brings its own service config (round robin
+	// alone); it is set aside for the same one with health checking.
+	return []grpc.DialOption{grpc.WithDisableServiceConfig(), grpc.WithDefaultServiceConfig(healthChecked)}
 }
 
 // clientEndpoint gives a host:port endpoint the scheme that matches TLS.

@@ -27,6 +27,9 @@ type Options struct {
 	Timeout time.Duration
 	// Prefix holds the probe's keys (default /etcdpilot/probe/<start time>/).
 	Prefix string
+	// HealthChecked makes the probe a client that skips members whose
+	// gRPC health says NOT_SERVING (conn.Config.HealthChecked).
+	HealthChecked bool
 }
 
 // Op is one request in the history.
@@ -69,6 +72,7 @@ func (o *Options) defaults() {
 // Start begins writing and reading.
 func Start(ctx context.Context, cfg conn.Config, opts Options) (*Probe, error) {
 	opts.defaults()
+	cfg.HealthChecked = opts.HealthChecked
 	cli, err := cfg.Client()
 	if err != nil {
 		return nil, err

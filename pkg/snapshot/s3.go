@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
@@ -80,6 +81,10 @@ func OpenS3(ctx context.Context, location string, o S3Options) (*S3, error) {
 			so.BaseEndpoint = aws.String(o.Endpoint)
 		}
 		so.UsePathStyle = so.UsePathStyle || o.PathStyle
+		// Parts are not hashed a second time for the signature (SigV4's
+		// payload SHA-256, computed for plain-http endpoints): each part
+		// carries its CRC32 checksum, and the snapshot its own SHA-256.
+		so.APIOptions = append(so.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 		if so.BaseEndpoint != nil {
 			st.endpoint = *so.BaseEndpoint
 		}
@@ -146,11 +151,6 @@ func (s *S3) Scratch() string {
 // is never replaced. The local file is removed afterwards.
 func (s *S3) Put(ctx context.Context, name string, local *fsutil.TempFile, sc *Sidecar) error {
 	defer local.Abort()
-	if ok, err := s.Exists(ctx, name); err != nil {
-		return err
-	} else if ok {
-		return fsutil.ErrExists
-	}
 	sum, err := fileSHA256(local.Name())
 	if err != nil {
 		return err
@@ -160,16 +160,73 @@ func (s *S3) Put(ctx context.Context, name string, local *fsutil.TempFile, sc *S
 		return err
 	}
 	defer f.Close()
+	verified := make(chan error, 1)
+	verified <- nil
+	if err := s.upload(ctx, name, f, sum, verified); err != nil {
+		return err
+	}
+	return s.PutSidecar(ctx, name, sc)
+}
+
+// upload sends r as the object name; an existing name is never replaced.
+// After r ends, the upload waits for verified: nil completes it, an error
+// aborts it, so no object exists before the local copy passed its checks.
+// sum, when known before the upload starts, is the whole file's SHA-256,
+// kept as the object's metadata; a snapshot streamed straight into the
+// upload has none, and its own SHA-256 (the sidecar's, and the trailer
+// etcd wrote) is what a fetch checks. Multipart with bounded memory
+// (PartSize × Concurrency).
+func (s *S3) upload(ctx context.Context, name string, r io.Reader, sum string, verified <-chan error) error {
+	if ok, err := s.Exists(ctx, name); err != nil {
+		return err
+	} else if ok {
+		return fsutil.ErrExists
+	}
 	tm := transfermanager.New(s.client, func(o *transfermanager.Options) {
 		o.PartSizeBytes, o.Concurrency = s3PartSize, s3Concurrency
 	})
-	if _, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
-		Bucket: aws.String(s.Bucket), Key: aws.String(s.key(name)), Body: f,
-		Metadata: map[string]string{"file-sha256": sum, "revision": fmt.Sprint(sc.Revision)},
-	}); err != nil {
+	body := &gatedReader{r: r, gate: verified}
+	in := &transfermanager.UploadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.key(name)), Body: body}
+	if sum != "" {
+		in.Metadata = map[string]string{"file-sha256": sum}
+	}
+	if _, err := tm.UploadObject(ctx, in); err != nil {
+		if body.refused != nil {
+			return body.refused
+		}
 		return s.explain(err)
 	}
-	return s.PutSidecar(ctx, name, sc)
+	return nil
+}
+
+// PutWhileVerifying uploads r (the snapshot as it streams) and publishes
+// it only when verified delivers nil; the sidecar goes after.
+func (s *S3) PutWhileVerifying(ctx context.Context, name string, r io.Reader, verified <-chan error) error {
+	return s.upload(ctx, name, r, "", verified)
+}
+
+// gatedReader reads r to its end, then waits for the gate: nil lets the
+// reader end (the upload completes), an error fails the read (the upload
+// is aborted).
+type gatedReader struct {
+	r       io.Reader
+	gate    <-chan error
+	opened  bool
+	refused error
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	if err != io.EOF {
+		return n, err
+	}
+	if !g.opened {
+		g.refused, g.opened = <-g.gate, true
+	}
+	if g.refused != nil {
+		return n, g.refused
+	}
+	return n, io.EOF
 }
 
 // Fetch downloads the object into a local temporary file and checks its
@@ -190,7 +247,8 @@ func (s *S3) Fetch(ctx context.Context, name string) (string, func(), error) {
 	}
 	done := func() { os.Remove(tmp.Name()) }
 	h := newHasher()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), out.Body); err != nil {
+	th := &trailerHash{h: sha256.New()}
+	if _, err := io.Copy(io.MultiWriter(tmp, h, th), out.Body); err != nil {
 		tmp.Close()
 		done()
 		return "", nil, fmt.Errorf("download %s%s: %w", s, name, err)
@@ -202,6 +260,16 @@ func (s *S3) Fetch(ctx context.Context, name string) (string, func(), error) {
 	if want := out.Metadata["file-sha256"]; want != "" && want != h.sum() {
 		done()
 		return "", nil, fmt.Errorf("%s%s is corrupt: its SHA-256 is %s, the upload recorded %s; nothing was used", s, name, h.sum(), want)
+	}
+	if out.Metadata["file-sha256"] == "" {
+		// Streamed into the upload: the sidecar holds the SHA-256 of the
+		// database, which etcd's trailer repeats.
+		if sc, err := s.Sidecar(ctx, name); err == nil && sc.SHA256 != "" {
+			if got := hex.EncodeToString(th.h.Sum(nil)); got != sc.SHA256 {
+				done()
+				return "", nil, fmt.Errorf("%s%s is corrupt: its database's SHA-256 is %s, the sidecar recorded %s; nothing was used", s, name, got, sc.SHA256)
+			}
+		}
 	}
 	return tmp.Name(), done, nil
 }

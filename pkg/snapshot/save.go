@@ -49,7 +49,9 @@ type SaveOptions struct {
 // trailer is checked, the file is fsynced, opened with bbolt and compared
 // with the member's HashKV, and only then published under its name without
 // replacing anything (a second save to the same name fails), and its
-// directory fsynced. A failure leaves nothing under the final name.
+// directory fsynced. A failure leaves nothing under the final name. Into
+// object storage the upload runs beside those checks and completes only
+// when they pass.
 func Save(ctx context.Context, s *cluster.Session, dest string, opts SaveOptions) (*Sidecar, string, error) {
 	cl, err := s.Status(ctx)
 	if err != nil {
@@ -82,27 +84,15 @@ func Save(ctx context.Context, s *cluster.Session, dest string, opts SaveOptions
 	sc := &Sidecar{File: name, ClusterID: cl.ClusterID, Member: src.Name, MemberID: src.ID, Endpoint: src.Endpoint,
 		EtcdVersion: src.ServerVersion, CreatedAt: time.Now().UTC(), Etcdpilot: opts.Version}
 
+	if s3, ok := store.(*S3); ok && opts.Encoding.Suffix() == "" {
+		return saveToS3(ctx, s, c, src, s3, tmp, name, path, sc, opts)
+	}
 	sum, n, err := stream(ctx, c, &writeBehind{f: tmp.File}, src.Name, opts)
 	if err != nil {
 		return nil, "", err
 	}
-	// fsync and the local bbolt read overlap.
-	syncErr := make(chan error, 1)
-	go func() { syncErr <- tmp.Sync() }()
-	info, infoErr := ReadInfo(tmp.Name(), false)
-	if err := <-syncErr; err != nil {
-		return nil, "", fmt.Errorf("fsync %s: %w", tmp.Name(), err)
-	}
-	if infoErr != nil {
-		return nil, "", infoErr
-	}
-	info.SHA256 = sum
-	info.Size = n
-	sc.Info = *info
-	if opts.CompareMember {
-		if err := compareMemberHash(ctx, s, c, src, info, sc); err != nil {
-			return nil, "", err
-		}
+	if err := check(ctx, s, c, src, tmp, sum, n, sc, opts); err != nil {
+		return nil, "", err
 	}
 	if suffix := opts.Encoding.Suffix(); suffix != "" {
 		enc, err := encode(tmp.Name(), filepath.Join(store.Scratch(), name+suffix), opts.Encoding)
@@ -115,15 +105,77 @@ func Save(ctx context.Context, s *cluster.Session, dest string, opts SaveOptions
 		sc.File, sc.Encoding = name, opts.Encoding.Names()
 	}
 	if err := store.Put(ctx, name, tmp, sc); err != nil {
-		if errors.Is(err, fsutil.ErrExists) {
-			return nil, "", fmt.Errorf("%s already exists (another save took the name first); nothing was saved", path)
-		}
 		if fsutil.Exists(path) {
 			return nil, "", fmt.Errorf("snapshot saved as %s but its sidecar could not be written: %w", path, err)
 		}
-		return nil, "", err
+		return nil, "", putError(err, path)
 	}
 	return sc, path, nil
+}
+
+// saveToS3 is Save into object storage without encoding: the stream goes
+// to the scratch file and, through a pipe, straight into the multipart
+// upload; the local checks run once it ends, and the upload completes
+// only when they pass (an error aborts it). The scratch file is not
+// fsynced: the object is the copy that must last.
+func saveToS3(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, store *S3, tmp *fsutil.TempFile, name, path string, sc *Sidecar, opts SaveOptions) (*Sidecar, string, error) {
+	pr, pw := io.Pipe()
+	verified, uploaded := make(chan error, 1), make(chan error, 1)
+	go func() {
+		err := store.PutWhileVerifying(ctx, name, pr, verified)
+		pr.CloseWithError(err) // the stream stops if the upload does
+		uploaded <- err
+	}()
+	sum, n, err := stream(ctx, c, io.MultiWriter(&writeBehind{f: tmp.File}, pw), src.Name, opts)
+	pw.Close()
+	if err == nil {
+		err = inspect(ctx, s, c, src, tmp, sum, n, sc, opts)
+	}
+	verified <- err
+	if uerr := <-uploaded; uerr != nil && uerr != err {
+		return nil, "", putError(uerr, path) // the upload failed first (and broke the stream)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if err := store.PutSidecar(ctx, name, sc); err != nil {
+		return nil, "", fmt.Errorf("snapshot saved as %s but its sidecar could not be written: %w", path, err)
+	}
+	return sc, path, nil
+}
+
+// check fsyncs the streamed file and inspects it (the two overlap).
+func check(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, tmp *fsutil.TempFile, sum string, n int64, sc *Sidecar, opts SaveOptions) error {
+	syncErr := make(chan error, 1)
+	go func() { syncErr <- tmp.Sync() }()
+	err := inspect(ctx, s, c, src, tmp, sum, n, sc, opts)
+	if serr := <-syncErr; serr != nil {
+		return fmt.Errorf("fsync %s: %w", tmp.Name(), serr)
+	}
+	return err
+}
+
+// inspect reads the streamed file with bbolt, records what it found in
+// the sidecar and, if asked, compares its HashKV with the member's.
+func inspect(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, tmp *fsutil.TempFile, sum string, n int64, sc *Sidecar, opts SaveOptions) error {
+	info, err := ReadInfo(tmp.Name(), false)
+	if err != nil {
+		return err
+	}
+	info.SHA256 = sum
+	info.Size = n
+	sc.Info = *info
+	if opts.CompareMember {
+		return compareMemberHash(ctx, s, c, src, info, sc)
+	}
+	return nil
+}
+
+func putError(err error, path string) error {
+	if errors.Is(err, fsutil.ErrExists) {
+		return fmt.Errorf("%s already exists (another save took the name first); nothing was saved", path)
+	}
+	return err
 }
 
 func compareMemberHash(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, info *Info, sc *Sidecar) error {
