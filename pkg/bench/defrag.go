@@ -36,9 +36,9 @@ type DefragOptions struct {
 	// members' gRPC health: a member being defragmented gets no requests.
 	StopServing bool
 	Root        string
-	Binaries *binaries.Manager
-	Catalog  *catalog.Catalog
-	Log      *slog.Logger
+	Binaries    *binaries.Manager
+	Catalog     *catalog.Catalog
+	Log         *slog.Logger
 }
 
 // DefragResult holds both sides' runs (UpgradeRun's fields: stall, p99,
