@@ -7,8 +7,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/member"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
+	"github.com/etcdpilot/etcdpilot/pkg/staticpod"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
 func newMemberCmd(g *globals) *cobra.Command {
@@ -25,10 +28,20 @@ type memberFlags struct {
 	sandbox string
 	force   bool
 	timeout time.Duration
+	// host is the static-pod runtime's part of upgrade apply's flags.
+	host applyFlags
 }
 
 func (f *memberFlags) register(cmd *cobra.Command, force bool) {
 	addSandboxFlag(cmd, &f.sandbox)
+	fs := cmd.Flags()
+	fs.StringVar(&f.host.runtime, "runtime", "", "who starts and stops members: sandbox (with --sandbox) or static-pod (kubeadm: a member re-created on its node from its manifest)")
+	fs.StringVar(&f.host.manifest, "manifest", staticpod.DefaultManifest, "static-pod runtime: each member's manifest on its host ({name} and {host} are replaced)")
+	fs.StringVar(&f.host.podLogs, "pod-logs", "/var/log/pods", "static-pod runtime: the kubelet's pod log directory")
+	fs.StringVar(&f.host.ssh, "ssh", "", "static-pod runtime: reach each member's host over SSH, e.g. root@{host} (default: here)")
+	fs.IntVar(&f.host.sshPort, "ssh-port", 0, "SSH port (default: ssh's)")
+	fs.StringArrayVar(&f.host.sshOptions, "ssh-option", nil, "extra ssh argument, e.g. -i=KEY (repeatable)")
+	addKubeadmFlags(cmd, &f.host.kubeadm, &f.host.manifest)
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to keep retrying before giving up")
 	positive(cmd, "timeout")
 	if force {
@@ -39,11 +52,30 @@ func (f *memberFlags) register(cmd *cobra.Command, force bool) {
 // options opens the session (the caller closes it) and, with --sandbox,
 // the sandbox that provisions new members.
 func (f *memberFlags) options(cmd *cobra.Command, g *globals) (member.Options, runtime.Provisioner, error) {
+	if _, err := f.host.kubeadm.apply(cmd, g, f.sandbox); err != nil {
+		return member.Options{}, nil, err
+	}
+	if f.host.kubeadm.on && f.host.runtime == "" {
+		f.host.runtime = "static-pod"
+	}
 	s, err := g.session(f.sandbox)
 	if err != nil {
 		return member.Options{}, nil, err
 	}
 	o := member.Options{Session: s, Force: f.force, Timeout: f.timeout}
+	switch f.host.runtime {
+	case "", "sandbox":
+	case "static-pod":
+		p, err := f.staticPods(cmd, g, s)
+		if err != nil {
+			s.Close()
+			return o, nil, err
+		}
+		return o, p, nil
+	default:
+		s.Close()
+		return o, nil, fmt.Errorf("unknown --runtime %q: sandbox (with --sandbox) or static-pod", f.host.runtime)
+	}
 	if f.sandbox == "" {
 		return o, nil, nil
 	}
@@ -299,4 +331,22 @@ skipped. Needs --sandbox (a runtime that provisions members).`,
 	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the new member to catch up")
 	positive(cmd, "wait")
 	return cmd
+}
+
+// staticPods is the static-pod runtime for the members of the live
+// cluster, named by the member list.
+func (f *memberFlags) staticPods(cmd *cobra.Command, g *globals, s *cluster.Session) (runtime.Provisioner, error) {
+	ml, err := status.MemberList(cmd.Context(), s.Pool())
+	if err != nil {
+		return nil, err
+	}
+	hs, err := hosts(ml)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := f.host.hostRuntime(g, hs)
+	if err != nil {
+		return nil, err
+	}
+	return rt.(runtime.Provisioner), nil
 }

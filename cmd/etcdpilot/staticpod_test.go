@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,4 +143,75 @@ func mustRead(t *testing.T, f string) []byte {
 	b, err := os.ReadFile(f)
 	testutil.Must(t, err)
 	return b
+}
+
+// TestStaticPodMemberReplace: a static-pod member whose database was
+// truncated (its etcd killed, it crash-loops) is replaced through the
+// static-pod runtime over a real sshd: removed, its data directory moved
+// aside, added back as a learner from its own manifest
+// (--initial-cluster-state=existing), started by the kubelet, promoted.
+func TestStaticPodMemberReplace(t *testing.T) {
+	n := kube.NewNode(t, testutil.V35)
+	c := kube.EtcdCluster(t, n, testutil.V35, 3)
+	state := testutil.Root(t)
+	_, port, opts := testutil.SSHD(t)
+	s := testutil.Session(t, c.Conn)
+	ctx := testutil.Context(t, 5*time.Minute)
+	before, err := s.Status(ctx)
+	testutil.Must(t, err)
+	oldID := ""
+	for _, m := range before.Members {
+		if m.Name == "m3" {
+			oldID = m.ID
+		}
+	}
+
+	testutil.Must(t, os.Truncate(filepath.Join(c.DataDirs["m3"], "member", "snap", "db"), 4096))
+	exec.Command("pkill", "-9", "-f", "data-dir="+c.DataDirs["m3"]).Run()
+	testutil.Eventually(t, time.Minute, func() error {
+		cl, err := s.Status(ctx)
+		if err != nil {
+			return err
+		}
+		for _, m := range cl.Members {
+			if m.Name == "m3" && m.Reachable {
+				return errors.New("m3 still answers")
+			}
+		}
+		return nil
+	})
+
+	args := []string{"member", "replace", "m3", "--kubeadm", "--manifest", c.ManifestTemplate(), "--pod-logs", n.PodLogs,
+		"--ssh", "root@{host}", "--ssh-port", fmt.Sprint(port)}
+	for i := 0; i+1 < len(opts); i += 2 {
+		args = append(args, "--ssh-option="+opts[i]+"="+opts[i+1])
+	}
+	r := run(t, state, args...)
+	if r.code != 0 {
+		t.Fatalf("member replace: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("member replace:\n%s%s", r.stdout, r.stderr)
+	testutil.Eventually(t, time.Minute, func() error {
+		cl, err := s.StatusWithHashes(ctx)
+		if err != nil {
+			return err
+		}
+		if cl.Health != status.Healthy || cl.Voters != 3 {
+			return fmt.Errorf("%s, %d voters: %v", cl.Health, cl.Voters, cl.Reasons)
+		}
+		for _, m := range cl.Members {
+			if m.Name == "m3" && (m.ID == oldID || m.IsLearner) {
+				return fmt.Errorf("m3: ID %s (old %s), learner %v", m.ID, oldID, m.IsLearner)
+			}
+		}
+		return nil
+	})
+	if aside, _ := filepath.Glob(c.DataDirs["m3"] + ".etcdpilot-retired-*"); len(aside) != 1 {
+		t.Errorf("m3's old data directory kept aside: %v", aside)
+	}
+	man, err := staticpod.Parse(c.Manifests["m3"], mustRead(t, c.Manifests["m3"]))
+	testutil.Must(t, err)
+	if man.Flag("initial-cluster-state") != "existing" {
+		t.Errorf("m3's manifest: --initial-cluster-state %q", man.Flag("initial-cluster-state"))
+	}
 }

@@ -105,7 +105,7 @@ func Save(ctx context.Context, s *cluster.Session, dest string, opts SaveOptions
 		sc.File, sc.Encoding = name, opts.Encoding.Names()
 	}
 	if err := store.Put(ctx, name, tmp, sc); err != nil {
-		if fsutil.Exists(path) {
+		if fsutil.Exists(path) && !errors.Is(err, fsutil.ErrExists) {
 			return nil, "", fmt.Errorf("snapshot saved as %s but its sidecar could not be written: %w", path, err)
 		}
 		return nil, "", putError(err, path)

@@ -136,6 +136,37 @@ func (m *Manifest) RenameFlags(renames map[string]string) {
 	}
 }
 
+// SetFlag sets --name=value in the etcd container's command (or its args,
+// where kubeadm keeps none in the command), replacing the flag where it
+// is.
+func (m *Manifest) SetFlag(name, value string) {
+	c := m.container()
+	set := func(fs []string) ([]string, bool) {
+		for i, f := range fs {
+			if f == "--"+name || strings.HasPrefix(f, "--"+name+"=") {
+				if f == "--"+name && i+1 < len(fs) && !strings.HasPrefix(fs[i+1], "-") {
+					fs = append(fs[:i+1], fs[i+2:]...)
+				}
+				fs[i] = "--" + name + "=" + value
+				return fs, true
+			}
+		}
+		return fs, false
+	}
+	var ok bool
+	if c.Command, ok = set(c.Command); ok {
+		return
+	}
+	if c.Args, ok = set(c.Args); ok {
+		return
+	}
+	if len(c.Command) > 1 || len(c.Args) == 0 {
+		c.Command = append(c.Command, "--"+name+"="+value)
+		return
+	}
+	c.Args = append(c.Args, "--"+name+"="+value)
+}
+
 // Flag returns a flag's value (--name=x or --name x), "" when unset.
 func (m *Manifest) Flag(name string) string {
 	fs := m.Flags()

@@ -146,3 +146,27 @@ func TestStopWhereNoKubeletWatches(t *testing.T) {
 		t.Fatalf("the manifest directory holds %d files", len(entries))
 	}
 }
+
+// TestSetFlag: a flag is replaced where it is (--x=v, or --x v), and one
+// the manifest lacks is added to the command.
+func TestSetFlag(t *testing.T) {
+	m, err := staticpod.Parse("etcd.yaml", []byte(kubeadm135))
+	testutil.Must(t, err)
+	m.SetFlag("initial-cluster", "cp1=https://10.0.0.10:2380,cp2=https://10.0.0.11:2380")
+	m.SetFlag("initial-cluster-state", "existing")
+	if got := m.Flag("initial-cluster"); got != "cp1=https://10.0.0.10:2380,cp2=https://10.0.0.11:2380" {
+		t.Errorf("--initial-cluster %q", got)
+	}
+	if got := m.Flag("initial-cluster-state"); got != "existing" {
+		t.Errorf("--initial-cluster-state %q", got)
+	}
+	n := 0
+	for _, f := range m.Flags() {
+		if strings.HasPrefix(f, "--initial-cluster=") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d --initial-cluster flags: %v", n, m.Flags())
+	}
+}

@@ -214,6 +214,14 @@ func (r *Runtime) Start(ctx context.Context, member string, opts runtime.StartOp
 	} else {
 		m.RenameFlags(r.pending(member))
 	}
+	return r.writeAndWait(ctx, member, s, m)
+}
+
+// writeAndWait puts m in place of the member's manifest (stamped, so the
+// kubelet sees a new pod), drops the parked one and waits until the
+// member answers.
+func (r *Runtime) writeAndWait(ctx context.Context, member string, s state, m *Manifest) error {
+	f := r.files(member)
 	m.File = s.path
 	m.Stamp(time.Now().UTC().Format(time.RFC3339Nano))
 	data, err := m.Marshal()
