@@ -348,5 +348,5 @@ func (f *memberFlags) staticPods(cmd *cobra.Command, g *globals, s *cluster.Sess
 	if err != nil {
 		return nil, err
 	}
-	return rt.(runtime.Provisioner), nil
+	return staticpod.Nodes{Runtime: rt.(*staticpod.Runtime)}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -56,10 +57,7 @@ StrictModes no
 UsePAM no
 LogLevel ERROR
 `, port, hostKey, auth, filepath.Join(dir, "sshd.pid"))), 0o600))
-	if _, err := os.Stat("/run/sshd"); os.IsNotExist(err) {
-		Must(t, os.MkdirAll("/run/sshd", 0o755))
-		t.Cleanup(func() { os.Remove("/run/sshd") })
-	}
+	privsepDir(t)
 	cmd := exec.Command(sshd, "-D", "-e", "-f", conf)
 	cmd.Stderr = Writer(t)
 	Must(t, cmd.Start(), "start sshd")
@@ -86,4 +84,30 @@ LogLevel ERROR
 		user = "root"
 	}
 	return user + "@127.0.0.1", port, options
+}
+
+// privsepDir makes sure sshd's privilege-separation directory exists
+// while the test runs. Test processes run side by side (go test -p), so
+// the directory is shared: each holds a shared lock on a lock file while
+// it needs it, and the last one to let go removes the directory if a test
+// made it (a marker file inside says so).
+func privsepDir(t testing.TB) {
+	const dir, marker = "/run/sshd", "/run/sshd/.made-by-etcdpilot-tests"
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "etcdpilot-sshd.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	Must(t, err)
+	Must(t, syscall.Flock(int(f.Fd()), syscall.LOCK_EX))
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		Must(t, os.MkdirAll(dir, 0o755))
+		Must(t, os.WriteFile(marker, nil, 0o600))
+	}
+	Must(t, syscall.Flock(int(f.Fd()), syscall.LOCK_SH))
+	t.Cleanup(func() {
+		defer f.Close()
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			return // another test still needs it
+		}
+		if _, err := os.Stat(marker); err == nil {
+			os.RemoveAll(dir)
+		}
+	})
 }

@@ -10,13 +10,21 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 )
 
-var _ runtime.Provisioner = (*Runtime)(nil)
+// Nodes is the member commands' provisioner for static pods: it
+// re-creates members on the nodes whose etcd manifests the runtime knows
+// (a member replaced on its node, a removed member added back), and
+// provisions nothing new: a new control-plane node joins with kubeadm
+// join --control-plane. Unlike a sandbox's, a retired member stays
+// provisioned (its manifest is kept, parked), so the Runtime itself does
+// not claim the Provisioner capability.
+type Nodes struct{ *Runtime }
+
+var _ runtime.Provisioner = Nodes{}
 
 // Provision reserves a member on a node whose etcd manifest exists (in
 // place, or parked by Retire): its peer URLs are the manifest's
-// --initial-advertise-peer-urls. New nodes come from kubeadm join
-// --control-plane, not from here.
-func (r *Runtime) Provision(ctx context.Context, name, _ string) (runtime.NewMember, error) {
+// --initial-advertise-peer-urls.
+func (r Nodes) Provision(ctx context.Context, name, _ string) (runtime.NewMember, error) {
 	if _, ok := r.Manifests[name]; !ok {
 		return runtime.NewMember{}, fmt.Errorf("no etcd manifest known for %s: the static-pod runtime re-creates members on nodes that have their manifest (a new control-plane node joins with kubeadm join --control-plane)", name)
 	}
@@ -41,7 +49,7 @@ func (r *Runtime) Provision(ctx context.Context, name, _ string) (runtime.NewMem
 // --initial-cluster-state=existing (a first control-plane node's
 // manifest has neither state nor peers beyond itself), over the empty data
 // directory Retire left.
-func (r *Runtime) Join(ctx context.Context, name, initialCluster string) error {
+func (r Nodes) Join(ctx context.Context, name, initialCluster string) error {
 	s, err := r.state(ctx, name)
 	if err != nil {
 		return err
@@ -57,7 +65,7 @@ func (r *Runtime) Join(ctx context.Context, name, initialCluster string) error {
 
 // Retire stops the member (its manifest moved out) and moves its data
 // directory aside, never deleting it: <data-dir>.etcdpilot-retired-<time>.
-func (r *Runtime) Retire(ctx context.Context, name string) error {
+func (r Nodes) Retire(ctx context.Context, name string) error {
 	if err := r.Stop(ctx, name); err != nil {
 		return err
 	}
@@ -74,7 +82,7 @@ func (r *Runtime) Retire(ctx context.Context, name string) error {
 }
 
 // Provisioned reports whether the runtime knows the member's manifest.
-func (r *Runtime) Provisioned(_ context.Context, name string) bool {
+func (r Nodes) Provisioned(_ context.Context, name string) bool {
 	_, ok := r.Manifests[name]
 	return ok
 }
