@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -44,6 +45,11 @@ func newSandboxUpCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
+			// Just after an election the members may briefly disagree on
+			// the leader: the status shown is the settled one.
+			if _, err := s.WaitHealthy(cmd.Context(), 30*time.Second); err != nil {
+				g.log.Warn(fmt.Sprintf("sandbox %s is not healthy yet: %v", sb.Name, err))
+			}
 			return showStatus(cmd, g, s, nil)
 		},
 	}
