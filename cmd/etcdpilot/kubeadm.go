@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -96,7 +99,9 @@ func (k *kubeadmFlags) apply(cmd *cobra.Command, g *globals, sandbox string) (*k
 		}
 	}
 	if !given("endpoints") {
-		g.addMembers(cmd.Context())
+		if !g.addMembers(cmd.Context()) {
+			g.peersAsClients(m)
+		}
 	}
 	g.log.Info(fmt.Sprintf("kubeadm: %s from %s, --cacert %s, --cert %s", strings.Join(g.conn.Endpoints, ","), path, g.conn.CACert, g.conn.Cert))
 	name := cfg.Name()
@@ -147,17 +152,16 @@ func localManifest(p string) (string, error) {
 // addMembers adds every member's client URLs to the endpoints, from a
 // member list through the local one: a command that restarts the local
 // member (or a probe beside it) keeps talking to the cluster meanwhile.
-// Without an answer the endpoints stay as they are; the command's own
-// first request then says what is wrong.
-func (g *globals) addMembers(ctx context.Context) {
+// It reports whether the local member answered.
+func (g *globals) addMembers(ctx context.Context) bool {
 	p, err := conn.NewPool(g.conn)
 	if err != nil {
-		return
+		return false
 	}
 	defer p.Close()
 	ml, err := status.MemberList(ctx, p)
 	if err != nil {
-		return
+		return false
 	}
 	seen := map[string]bool{}
 	for _, ep := range g.conn.Endpoints {
@@ -170,5 +174,33 @@ func (g *globals) addMembers(ctx context.Context) {
 				g.conn.Endpoints = append(g.conn.Endpoints, u)
 			}
 		}
+	}
+	return true
+}
+
+// peersAsClients is the way to the cluster when the local member does not
+// answer (a dead member about to be replaced): the hosts of the manifest's
+// --initial-cluster, on the local client URL's scheme and port, as kubeadm
+// lays out every control-plane node.
+func (g *globals) peersAsClients(m *staticpod.Manifest) {
+	local, err := url.Parse(g.conn.Endpoints[0])
+	if err != nil {
+		return
+	}
+	var added []string
+	for _, part := range strings.Split(m.Flag("initial-cluster"), ",") {
+		_, peer, ok := strings.Cut(part, "=")
+		pu, err := url.Parse(peer)
+		if !ok || err != nil || pu.Hostname() == local.Hostname() {
+			continue
+		}
+		ep := local.Scheme + "://" + net.JoinHostPort(pu.Hostname(), local.Port())
+		if !slices.Contains(g.conn.Endpoints, ep) {
+			g.conn.Endpoints = append(g.conn.Endpoints, ep)
+			added = append(added, ep)
+		}
+	}
+	if len(added) > 0 {
+		g.log.Warn(fmt.Sprintf("kubeadm: the local member does not answer; trying the other control-plane nodes of --initial-cluster: %s (give --endpoints to choose)", strings.Join(added, ",")))
 	}
 }
