@@ -114,6 +114,18 @@ func Sandbox(t T, opts sandbox.Options) *sandbox.Sandbox {
 		}
 		sb.Destroy(context.Background())
 	})
+	// Every member answering is not yet a settled cluster: a member that
+	// just started may not know the cluster version (a mixed sandbox under
+	// load reads as degraded for a moment).
+	if st, err := sb.State(); err == nil {
+		if s, err := cluster.Open(st.Conn(), nil); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			_, err := s.WaitHealthy(ctx, time.Minute)
+			cancel()
+			s.Close()
+			Must(t, err, "sandbox healthy")
+		}
+	}
 	return sb
 }
 
