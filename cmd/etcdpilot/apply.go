@@ -128,11 +128,7 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 		if err != nil {
 			return o, err
 		}
-		hs, err := hosts(ml)
-		if err != nil {
-			return o, err
-		}
-		if o.Runtime, err = f.hostRuntime(g, hs); err != nil {
+		if o.Runtime, err = f.hostRuntime(g, ml); err != nil {
 			return o, err
 		}
 		if sp, ok := o.Runtime.(*staticpod.Runtime); ok && o.Configs == nil {
@@ -152,10 +148,14 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 	return o, nil
 }
 
-// hostRuntime is the runtime for real hosts (members named in hosts, by
-// the host of their peer URL): command hooks or static pods, reached here
+// hostRuntime is the runtime for real hosts (the members of ml, each on
+// the host of its peer URL): command hooks or static pods, reached here
 // or, with --ssh, on each member's host.
-func (f *applyFlags) hostRuntime(g *globals, hosts map[string]string) (runtime.Runtime, error) {
+func (f *applyFlags) hostRuntime(g *globals, ml *clientv3.MemberListResponse) (runtime.Runtime, error) {
+	hosts, err := hosts(ml)
+	if err != nil {
+		return nil, err
+	}
 	var exec func(member, host string) hostexec.Executor
 	if f.ssh != "" {
 		if err := runtime.CheckPlaceholders("--ssh", f.ssh, "{host}", "{name}"); err != nil {

@@ -340,11 +340,7 @@ func (f *memberFlags) staticPods(cmd *cobra.Command, g *globals, s *cluster.Sess
 	if err != nil {
 		return nil, err
 	}
-	hs, err := hosts(ml)
-	if err != nil {
-		return nil, err
-	}
-	rt, err := f.host.hostRuntime(g, hs)
+	rt, err := f.host.hostRuntime(g, ml)
 	if err != nil {
 		return nil, err
 	}

@@ -221,14 +221,10 @@ func restoreStaticPods(cmd *cobra.Command, g *globals, rf *applyFlags, file stri
 	if err != nil {
 		return nil, fmt.Errorf("the member list names the members to restore: %w (with the whole cluster down, restore each node's data directory with --initial-cluster and --data-dir)", err)
 	}
-	hs, err := hosts(ml)
-	if err != nil {
-		return nil, err
+	if n := len(ml.Members); n > 1 && !strings.Contains(rf.manifest, "{name}") && !strings.Contains(rf.manifest, "{host}") {
+		return nil, fmt.Errorf("the cluster has %d members and --manifest names one file (%s): a whole-cluster restore edits every member's manifest and data directory on this machine; name each member's manifest with {name}, or restore each node with --initial-cluster, --name and --data-dir", n, rf.manifest)
 	}
-	if len(hs) > 1 && !strings.Contains(rf.manifest, "{name}") && !strings.Contains(rf.manifest, "{host}") {
-		return nil, fmt.Errorf("the cluster has %d members and --manifest names one file (%s): a whole-cluster restore edits every member's manifest and data directory on this machine; name each member's manifest with {name}, or restore each node with --initial-cluster, --name and --data-dir", len(hs), rf.manifest)
-	}
-	rt, err := rf.hostRuntime(g, hs)
+	rt, err := rf.hostRuntime(g, ml)
 	if err != nil {
 		return nil, err
 	}

@@ -122,7 +122,7 @@ func fromFile(ctx context.Context, src Source, t Target) Cert {
 	var data []byte
 	var err error
 	if t.Member == "" || src.Read == nil {
-		data, err = readLocal(t.Where)
+		data, err = os.ReadFile(t.Where)
 	} else {
 		data, err = src.Read(ctx, t.Member, t.Where)
 	}
@@ -242,5 +242,3 @@ func span(d time.Duration) string {
 	}
 	return fmt.Sprintf("%d hours", int(d.Hours()))
 }
-
-func readLocal(path string) ([]byte, error) { return os.ReadFile(path) }

@@ -17,8 +17,7 @@ import (
 // Verdicts are left to the caller (certs.Judge).
 func (s *Session) Certificates(ctx context.Context, cl *status.Cluster, configs []*memberconfig.Config, rt runtime.Runtime) []certs.Cert {
 	cfg := s.Config()
-	src := certs.Source{CACert: cfg.CACert, ClientCert: cfg.Cert, Timeout: cfg.DialTimeout}
-	src.TLS, _ = cfg.TLS() // read once already when the session opened
+	src := certs.Source{CACert: cfg.CACert, ClientCert: cfg.Cert, TLS: s.pool.TLS(), Timeout: cfg.DialTimeout}
 	for _, m := range cl.Members {
 		if m.Endpoint != "" {
 			src.URLs = append(src.URLs, certs.Target{Kind: certs.Serving, Member: m.Name, Where: m.Endpoint})

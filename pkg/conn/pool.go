@@ -47,6 +47,10 @@ func NewPool(c Config) (*Pool, error) {
 	return p, nil
 }
 
+// TLS is the client TLS configuration read when the pool was made (nil
+// for plain http).
+func (p *Pool) TLS() *tls.Config { return p.tls }
+
 // Config is the pool's connection configuration.
 func (p *Pool) Config() Config { return p.cfg }
 

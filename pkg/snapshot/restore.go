@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -204,38 +203,33 @@ func RestoreDataDirs(file string, targets []Target, opts RestoreOptions) (string
 			undo()
 			return "", err
 		}
-		tmps = append(tmps, fmt.Sprintf("%s.etcdpilot-restore-%s", t.DataDir, stamp))
+		tmps = append(tmps, restoreTemp(t, stamp))
 	}
 	// Every member's directory at once: each restore reads the snapshot
 	// and writes its own directory.
-	errs := make([]error, len(targets))
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := etcdutl.NewV3(opts.Log).Restore(etcdutl.RestoreConfig{
-				SnapshotPath:        file,
-				Name:                t.Name,
-				OutputDataDir:       tmps[i],
-				PeerURLs:            t.PeerURLs,
-				InitialCluster:      opts.InitialCluster,
-				InitialClusterToken: opts.Token,
-				// Check verified the trailer above; etcdutl would hash it again.
-				SkipHashCheck: true,
-				RevisionBump:  opts.RevisionBump,
-				MarkCompacted: opts.MarkCompacted,
-			})
-			if err == nil {
-				err = os.Chmod(tmps[i], 0o700)
-			}
-			if err != nil {
-				errs[i] = fmt.Errorf("restore %s into %s: %w", t.Name, t.DataDir, err)
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err = each(targets, func(t Target) error {
+		tmp := restoreTemp(t, stamp)
+		err := etcdutl.NewV3(opts.Log).Restore(etcdutl.RestoreConfig{
+			SnapshotPath:        file,
+			Name:                t.Name,
+			OutputDataDir:       tmp,
+			PeerURLs:            t.PeerURLs,
+			InitialCluster:      opts.InitialCluster,
+			InitialClusterToken: opts.Token,
+			// Check verified the trailer above; etcdutl would hash it again.
+			SkipHashCheck: true,
+			RevisionBump:  opts.RevisionBump,
+			MarkCompacted: opts.MarkCompacted,
+		})
+		if err == nil {
+			err = os.Chmod(tmp, 0o700)
+		}
+		if err != nil {
+			return fmt.Errorf("restore into %s: %w", t.DataDir, err)
+		}
+		return nil
+	})
+	if err != nil {
 		undo()
 		return "", err
 	}
@@ -250,6 +244,12 @@ func RestoreDataDirs(file string, targets []Target, opts RestoreOptions) (string
 		}
 	}
 	return opts.Token, nil
+}
+
+// restoreTemp is where a member's data directory is restored before it
+// is renamed into place.
+func restoreTemp(t Target, stamp string) string {
+	return fmt.Sprintf("%s.etcdpilot-restore-%s", t.DataDir, stamp)
 }
 
 // checkDataDir refuses a directory a running etcd uses, and a non-empty one

@@ -199,12 +199,6 @@ func (s *S3) upload(ctx context.Context, name string, r io.Reader, sum string, v
 	return nil
 }
 
-// PutWhileVerifying uploads r (the snapshot as it streams) and publishes
-// it only when verified delivers nil; the sidecar goes after.
-func (s *S3) PutWhileVerifying(ctx context.Context, name string, r io.Reader, verified <-chan error) error {
-	return s.upload(ctx, name, r, "", verified)
-}
-
 // gatedReader reads r to its end, then waits for the gate: nil lets the
 // reader end (the upload completes), an error fails the read (the upload
 // is aborted).

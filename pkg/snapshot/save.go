@@ -122,7 +122,7 @@ func saveToS3(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *
 	pr, pw := io.Pipe()
 	verified, uploaded := make(chan error, 1), make(chan error, 1)
 	go func() {
-		err := store.PutWhileVerifying(ctx, name, pr, verified)
+		err := store.upload(ctx, name, pr, "", verified)
 		pr.CloseWithError(err) // the stream stops if the upload does
 		uploaded <- err
 	}()
