@@ -50,9 +50,7 @@ func (f *applyFlags) register(cmd *cobra.Command, apply bool) {
 	fs.StringVar(&f.stopCmd, "stop-cmd", "", "command runtime: stop a member, e.g. 'sudo systemctl stop etcd'")
 	fs.StringVar(&f.startCmd, "start-cmd", "", "command runtime: start a member, e.g. 'sudo systemctl start etcd'")
 	fs.StringVar(&f.installCmd, "install-cmd", "", "command runtime: put etcd {version} in place on {host}, keeping the old binary")
-	fs.StringVar(&f.ssh, "ssh", "", "command and static-pod runtimes: reach each member's host over SSH, e.g. admin@{host} (default: here)")
-	fs.IntVar(&f.sshPort, "ssh-port", 0, "SSH port (default: ssh's)")
-	fs.StringArrayVar(&f.sshOptions, "ssh-option", nil, "extra ssh argument, e.g. -i=KEY or -oProxyJump=bastion (repeatable)")
+	f.registerSSH(cmd, "command and static-pod runtimes")
 	fs.DurationVar(&f.gateTimeout, "gate-timeout", 60*time.Second, "how long a restarted member may take to pass its gates before it is rolled back")
 	positive(cmd, "gate-timeout")
 	addKubeadmFlags(cmd, &f.kubeadm, &f.manifest)
@@ -187,6 +185,15 @@ func (f *applyFlags) hostRuntime(g *globals, ml *clientv3.MemberListResponse) (r
 		return nil, err
 	}
 	return rt, nil
+}
+
+// registerSSH adds --ssh, --ssh-port and --ssh-option; who says which
+// runtimes use them.
+func (f *applyFlags) registerSSH(cmd *cobra.Command, who string) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.ssh, "ssh", "", who+": reach each member's host over SSH, e.g. root@{host} (default: here)")
+	fs.IntVar(&f.sshPort, "ssh-port", 0, "SSH port (default: ssh's)")
+	fs.StringArrayVar(&f.sshOptions, "ssh-option", nil, "extra ssh argument, e.g. -i=KEY or -oProxyJump=bastion (repeatable)")
 }
 
 // sshArgs turns --ssh-option values ("-i=KEY", "-oX=y") into arguments.

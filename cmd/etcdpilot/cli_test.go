@@ -157,6 +157,7 @@ func TestBadInput(t *testing.T) {
 		// Restores under Kubernetes: a bump goes with --mark-compacted.
 		{[]string{"snapshot", "restore", "x.db", "--sandbox", "x", "--kubernetes", "--bump-revision", "5000"}, 2, "--bump-revision needs --mark-compacted"},
 		{[]string{"snapshot", "restore", "x.db", "--sandbox", "x", "--mark-compacted"}, 2, "--mark-compacted needs --bump-revision"},
+		{[]string{"snapshot", "restore", "x.db", "--ssh", "root@{host}", "--initial-cluster", "a=http://10.0.0.1:2380", "--data-dir", "/tmp/x"}, 2, "give --runtime static-pod or --kubeadm with it"},
 	}
 	for _, tc := range cases {
 		r := run(t, state, tc.args...)

@@ -116,8 +116,11 @@ With --runtime static-pod (or --kubeadm on a control-plane node): every
 member of the live cluster at once, as a whole-cluster restore of kubeadm's
 stacked etcd goes: every etcd manifest moved out (every member stops), every
 data directory restored in parallel, the manifests moved back, then the
-running cluster compared with the snapshot. The data directories must be on
-this machine.
+running cluster compared with the snapshot. With --ssh root@{host} each
+member's node is reached over SSH: its data directory is restored here,
+sent to the node (a gzip'd tar stream through ssh; the node needs sh, tar
+and gzip) beside the old one, and the old directories are moved aside only
+once every node holds its copy.
 
 For real hosts, like etcdutl: --initial-cluster names every member; restore
 one member with --name, --initial-advertise-peer-urls and --data-dir, or all
@@ -133,6 +136,7 @@ watches end with "compacted" and clients re-list.`,
 		Example: `  etcdpilot snapshot restore backup.db --sandbox default
   etcdpilot snapshot restore backup.db --sandbox default --kubernetes
   etcdpilot snapshot restore backup.db --kubeadm --manifest '/etc/kubernetes/manifests/etcd-{name}.yaml' --kubernetes
+  etcdpilot snapshot restore backup.db --kubeadm --ssh 'root@{host}' --kubernetes
   etcdpilot snapshot restore backup.db --initial-cluster a=https://10.0.0.1:2380,b=https://10.0.0.2:2380,c=https://10.0.0.3:2380 \
       --name a --initial-advertise-peer-urls https://10.0.0.1:2380 --data-dir /var/lib/etcd --initial-cluster-token new-token`,
 		Args: cobra.ExactArgs(1),
@@ -142,6 +146,9 @@ watches end with "compacted" and clients re-list.`,
 			}
 			if err := opts.CheckBump(); err != nil {
 				return err
+			}
+			if rf.ssh != "" && (sb != "" || rf.runtime == "" && !rf.kubeadm.on) {
+				return fmt.Errorf("--ssh reaches the nodes of a static-pod restore: give --runtime static-pod or --kubeadm with it")
 			}
 			file, done, err := snapshot.Local(cmd.Context(), args[0])
 			if err != nil {
@@ -194,6 +201,7 @@ watches end with "compacted" and clients re-list.`,
 	cmd.Flags().StringVar(&rf.runtime, "runtime", "", "restore every member of the live cluster through its runtime: static-pod (kubeadm)")
 	cmd.Flags().StringVar(&rf.manifest, "manifest", staticpod.DefaultManifest, "static-pod runtime: each member's manifest ({name} and {host} are replaced)")
 	cmd.Flags().StringVar(&rf.podLogs, "pod-logs", "/var/log/pods", "static-pod runtime: the kubelet's pod log directory")
+	rf.registerSSH(cmd, "static-pod runtime (each data directory is restored here and sent to its host)")
 	addKubeadmFlags(cmd, &rf.kubeadm, &rf.manifest)
 	return cmd
 }
@@ -220,9 +228,6 @@ func restoreStaticPods(cmd *cobra.Command, g *globals, rf *applyFlags, file stri
 	ml, err := status.MemberList(ctx, s.Pool())
 	if err != nil {
 		return nil, fmt.Errorf("the member list names the members to restore: %w (with the whole cluster down, restore each node's data directory with --initial-cluster and --data-dir)", err)
-	}
-	if n := len(ml.Members); n > 1 && !strings.Contains(rf.manifest, "{name}") && !strings.Contains(rf.manifest, "{host}") {
-		return nil, fmt.Errorf("the cluster has %d members and --manifest names one file (%s): a whole-cluster restore edits every member's manifest and data directory on this machine; name each member's manifest with {name}, or restore each node with --initial-cluster, --name and --data-dir", n, rf.manifest)
 	}
 	rt, err := rf.hostRuntime(g, ml)
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/internal/testutil/kube"
 	"github.com/etcdpilot/etcdpilot/pkg/staticpod"
@@ -181,12 +183,11 @@ func TestStaticPodMemberReplace(t *testing.T) {
 		return nil
 	})
 
-	args := []string{"member", "replace", "m3", "--kubeadm", "--manifest", c.ManifestTemplate(), "--pod-logs", n.PodLogs,
-		"--ssh", "root@{host}", "--ssh-port", fmt.Sprint(port)}
+	kubeadm := []string{"--kubeadm", "--manifest", c.ManifestTemplate(), "--pod-logs", n.PodLogs, "--ssh", "root@{host}", "--ssh-port", fmt.Sprint(port)}
 	for i := 0; i+1 < len(opts); i += 2 {
-		args = append(args, "--ssh-option="+opts[i]+"="+opts[i+1])
+		kubeadm = append(kubeadm, "--ssh-option="+opts[i]+"="+opts[i+1])
 	}
-	r := run(t, state, args...)
+	r := run(t, state, append([]string{"member", "replace", "m3"}, kubeadm...)...)
 	if r.code != 0 {
 		t.Fatalf("member replace: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -213,5 +214,42 @@ func TestStaticPodMemberReplace(t *testing.T) {
 	testutil.Must(t, err)
 	if man.Flag("initial-cluster-state") != "existing" {
 		t.Errorf("m3's manifest: --initial-cluster-state %q", man.Flag("initial-cluster-state"))
+	}
+
+	// The whole cluster restored over SSH: every data directory built here
+	// and sent to its node, the old ones kept aside.
+	cli, err := c.Conn.Client()
+	testutil.Must(t, err)
+	defer cli.Close()
+	for i := range 200 {
+		_, err = cli.Put(ctx, fmt.Sprintf("/registry/k%03d", i), strings.Repeat("v", 1000))
+		testutil.Must(t, err)
+	}
+	dir := t.TempDir()
+	if r := run(t, state, "snapshot", "save", dir, "--kubeadm", "--manifest", c.ManifestTemplate()); r.code != 0 {
+		t.Fatalf("save: %s", r.stderr)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.db"))
+	if len(files) != 1 {
+		t.Fatalf("snapshots: %v", files)
+	}
+	_, err = cli.Put(ctx, "after-the-snapshot", "x")
+	testutil.Must(t, err)
+	start := time.Now()
+	r = run(t, state, append([]string{"snapshot", "restore", files[0], "--kubernetes"}, kubeadm...)...)
+	if r.code != 0 || strings.Count(r.stderr, "data directory sent to ssh root@127.0.0.1") != 3 {
+		t.Fatalf("restore over SSH: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("restore over SSH (%.1f s):\n%s%s", time.Since(start).Seconds(), r.stdout, r.stderr)
+	if resp, err := cli.Get(ctx, "after-the-snapshot"); err != nil || len(resp.Kvs) != 0 {
+		t.Errorf("a key written after the snapshot: %v %v", resp, err)
+	}
+	if resp, err := cli.Get(ctx, "/registry/", clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil || resp.Count != 200 {
+		t.Errorf("keys under /registry/ after the restore: %v %v, want 200", resp, err)
+	}
+	for m, d := range c.DataDirs {
+		if aside, _ := filepath.Glob(d + ".etcdpilot-aside-*"); len(aside) != 1 {
+			t.Errorf("%s: the old data directory kept aside: %v, want one", m, aside)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"strings"
 	"time"
@@ -20,6 +21,10 @@ type Executor interface {
 	// returns what it printed. A non-zero exit is an error that carries
 	// the output.
 	Run(ctx context.Context, script string) (Output, error)
+	// RunInput runs script like Run with in as its standard input (a
+	// stream of files). Only ctx bounds it: a transfer takes as long as
+	// its size needs.
+	RunInput(ctx context.Context, script string, in io.Reader) (Output, error)
 	// String names the host ("local", "ssh admin@10.0.0.1").
 	String() string
 }
@@ -43,7 +48,12 @@ func (l Local) String() string { return "local" }
 
 // Run runs script with sh -c.
 func (l Local) Run(ctx context.Context, script string) (Output, error) {
-	return run(ctx, l.Timeout, "local", script, "sh", "-c", script)
+	return run(ctx, l.Timeout, nil, "local", script, "sh", "-c", script)
+}
+
+// RunInput runs script with sh -c, reading in.
+func (l Local) RunInput(ctx context.Context, script string, in io.Reader) (Output, error) {
+	return run(ctx, -1, in, "local", script, "sh", "-c", script)
 }
 
 // SSH runs commands on a host through the ssh client, non-interactively
@@ -62,26 +72,39 @@ func (s SSH) String() string { return "ssh " + s.Target }
 
 // Run runs script on the host with sh -c.
 func (s SSH) Run(ctx context.Context, script string) (Output, error) {
-	args := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=15"}
+	return run(ctx, s.Timeout, nil, s.String(), script, "ssh", s.args(script)...)
+}
+
+// RunInput runs script on the host, its standard input read from in. A
+// host that stops answering ends it within a minute (ServerAlive).
+func (s SSH) RunInput(ctx context.Context, script string, in io.Reader) (Output, error) {
+	return run(ctx, -1, in, s.String(), script, "ssh", s.args(script)...)
+}
+
+func (s SSH) args(script string) []string {
+	args := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"}
 	if s.Port != 0 {
 		args = append(args, "-p", fmt.Sprint(s.Port))
 	}
 	args = append(args, s.Options...)
 	// The remote side hands the command line to the user's shell: quote
 	// the script as one word for sh -c.
-	args = append(args, "--", s.Target, "sh -c "+Quote(script))
-	return run(ctx, s.Timeout, s.String(), script, "ssh", args...)
+	return append(args, "--", s.Target, "sh -c "+Quote(script))
 }
 
-func run(ctx context.Context, timeout time.Duration, where, script, name string, args ...string) (Output, error) {
-	if timeout <= 0 {
+// run runs the command; a negative timeout leaves ctx the only bound.
+func run(ctx context.Context, timeout time.Duration, in io.Reader, where, script, name string, args ...string) (Output, error) {
+	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	cancel := func() {}
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+	}
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	c := exec.CommandContext(ctx, name, args...)
-	c.Stdout, c.Stderr = &stdout, &stderr
+	c.Stdin, c.Stdout, c.Stderr = in, &stdout, &stderr
 	c.WaitDelay = 5 * time.Second
 	err := c.Run()
 	out := Output{Stdout: stdout.String(), Stderr: stderr.String()}
@@ -100,6 +123,8 @@ func run(ctx context.Context, timeout time.Duration, where, script, name string,
 	}
 	var ee *exec.ExitError
 	switch {
+	case ctx.Err() != nil && timeout < 0:
+		return out, fmt.Errorf("%s: %q: %w", where, script, ctx.Err())
 	case ctx.Err() == context.DeadlineExceeded:
 		return out, fmt.Errorf("%s: %q did not finish within %s", where, script, timeout)
 	case errors.As(err, &ee) && where != "local" && out.ExitCode == 255:

@@ -20,6 +20,9 @@ func TestLocal(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "exited with 3: boom") {
 		t.Fatalf("exit 3: %v", err)
 	}
+	if out, err := (hostexec.Local{}).RunInput(ctx, "wc -c", strings.NewReader("hello")); err != nil || strings.TrimSpace(out.Stdout) != "5" {
+		t.Fatalf("input: %+v %v", out, err)
+	}
 	_, err = hostexec.Local{Timeout: 100 * time.Millisecond}.Run(ctx, "sleep 5")
 	if err == nil || !strings.Contains(err.Error(), "did not finish within 100ms") {
 		t.Fatalf("timeout: %v", err)
@@ -34,6 +37,10 @@ func TestSSH(t *testing.T) {
 	out, err := x.Run(ctx, `a='one two'; echo "$a" "it's"; echo err >&2`)
 	if err != nil || out.Stdout != "one two it's\n" || out.Stderr != "err\n" {
 		t.Fatalf("%+v %v", out, err)
+	}
+	big := strings.Repeat("0123456789", 1<<20)
+	if out, err := x.RunInput(ctx, "wc -c", strings.NewReader(big)); err != nil || strings.TrimSpace(out.Stdout) != "10485760" {
+		t.Fatalf("10 MiB through ssh's standard input: %+v %v", out, err)
 	}
 	_, err = x.Run(ctx, "exit 4")
 	if err == nil || !strings.Contains(err.Error(), "exited with 4") {

@@ -4,7 +4,7 @@
 //
 // An upgrade needs only Runtime: stop this member, start it on version V.
 // Everything else is an optional capability (FlagRenamer, FlagOverrider,
-// DataDirs, FileReader, ProcessReporter, Lister, LogReader, Inspector, Killer, Pauser,
+// DataDirs, FileReader, Hosted, ProcessReporter, Lister, LogReader, Inspector, Killer, Pauser,
 // Provisioner) that a runtime may offer and a caller
 // discovers with a type assertion; Has names the ones a runtime offers.
 package runtime
@@ -13,6 +13,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/etcdpilot/etcdpilot/pkg/hostexec"
 )
 
 // ErrNotSupported is returned when a runtime lacks a capability a caller
@@ -62,6 +64,13 @@ type FlagOverrider interface {
 // this machine (sandboxes; static pods on this node).
 type DataDirs interface {
 	DataDir(ctx context.Context, member string) (string, error)
+}
+
+// Hosted is a runtime whose members live on hosts it reaches through an
+// executor (here or over SSH): what must end up on a member's host (a
+// restored data directory) goes through Host.
+type Hosted interface {
+	Host(member string) hostexec.Executor
 }
 
 // FileReader reads a file a member's configuration names (a certificate)
@@ -133,6 +142,9 @@ func Has(rt Runtime) []string {
 	}
 	if _, ok := rt.(FileReader); ok {
 		out = append(out, "read-files")
+	}
+	if _, ok := rt.(Hosted); ok {
+		out = append(out, "hosts")
 	}
 	if _, ok := rt.(FlagOverrider); ok {
 		out = append(out, "override-flags")

@@ -82,4 +82,14 @@ func TestRestoreForKubernetes(t *testing.T) {
 		t.Fatalf("a watch resumed from revision %d: %+v, want it ended as compacted", seen+1, w)
 	}
 	t.Logf("revision %d → %d (snapshot %d, client saw %d); the watch from %d ended compacted at %d", seen, resp.Header.Revision, info.Revision, seen, seen+1, w.CompactRevision)
+
+	// The bumped cluster's own snapshot holds etcdutl's empty marker
+	// record: still a valid snapshot, with the same keys.
+	_, again, err := snapshot.Save(ctx, testutil.Session(t, st.Conn()), t.TempDir(), snapshot.SaveOptions{})
+	testutil.Must(t, err, "save after the bump")
+	ai, err := snapshot.Check(again)
+	testutil.Must(t, err, "check after the bump")
+	if ai.KeyCount != info.KeyCount || ai.Revision < info.Revision+snapshot.KubernetesBump {
+		t.Fatalf("the snapshot after the bump: %d keys at revision %d", ai.KeyCount, ai.Revision)
+	}
 }

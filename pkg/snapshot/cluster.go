@@ -63,7 +63,7 @@ func compareMember(ctx context.Context, p *conn.Pool, ep string, info *Info, bum
 		return c, err
 	}
 	c.Revision = st.Header.Revision
-	if c.Revision < info.Revision+bump {
+	if c.Revision < info.BumpedRevision(bump) {
 		if bump > 0 {
 			return c, fmt.Errorf("revision %d is behind the snapshot's %d plus the bump of %d", c.Revision, info.Revision, bump)
 		}

@@ -39,6 +39,19 @@ type Info struct {
 	// the storage version exists from 3.6 on).
 	ClusterVersion string `json:"clusterVersion,omitempty"`
 	StorageVersion string `json:"storageVersion,omitempty"`
+
+	// noRecords: the key bucket is empty (Revision is still 1, as etcd
+	// reports it, but etcdutl bumps from 0).
+	noRecords bool
+}
+
+// BumpedRevision is the revision a restore with this bump starts at:
+// etcdutl adds the bump to the newest revision in the key bucket.
+func (i *Info) BumpedRevision(bump int64) int64 {
+	if bump > 0 && i.noRecords {
+		return bump
+	}
+	return i.Revision + bump
 }
 
 // ErrCorrupt wraps every reason a file is not a usable snapshot.
@@ -193,9 +206,13 @@ func scanKeys(b *bolt.Bucket, info *Info) error {
 		if err != nil {
 			return err
 		}
-		key, err := kvKey(v)
-		if err != nil {
-			return fmt.Errorf("%w: revision %d: %v", ErrCorrupt, r.main, err)
+		var key []byte
+		// An empty record is etcdutl's --bump-revision marker, which etcd
+		// indexes (and hashes) under the empty key; it is no live key.
+		if len(v) > 0 {
+			if key, err = kvKey(v); err != nil {
+				return fmt.Errorf("%w: revision %d: %v", ErrCorrupt, r.main, err)
+			}
 		}
 		head[string(key)] = latest{r, tomb}
 		last = r
@@ -210,11 +227,14 @@ func scanKeys(b *bolt.Bucket, info *Info) error {
 	}
 	// An empty key space is at revision 1, as etcd starts it.
 	info.Revision = max(last.main, c, 1)
+	info.noRecords = last.main == 0
 	keep := map[rev]bool{}
-	for _, l := range head {
+	for k, l := range head {
 		if !l.tombstone {
-			info.KeyCount++
 			keep[l.r] = true
+			if k != "" {
+				info.KeyCount++
+			}
 		}
 	}
 	if !hashNow {

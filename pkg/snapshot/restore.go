@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -160,13 +159,7 @@ func RestoreDataDirs(file string, targets []Target, opts RestoreOptions) (string
 		opts.Token = NewToken()
 	}
 	if opts.InitialCluster == "" {
-		var parts []string
-		for _, t := range targets {
-			for _, u := range t.PeerURLs {
-				parts = append(parts, t.Name+"="+u)
-			}
-		}
-		opts.InitialCluster = strings.Join(parts, ",")
+		opts.InitialCluster = initialCluster(targets)
 	}
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
@@ -190,7 +183,7 @@ func RestoreDataDirs(file string, targets []Target, opts RestoreOptions) (string
 	stamp := time.Now().UTC().Format("20060102T150405")
 	for _, t := range targets {
 		if empty, _ := fsutil.DirEmpty(t.DataDir); !empty {
-			to := fmt.Sprintf("%s.etcdpilot-aside-%s", t.DataDir, stamp)
+			to := asideDir(t.DataDir, stamp)
 			if err := os.Rename(t.DataDir, to); err != nil {
 				undo()
 				return "", err
@@ -250,6 +243,11 @@ func RestoreDataDirs(file string, targets []Target, opts RestoreOptions) (string
 // is renamed into place.
 func restoreTemp(t Target, stamp string) string {
 	return fmt.Sprintf("%s.etcdpilot-restore-%s", t.DataDir, stamp)
+}
+
+// asideDir is where a data directory is moved aside by a restore.
+func asideDir(dataDir, stamp string) string {
+	return fmt.Sprintf("%s.etcdpilot-aside-%s", dataDir, stamp)
 }
 
 // checkDataDir refuses a directory a running etcd uses, and a non-empty one

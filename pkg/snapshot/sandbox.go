@@ -9,6 +9,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/hostexec"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
@@ -48,7 +49,9 @@ func RestoreSandbox(ctx context.Context, sb *sandbox.Sandbox, file string, opts 
 // every manifest moved out), every data directory is restored in
 // parallel with a new cluster token (the old ones moved aside, never
 // deleted), every member started again, and the running cluster compared
-// with the snapshot. The data directories must be on this machine.
+// with the snapshot. The data directories are restored here, or, when rt
+// reaches its members' hosts through executors (SSH), built here and
+// sent to each host (RestoreOnHosts).
 func RestoreCluster(ctx context.Context, rt runtime.Runtime, cfg conn.Config, targets []Target, file string, opts RestoreOptions) (*RestoreResult, error) {
 	if err := opts.CheckBump(); err != nil {
 		return nil, err
@@ -80,7 +83,16 @@ func RestoreCluster(ctx context.Context, rt runtime.Runtime, cfg conn.Config, ta
 	}
 	log.Info(fmt.Sprintf("every member is down (%.1f s)", time.Since(start).Seconds()))
 	opts.Force = true
-	token, err := RestoreDataDirs(file, targets, opts)
+	var token string
+	var hosts map[string]hostexec.Executor
+	if h, ok := rt.(runtime.Hosted); ok {
+		hosts = hostsOf(h, targets)
+	}
+	if hosts != nil {
+		token, err = RestoreOnHosts(ctx, file, targets, hosts, opts)
+	} else {
+		token, err = RestoreDataDirs(file, targets, opts)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (the members are stopped, their data directories as they were)", err)
 	}
@@ -118,13 +130,18 @@ func liveRevision(ctx context.Context, c conn.Config) int64 {
 // each runs f for every target at once and joins the errors, each named
 // by its member.
 func each(targets []Target, f func(Target) error) error {
+	return eachIndex(targets, func(_ int, t Target) error { return f(t) })
+}
+
+// eachIndex is each with the target's index.
+func eachIndex(targets []Target, f func(int, Target) error) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(targets))
 	for i, t := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := f(t); err != nil {
+			if err := f(i, t); err != nil {
 				errs[i] = fmt.Errorf("member %s: %w", t.Name, err)
 			}
 		}()

@@ -67,7 +67,11 @@ var (
 	_ runtime.ProcessReporter = (*Runtime)(nil)
 	_ runtime.LogReader       = (*Runtime)(nil)
 	_ runtime.FileReader      = (*Runtime)(nil)
+	_ runtime.Hosted          = (*Runtime)(nil)
 )
+
+// Host is the executor for the member's host.
+func (r *Runtime) Host(member string) hostexec.Executor { return r.files(member).x }
 
 func (r *Runtime) files(member string) files {
 	if r.Exec != nil {
