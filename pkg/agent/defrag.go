@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/defrag"
 )
@@ -14,12 +15,16 @@ import (
 // cluster lock, so it never runs beside an upgrade or a defrag started by
 // hand; an unfinished change in that journal fails the run until someone
 // finishes it.
+//
+// The plan is bounded by the job's timeout; the run by one timeout per
+// member chosen, plus one for the compaction and the hand-off and one
+// for the checks around them.
 func (a *Agent) defragRun(ctx context.Context, d *Defrag) {
-	ctx, cancel := context.WithTimeout(ctx, d.Timeout*4)
-	defer cancel()
 	opts := defrag.Options{Session: a.Session, Catalog: a.Catalog, IfFree: d.free, IfFragmented: d.fragmented,
 		Compact: d.Compact, Keep: d.CompactKeep, Leader: defrag.LeaderHandOff}
-	p, err := defrag.MakePlan(ctx, opts)
+	pctx, cancel := context.WithTimeout(ctx, d.Timeout)
+	p, err := defrag.MakePlan(pctx, opts)
+	cancel()
 	if err == nil && p.Refusal != "" {
 		err = fmt.Errorf("%s", p.Refusal)
 	}
@@ -33,6 +38,8 @@ func (a *Agent) defragRun(ctx context.Context, d *Defrag) {
 		a.Log.Info("defrag: no member meets the thresholds; nothing to do")
 		return
 	}
+	ctx, cancel = context.WithTimeout(ctx, time.Duration(len(p.Chosen())+2)*d.Timeout)
+	defer cancel()
 	rep, err := defrag.Apply(ctx, defrag.ApplyOptions{Options: opts, Timeout: d.Timeout, Log: a.Log,
 		JournalPath: filepath.Join(a.StateDir, "upgrades", p.ClusterID+".json"), LockDir: a.LockDir})
 	if err != nil {
