@@ -81,14 +81,22 @@ func pruneView(p *snapshot.Pruning) *view {
 func restoreView(r *snapshot.RestoreResult) *view {
 	vw := &view{}
 	for _, c := range r.Compared {
-		vw.head = append(vw.head, fmt.Sprintf("%s: revision %d, %d keys, HashKV %d: matches the snapshot", c.Member, c.Revision, c.KeyCount, c.HashKV))
+		hash := fmt.Sprintf(", HashKV %d", c.HashKV)
+		if c.HashKV == 0 {
+			hash = "" // a bumped restore: its keys are counted, there is no common revision to hash
+		}
+		vw.head = append(vw.head, fmt.Sprintf("%s: revision %d, %d keys%s: matches the snapshot", c.Member, c.Revision, c.KeyCount, hash))
 	}
 	if r.Sandbox != "" {
 		vw.head = append(vw.head, fmt.Sprintf("sandbox %s restored from %s", r.Sandbox, r.File))
 		return vw
 	}
 	for _, t := range r.Targets {
-		vw.head = append(vw.head, fmt.Sprintf("restored %s into %s", t.Name, t.DataDir))
+		where := t.DataDir
+		if t.Host != "" {
+			where = t.Host + ":" + t.DataDir
+		}
+		vw.head = append(vw.head, fmt.Sprintf("restored %s into %s", t.Name, where))
 	}
 	if len(r.Compared) > 0 {
 		return vw // restored through a runtime, started and compared

@@ -23,6 +23,8 @@ type Target struct {
 	Name     string   `json:"name"`
 	PeerURLs []string `json:"peerURLs"`
 	DataDir  string   `json:"dataDir"`
+	// Host is the member's host when it is not this machine ("ssh root@10.0.0.2").
+	Host string `json:"host,omitempty"`
 }
 
 // RestoreOptions tune RestoreDataDirs.

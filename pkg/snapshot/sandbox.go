@@ -89,6 +89,9 @@ func RestoreCluster(ctx context.Context, rt runtime.Runtime, cfg conn.Config, ta
 		hosts = hostsOf(h, targets)
 	}
 	if hosts != nil {
+		for i, t := range targets {
+			targets[i].Host = hosts[t.Name].String()
+		}
 		token, err = RestoreOnHosts(ctx, file, targets, hosts, opts)
 	} else {
 		token, err = RestoreDataDirs(file, targets, opts)
