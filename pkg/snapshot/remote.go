@@ -134,12 +134,18 @@ sync`, d, q, dataDir)
 	return cw.n, err
 }
 
-// swapScript moves a non-empty data directory aside (printing where) and
-// the staged one into its place.
+// swapScript moves a non-empty data directory aside and the staged one
+// into its place, printing where the old one went; when the second move
+// fails, the old directory goes back.
 func swapScript(t Target, stamp string) string {
 	return fmt.Sprintf(`set -e
-if [ -d %[1]s ] && [ -n "$(ls -A %[1]s)" ]; then mv %[1]s %[3]s; echo %[3]s; elif [ -d %[1]s ]; then rmdir %[1]s; fi
-mv %[2]s %[1]s
+moved=
+if [ -d %[1]s ] && [ -n "$(ls -A %[1]s)" ]; then mv %[1]s %[3]s; moved=1; elif [ -d %[1]s ]; then rmdir %[1]s; fi
+if ! mv %[2]s %[1]s; then
+  if [ -n "$moved" ]; then mv %[3]s %[1]s; fi
+  exit 1
+fi
+if [ -n "$moved" ]; then echo %[3]s; fi
 sync`, hostexec.Quote(t.DataDir), hostexec.Quote(restoreTemp(t, stamp)), hostexec.Quote(asideDir(t.DataDir, stamp)))
 }
 
