@@ -54,7 +54,6 @@ func RestoreOnHosts(ctx context.Context, file string, targets []Target, hosts ma
 	}
 	log := logging.OrDiscard(opts.Progress)
 	stamp := time.Now().UTC().Format("20060102T150405")
-	staged := make([]bool, len(targets))
 	err = eachIndex(targets, func(i int, t Target) error {
 		start := time.Now()
 		n, err := stage(ctx, hosts[t.Name], local[i].DataDir, t.DataDir, restoreTemp(t, stamp))
@@ -62,12 +61,11 @@ func RestoreOnHosts(ctx context.Context, file string, targets []Target, hosts ma
 		if err != nil {
 			return err
 		}
-		staged[i] = true
 		log.Info(fmt.Sprintf("member %s: data directory sent to %s:%s (%.1f MiB compressed, %.1f s)", t.Name, hosts[t.Name], restoreTemp(t, stamp), float64(n)/(1<<20), time.Since(start).Seconds()))
 		return nil
 	})
 	if err != nil {
-		discard(hosts, targets, staged, stamp)
+		discard(hosts, targets, stamp)
 		return "", fmt.Errorf("%w (every data directory is as it was)", err)
 	}
 	asides := make([]string, len(targets))
@@ -82,7 +80,7 @@ func RestoreOnHosts(ctx context.Context, file string, targets []Target, hosts ma
 	})
 	if err != nil {
 		undoSwaps(hosts, targets, placed, asides, stamp)
-		discard(hosts, targets, staged, stamp)
+		discard(hosts, targets, stamp)
 		return "", fmt.Errorf("%w (the data directories put in place were moved back)", err)
 	}
 	for i, t := range targets {
@@ -164,12 +162,11 @@ func undoSwaps(hosts map[string]hostexec.Executor, targets []Target, placed []bo
 	}
 }
 
-// discard removes the staged copies (etcdpilot's own, never a member's data).
-func discard(hosts map[string]hostexec.Executor, targets []Target, staged []bool, stamp string) {
-	for i, t := range targets {
-		if staged[i] {
-			hosts[t.Name].Run(context.Background(), "rm -rf -- "+hostexec.Quote(restoreTemp(t, stamp)))
-		}
+// discard removes the staged copies, whole or half-sent (etcdpilot's
+// own, named by this run's stamp; never a member's data).
+func discard(hosts map[string]hostexec.Executor, targets []Target, stamp string) {
+	for _, t := range targets {
+		hosts[t.Name].Run(context.Background(), "rm -rf -- "+hostexec.Quote(restoreTemp(t, stamp)))
 	}
 }
 

@@ -1,6 +1,8 @@
 package snapshot_test
 
 import (
+	"context"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -71,6 +73,17 @@ func TestRestoreOnHosts(t *testing.T) {
 		t.Fatalf("m2's data directory: %v", err)
 	}
 
+	// A stream cut short: the half-sent copy is removed too.
+	_, err = snapshot.RestoreOnHosts(ctx, file, targets, map[string]hostexec.Executor{"m1": ssh, "m2": cut{}}, ro)
+	if err == nil || !strings.Contains(err.Error(), "member m2") {
+		t.Fatalf("a stream cut short: %v", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(base, "*", "*.etcdpilot-*"))
+	more, _ := filepath.Glob(filepath.Join(base, "*.etcdpilot-*"))
+	if left = append(left, more...); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+
 	// A database a running etcd holds.
 	f, err := os.Open(filepath.Join(d1, "member", "snap", "db"))
 	testutil.Must(t, err)
@@ -112,4 +125,11 @@ func TestRestoreOnHosts(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(base, "*.etcdpilot-restore-*")); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}
+}
+
+// cut is this machine, its input cut after 64 KiB.
+type cut struct{ hostexec.Local }
+
+func (cut) RunInput(ctx context.Context, script string, in io.Reader) (hostexec.Output, error) {
+	return hostexec.Local{}.RunInput(ctx, script, io.LimitReader(in, 64<<10))
 }
