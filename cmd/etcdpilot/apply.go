@@ -44,16 +44,13 @@ func (f *applyFlags) register(cmd *cobra.Command, apply bool) {
 	addSandboxFlag(cmd, &f.sandbox)
 	fs.StringVar(&f.journal, "journal", "", "upgrade journal (default: in the sandbox, or <state-dir>/upgrades/<cluster-id>.json)")
 	fs.StringVar(&f.runtime, "runtime", "", "how members are stopped and started: sandbox (with --sandbox), command, or static-pod (kubeadm)")
-	fs.StringVar(&f.manifest, "manifest", staticpod.DefaultManifest, "static-pod runtime: each member's manifest on its host ({name} and {host} are replaced)")
 	fs.StringVar(&f.image, "image", "", "static-pod runtime: image repository for the new version (default: the manifest's, e.g. registry.k8s.io/etcd)")
-	fs.StringVar(&f.podLogs, "pod-logs", "/var/log/pods", "static-pod runtime: the kubelet's pod log directory, for the logs of a member that does not come up")
 	fs.StringVar(&f.stopCmd, "stop-cmd", "", "command runtime: stop a member, e.g. 'sudo systemctl stop etcd'")
 	fs.StringVar(&f.startCmd, "start-cmd", "", "command runtime: start a member, e.g. 'sudo systemctl start etcd'")
 	fs.StringVar(&f.installCmd, "install-cmd", "", "command runtime: put etcd {version} in place on {host}, keeping the old binary")
-	f.registerSSH(cmd, "command and static-pod runtimes")
+	f.registerHosts(cmd, "command and static-pod runtimes")
 	fs.DurationVar(&f.gateTimeout, "gate-timeout", 60*time.Second, "how long a restarted member may take to pass its gates before it is rolled back")
 	positive(cmd, "gate-timeout")
-	addKubeadmFlags(cmd, &f.kubeadm, &f.manifest)
 	if !apply {
 		return
 	}
@@ -88,10 +85,8 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 		}
 		o.Configs = append(o.Configs, c)
 	}
-	if node, err := f.kubeadm.apply(cmd, g, f.sandbox); err != nil {
+	if _, err := f.applyKubeadm(cmd, g, f.sandbox); err != nil {
 		return o, err
-	} else if node != nil && f.runtime == "" {
-		f.runtime = "static-pod"
 	}
 	switch {
 	case f.sandbox != "" && (f.runtime == "" || f.runtime == "sandbox"):
@@ -187,13 +182,28 @@ func (f *applyFlags) hostRuntime(g *globals, ml *clientv3.MemberListResponse) (r
 	return rt, nil
 }
 
-// registerSSH adds --ssh, --ssh-port and --ssh-option; who says which
-// runtimes use them.
-func (f *applyFlags) registerSSH(cmd *cobra.Command, who string) {
+// registerHosts adds the flags that reach members' hosts: the static-pod
+// runtime's --manifest and --pod-logs, --ssh, --ssh-port and --ssh-option
+// (sshWho says which runtimes use them) and --kubeadm.
+func (f *applyFlags) registerHosts(cmd *cobra.Command, sshWho string) {
 	fs := cmd.Flags()
-	fs.StringVar(&f.ssh, "ssh", "", who+": reach each member's host over SSH, e.g. root@{host} (default: here)")
+	fs.StringVar(&f.manifest, "manifest", staticpod.DefaultManifest, "static-pod runtime: each member's manifest on its host ({name} and {host} are replaced)")
+	fs.StringVar(&f.podLogs, "pod-logs", "/var/log/pods", "static-pod runtime: the kubelet's pod log directory, for the logs of a member that does not come up")
+	fs.StringVar(&f.ssh, "ssh", "", sshWho+": reach each member's host over SSH, e.g. root@{host} (default: here)")
 	fs.IntVar(&f.sshPort, "ssh-port", 0, "SSH port (default: ssh's)")
 	fs.StringArrayVar(&f.sshOptions, "ssh-option", nil, "extra ssh argument, e.g. -i=KEY or -oProxyJump=bastion (repeatable)")
+	addKubeadmFlags(cmd, &f.kubeadm, &f.manifest)
+}
+
+// applyKubeadm fills the connection settings from this node's manifest
+// with --kubeadm (kubeadmFlags.apply), whose runtime is the static-pod
+// one unless --runtime says otherwise.
+func (f *applyFlags) applyKubeadm(cmd *cobra.Command, g *globals, sandbox string) (*kubeadmNode, error) {
+	node, err := f.kubeadm.apply(cmd, g, sandbox)
+	if node != nil && f.runtime == "" {
+		f.runtime = "static-pod"
+	}
+	return node, err
 }
 
 // sshArgs turns --ssh-option values ("-i=KEY", "-oX=y") into arguments.

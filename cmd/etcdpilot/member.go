@@ -36,10 +36,7 @@ func (f *memberFlags) register(cmd *cobra.Command, force bool) {
 	addSandboxFlag(cmd, &f.sandbox)
 	fs := cmd.Flags()
 	fs.StringVar(&f.host.runtime, "runtime", "", "who starts and stops members: sandbox (with --sandbox) or static-pod (kubeadm: a member re-created on its node from its manifest)")
-	fs.StringVar(&f.host.manifest, "manifest", staticpod.DefaultManifest, "static-pod runtime: each member's manifest on its host ({name} and {host} are replaced)")
-	fs.StringVar(&f.host.podLogs, "pod-logs", "/var/log/pods", "static-pod runtime: the kubelet's pod log directory")
-	f.host.registerSSH(cmd, "static-pod runtime")
-	addKubeadmFlags(cmd, &f.host.kubeadm, &f.host.manifest)
+	f.host.registerHosts(cmd, "static-pod runtime")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to keep retrying before giving up")
 	positive(cmd, "timeout")
 	if force {
@@ -50,11 +47,8 @@ func (f *memberFlags) register(cmd *cobra.Command, force bool) {
 // options opens the session (the caller closes it) and, with --sandbox,
 // the sandbox that provisions new members.
 func (f *memberFlags) options(cmd *cobra.Command, g *globals) (member.Options, runtime.Provisioner, error) {
-	if _, err := f.host.kubeadm.apply(cmd, g, f.sandbox); err != nil {
+	if _, err := f.host.applyKubeadm(cmd, g, f.sandbox); err != nil {
 		return member.Options{}, nil, err
-	}
-	if f.host.kubeadm.on && f.host.runtime == "" {
-		f.host.runtime = "static-pod"
 	}
 	s, err := g.session(f.sandbox)
 	if err != nil {

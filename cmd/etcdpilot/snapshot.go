@@ -10,7 +10,6 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
-	"github.com/etcdpilot/etcdpilot/pkg/staticpod"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
@@ -199,10 +198,7 @@ watches end with "compacted" and clients re-list.`,
 	cmd.Flags().BoolVar(&opts.MarkCompacted, "mark-compacted", false, "mark the revisions before the bump compacted, so watchers re-list (needs --bump-revision)")
 	cmd.Flags().BoolVar(&kubernetes, "kubernetes", false, "restore under a running Kubernetes: --bump-revision 1000000000 --mark-compacted unless given")
 	cmd.Flags().StringVar(&rf.runtime, "runtime", "", "restore every member of the live cluster through its runtime: static-pod (kubeadm)")
-	cmd.Flags().StringVar(&rf.manifest, "manifest", staticpod.DefaultManifest, "static-pod runtime: each member's manifest ({name} and {host} are replaced)")
-	cmd.Flags().StringVar(&rf.podLogs, "pod-logs", "/var/log/pods", "static-pod runtime: the kubelet's pod log directory")
-	rf.registerSSH(cmd, "static-pod runtime (each data directory is restored here and sent to its host)")
-	addKubeadmFlags(cmd, &rf.kubeadm, &rf.manifest)
+	rf.registerHosts(cmd, "static-pod runtime (each data directory is restored here and sent to its host)")
 	return cmd
 }
 
@@ -210,14 +206,11 @@ watches end with "compacted" and clients re-list.`,
 // the static-pod runtime: the member list gives names and peer URLs, the
 // manifests give the data directories.
 func restoreStaticPods(cmd *cobra.Command, g *globals, rf *applyFlags, file string, opts snapshot.RestoreOptions) (*snapshot.RestoreResult, error) {
-	if rf.runtime == "" {
-		rf.runtime = "static-pod"
-	}
-	if rf.runtime != "static-pod" {
+	if rf.runtime != "" && rf.runtime != "static-pod" {
 		return nil, fmt.Errorf("snapshot restore --runtime %q: static-pod is the runtime a whole-cluster restore goes through (sandboxes: --sandbox NAME; other hosts: --initial-cluster with --data-dir-template)", rf.runtime)
 	}
 	ctx := cmd.Context()
-	if _, err := rf.kubeadm.apply(cmd, g, ""); err != nil {
+	if _, err := rf.applyKubeadm(cmd, g, ""); err != nil {
 		return nil, err
 	}
 	s, err := g.session("")
