@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
+	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
 
 func newCatalogCmd(g *globals) *cobra.Command {
@@ -15,8 +17,32 @@ func newCatalogCmd(g *globals) *cobra.Command {
 		Use:   "catalog",
 		Short: "Show or validate the release catalog",
 	}
-	cmd.AddCommand(newCatalogShowCmd(g), newCatalogValidateCmd(g))
+	cmd.AddCommand(newCatalogShowCmd(g), newCatalogUpdateCmd(g), newCatalogValidateCmd(g))
 	return cmd
+}
+
+func newCatalogUpdateCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "update",
+		Short: "Read etcd's release list from the Go module proxy now and cache it",
+		Long: `Read every etcd release and its publication time from the Go module proxy
+(GOPROXY, GONOPROXY and GOPRIVATE as the go command reads them) and keep
+the list under the state directory. Other commands refresh it themselves
+when it is older than 6 hours; --offline never asks the proxy.`,
+		Example: "  etcdpilot catalog update\n  GOPROXY=https://goproxy.example.com etcdpilot catalog update",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if g.offline {
+				return fmt.Errorf("catalog update asks the module proxy: drop --offline (or ETCDPILOT_OFFLINE)")
+			}
+			c, err := g.openCatalog(true)
+			if err != nil {
+				return err
+			}
+			g.cat = c
+			return g.print(cmd, printer.Value{Name: "catalog", Value: "catalog: " + c.Fresh.Describe(time.Now())})
+		},
+	}
 }
 
 func newCatalogShowCmd(g *globals) *cobra.Command {
@@ -30,7 +56,9 @@ func newCatalogShowCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if len(args) == 0 {
-				return g.print(cmd, cat)
+				shown := *cat
+				shown.Outdated = cat.NewerPatches(cachedVersions(g))
+				return g.print(cmd, &shown)
 			}
 			info, err := cat.Info(args[0])
 			if err != nil {
@@ -39,6 +67,19 @@ func newCatalogShowCmd(g *globals) *cobra.Command {
 			return g.print(cmd, info)
 		},
 	}
+}
+
+// cachedVersions are the etcd versions in the binary cache.
+func cachedVersions(g *globals) map[string]string {
+	out := map[string]string{}
+	ins, err := g.binaries(nil).List()
+	if err != nil {
+		return out
+	}
+	for _, in := range ins {
+		out[version.Plain(in.Version)] = "in the etcd binary cache"
+	}
+	return out
 }
 
 func newCatalogValidateCmd(g *globals) *cobra.Command {

@@ -46,7 +46,10 @@ func run(t *testing.T, stateDir string, args ...string) result {
 func runEnv(t *testing.T, stateDir string, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(etcdpilotBin, args...)
-	cmd.Env = append(append(os.Environ(), "ETCDPILOT_STATE_DIR="+stateDir, "ETCDPILOT_LOCK_DIR="+filepath.Join(stateDir, "locks")), env...)
+	// The catalog is the compiled-in one unless a test says otherwise
+	// (ETCDPILOT_OFFLINE=0): test outcomes must not move with etcd's
+	// next release.
+	cmd.Env = append(append(os.Environ(), "ETCDPILOT_STATE_DIR="+stateDir, "ETCDPILOT_LOCK_DIR="+filepath.Join(stateDir, "locks"), "ETCDPILOT_OFFLINE=1"), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -19,13 +19,17 @@ func newDemoCmd(g *globals) *cobra.Command {
 	var keys int
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "A 3-member etcd sandbox under load, upgraded live from 3.5.35 to 3.6.16, with the report",
+		Short: "A 3-member etcd sandbox under load, upgraded live from the newest 3.5 to the newest 3.6, with the report",
 		Long: `Bring up a local 3-member sandbox of etcd --from (binaries from the cache,
 built from module source on first use), write --keys keys, then run
 upgrade apply --to under the availability probe and print the report and the
 cluster's status. The sandbox stays up afterwards (etcdpilot sandbox down
---name demo removes it).`,
-		Args: cobra.NoArgs,
+--name demo removes it).
+
+--from and --to take a minor ("3.5": its newest patch as the catalog knows
+it now, from the module proxy) or an exact version.`,
+		Example: "  etcdpilot demo\n  etcdpilot demo --from 3.5.35 --to 3.6.16   # pinned, as the tests are",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, errw := cmd.Context(), cmd.ErrOrStderr()
 			cat, err := g.catalog()
@@ -34,6 +38,9 @@ cluster's status. The sandbox stays up afterwards (etcdpilot sandbox down
 			}
 			target, err := cat.Resolve(to)
 			if err != nil {
+				return err
+			}
+			if from, err = cat.Resolve(from); err != nil {
 				return err
 			}
 			// Both versions first, so that the upgrade does not wait on a build.
@@ -83,8 +90,8 @@ cluster's status. The sandbox stays up afterwards (etcdpilot sandbox down
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "demo", "sandbox name")
-	cmd.Flags().StringVar(&from, "from", sandbox.DefaultVersion, "etcd version to start from")
-	cmd.Flags().StringVar(&to, "to", "3.6.16", "etcd version to upgrade to")
+	cmd.Flags().StringVar(&from, "from", "3.5", "etcd version (or minor: its newest patch) to start from")
+	cmd.Flags().StringVar(&to, "to", "3.6", "etcd version (or minor: its newest patch) to upgrade to")
 	cmd.Flags().IntVar(&keys, "keys", 10000, "1 KiB keys to write before the upgrade")
 	return cmd
 }

@@ -42,7 +42,7 @@ func TestDowngradeApplySurvivesCrashes(t *testing.T) {
 		{[]string{"downgrade", "apply", "--to", "3.7.3"}, 2, "use etcdpilot upgrade apply"},
 		{[]string{"downgrade", "apply", "--resume"}, 2, "nothing to resume"},
 		{[]string{"upgrade", "apply", "--to", testutil.V35}, 2, "etcdpilot downgrade apply --to 3.5.35"},
-		{[]string{"downgrade", "plan", "--to", "3.5"}, 0, "etcdpilot downgrade apply --to 3.5.35"},
+		{[]string{"downgrade", "plan", "--to", "3.5"}, 0, "etcdpilot downgrade apply --to 3.5.36"},
 	} {
 		r := run(t, state, append(tc.args, "--sandbox", "down")...)
 		if r.code != tc.code || !strings.Contains(r.stderr+r.stdout, tc.want) {
@@ -57,7 +57,7 @@ func TestDowngradeApplySurvivesCrashes(t *testing.T) {
 	}
 
 	crashes := crashUntilDone(t, state, journal,
-		[]string{"downgrade", "apply", "--sandbox", "down", "--to", "3.5", "--probe=false"},
+		[]string{"downgrade", "apply", "--sandbox", "down", "--to", testutil.V35, "--probe=false"},
 		[]string{"downgrade", "apply", "--sandbox", "down", "--resume", "--probe=false"})
 	if crashes < 4 {
 		t.Errorf("only %d crashes", crashes)

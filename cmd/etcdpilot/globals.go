@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +30,9 @@ type globals struct {
 	stateDir string
 	output   string
 	catalogF string
+	offline  bool
+	// cat is the catalog, opened once per command.
+	cat *catalog.Catalog
 	// logLevel and logFormat make log, the logger of every command.
 	logLevel, logFormat string
 	log                 *slog.Logger
@@ -66,6 +70,7 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.cacheDir, "cache-dir", "", "etcd binary cache (default $XDG_CACHE_HOME/etcdpilot)")
 	f.StringVar(&g.stateDir, "state-dir", "", "sandbox state directory (default $XDG_STATE_HOME/etcdpilot)")
 	f.StringVar(&g.catalogF, "catalog", "", "release catalog file replacing the embedded one")
+	f.BoolVar(&g.offline, "offline", catalog.OfflineFromEnv(), "never ask the Go module proxy for etcd's newest releases: use the cached list and the compiled-in one (env ETCDPILOT_OFFLINE)")
 	f.StringVar(&g.logLevel, "log-level", "info", "log messages at this level and above on stderr: debug, info, warn, error")
 	f.StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
 	// S3 follows the AWS conventions (AWS_* environment, profiles); these
@@ -79,6 +84,9 @@ func (g *globals) register(root *cobra.Command) {
 // one sees: the cache, state and catalog, and the log settings.
 func (g *globals) passOn() []string {
 	out := []string{"--log-level", g.logLevel, "--log-format", g.logFormat}
+	if g.offline {
+		out = append(out, "--offline")
+	}
 	for flag, v := range map[string]string{"--cache-dir": g.cacheDir, "--state-dir": g.stateDir, "--catalog": g.catalogF} {
 		if v != "" {
 			out = append(out, flag, v)
@@ -87,12 +95,30 @@ func (g *globals) passOn() []string {
 	return out
 }
 
-// catalog returns the release catalog: --catalog FILE, else the embedded one.
+// catalog returns the release catalog: the notes (--catalog FILE, else
+// the embedded ones) merged with the module proxy's release list (cached
+// under the state directory; --offline uses only the cache). A proxy that
+// fails is a warning, once.
 func (g *globals) catalog() (*catalog.Catalog, error) {
-	if g.catalogF != "" {
-		return catalog.Load(g.catalogF)
+	if g.cat != nil {
+		return g.cat, nil
 	}
-	return catalog.Default()
+	c, err := g.openCatalog(false)
+	if err != nil {
+		return nil, err
+	}
+	if c.Fresh.Warning != "" && g.log != nil {
+		g.log.Warn(c.Fresh.Warning)
+	}
+	g.cat = c
+	return c, nil
+}
+
+func (g *globals) openCatalog(refresh bool) (*catalog.Catalog, error) {
+	return catalog.Open(context.Background(), catalog.OpenOptions{
+		File: g.catalogF, Cache: catalog.FeedCache{Path: catalog.CachePath(g.root())},
+		Offline: g.offline, Refresh: refresh, Proxy: catalog.ProxyFromEnv(os.Getenv),
+	})
 }
 
 // fromEnv applies ETCDCTL_* variables to flags not given on the command line.

@@ -55,6 +55,9 @@ func (f *memberFlags) options(cmd *cobra.Command, g *globals) (member.Options, r
 		return member.Options{}, nil, err
 	}
 	o := member.Options{Session: s, Force: f.force, Timeout: f.timeout}
+	if cat, err := g.catalog(); err == nil {
+		o.Catalog = cat
+	}
 	switch f.host.runtime {
 	case "", "sandbox":
 	case "static-pod":

@@ -47,7 +47,7 @@ func TestUpgradePlanOffline(t *testing.T) {
 		} `json:"path"`
 		Blockers []struct{ Code string } `json:"blockers"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || r.code != 0 || len(p.Path) != 2 || p.Path[0].To != "3.5.35" || p.Direction != "upgrade" {
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || r.code != 0 || len(p.Path) != 2 || p.Path[0].To != "3.5.36" || p.Direction != "upgrade" {
 		t.Fatalf("json: %v %d %s", err, r.code, r.stdout)
 	}
 	// A lower target gets the downgrade answer, never "nothing to do".
@@ -56,7 +56,7 @@ func TestUpgradePlanOffline(t *testing.T) {
 		t.Fatalf("downgrade: %d\n%s", r.code, r.stdout)
 	}
 	r = run(t, state, "upgrade", "plan", "--from", "3.6.16", "--to", "3.5")
-	if r.code != 0 || !strings.Contains(r.stdout, "etcdpilot downgrade apply --to 3.5.35: a verified snapshot; downgrade validate and enable 3.5") {
+	if r.code != 0 || !strings.Contains(r.stdout, "etcdpilot downgrade apply --to 3.5.36: a verified snapshot; downgrade validate and enable 3.5") {
 		t.Fatalf("downgrade API: %d\n%s", r.code, r.stdout)
 	}
 }
@@ -73,7 +73,7 @@ func TestUpgradePlanBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"upgrade", "plan", "--from", "3.5.35", "--to", "3.6.99"}, "3.6.16"},
+		{[]string{"upgrade", "plan", "--from", "3.5.35", "--to", "3.6.99"}, "3.6.17"},
 		{[]string{"upgrade", "plan", "--from", "3.5.35", "--to", "3.9"}, "not a known minor"},
 		{[]string{"upgrade", "plan", "--from", "3.5.35", "--to", "3.6", "--catalog", badCat}, badCat + ":6"},
 		{[]string{"catalog", "validate", badCat}, badCat + ":6"},

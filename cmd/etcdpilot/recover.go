@@ -54,6 +54,9 @@ func (f *recoverFlags) options(cmd *cobra.Command, g *globals) (recovery.ApplyOp
 	}
 	o.Session, o.Snapshot, o.Force, o.Resume, o.GateTimeout, o.Log = s, file, f.force, f.resume, f.gateTimeout, g.log
 	o.SnapshotDirs = append(o.SnapshotDirs, f.snapshotDirs...)
+	if cat, err := g.catalog(); err == nil {
+		o.Catalog = cat
+	}
 	o.JournalPath, o.LockDir = f.journal, ""
 	if len(f.snapshotDirs) == 0 {
 		o.SnapshotDirs = append(o.SnapshotDirs, filepath.Join(g.root(), "snapshots"))

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/certs"
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
+	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
@@ -66,6 +69,9 @@ func showStatus(cmd *cobra.Command, g *globals, s *cluster.Session, certificates
 		cl.Certificates = certificates(cl)
 		certs.Judge(cl.Certificates, time.Now(), 0)
 	}
+	if cat, err := g.catalog(); err == nil {
+		cl.Advisories = advisories(cat, cl)
+	}
 	if err := p.Print(cl); err != nil {
 		return err
 	}
@@ -90,4 +96,49 @@ func (g *globals) certificates(cmd *cobra.Command, s *cluster.Session, cl *statu
 		}
 	}
 	return s.Certificates(cmd.Context(), cl, configs, rt)
+}
+
+// advisories lists, per version the members run, the known issues and
+// CVEs that concern the cluster: the server side, and auth-only CVEs
+// only when its auth is not off.
+func advisories(cat *catalog.Catalog, cl *status.Cluster) []status.Advisory {
+	byVersion := map[string][]string{}
+	var order []string
+	for _, m := range cl.Members {
+		if m.ServerVersion == "" {
+			continue
+		}
+		if _, ok := byVersion[m.ServerVersion]; !ok {
+			order = append(order, m.ServerVersion)
+		}
+		byVersion[m.ServerVersion] = append(byVersion[m.ServerVersion], m.Name)
+	}
+	scope := catalog.ServerScope(cl.Auth)
+	var out []status.Advisory
+	for _, v := range order {
+		a := status.Advisory{Version: v, Members: byVersion[v], Items: []string{}}
+		if latest := cat.LatestPatch(v); latest != "" && version.Compare(v, latest) < 0 {
+			a.Newest = latest
+		}
+		cves, skipped := cat.CVEsFor(v, scope)
+		a.NotApplicable = skipped
+		for _, c := range cves {
+			a.Items = append(a.Items, fmt.Sprintf("%s [%s] %s (fixed in %s)", c.ID, c.Severity, c.Title, orDash(catalog.FixedIn(c.Affected, v))))
+		}
+		for _, is := range cat.IssuesFor(v, scope) {
+			a.Items = append(a.Items, fmt.Sprintf("%s [%s] %s (fixed in %s)", is.ID, is.Severity, is.Title, orDash(catalog.FixedIn(is.Affected, v))))
+		}
+		if r, ok := cat.Release(v); ok && r.NotesUnknown {
+			a.Items = append(a.Items, "its notes are unknown to this etcdpilot: "+catalog.ChangelogLink(version.Minor(v)))
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "no release yet"
+	}
+	return s
 }

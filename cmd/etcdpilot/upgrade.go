@@ -142,7 +142,7 @@ func makePlan(ctx context.Context, g *globals, f planFlags, node *kubeadmNode) (
 			if err != nil {
 				return nil, err
 			}
-			opts.V2WAL = upgrade.WALState(ctx, sb, st)
+			opts.V2WAL, opts.V2Custom = upgrade.WALState(ctx, sb, st)
 			if len(opts.Configs) == 0 {
 				if opts.Configs, err = sandboxConfigs(ctx, g, f.sandbox); err != nil {
 					return nil, err

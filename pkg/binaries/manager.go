@@ -249,7 +249,10 @@ func (m *Manager) check(v string) (string, error) {
 		}
 		return "", err
 	}
-	if version.Compare(cv, "v3.4.0") < 0 || version.Compare(cv, "v3.8.0") >= 0 {
+	if version.Compare(cv, "v3.4.0") < 0 {
+		return "", fmt.Errorf("etcd %s is older than 3.4, the oldest etcdpilot supports", version.Plain(cv))
+	}
+	if m.Known == nil && version.Compare(cv, "v3.8.0-0") >= 0 {
 		return "", fmt.Errorf("etcd %s is outside the supported range 3.4 to 3.7", version.Plain(cv))
 	}
 	if m.Known != nil {

@@ -32,6 +32,11 @@ type Catalog struct {
 	CVEs       []CVE      `yaml:"cves" json:"cves"`
 	Flags      []Flag     `yaml:"flags" json:"flags"`
 	Kubernetes Kubernetes `yaml:"kubernetes" json:"kubernetes"`
+	// Fresh says how old the knowledge is (not part of the data file).
+	Fresh Freshness `yaml:"-" json:"freshness"`
+	// Outdated lists versions in use that have a newer patch (set by
+	// whoever shows the catalog).
+	Outdated []Outdated `yaml:"-" json:"outdated,omitempty"`
 
 	file  string
 	lines map[string][]int // top-level list name -> line of each entry
@@ -47,12 +52,17 @@ type Minor struct {
 	ProductionMinimum string `yaml:"productionMinimum,omitempty" json:"productionMinimum,omitempty"`
 	Note              string `yaml:"note,omitempty" json:"note,omitempty"`
 	Link              string `yaml:"link,omitempty" json:"link,omitempty"`
+	// Unknown marks a minor only the module proxy knows: no rules.
+	Unknown bool `yaml:"-" json:"noRules,omitempty"`
 }
 
 // Release is one published version.
 type Release struct {
 	Version string `yaml:"version" json:"version"`
 	Date    string `yaml:"date,omitempty" json:"date,omitempty"`
+	// NotesUnknown marks a release published after the notes were
+	// reviewed (it came from the module proxy).
+	NotesUnknown bool `yaml:"-" json:"notesUnknown,omitempty"`
 }
 
 // Hop is the rule for upgrading from one minor to the next.
@@ -65,6 +75,8 @@ type Hop struct {
 	History []string `yaml:"history,omitempty" json:"history,omitempty"`
 	Reason  string   `yaml:"reason" json:"reason"`
 	Link    string   `yaml:"link" json:"link"`
+	// Checks are what etcd asks operators to run before the hop.
+	Checks []string `yaml:"checks,omitempty" json:"checks,omitempty"`
 }
 
 // Range is the affected range of an issue or CVE in one minor.
@@ -85,28 +97,56 @@ type Issue struct {
 	Link     string  `yaml:"link" json:"link"`
 	// Upgrade marks bugs that bite during an upgrade or membership change.
 	Upgrade bool `yaml:"upgrade,omitempty" json:"upgrade,omitempty"`
+	// Affects names the parts of etcd that carry the bug (default server).
+	Affects []string `yaml:"affects,omitempty" json:"affects,omitempty"`
+	// Ops names the operations during which it bites (Op*); the commands
+	// that run one look them up.
+	Ops []string `yaml:"ops,omitempty" json:"ops,omitempty"`
+	// Condition is what a cluster must do to be exposed, when not all are.
+	Condition string `yaml:"condition,omitempty" json:"condition,omitempty"`
+	// Source says where the affected range was checked.
+	Source string `yaml:"source,omitempty" json:"source,omitempty"`
 }
 
 // CVE is a published vulnerability.
 type CVE struct {
-	ID        string  `yaml:"id" json:"id"`
-	Title     string  `yaml:"title" json:"title"`
-	Severity  string  `yaml:"severity" json:"severity"`
-	Component string  `yaml:"component,omitempty" json:"component,omitempty"` // server, etcdctl, client
-	Affected  []Range `yaml:"affected" json:"affected"`
-	Link      string  `yaml:"link" json:"link"`
+	ID       string  `yaml:"id" json:"id"`
+	GHSA     string  `yaml:"ghsa,omitempty" json:"ghsa,omitempty"`
+	Title    string  `yaml:"title" json:"title"`
+	Severity string  `yaml:"severity" json:"severity"`
+	Rating   string  `yaml:"rating,omitempty" json:"rating,omitempty"`
+	Affected []Range `yaml:"affected" json:"affected"`
+	Link     string  `yaml:"link" json:"link"`
+	// Affects names the parts of etcd that carry it: server, client
+	// (the client/v3 library), etcdctl, etcdutl, or build (every binary
+	// and module: a dependency such as grpc).
+	Affects []string `yaml:"affects,omitempty" json:"affects"`
+	// AuthOnly: exploitable only on clusters with etcd's auth enabled
+	// (Kubernetes does not enable it).
+	AuthOnly bool `yaml:"authOnly,omitempty" json:"authOnly,omitempty"`
+	// Condition is a configuration it needs, when it needs one.
+	Condition string `yaml:"condition,omitempty" json:"condition,omitempty"`
+	Source    string `yaml:"source,omitempty" json:"source,omitempty"`
 }
 
 // Flag is a server flag that a minor removed or renamed.
 type Flag struct {
 	Flag         string `yaml:"flag" json:"flag"`
 	DeprecatedIn string `yaml:"deprecatedIn,omitempty" json:"deprecatedIn,omitempty"`
-	RemovedIn    string `yaml:"removedIn" json:"removedIn"`
+	RemovedIn    string `yaml:"removedIn,omitempty" json:"removedIn,omitempty"`
 	// Replacement is the flag to use instead ("--x" or "--feature-gates=X=true");
 	// empty when there is none.
 	Replacement string `yaml:"replacement,omitempty" json:"replacement,omitempty"`
 	Note        string `yaml:"note,omitempty" json:"note,omitempty"`
 	Link        string `yaml:"link,omitempty" json:"link,omitempty"`
+	// AddedIn is the minor that introduced a flag (set for flags an older
+	// minor does not accept: a downgrade below it must drop them);
+	// Older is what that minor accepts instead.
+	AddedIn string `yaml:"addedIn,omitempty" json:"addedIn,omitempty"`
+	Older   string `yaml:"older,omitempty" json:"older,omitempty"`
+	// ConfigKey is the key of an etcd config file (--config-file) when it
+	// differs from the flag's name.
+	ConfigKey string `yaml:"configKey,omitempty" json:"configKey,omitempty"`
 }
 
 // Kubernetes holds the Kubernetes side of the mapping.
@@ -169,6 +209,7 @@ func Parse(file string, data []byte) (*Catalog, error) {
 		return nil, err
 	}
 	sort.SliceStable(c.Releases, func(i, j int) bool { return version.Compare(c.Releases[i].Version, c.Releases[j].Version) < 0 })
+	c.Fresh.Updated = c.Updated
 	return c, nil
 }
 

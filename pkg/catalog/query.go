@@ -63,11 +63,19 @@ func (c *Catalog) Minor(minor string) (*Minor, bool) {
 func (c *Catalog) Latest() string {
 	var best string
 	for _, m := range c.Minors {
-		if best == "" || version.Compare(m.Latest, best) > 0 {
+		if m.Latest != "" && (best == "" || version.Compare(m.Latest, best) > 0) {
 			best = m.Latest
 		}
 	}
 	return best
+}
+
+// LatestPatch returns the newest release of v's minor, or "".
+func (c *Catalog) LatestPatch(v string) string {
+	if m, ok := c.Minor(version.Minor(v)); ok {
+		return m.Latest
+	}
+	return ""
 }
 
 // Resolve turns a target ("latest", "3.6", "3.6.16") into a release. An
@@ -86,6 +94,9 @@ func (c *Catalog) Resolve(target string) (string, error) {
 			}
 			return "", fmt.Errorf("etcd %s is not a known minor (known: %s)", t, strings.Join(ms, ", "))
 		}
+		if m.Latest == "" {
+			return "", fmt.Errorf("etcd %s has no release yet, only pre-releases (%s): name one", t, strings.Join(c.prereleases(t), ", "))
+		}
 		return m.Latest, nil
 	}
 	if _, err := version.Canonical(t); err != nil {
@@ -95,6 +106,16 @@ func (c *Catalog) Resolve(target string) (string, error) {
 		return "", fmt.Errorf("etcd %s is not a known release; nearest known versions: %s", t, strings.Join(c.Nearest(t, 5), ", "))
 	}
 	return t, nil
+}
+
+func (c *Catalog) prereleases(minor string) []string {
+	var out []string
+	for _, v := range c.Versions() {
+		if version.Minor(v) == minor && version.IsPrerelease(v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Nearest returns up to n known versions close to v.
@@ -138,8 +159,11 @@ func (c *Catalog) HopInto(to string) (*Hop, bool) {
 	return nil, false
 }
 
-// Affects reports whether a range list covers version v.
+// Affects reports whether a range list covers version v. A pre-release
+// is judged as the release it precedes: it carries that release's
+// advisories.
 func Affects(ranges []Range, v string) bool {
+	v = version.Core(v)
 	for _, r := range ranges {
 		if version.Minor(v) != r.Minor {
 			continue
@@ -202,6 +226,19 @@ func (c *Catalog) FlagsRemovedUpTo(from, to string) []Flag {
 	return out
 }
 
+// FlagsAddedAbove returns the flags introduced by a minor after to and up
+// to and including from: a member taken down from from to to must drop
+// them.
+func (c *Catalog) FlagsAddedAbove(to, from string) []Flag {
+	var out []Flag
+	for _, f := range c.Flags {
+		if f.AddedIn != "" && version.Compare(f.AddedIn+".0", to+".0") > 0 && version.Compare(f.AddedIn+".0", from+".0") <= 0 {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // FlagsDeprecatedIn returns the flags deprecated (still accepted) in minor.
 func (c *Catalog) FlagsDeprecatedIn(minor string) []Flag {
 	var out []Flag
@@ -236,13 +273,16 @@ func (c *Catalog) Kops(k8s string) string {
 
 // ReleaseInfo is what the catalog tells about one release.
 type ReleaseInfo struct {
-	Version     string  `json:"version"`
-	Date        string  `json:"date,omitempty"`
-	Minor       *Minor  `json:"minor"`
-	LatestPatch string  `json:"latestPatch"`
-	NextHop     *Hop    `json:"nextHop,omitempty"`
-	Issues      []Issue `json:"issues"`
-	CVEs        []CVE   `json:"cves"`
+	Version string `json:"version"`
+	Date    string `json:"date,omitempty"`
+	// NotesUnknown: published after the notes, reviewed NotesReviewed.
+	NotesUnknown  bool    `json:"notesUnknown,omitempty"`
+	NotesReviewed string  `json:"notesReviewed"`
+	Minor         *Minor  `json:"minor"`
+	LatestPatch   string  `json:"latestPatch"`
+	NextHop       *Hop    `json:"nextHop,omitempty"`
+	Issues        []Issue `json:"issues"`
+	CVEs          []CVE   `json:"cves"`
 }
 
 // Info describes a release (a version, a minor or "latest").
@@ -256,7 +296,7 @@ func (c *Catalog) Info(target string) (*ReleaseInfo, error) {
 	if !ok {
 		return nil, fmt.Errorf("the catalog has no minor %s", version.Minor(v))
 	}
-	info := &ReleaseInfo{Version: v, Date: r.Date, Minor: mi, LatestPatch: mi.Latest, Issues: c.IssuesAffecting(v), CVEs: c.CVEsAffecting(v)}
+	info := &ReleaseInfo{Version: v, Date: r.Date, NotesUnknown: r.NotesUnknown, NotesReviewed: c.Updated, Minor: mi, LatestPatch: mi.Latest, Issues: c.IssuesAffecting(v), CVEs: c.CVEsAffecting(v)}
 	if h, ok := c.HopInto(version.NextMinor(mi.Minor)); ok {
 		info.NextHop = h
 	}

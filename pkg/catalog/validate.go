@@ -3,6 +3,7 @@ package catalog
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -91,6 +92,12 @@ func (c *Catalog) validate() error {
 		if err := c.checkEntry(is.Title, is.Severity, is.Link, is.Affected, isKnown, minors); err != nil {
 			return c.errAt("issues", i, "%s: %v", is.ID, err)
 		}
+		if err := checkWords("affects", is.Affects, parts); err != nil {
+			return c.errAt("issues", i, "%s: %v", is.ID, err)
+		}
+		if err := checkWords("ops", is.Ops, ops); err != nil {
+			return c.errAt("issues", i, "%s: %v", is.ID, err)
+		}
 	}
 	for i, cv := range c.CVEs {
 		if !cveRE.MatchString(cv.ID) || ids[cv.ID] {
@@ -100,15 +107,29 @@ func (c *Catalog) validate() error {
 		if err := c.checkEntry(cv.Title, cv.Severity, cv.Link, cv.Affected, isKnown, minors); err != nil {
 			return c.errAt("cves", i, "%s: %v", cv.ID, err)
 		}
+		if err := checkWords("affects", cv.Affects, parts); err != nil {
+			return c.errAt("cves", i, "%s: %v", cv.ID, err)
+		}
+	}
+	newest := ""
+	for m := range minors {
+		if newest == "" || version.Compare(m+".0", newest+".0") > 0 {
+			newest = m
+		}
 	}
 	for i, f := range c.Flags {
 		if !strings.HasPrefix(f.Flag, "--") {
 			return c.errAt("flags", i, "flag %q must start with --", f.Flag)
 		}
-		if !minors[f.RemovedIn] {
-			return c.errAt("flags", i, "%s: removedIn %q is not a listed minor", f.Flag, f.RemovedIn)
+		switch {
+		case f.RemovedIn == "" && f.AddedIn == "":
+			return c.errAt("flags", i, "%s: give removedIn (the minor that no longer accepts it) or addedIn (the minor that introduced it)", f.Flag)
+		case f.RemovedIn != "" && !minors[f.RemovedIn] && !(version.IsMinor(f.RemovedIn) && version.Compare(f.RemovedIn+".0", newest+".0") > 0):
+			return c.errAt("flags", i, "%s: removedIn %q is neither a listed minor nor a planned one after %s", f.Flag, f.RemovedIn, newest)
+		case f.AddedIn != "" && !minors[f.AddedIn]:
+			return c.errAt("flags", i, "%s: addedIn %q is not a listed minor", f.Flag, f.AddedIn)
 		}
-		if f.DeprecatedIn != "" && (!minors[f.DeprecatedIn] || version.Compare(f.DeprecatedIn+".0", f.RemovedIn+".0") > 0) {
+		if f.DeprecatedIn != "" && (!minors[f.DeprecatedIn] || (f.RemovedIn != "" && version.Compare(f.DeprecatedIn+".0", f.RemovedIn+".0") > 0)) {
 			return c.errAt("flags", i, "%s: deprecatedIn %q must be a listed minor not after removedIn", f.Flag, f.DeprecatedIn)
 		}
 	}
@@ -154,6 +175,25 @@ func (c *Catalog) checkEntry(title, severity, link string, affected []Range, isK
 		}
 		if r.Introduced != "" && r.Fixed != "" && version.Compare(r.Introduced, r.Fixed) >= 0 {
 			return fmt.Errorf("introduced %s is not before fixed %s", r.Introduced, r.Fixed)
+		}
+	}
+	return nil
+}
+
+var (
+	parts = map[string]bool{PartServer: true, PartClient: true, PartEtcdctl: true, PartEtcdutl: true, PartBuild: true}
+	ops   = map[string]bool{OpMemberAdd: true, OpMemberUpdate: true, OpForceNewCluster: true, OpDowngrade: true, OpDefrag: true, OpUpgrade: true}
+)
+
+func checkWords(field string, words []string, allowed map[string]bool) error {
+	for _, w := range words {
+		if !allowed[w] {
+			var names []string
+			for k := range allowed {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			return fmt.Errorf("%s: %q is not one of %s", field, w, strings.Join(names, ", "))
 		}
 	}
 	return nil

@@ -33,6 +33,7 @@ var actions = map[Action]action{
 	RaftSnapshot: {walClean, raftSnapshotRun},
 	// After a lost quorum (disaster.go).
 	Retire:          {retireDone, retireRun},
+	KeepCopy:        {journalDone, keepCopyRun},
 	ForceNewCluster: {journalDone, forceNewClusterRun},
 	Rejoin:          {rejoinDone, rejoinRun},
 	RestoreSnapshot: {restoreDone, restoreRun},

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
 	"github.com/etcdpilot/etcdpilot/pkg/member"
 	"github.com/etcdpilot/etcdpilot/pkg/poll"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
@@ -40,6 +42,29 @@ func retireRun(ctx context.Context, e *Env, s Step) error {
 
 func journalDone(ctx context.Context, e *Env, s Step) (bool, error) { return e.Journal.Done(s), nil }
 
+// keepCopyRun stops the member and copies its data directory beside it
+// (<dir>.etcdpilot-before-force-new-cluster-<time>), never deleted by
+// etcdpilot: the way back if --force-new-cluster breaks it.
+func keepCopyRun(ctx context.Context, e *Env, s Step) error {
+	dd, ok := e.Runtime.(runtime.DataDirs)
+	if !ok {
+		return errors.New("this runtime cannot reach the member's data directory to copy it")
+	}
+	dir, err := dd.DataDir(ctx, s.Member)
+	if err != nil {
+		return err
+	}
+	if err := e.Runtime.Stop(ctx, s.Member); err != nil {
+		return err
+	}
+	to := fmt.Sprintf("%s.etcdpilot-before-force-new-cluster-%s", dir, time.Now().UTC().Format("20060102T150405Z"))
+	if err := fsutil.CopyTree(dir, to); err != nil {
+		return fmt.Errorf("copy %s's data directory to %s: %w", s.Member, to, err)
+	}
+	e.Log.Info(fmt.Sprintf("kept a copy of %s's data directory at %s", s.Member, to))
+	return nil
+}
+
 // forceNewClusterRun restarts the member once with --force-new-cluster,
 // waits until it is a one-member cluster, then restarts it without.
 func forceNewClusterRun(ctx context.Context, e *Env, s Step) error {
@@ -61,7 +86,7 @@ func forceNewClusterRun(ctx context.Context, e *Env, s Step) error {
 		return len(cl.Members) == 1 && cl.Members[0].Name == s.Member && cl.Health == status.Healthy, nil
 	})
 	if err != nil {
-		return fmt.Errorf("%s did not come up as a one-member cluster: %w", s.Member, err)
+		return fmt.Errorf("%s did not come up as a one-member cluster: %w%s", s.Member, err, leftBehind(ctx, e, s))
 	}
 	if err := e.Runtime.Stop(ctx, s.Member); err != nil {
 		return err
@@ -71,6 +96,25 @@ func forceNewClusterRun(ctx context.Context, e *Env, s Step) error {
 	}
 	_, err = e.Session.WaitHealthy(ctx, e.GateTimeout)
 	return err
+}
+
+// leftBehind names the members a --force-new-cluster left in the member
+// list (known bugs of older releases) and what to do.
+func leftBehind(ctx context.Context, e *Env, s Step) string {
+	cl, err := e.Session.Status(ctx)
+	if err != nil {
+		return ""
+	}
+	var others []string
+	for _, m := range cl.Members {
+		if m.Name != s.Member {
+			others = append(others, m.Name)
+		}
+	}
+	if len(others) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; the member list still holds %s: etcd releases before 3.5.22/3.6.1 (other members) and 3.5.25/3.6.6 (learners) can leave them behind (etcd-io/etcd#20055, #20896): remove them (etcdpilot member remove NAME --force), then etcdpilot recover apply --resume", strings.Join(others, ", "))
 }
 
 // rejoinDone: the member is a started, reachable voter again.

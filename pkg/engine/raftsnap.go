@@ -19,19 +19,25 @@ const SnapshotCountFlag = "--snapshot-count=1"
 // entries written as v2 requests it holds (ok false when the runtime
 // cannot read the member's data directory).
 func V2Entries(ctx context.Context, rt runtime.Runtime, member string) (n int, ok bool, err error) {
-	dd, can := rt.(runtime.DataDirs)
-	if !can {
-		return 0, false, nil
-	}
-	dir, err := dd.DataDir(ctx, member)
-	if err != nil {
-		return 0, false, err
-	}
-	r, err := walcheck.Check(dir, "")
-	if err != nil {
+	r, err := ReadWAL(ctx, rt, member)
+	if r == nil || err != nil {
 		return 0, false, err
 	}
 	return r.V2, true, nil
+}
+
+// ReadWAL checks the member's WAL where the runtime can reach its data
+// directory; (nil, nil) where it cannot.
+func ReadWAL(ctx context.Context, rt runtime.Runtime, member string) (*walcheck.Result, error) {
+	dd, can := rt.(runtime.DataDirs)
+	if !can {
+		return nil, nil
+	}
+	dir, err := dd.DataDir(ctx, member)
+	if err != nil {
+		return nil, err
+	}
+	return walcheck.Check(dir, "")
 }
 
 // CanTakeRaftSnapshots says whether the runtime can make members take a

@@ -50,10 +50,13 @@ const (
 	// Recovery after a lost quorum (disaster.go): Retire stops Member and
 	// moves its data aside; ForceNewCluster restarts Member once with
 	// --force-new-cluster; Rejoin adds Member back as a learner on Version
-	// with fresh data and promotes it; RestoreSnapshot restores every
+	// with fresh data and promotes it; KeepCopy stops Member and keeps a
+	// copy of its data directory (before a --force-new-cluster that a
+	// known bug of its Version can break); RestoreSnapshot restores every
 	// member from the journal's snapshot; Verify waits for a healthy,
 	// agreeing cluster.
 	Retire          Action = "retire"
+	KeepCopy        Action = "keep-copy"
 	ForceNewCluster Action = "force-new-cluster"
 	Rejoin          Action = "rejoin"
 	RestoreSnapshot Action = "restore"
@@ -104,6 +107,8 @@ func (s Step) String() string {
 		return fmt.Sprintf("raft snapshot of %s on %s", s.Member, s.Version)
 	case Retire:
 		return fmt.Sprintf("retire %s (data moved aside)", s.Member)
+	case KeepCopy:
+		return fmt.Sprintf("stop %s and keep a copy of its data directory", s.Member)
 	case ForceNewCluster:
 		return fmt.Sprintf("restart %s with --force-new-cluster", s.Member)
 	case Rejoin:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -205,4 +206,62 @@ func CopyFile(from, to string, perm os.FileMode, replace bool) error {
 		return err
 	}
 	return out.Close()
+}
+
+// CopyTree copies the directory from into to, which must not exist:
+// directories, regular files (synced) and symlinks, with their modes. It
+// is built under a temporary name beside to and renamed into place, so a
+// crash leaves no half copy under the final name.
+func CopyTree(from, to string) error {
+	if Exists(to) {
+		return fmt.Errorf("%s already exists", to)
+	}
+	tmp := to + ".partial"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(tmp, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(dst, info.Mode().Perm())
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(target, dst)
+		case d.Type().IsRegular():
+			if err := CopyFile(p, dst, info.Mode().Perm(), false); err != nil {
+				return err
+			}
+			f, err := os.Open(dst)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return f.Sync()
+		}
+		return nil // sockets, devices: not part of a data directory
+	})
+	if err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, to); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	return SyncDir(filepath.Dir(to))
 }

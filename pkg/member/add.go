@@ -9,8 +9,10 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
+	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
 
 // AddOptions describe a new member.
@@ -177,12 +179,62 @@ func checkAdd(ctx context.Context, o *AddOptions, l *List, res *AddResult) error
 	if len(problems) == 0 {
 		return nil
 	}
+	if err := addRefusedByEtcd(o, cl); err != nil {
+		return err
+	}
 	if !o.Force {
 		return fmt.Errorf("refusing to add %s: %s (--force overrides)", o.Name, strings.Join(problems, "; "))
 	}
 	for _, p := range problems {
 		res.Warnings = append(res.Warnings, "forced: "+p)
 		o.logf("warning: forced: %s", p)
+	}
+	return nil
+}
+
+// addRefusedByEtcd refuses, --force or not, an add that etcd's strict
+// reconfiguration check will refuse whatever is retried: it counts the new
+// member (a learner too) as down, so the member handling the request must
+// be connected to a quorum of the enlarged cluster; and before 3.5.30 and
+// 3.6.11 it refuses while any voter is down although the quorum holds
+// (etcd-io/etcd#21640). Waiting would only run out the timeout.
+func addRefusedByEtcd(o *AddOptions, cl *status.Cluster) error {
+	var down []string
+	reachable, voters := 0, 0
+	for _, m := range cl.Members {
+		if m.IsLearner {
+			continue
+		}
+		voters++
+		if m.Reachable {
+			reachable++
+		} else {
+			down = append(down, m.Name)
+		}
+	}
+	if len(down) == 0 {
+		return nil
+	}
+	fix := fmt.Sprintf("bring %s back, or remove it first (etcdpilot member replace removes the dead member, then adds)", strings.Join(down, ", "))
+	if need := status.Quorum(voters + 1); reachable < need {
+		return fmt.Errorf("refusing to add %s: etcd counts a new member (a learner too) as down until it joins, and accepts it only while %d of the %d voters are connected; %d are (%s down): %s; nothing changed",
+			o.Name, need, voters, reachable, strings.Join(down, ", "), fix)
+	}
+	if o.Catalog == nil {
+		return nil
+	}
+	for _, m := range cl.Members {
+		if !m.Reachable || m.ServerVersion == "" {
+			continue
+		}
+		for _, is := range o.Catalog.IssuesDuring(m.ServerVersion, catalog.OpMemberAdd) {
+			upgrade := "no " + version.Minor(m.ServerVersion) + " release fixes it"
+			if fixed := catalog.FixedIn(is.Affected, m.ServerVersion); fixed != "" {
+				upgrade = "or upgrade to " + fixed + " or later"
+			}
+			return fmt.Errorf("refusing to add %s: %s is down, and %s runs etcd %s, which refuses new members while any voter is down although the quorum holds (%s, %s): %s, %s; nothing changed",
+				o.Name, strings.Join(down, ", "), m.Name, m.ServerVersion, is.ID, is.Link, fix, upgrade)
+		}
 	}
 	return nil
 }

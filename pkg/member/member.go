@@ -21,6 +21,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
 	"github.com/etcdpilot/etcdpilot/pkg/poll"
@@ -53,6 +54,8 @@ type Options struct {
 	Force bool
 	// Timeout bounds the whole change, retries included (default 2m).
 	Timeout time.Duration
+	// Catalog, when set, names the known etcd bugs a change would hit.
+	Catalog *catalog.Catalog
 	// beforeCall, in tests, runs right before each membership RPC.
 	beforeCall func(rpc string)
 }

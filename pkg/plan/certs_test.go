@@ -15,7 +15,7 @@ func TestCertificateFindings(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
-	cl := plan.Cluster{Live: true, Members: []plan.Member{{Name: "m1", Version: "3.5.35", Reachable: true}, {Name: "m2", Version: "3.5.35", Reachable: true}, {Name: "m3", Version: "3.5.35", Reachable: true}}}
+	cl := plan.Cluster{Live: true, Members: []plan.Member{{Name: "m1", Version: "3.5.36", Reachable: true}, {Name: "m2", Version: "3.5.36", Reachable: true}, {Name: "m3", Version: "3.5.36", Reachable: true}}}
 	cs := []certs.Cert{
 		{Kind: certs.Client, Where: "client.crt", NotAfter: now.Add(-time.Hour)},
 		{Kind: certs.Serving, Member: "m1", Where: "https://10.0.0.1:2379", NotAfter: now.Add(15 * time.Minute)},

@@ -129,8 +129,15 @@ func (pl *planner) memberVersion(c *memberconfig.Config) (string, string) {
 }
 
 // configFindings checks every configured flag against the minors the path
-// enters: a flag the target no longer accepts stops etcd at start.
+// enters: a command-line flag the target no longer accepts stops etcd at
+// start; a config-file key it no longer reads is ignored, so the setting
+// is silently off. A downgrade checks the flags the lower minor does not
+// have yet.
 func (pl *planner) configFindings() {
+	if pl.p.Direction == "downgrade" {
+		pl.downgradeFlags()
+		return
+	}
 	if pl.p.Direction != "upgrade" {
 		return
 	}
@@ -138,8 +145,14 @@ func (pl *planner) configFindings() {
 	for _, c := range pl.opts.Configs {
 		member, v := pl.memberVersion(c)
 		for _, f := range pl.cat.FlagsRemovedUpTo(version.Minor(v), tMinor) {
-			s, ok := c.Flags[strings.TrimPrefix(f.Flag, "--")]
+			s, key, ok := setting(c, f)
 			if !ok {
+				continue
+			}
+			if s.From == "config-file" {
+				pl.warn(Finding{Code: "config-key-ignored", Member: member,
+					Message: fmt.Sprintf("%s:%d: the config-file key %s is not read by %s (etcd %s removed it): etcd ignores unknown keys in a config file, so the setting is silently off", c.File, s.Line, key, tMinor, f.RemovedIn),
+					Reason:  "etcd starts, without the setting" + replacementKey(f) + noteOf(f), Link: f.Link, Flag: f.Flag})
 				continue
 			}
 			msg := fmt.Sprintf("%s:%d: %s (set by %s) is not accepted by %s: etcd %s removed it", c.File, s.Line, f.Flag, s.From, tMinor, f.RemovedIn)
@@ -150,21 +163,81 @@ func (pl *planner) configFindings() {
 					reason += fmt.Sprintf(" (accepted since %s)", f.DeprecatedIn)
 				}
 			}
-			if f.Note != "" {
-				reason += "; " + f.Note
-			}
-			pl.block(Finding{Code: "flag-removed", Member: member, Message: msg, Reason: reason, Link: f.Link, Flag: f.Flag, Replacement: f.Replacement})
+			pl.block(Finding{Code: "flag-removed", Member: member, Message: msg, Reason: reason + noteOf(f), Link: f.Link, Flag: f.Flag, Replacement: f.Replacement})
 		}
 		for _, f := range pl.cat.FlagsDeprecatedIn(tMinor) {
-			s, ok := c.Flags[strings.TrimPrefix(f.Flag, "--")]
+			s, _, ok := setting(c, f)
 			if !ok {
 				continue
 			}
 			pl.warn(Finding{Code: "flag-deprecated", Member: member,
 				Message: fmt.Sprintf("%s:%d: %s is deprecated in %s and removed in %s", c.File, s.Line, f.Flag, f.DeprecatedIn, f.RemovedIn),
-				Reason:  "switch to " + orNone(f.Replacement) + " while both are accepted", Link: f.Link})
+				Reason:  "switch to " + orNone(f.Replacement) + " while both are accepted" + noteOf(f), Link: f.Link})
 		}
 	}
+}
+
+// downgradeFlags: a member restarted on a lower minor with a flag that
+// minor does not have yet exits at start; a config-file key it does not
+// know is ignored.
+func (pl *planner) downgradeFlags() {
+	tMinor := version.Minor(pl.p.Target)
+	for _, c := range pl.opts.Configs {
+		member, v := pl.memberVersion(c)
+		for _, f := range pl.cat.FlagsAddedAbove(tMinor, version.Minor(v)) {
+			s, key, ok := setting(c, f)
+			if !ok {
+				continue
+			}
+			instead := "drop it"
+			if f.Older != "" {
+				instead = "use " + f.Older + " instead"
+			}
+			if s.From == "config-file" {
+				pl.warn(Finding{Code: "config-key-ignored", Member: member,
+					Message: fmt.Sprintf("%s:%d: the config-file key %s is new in %s: %s ignores it, so the setting is silently off", c.File, s.Line, key, f.AddedIn, tMinor),
+					Reason:  instead + noteOf(f), Link: f.Link, Flag: f.Flag})
+				continue
+			}
+			pl.block(Finding{Code: "flag-too-new", Member: member,
+				Message: fmt.Sprintf("%s:%d: %s (set by %s) is new in %s: etcd %s exits at start with \"flag provided but not defined\"", c.File, s.Line, f.Flag, s.From, f.AddedIn, tMinor),
+				Reason:  instead + " before the member is restarted on " + tMinor + noteOf(f), Link: f.Link, Flag: f.Flag})
+		}
+	}
+}
+
+// setting finds a catalog flag in a configuration, by its flag name or
+// its config-file key.
+func setting(c *memberconfig.Config, f catalog.Flag) (memberconfig.Setting, string, bool) {
+	name := strings.TrimPrefix(f.Flag, "--")
+	if s, ok := c.Flags[name]; ok {
+		return s, name, true
+	}
+	if f.ConfigKey != "" {
+		if s, ok := c.Flags[f.ConfigKey]; ok && s.From == "config-file" {
+			return s, f.ConfigKey, true
+		}
+	}
+	return memberconfig.Setting{}, "", false
+}
+
+// replacementKey names the config-file form of a flag's replacement.
+func replacementKey(f catalog.Flag) string {
+	r := strings.TrimPrefix(f.Replacement, "--")
+	if k, v, ok := strings.Cut(r, "="); ok {
+		return fmt.Sprintf("; put it back as the key %s with the value %s", k, v)
+	}
+	if r != "" {
+		return "; put it back as the key " + r
+	}
+	return ""
+}
+
+func noteOf(f catalog.Flag) string {
+	if f.Note == "" {
+		return ""
+	}
+	return "; " + f.Note
 }
 
 func orNone(s string) string {
@@ -175,35 +248,41 @@ func orNone(s string) string {
 }
 
 // versionWarnings: known bugs on the way, CVEs now, end of life, patches.
+// Only what concerns a cluster is listed: the server side, and auth-only
+// CVEs unless its auth is known to be off.
 func (pl *planner) versionWarnings() {
+	scope := catalog.ServerScope(pl.cl.Auth)
 	seen := map[string]bool{}
 	for _, v := range pl.pathVersions() {
-		for _, is := range pl.cat.IssuesAffecting(v) {
+		for _, is := range pl.cat.IssuesFor(v, scope) {
 			key := is.ID + v
 			if seen[key] {
 				continue
 			}
 			seen[key] = true
 			pl.warn(Finding{Code: "known-issue", Message: fmt.Sprintf("%s, on the path, is affected by %s: %s", v, is.ID, is.Title),
-				Reason: fixedReason(is.Affected, v, is.Severity), Link: is.Link})
+				Reason: fixedReason(is.Affected, v, is.Severity) + onlyWith(is.Condition), Link: is.Link})
 		}
 	}
+	pl.notesUnknown()
 	current := pl.currentVersions()
 	for _, v := range current {
-		for _, is := range pl.cat.IssuesAffecting(v) {
+		for _, is := range pl.cat.IssuesFor(v, scope) {
 			if seen[is.ID+v] {
 				continue
 			}
 			seen[is.ID+v] = true
-			reason := fixedReason(is.Affected, v, is.Severity)
+			reason := fixedReason(is.Affected, v, is.Severity) + onlyWith(is.Condition)
 			if is.Upgrade {
 				reason += "; it bites during upgrades and membership changes"
 			}
 			pl.warn(Finding{Code: "known-issue", Message: fmt.Sprintf("the current %s is affected by %s: %s", v, is.ID, is.Title), Reason: reason, Link: is.Link})
 		}
-		for _, cve := range pl.cat.CVEsAffecting(v) {
-			pl.warn(Finding{Code: "cve", Message: fmt.Sprintf("the current %s is affected by %s (%s): %s", v, cve.ID, cve.Component, cve.Title),
-				Reason: fixedReason(cve.Affected, v, cve.Severity), Link: cve.Link})
+		cves, skipped := pl.cat.CVEsFor(v, scope)
+		pl.p.CVEsNotApplicable += skipped
+		for _, cve := range cves {
+			pl.warn(Finding{Code: "cve", Message: fmt.Sprintf("the current %s is affected by %s (%s): %s", v, cve.ID, strings.Join(cve.Parts(), ", "), cve.Title),
+				Reason: fixedReason(cve.Affected, v, cve.Severity) + cveScope(cve, pl.cl.Auth), Link: cve.Link})
 		}
 	}
 	for _, m := range uniqueMinors(append(current, pl.p.Target)) {
@@ -229,6 +308,46 @@ func (pl *planner) versionWarnings() {
 		pl.warn(Finding{Code: "production-minimum", Message: fmt.Sprintf("%s is below etcd's production minimum for %s (%s)", t, mi.Minor, mi.ProductionMinimum),
 			Reason: "etcd recommends at least that patch for production", Link: policyLink})
 	}
+}
+
+// cveScope says when a CVE concerns the cluster at all.
+func cveScope(c catalog.CVE, auth string) string {
+	var out string
+	if c.AuthOnly {
+		if auth == catalog.AuthOn {
+			out += "; only clusters with etcd auth on are exposed, and this one has it on"
+		} else {
+			out += "; only clusters with etcd auth on are exposed (Kubernetes does not turn it on)"
+		}
+	}
+	return out + onlyWith(c.Condition)
+}
+
+func onlyWith(condition string) string {
+	if condition == "" {
+		return ""
+	}
+	return "; only with " + condition
+}
+
+// notesUnknown warns about target and path releases published after the
+// catalog's notes: their known issues and CVEs are not known here.
+func (pl *planner) notesUnknown() {
+	for _, v := range pl.pathVersions() {
+		r, ok := pl.cat.Release(v)
+		if !ok || !r.NotesUnknown {
+			continue
+		}
+		pl.warn(Finding{Code: "notes-unknown", Message: fmt.Sprintf("%s was published on the module proxy on %s, after this etcdpilot's release notes (reviewed %s): its known issues and CVEs are unknown here", v, dashDate(r.Date), pl.cat.Updated),
+			Reason: "read its entry in etcd's CHANGELOG before upgrading to it; a newer etcdpilot knows it", Link: catalog.ChangelogLink(version.Minor(v))})
+	}
+}
+
+func dashDate(d string) string {
+	if d == "" {
+		return "an unknown date"
+	}
+	return d
 }
 
 func fixedReason(ranges []catalog.Range, v, severity string) string {

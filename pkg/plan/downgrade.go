@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
 
@@ -54,6 +55,7 @@ func (pl *planner) downgrade() {
 			pl.addStep(Step{From: from, To: to, Kind: "downgrade-minor", Requirement: "downgrade enabled and storage version " + prev + ".0 on every member", Reason: "downgrade API, one minor at a time", Link: downgradeLink})
 			from, m = to, prev
 		}
+		pl.downgradeHazards()
 	default:
 		d.Possible, d.Method = false, "snapshot-restore"
 		d.Reason = fmt.Sprintf("etcd %s has no downgrade API (it arrived in 3.6) and the cluster version has moved to %s: reinstalling %s binaries would fail on the newer data", highMinor, clusterMinorOr(clusterMinor, highMinor), tMinor)
@@ -63,6 +65,22 @@ func (pl *planner) downgrade() {
 		}
 		d.Link = restoreLink
 		pl.block(Finding{Code: "downgrade-impossible", Message: fmt.Sprintf("%s to %s cannot be done in place", pl.high, t), Reason: d.Reason + "; the way back is a snapshot restore", Link: restoreLink})
+	}
+}
+
+// downgradeHazards blocks a downgrade from a release whose downgrade
+// is known to go wrong: patch to the fixed release first.
+func (pl *planner) downgradeHazards() {
+	for _, v := range pl.currentVersions() {
+		for _, is := range pl.cat.IssuesDuring(v, catalog.OpDowngrade) {
+			fixed := catalog.FixedIn(is.Affected, v)
+			fix := "no fixed " + version.Minor(v) + " release is known: restore a snapshot instead"
+			if fixed != "" {
+				fix = fmt.Sprintf("upgrade every member to %s (or the latest %s patch, %s) first, then downgrade", fixed, version.Minor(v), pl.latest(version.Minor(v)))
+			}
+			pl.block(Finding{Code: "downgrade-known-issue", Message: fmt.Sprintf("members run %s, affected by %s: %s", v, is.ID, is.Title),
+				Reason: fix, Link: is.Link})
+		}
 	}
 }
 

@@ -41,7 +41,9 @@ func TestPlanLive(t *testing.T) {
 		t.Parallel()
 		sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V35}})
 		p := livePlan(t, sb, "3.6")
-		if p.Blocked() || len(p.Path) != 1 || p.Path[0].To != "3.6.16" || p.Current.ClusterVersion != "3.5.0" || !p.Current.Live {
+		// The newest patches as the catalog knows them: 3.5's first, then 3.6.
+		cat, _ := catalog.Default()
+		if p.Blocked() || len(p.Path) != 2 || p.Path[0].To != cat.LatestPatch("3.5.0") || p.Path[1].To != cat.LatestPatch("3.6.0") || p.Current.ClusterVersion != "3.5.0" || !p.Current.Live {
 			t.Fatalf("plan: %+v", p)
 		}
 		for _, m := range p.Current.Members {

@@ -41,6 +41,9 @@ type Cluster struct {
 	Alarms         []string `json:"alarms,omitempty"`
 	// Downgrade is the target of a downgrade in progress.
 	Downgrade string `json:"downgrade,omitempty"`
+	// Auth is whether etcd's auth is on: catalog.AuthOn, AuthOff or
+	// unknown ("").
+	Auth string `json:"auth,omitempty"`
 }
 
 // Options are the operator's question.
@@ -56,6 +59,10 @@ type Options struct {
 	// entries written as v2 requests that it would replay on start
 	// (walcheck); members missing from it are unknown.
 	V2WAL map[string]int
+	// V2Custom counts, per member whose WAL could be read, the v2 writes
+	// of custom data (outside etcd's own membership keys) it would
+	// replay: 3.6 refuses to start on them.
+	V2Custom map[string]int
 	// Membership lists where the members' backends disagree with the
 	// member list (membercheck), read from a live 3.5 cluster.
 	Membership []membercheck.Finding
@@ -109,6 +116,9 @@ type Plan struct {
 	Blockers  []Finding  `json:"blockers"`
 	Warnings  []Finding  `json:"warnings"`
 	Downgrade *Downgrade `json:"downgrade,omitempty"`
+	// CVEsNotApplicable counts CVEs of the current versions left out
+	// because they need etcd auth, which the cluster has off.
+	CVEsNotApplicable int `json:"cvesNotApplicable,omitempty"`
 }
 
 // Blocked reports whether anything blocks the plan.
@@ -152,6 +162,7 @@ func Make(cat *catalog.Catalog, cl Cluster, opts Options) (*Plan, error) {
 	pl.clusterBlockers()
 	if pl.p.Direction == "upgrade" {
 		pl.walHazard()
+		pl.v2Custom()
 		pl.membership()
 	}
 	if pl.p.Direction != "none" {

@@ -23,11 +23,14 @@ type scenario struct {
 	direct     bool
 	mutate     func(*Cluster)
 	v2wal      map[string]int
+	v2custom   map[string]int
 
 	path     []string // "FROM>TO:kind"
 	blockers []string // blocker codes, exactly (sorted, with repeats)
 	warns    []string // warning codes that must be present
 	noWarns  []string // warning codes that must be absent
+	text     []string // words some finding must say
+	noText   []string // words no finding may say
 	errLike  string   // Make must fail with this
 }
 
@@ -35,82 +38,101 @@ var now = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
 var scenarios = []scenario{
 	// Upgrade guide 3.6: 3.5 members on 3.5.32+ go straight to 3.6.
-	{name: "3.5.35 to 3.6", from: v("3.5.35"), to: "3.6", path: []string{"3.5.35>3.6.16:minor"}, noWarns: []string{"cve", "known-issue", "mixed-versions"}},
+	{name: "3.5.36 to 3.6", from: v("3.5.36"), to: "3.6", path: []string{"3.5.36>3.6.17:minor"}, noWarns: []string{"cve", "mixed-versions"}, noText: []string{"zombie", "learner"}},
 	// Policy: latest patch first, then the hop (3.5.20 < 3.5.32 minimum).
-	{name: "3.5.20 to 3.6.16", from: v("3.5.20"), to: "3.6.16", path: []string{"3.5.20>3.5.35:patch", "3.5.35>3.6.16:minor"}, warns: []string{"cve", "known-issue"}},
+	{name: "3.5.20 to 3.6.17", from: v("3.5.20"), to: "3.6.17", path: []string{"3.5.20>3.5.36:patch", "3.5.36>3.6.17:minor"}, warns: []string{"cve", "known-issue"}},
 	// 3.4 is EOL; one minor at a time: 3.4 -> 3.5 -> 3.6.
-	{name: "3.4.23 to 3.6", from: v("3.4.23"), to: "3.6", path: []string{"3.4.23>3.4.45:patch", "3.4.45>3.5.35:minor", "3.5.35>3.6.16:minor"}, warns: []string{"eol", "cve"}},
-	{name: "3.4.45 to 3.5", from: v("3.4.45"), to: "3.5", path: []string{"3.4.45>3.5.35:minor"}, warns: []string{"eol"}},
+	{name: "3.4.23 to 3.6", from: v("3.4.23"), to: "3.6", path: []string{"3.4.23>3.4.45:patch", "3.4.45>3.5.36:minor", "3.5.36>3.6.17:minor"}, warns: []string{"eol", "cve"}},
+	{name: "3.4.45 to 3.5", from: v("3.4.45"), to: "3.5", path: []string{"3.4.45>3.5.36:minor"}, warns: []string{"eol"}},
 	// 3.7 removes every --experimental-* flag.
-	{name: "3.5.35 to 3.7.3 with an experimental flag", from: v("3.5.35"), to: "3.7.3", config: "--name=m1 --experimental-initial-corrupt-check=true",
-		path: []string{"3.5.35>3.6.16:minor", "3.6.16>3.7.3:minor"}, blockers: []string{"flag-removed", "v2-wal-entries"}},
+	{name: "3.5.36 to 3.7.3 with an experimental flag", from: v("3.5.36"), to: "3.7.3", config: "--name=m1 --experimental-initial-corrupt-check=true",
+		path: []string{"3.5.36>3.6.17:minor", "3.6.17>3.7.3:minor"}, blockers: []string{"flag-removed", "v2-wal-entries"}},
 	// 3.7 cannot replay the v2 entries 3.5 wrote (etcd-io/etcd#21263):
 	// certain when the path crosses 3.6 in one run, read from the WALs
 	// where they can be read, a warning where they cannot.
-	{name: "3.6.16 to 3.7, WALs clean", from: v("3.6.16", "3.6.16"), to: "3.7", v2wal: map[string]int{"m1": 0, "m2": 0}, path: []string{"3.6.16>3.7.3:minor"}, noWarns: []string{"v2-wal-unknown"}},
-	{name: "3.6.16 to 3.7, one WAL still replays 3.5's entries", from: v("3.6.16", "3.6.16"), to: "3.7", v2wal: map[string]int{"m1": 4, "m2": 0}, path: []string{"3.6.16>3.7.3:minor"}, blockers: []string{"v2-wal-entries"}},
-	{name: "3.6.16 to 3.7, WALs unread", from: v("3.6.16"), to: "3.7", path: []string{"3.6.16>3.7.3:minor"}, warns: []string{"v2-wal-unknown"}},
-	{name: "3.6.16 to 3.7 with a renamed experimental flag in a unit's environment", from: v("3.6.16"), to: "3.7",
+	{name: "3.6.17 to 3.7, WALs clean", from: v("3.6.17", "3.6.17"), to: "3.7", v2wal: map[string]int{"m1": 0, "m2": 0}, path: []string{"3.6.17>3.7.3:minor"}, noWarns: []string{"v2-wal-unknown"}},
+	{name: "3.6.17 to 3.7, one WAL still replays 3.5's entries", from: v("3.6.17", "3.6.17"), to: "3.7", v2wal: map[string]int{"m1": 4, "m2": 0}, path: []string{"3.6.17>3.7.3:minor"}, blockers: []string{"v2-wal-entries"}},
+	{name: "3.6.17 to 3.7, WALs unread", from: v("3.6.17"), to: "3.7", path: []string{"3.6.17>3.7.3:minor"}, warns: []string{"v2-wal-unknown"}},
+	{name: "3.6.17 to 3.7 with a renamed experimental flag in a unit's environment", from: v("3.6.17"), to: "3.7",
 		config: "[Service]\nEnvironment=ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL=5s\nExecStart=/usr/bin/etcd --name m1\n",
-		path:   []string{"3.6.16>3.7.3:minor"}, blockers: []string{"flag-removed"}},
+		path:   []string{"3.6.17>3.7.3:minor"}, blockers: []string{"flag-removed"}},
 	// 3.6 still accepts them, deprecated.
-	{name: "3.5.35 to 3.6.16 with an experimental flag", from: v("3.5.35"), to: "3.6.16", config: "--name=m1 --experimental-initial-corrupt-check=true",
-		path: []string{"3.5.35>3.6.16:minor"}, warns: []string{"flag-deprecated"}},
+	{name: "3.5.36 to 3.6.17 with an experimental flag", from: v("3.5.36"), to: "3.6.17", config: "--name=m1 --experimental-initial-corrupt-check=true",
+		path: []string{"3.5.36>3.6.17:minor"}, warns: []string{"flag-deprecated"}},
 	// 3.6 drops the v2 store and the --enable-v2 flag.
-	{name: "v2 enabled before 3.6", from: v("3.5.35"), to: "3.6.16", config: "--name=m1 --enable-v2=true", path: []string{"3.5.35>3.6.16:minor"}, blockers: []string{"flag-removed", "v2-store"}},
-	{name: "enable-v2=false is still a flag 3.6 rejects", from: v("3.5.35"), to: "3.6.16", config: "--name=m1 --enable-v2=false", path: []string{"3.5.35>3.6.16:minor"}, blockers: []string{"flag-removed"}},
-	{name: "v2 via ETCD_ENABLE_V2 in a unit", from: v("3.5.35"), to: "3.6.16", config: "[Service]\nEnvironment=ETCD_ENABLE_V2=true\nExecStart=/usr/bin/etcd --name=m1\n", path: []string{"3.5.35>3.6.16:minor"}, blockers: []string{"flag-removed", "v2-store"}},
-	{name: "v2 served (live probe)", from: v("3.5.35"), to: "3.6.16", mutate: func(c *Cluster) { c.Members[0].V2Enabled = true }, path: []string{"3.5.35>3.6.16:minor"}, blockers: []string{"v2-store"}},
+	{name: "v2 enabled before 3.6", from: v("3.5.36"), to: "3.6.17", config: "--name=m1 --enable-v2=true", path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"flag-removed", "v2-store"}},
+	{name: "enable-v2=false is still a flag 3.6 rejects", from: v("3.5.36"), to: "3.6.17", config: "--name=m1 --enable-v2=false", path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"flag-removed"}},
+	{name: "v2 via ETCD_ENABLE_V2 in a unit", from: v("3.5.36"), to: "3.6.17", config: "[Service]\nEnvironment=ETCD_ENABLE_V2=true\nExecStart=/usr/bin/etcd --name=m1\n", path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"flag-removed", "v2-store"}},
+	{name: "v2 served (live probe)", from: v("3.5.36"), to: "3.6.17", mutate: func(c *Cluster) { c.Members[0].V2Enabled = true }, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"v2-store"}},
 	// 3.5 removed flags deprecated in 3.4.
-	{name: "--debug on the way to 3.5", from: v("3.4.23"), to: "3.5.35", config: "--name=m1 --debug", path: []string{"3.4.23>3.4.45:patch", "3.4.45>3.5.35:minor"}, blockers: []string{"flag-removed"}},
-	{name: "--log-output on the way to 3.5", from: v("3.4.45"), to: "3.5.35", config: "--name=m1 --log-output=stderr", path: []string{"3.4.45>3.5.35:minor"}, blockers: []string{"flag-removed"}},
-	{name: "v2 discovery on the way to 3.7", from: v("3.6.16"), to: "3.7.3", config: "--name=m1 --discovery=https://discovery.example/abc", path: []string{"3.6.16>3.7.3:minor"}, blockers: []string{"flag-removed"}},
+	{name: "--debug on the way to 3.5", from: v("3.4.23"), to: "3.5.36", config: "--name=m1 --debug", path: []string{"3.4.23>3.4.45:patch", "3.4.45>3.5.36:minor"}, blockers: []string{"flag-removed"}},
+	{name: "--log-output on the way to 3.5", from: v("3.4.45"), to: "3.5.36", config: "--name=m1 --log-output=stderr", path: []string{"3.4.45>3.5.36:minor"}, blockers: []string{"flag-removed"}},
+	{name: "v2 discovery on the way to 3.7", from: v("3.6.17"), to: "3.7.3", config: "--name=m1 --discovery=https://discovery.example/abc", path: []string{"3.6.17>3.7.3:minor"}, blockers: []string{"flag-removed"}},
 	// Upgrade guide 3.7: 3.6 members on 3.6.11+ first.
-	{name: "3.6.5 to 3.7.3", from: v("3.6.5"), to: "3.7.3", path: []string{"3.6.5>3.6.16:patch", "3.6.16>3.7.3:minor"}, warns: []string{"cve", "known-issue"}},
-	{name: "3.5.35 to latest", from: v("3.5.35"), to: "latest", path: []string{"3.5.35>3.6.16:minor", "3.6.16>3.7.3:minor"}, blockers: []string{"v2-wal-entries"}},
-	{name: "patch upgrade", from: v("3.6.10"), to: "3.6", path: []string{"3.6.10>3.6.16:patch"}, warns: []string{"cve"}},
-	{name: "nothing to do", from: v("3.6.16"), to: "3.6.16", path: nil, noWarns: []string{"known-issue", "cve"}},
+	{name: "3.6.5 to 3.7.3", from: v("3.6.5"), to: "3.7.3", path: []string{"3.6.5>3.6.17:patch", "3.6.17>3.7.3:minor"}, warns: []string{"cve", "known-issue"}},
+	{name: "3.5.36 to latest", from: v("3.5.36"), to: "latest", path: []string{"3.5.36>3.6.17:minor", "3.6.17>3.7.3:minor"}, blockers: []string{"v2-wal-entries"}},
+	{name: "patch upgrade", from: v("3.6.10"), to: "3.6", path: []string{"3.6.10>3.6.17:patch"}, warns: []string{"cve"}},
+	{name: "nothing to do", from: v("3.6.17"), to: "3.6.17", path: nil, noWarns: []string{"known-issue", "cve"}},
 	// A target inside the learner-promotion bug range (3.6.0-3.6.3, fixed 3.6.4).
-	{name: "3.5.35 to 3.6.3", from: v("3.5.35"), to: "3.6.3", path: []string{"3.5.35>3.6.3:minor"}, warns: []string{"known-issue", "not-latest-patch"}},
+	{name: "3.5.36 to 3.6.3", from: v("3.5.36"), to: "3.6.3", path: []string{"3.5.36>3.6.3:minor"}, warns: []string{"known-issue", "not-latest-patch"}},
 	// --direct judges the single jump by etcd's rules.
-	{name: "direct minor skip", from: v("3.4.23"), to: "3.6.16", direct: true, path: []string{"3.4.23>3.6.16:minor"}, blockers: []string{"minor-skip"}},
-	{name: "direct below the 3.6 minimum", from: v("3.5.20"), to: "3.6.16", direct: true, path: []string{"3.5.20>3.6.16:minor"}, blockers: []string{"minimum-patch"}},
-	{name: "direct at the minimum", from: v("3.5.32"), to: "3.6.16", direct: true, path: []string{"3.5.32>3.6.16:minor"}},
+	{name: "direct minor skip", from: v("3.4.23"), to: "3.6.17", direct: true, path: []string{"3.4.23>3.6.17:minor"}, blockers: []string{"minor-skip"}},
+	{name: "direct below the 3.6 minimum", from: v("3.5.20"), to: "3.6.17", direct: true, path: []string{"3.5.20>3.6.17:minor"}, blockers: []string{"minimum-patch"}},
+	{name: "direct at the minimum", from: v("3.5.32"), to: "3.6.17", direct: true, path: []string{"3.5.32>3.6.17:minor"}},
 	{name: "direct below the 3.7 minimum", from: v("3.6.10"), to: "3.7.3", direct: true, path: []string{"3.6.10>3.7.3:minor"}, blockers: []string{"minimum-patch"}},
 	// Mixed clusters.
-	{name: "mixed hop under way", from: []string{"3.5.35", "3.5.35", "3.6.16"}, to: "3.6.16", path: []string{"3.5.35>3.6.16:minor"}, warns: []string{"mixed-versions"}},
-	{name: "mixed hop begun below the minimum", from: []string{"3.5.20", "3.5.20", "3.6.16"}, to: "3.6.16", path: []string{"3.5.20>3.5.35:patch", "3.5.35>3.6.16:minor"}, blockers: []string{"minimum-patch", "minimum-patch"}},
-	{name: "mixed across two minors", from: []string{"3.4.23", "3.6.16", "3.6.16"}, to: "3.6.16", blockers: []string{"minor-skip"}},
-	{name: "roll back a mixed cluster", from: []string{"3.5.35", "3.5.35", "3.6.16"}, to: "3.5.35", path: []string{"3.6.16>3.5.35:rollback"}},
+	{name: "mixed hop under way", from: []string{"3.5.36", "3.5.36", "3.6.17"}, to: "3.6.17", path: []string{"3.5.36>3.6.17:minor"}, warns: []string{"mixed-versions"}},
+	{name: "mixed hop begun below the minimum", from: []string{"3.5.20", "3.5.20", "3.6.17"}, to: "3.6.17", path: []string{"3.5.20>3.5.36:patch", "3.5.36>3.6.17:minor"}, blockers: []string{"minimum-patch", "minimum-patch"}},
+	{name: "mixed across two minors", from: []string{"3.4.23", "3.6.17", "3.6.17"}, to: "3.6.17", blockers: []string{"minor-skip"}},
+	{name: "roll back a mixed cluster", from: []string{"3.5.36", "3.5.36", "3.6.17"}, to: "3.5.36", path: []string{"3.6.17>3.5.36:rollback"}},
 	// Downgrade guide: 3.6+ has the downgrade API, one minor at a time.
-	{name: "3.6 down to 3.5", from: v("3.6.16"), to: "3.5.35", path: []string{"3.6.16>3.5.35:downgrade-minor"}},
-	{name: "3.7 down to 3.5", from: v("3.7.3"), to: "3.5", path: []string{"3.7.3>3.6.16:downgrade-minor", "3.6.16>3.5.35:downgrade-minor"}},
-	{name: "3.5 down to 3.4 has no API", from: v("3.5.35"), to: "3.4.45", blockers: []string{"downgrade-impossible"}},
-	{name: "patch downgrade into known bugs", from: v("3.5.35"), to: "3.5.20", path: []string{"3.5.35>3.5.20:downgrade-patch"}, warns: []string{"known-issue"}, noWarns: []string{"not-latest-patch"}},
+	{name: "3.6 down to 3.5", from: v("3.6.17"), to: "3.5.36", path: []string{"3.6.17>3.5.36:downgrade-minor"}},
+	{name: "3.7 down to 3.5", from: v("3.7.3"), to: "3.5", path: []string{"3.7.3>3.6.17:downgrade-minor", "3.6.17>3.5.36:downgrade-minor"}},
+	{name: "3.5 down to 3.4 has no API", from: v("3.5.36"), to: "3.4.45", blockers: []string{"downgrade-impossible"}},
+	{name: "patch downgrade into known bugs", from: v("3.5.36"), to: "3.5.20", path: []string{"3.5.36>3.5.20:downgrade-patch"}, warns: []string{"known-issue"}, noWarns: []string{"not-latest-patch"}},
 	// Kubernetes: kubeadm 1.34-1.36 ship 3.6.9-0, accept external etcd 3.5.24+.
-	{name: "3.7 for Kubernetes 1.36", from: v("3.5.35"), to: "3.7.3", kubernetes: "1.36", path: []string{"3.5.35>3.6.16:minor", "3.6.16>3.7.3:minor"}, blockers: []string{"v2-wal-entries"}, warns: []string{"kubernetes"}},
-	{name: "3.6 for Kubernetes 1.36", from: v("3.5.35"), to: "3.6.16", kubernetes: "v1.36.2", path: []string{"3.5.35>3.6.16:minor"}, noWarns: []string{"kubernetes"}},
+	{name: "3.7 for Kubernetes 1.36", from: v("3.5.36"), to: "3.7.3", kubernetes: "1.36", path: []string{"3.5.36>3.6.17:minor", "3.6.17>3.7.3:minor"}, blockers: []string{"v2-wal-entries"}, warns: []string{"kubernetes"}},
+	{name: "3.6 for Kubernetes 1.36", from: v("3.5.36"), to: "3.6.17", kubernetes: "v1.36.2", path: []string{"3.5.36>3.6.17:minor"}, noWarns: []string{"kubernetes"}},
 	{name: "below kubeadm's minimum external etcd", from: v("3.5.21"), to: "3.5.22", kubernetes: "1.36", path: []string{"3.5.21>3.5.22:patch"}, blockers: []string{"kubernetes-min-external"}, warns: []string{"kubernetes", "not-latest-patch"}},
-	{name: "Kubernetes release the catalog does not map", from: v("3.5.35"), to: "3.6.16", kubernetes: "1.40", path: []string{"3.5.35>3.6.16:minor"}, warns: []string{"kubernetes"}},
+	{name: "Kubernetes release the catalog does not map", from: v("3.5.36"), to: "3.6.17", kubernetes: "1.40", path: []string{"3.5.36>3.6.17:minor"}, warns: []string{"kubernetes"}},
 	// Cluster state blockers.
-	{name: "learner present", from: v("3.6.16", "3.6.16", "3.6.16"), to: "3.7.3", mutate: func(c *Cluster) { c.Members[2].IsLearner = true }, path: []string{"3.6.16>3.7.3:minor"}, blockers: []string{"learner-present"}},
-	{name: "member down", from: v("3.5.35", "3.5.35", "3.5.35"), to: "3.6.16", mutate: func(c *Cluster) {
+	{name: "learner present", from: v("3.6.17", "3.6.17", "3.6.17"), to: "3.7.3", mutate: func(c *Cluster) { c.Members[2].IsLearner = true }, path: []string{"3.6.17>3.7.3:minor"}, blockers: []string{"learner-present"}},
+	{name: "member down", from: v("3.5.36", "3.5.36", "3.5.36"), to: "3.6.17", mutate: func(c *Cluster) {
 		c.Live, c.Health = true, "degraded"
 		c.HealthReasons = []string{"member m3 unreachable: connection refused"}
 		c.Members[2] = Member{Name: "m3", Error: "connection refused"}
-	}, path: []string{"3.5.35>3.6.16:minor"}, blockers: []string{"unreachable"}},
-	{name: "no quorum", from: v("3.5.35", "3.5.35", "3.5.35"), to: "3.6.16", mutate: func(c *Cluster) {
+	}, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"unreachable"}},
+	{name: "no quorum", from: v("3.5.36", "3.5.36", "3.5.36"), to: "3.6.17", mutate: func(c *Cluster) {
 		c.Live, c.Health = true, "unavailable"
 		c.Members[1] = Member{Name: "m2", Error: "timeout"}
 		c.Members[2] = Member{Name: "m3", Error: "timeout"}
-	}, path: []string{"3.5.35>3.6.16:minor"}, blockers: []string{"no-quorum", "unreachable", "unreachable"}},
-	{name: "NOSPACE alarm", from: v("3.5.35"), to: "3.6.16", mutate: func(c *Cluster) { c.Alarms = []string{"NOSPACE on m1"} }, path: []string{"3.5.35>3.6.16:minor"}, blockers: []string{"alarm"}},
-	{name: "database over quota", from: v("3.5.35"), to: "3.6.16", config: "--name=m1 --quota-backend-bytes=1073741824", mutate: func(c *Cluster) { c.Members[0].DBSize = 1536 << 20 }, path: []string{"3.5.35>3.6.16:minor"}, blockers: []string{"db-over-quota"}},
-	{name: "database near the default quota", from: v("3.5.35"), to: "3.6.16", mutate: func(c *Cluster) { c.Members[0].DBSize = 1900 << 20 }, path: []string{"3.5.35>3.6.16:minor"}, warns: []string{"db-near-quota"}},
+	}, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"no-quorum", "unreachable", "unreachable"}},
+	{name: "NOSPACE alarm", from: v("3.5.36"), to: "3.6.17", mutate: func(c *Cluster) { c.Alarms = []string{"NOSPACE on m1"} }, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"alarm"}},
+	{name: "database over quota", from: v("3.5.36"), to: "3.6.17", config: "--name=m1 --quota-backend-bytes=1073741824", mutate: func(c *Cluster) { c.Members[0].DBSize = 1536 << 20 }, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"db-over-quota"}},
+	{name: "database near the default quota", from: v("3.5.36"), to: "3.6.17", mutate: func(c *Cluster) { c.Members[0].DBSize = 1900 << 20 }, path: []string{"3.5.36>3.6.17:minor"}, warns: []string{"db-near-quota"}},
+	// 3.7.0 and 3.7.1 judge the data's minimum version from the v2
+	// snapshot (etcd-io/etcd#22171, fixed in 3.7.2): patch first.
+	{name: "3.7.1 down to 3.6", from: v("3.7.1", "3.7.1"), to: "3.6", path: []string{"3.7.1>3.6.17:downgrade-minor"}, blockers: []string{"downgrade-known-issue"}},
+	{name: "3.7.2 down to 3.6", from: v("3.7.2", "3.7.2"), to: "3.6", path: []string{"3.7.2>3.6.17:downgrade-minor"}},
+	// etcd ignores unknown keys of a config file: an experimental-* key
+	// there does not stop 3.7, its setting is silently off (a warning, not
+	// the flag's "exits at start" blocker).
+	{name: "config file with experimental keys into 3.7", from: v("3.6.17"), to: "3.7.3", config: "name: m1\nexperimental-initial-corrupt-check: true\nexperimental-snapshot-catch-up-entries: 5000\n",
+		path: []string{"3.6.17>3.7.3:minor"}, warns: []string{"config-key-ignored"}, noWarns: []string{"flag-removed"}},
+	// A downgrade to 3.5 restarts members on 3.5, which lacks 3.6's flags.
+	{name: "3.6 down to 3.5 with feature gates", from: v("3.6.17"), to: "3.5.36", config: "--name=m1 --feature-gates=InitialCorruptCheck=true --watch-progress-notify-interval=5s",
+		path: []string{"3.6.17>3.5.36:downgrade-minor"}, blockers: []string{"flag-too-new", "flag-too-new"}},
+	// v2 custom data in a 3.5 member's WAL: 3.6 refuses it (etcd-io/etcd#21849).
+	{name: "v2 custom data before 3.6", from: v("3.5.36", "3.5.36"), to: "3.6", v2custom: map[string]int{"m2": 3}, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"v2-custom-data"}},
+	// Auth-only CVEs concern clusters with etcd auth on.
+	{name: "auth off: no auth-only CVE", from: v("3.6.10"), to: "3.6", mutate: func(c *Cluster) { c.Auth = catalog.AuthOff }, path: []string{"3.6.10>3.6.17:patch"},
+		warns: []string{"cve"}, text: []string{"CVE-2026-73500"}, noText: []string{"CVE-2026-44283", "CVE-2026-73499"}},
+	{name: "auth on: auth-only CVEs", from: v("3.6.10"), to: "3.6", mutate: func(c *Cluster) { c.Auth = catalog.AuthOn }, path: []string{"3.6.10>3.6.17:patch"},
+		warns: []string{"cve"}, text: []string{"CVE-2026-44283", "CVE-2026-73499", "CVE-2026-73500"}},
 	// Bad input.
-	{name: "unknown minor", from: v("3.5.35"), to: "3.9", errLike: "not a known minor"},
-	{name: "unknown patch names the nearest", from: v("3.5.35"), to: "3.6.99", errLike: "3.6.16"},
-	{name: "malformed target", from: v("3.5.35"), to: "three", errLike: "not a version"},
+	{name: "unknown minor", from: v("3.5.36"), to: "3.9", errLike: "not a known minor"},
+	{name: "unknown patch names the nearest", from: v("3.5.36"), to: "3.6.99", errLike: "3.6.17"},
+	{name: "malformed target", from: v("3.5.36"), to: "three", errLike: "not a version"},
 }
 
 func v(vs ...string) []string { return vs }
@@ -132,7 +154,7 @@ func TestScenarios(t *testing.T) {
 			if sc.mutate != nil {
 				sc.mutate(&cl)
 			}
-			opts := Options{Target: sc.to, Kubernetes: sc.kubernetes, Direct: sc.direct, Now: now, V2WAL: sc.v2wal}
+			opts := Options{Target: sc.to, Kubernetes: sc.kubernetes, Direct: sc.direct, Now: now, V2WAL: sc.v2wal, V2Custom: sc.v2custom}
 			if sc.config != "" {
 				c, err := memberconfig.Parse("member.conf", []byte(sc.config))
 				if err != nil {
@@ -180,6 +202,17 @@ func TestScenarios(t *testing.T) {
 					t.Errorf("unexpected warning %q:\n%s", w, describe(p.Warnings))
 				}
 			}
+			all := describe(append(p.Blockers, p.Warnings...))
+			for _, w := range sc.text {
+				if !strings.Contains(all, w) {
+					t.Errorf("no finding says %q:\n%s", w, all)
+				}
+			}
+			for _, w := range sc.noText {
+				if strings.Contains(all, w) {
+					t.Errorf("a finding says %q:\n%s", w, all)
+				}
+			}
 			for _, f := range append(p.Blockers, p.Warnings...) {
 				if f.Reason == "" || f.Message == "" {
 					t.Errorf("finding without reason or message: %+v", f)
@@ -195,4 +228,29 @@ func describe(fs []Finding) string {
 		fmt.Fprintf(&b, "  [%s] %s (%s)\n", f.Code, f.Message, f.Reason)
 	}
 	return b.String()
+}
+
+// A release the module proxy published after the notes is still a
+// release: planned to, with a warning that its notes are unknown and
+// where to read them.
+func TestPlanToAReleaseWithoutNotes(t *testing.T) {
+	base, _ := catalog.Default()
+	cat := base.WithFeed(&catalog.Feed{Proxy: "https://proxy.golang.org", Fetched: now, Releases: []catalog.Published{{Version: "3.6.18", Time: now}}})
+	cl := Cluster{Members: []Member{{Name: "m1", Version: "3.5.36"}}}
+	p, err := Make(cat, cl, Options{Target: "3.6", Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Target != "3.6.18" || p.Blocked() {
+		t.Fatalf("target %s, blockers %v", p.Target, p.Blockers)
+	}
+	var notes *Finding
+	for i, w := range p.Warnings {
+		if w.Code == "notes-unknown" {
+			notes = &p.Warnings[i]
+		}
+	}
+	if notes == nil || !strings.Contains(notes.Message, "3.6.18") || !strings.Contains(notes.Link, "CHANGELOG-3.6.md") {
+		t.Fatalf("want a notes-unknown warning naming 3.6.18 and the CHANGELOG:\n%s", describe(p.Warnings))
+	}
 }

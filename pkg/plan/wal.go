@@ -19,6 +19,33 @@ const (
 	CodeV2WALUnknown = "v2-wal-unknown"
 )
 
+// CodeV2Custom blocks a hop into 3.6 while a member's WAL holds v2
+// writes of custom data.
+const CodeV2Custom = "v2-custom-data"
+
+// v2Custom: etcd 3.6 refuses to start on custom v2 data ("detected
+// disallowed custom content in v2store", and for the WAL "detected
+// disallowed v2 WAL for stage --v2-deprecation=write-only"); 3.5.32's
+// etcdutl check v2store reads the WAL's records too (#21889).
+func (pl *planner) v2Custom() {
+	if pl.p.Direction != "upgrade" || !crosses(pl.low, pl.p.Target, "3.6") {
+		return
+	}
+	var found []string
+	for name, n := range pl.opts.V2Custom {
+		if n > 0 {
+			found = append(found, fmt.Sprintf("%s (%d)", name, n))
+		}
+	}
+	if len(found) == 0 {
+		return
+	}
+	sort.Strings(found)
+	pl.block(Finding{Code: CodeV2Custom, Message: fmt.Sprintf("the WALs of %s hold v2 writes of custom data (keys outside etcd's own membership records): etcd 3.6 refuses to start on them", strings.Join(found, ", ")),
+		Reason: "stop writing through the v2 API, then make each member take a raft snapshot (restart it once with --snapshot-count=1, then the original value) and check its data with etcdutl check v2store (3.5.32 or later reads the WAL's records too); migrate v2 data you need to v3 first",
+		Link:   "https://github.com/etcd-io/etcd/pull/21889"})
+}
+
 // walHazard: etcd 3.7 removed the v2 request type from the WAL and panics
 // on replaying an entry 3.5 wrote ("unmarshal should never fail"). Such
 // entries stay in a 3.6 member's replay until it takes a raft snapshot

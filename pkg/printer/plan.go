@@ -80,6 +80,9 @@ func planTable(w io.Writer, p *plan.Plan) error {
 	}
 	findings(w, "Blockers", p.Blockers)
 	findings(w, "Warnings", p.Warnings)
+	if p.CVEsNotApplicable > 0 {
+		fmt.Fprintf(w, "\n%d CVE(s) of the current versions are not listed: they need etcd's auth, which this cluster has off.\n", p.CVEsNotApplicable)
+	}
 	if p.Blocked() {
 		fmt.Fprintf(w, "\n%d blocker(s): clear them before changing the cluster.\n", len(p.Blockers))
 	}

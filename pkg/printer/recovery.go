@@ -62,6 +62,12 @@ func recoveryPlanTable(w io.Writer, p *recovery.Plan) error {
 	for i, s := range p.Steps {
 		fmt.Fprintf(w, "  %d. %s\n", i+1, s)
 	}
+	if len(p.Hazards) > 0 {
+		fmt.Fprintf(w, "\nKnown bugs of the survivor's release under --force-new-cluster:\n")
+		for _, h := range p.Hazards {
+			fmt.Fprintf(w, "  %s: %s (fixed in %s) %s\n", h.ID, h.Title, dash(h.FixedIn), h.Link)
+		}
+	}
 	return nil
 }
 

@@ -30,6 +30,7 @@ func statusView(cl *status.Cluster) *view {
 		vw.head = append(vw.head, "  ! "+r)
 	}
 	vw.head = append(vw.head, certLines(cl.Certificates, time.Now())...)
+	vw.head = append(vw.head, advisoryLines(cl)...)
 	for _, m := range cl.Members {
 		role := "follower"
 		switch {
@@ -77,4 +78,36 @@ func certLines(cs []certs.Cert, now time.Time) []string {
 		sum += fmt.Sprintf(", the first to expire is %s on %s (%s)", first.Describe(), first.NotAfter.Format(time.DateOnly), first.Left(now))
 	}
 	return append([]string{sum}, out...)
+}
+
+// advisoryLines: per version run, what concerns it, or that nothing does.
+func advisoryLines(cl *status.Cluster) []string {
+	var out []string
+	for _, a := range cl.Advisories {
+		head := fmt.Sprintf("  etcd %s (%s):", a.Version, strings.Join(a.Members, ", "))
+		if a.Newest != "" {
+			head += " newest patch " + a.Newest + ";"
+		}
+		switch len(a.Items) {
+		case 0:
+			head += " no known issue or CVE applies"
+		default:
+			head += fmt.Sprintf(" %d known issue(s) and CVE(s) apply", len(a.Items))
+		}
+		if a.NotApplicable > 0 {
+			head += fmt.Sprintf(" (%d more need etcd auth, which is %s)", a.NotApplicable, authWord(cl.Auth))
+		}
+		out = append(out, head)
+		for _, it := range a.Items {
+			out = append(out, "    "+it)
+		}
+	}
+	return out
+}
+
+func authWord(a string) string {
+	if a == "" {
+		return "unknown"
+	}
+	return a
 }

@@ -130,6 +130,9 @@ func (o ApplyOptions) newJournal(p *Plan) (*engine.Journal, error) {
 				steps = append(steps, engine.Step{Action: engine.Retire, Member: m.Name})
 			}
 		}
+		if _, dirs := o.Runtime.(runtime.DataDirs); len(p.Hazards) > 0 && dirs {
+			steps = append(steps, engine.Step{Action: engine.KeepCopy, Member: p.Survivor, Version: old[p.Survivor]})
+		}
 		steps = append(steps, engine.Step{Action: engine.ForceNewCluster, Member: p.Survivor})
 		for _, m := range p.Members {
 			if m.Name != p.Survivor {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
@@ -81,6 +82,18 @@ type Plan struct {
 	Hint    string   `json:"hint,omitempty"`
 	Steps   []string `json:"steps"`
 	Refusal string   `json:"refusal,omitempty"`
+	// Hazards are the known bugs of the survivor's release that bite
+	// under --force-new-cluster; with any, a copy of its data directory
+	// is kept first.
+	Hazards []Hazard `json:"hazards,omitempty"`
+}
+
+// Hazard is a known bug on the way.
+type Hazard struct {
+	ID      string `json:"id"`
+	Title   string `json:"title"`
+	FixedIn string `json:"fixedIn,omitempty"`
+	Link    string `json:"link"`
 }
 
 // Options describe what to look at.
@@ -93,6 +106,8 @@ type Options struct {
 	Snapshot string
 	// Force plans a recovery although the quorum holds.
 	Force bool
+	// Catalog, when set, names the known bugs of the survivor's release.
+	Catalog *catalog.Catalog
 }
 
 // MakePlan reads the cluster and proposes a recovery.
@@ -129,7 +144,40 @@ func MakePlan(ctx context.Context, o Options) (*Plan, error) {
 		p.see(p.Snapshot.Revision, "snapshot "+filepath.Base(p.Snapshot.Path))
 	}
 	p.decide(o.Snapshot != "", o.Force)
+	p.hazards(o.Catalog)
 	return p, nil
+}
+
+// hazards: the survivor's release and --force-new-cluster. Each known bug
+// is named with its fix; with any, the survivor's data directory is
+// copied before the restart (the recovery keeps its data, and a broken
+// survivor would lose it).
+func (p *Plan) hazards(cat *catalog.Catalog) {
+	if cat == nil || p.Method != FromSurvivor {
+		return
+	}
+	var v string
+	for _, m := range p.Members {
+		if m.Name == p.Survivor {
+			v = m.Version
+		}
+	}
+	if v == "" {
+		return
+	}
+	for _, is := range cat.IssuesDuring(v, catalog.OpForceNewCluster) {
+		p.Hazards = append(p.Hazards, Hazard{ID: is.ID, Title: is.Title, FixedIn: catalog.FixedIn(is.Affected, v), Link: is.Link})
+	}
+	if len(p.Hazards) == 0 {
+		return
+	}
+	for i, st := range p.Steps {
+		if strings.HasPrefix(st, "restart "+p.Survivor+" once with --force-new-cluster") {
+			keep := fmt.Sprintf("stop %s and keep a copy of its data directory: etcd %s has %d known bug(s) under --force-new-cluster (listed below)", p.Survivor, v, len(p.Hazards))
+			p.Steps = append(p.Steps[:i], append([]string{keep}, p.Steps[i:]...)...)
+			break
+		}
+	}
 }
 
 // fromRuntime is the cluster as the runtime knows it when no member

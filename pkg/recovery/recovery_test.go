@@ -14,6 +14,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/pkg/bench"
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
 	"github.com/etcdpilot/etcdpilot/pkg/recovery"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
@@ -104,11 +105,17 @@ func healthy(t *testing.T, ctx context.Context, o recovery.ApplyOptions, members
 // TestRecoverThreeLoseTwo: 3 members, 2 killed with SIGKILL and the data
 // of one moved away. The survivor's data is kept; 3 healthy members come
 // back with every acknowledged key. While the quorum holds, and while
-// another operator holds the lock, nothing is done.
+// another operator holds the lock, nothing is done. The survivor runs
+// 3.6.16, whose --force-new-cluster can break a member whose backend is
+// ahead of its WAL (fixed in 3.6.17): the plan names it and a copy of
+// the survivor's data directory is kept first.
 func TestRecoverThreeLoseTwo(t *testing.T) {
 	t.Parallel()
 	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V36}})
 	o := options(t, sb)
+	cat, err := catalog.Default()
+	testutil.Must(t, err)
+	o.Catalog = cat
 	ctx := testutil.Context(t, 5*time.Minute)
 	load(t, ctx, sb, "/keep/", 500)
 	caughtUp(t, ctx, o)
@@ -126,6 +133,9 @@ func TestRecoverThreeLoseTwo(t *testing.T) {
 	testutil.Must(t, err)
 	if p.Method != recovery.FromSurvivor || p.Survivor != "m1" || p.Lost != 0 || p.Members[1].Data != "present" || p.Members[2].Data != "missing" {
 		t.Fatalf("plan: %+v", p)
+	}
+	if len(p.Hazards) != 1 || p.Hazards[0].ID != "force-new-cluster-backend-ahead-of-wal" || p.Hazards[0].FixedIn != "3.6.17" || !strings.Contains(strings.Join(p.Steps, "\n"), "keep a copy of its data directory") {
+		t.Fatalf("hazards %+v, steps %q", p.Hazards, p.Steps)
 	}
 	cl0, _ := o.Session.Status(ctx)
 	lock, err := engine.Lock(o.LockDir, cl0.ClusterID)
@@ -152,6 +162,13 @@ func TestRecoverThreeLoseTwo(t *testing.T) {
 	}
 	if aside, _ := filepath.Glob(st.Members[1].DataDir + ".removed-*"); len(aside) != 1 {
 		t.Errorf("m2's data was not moved aside: %v", aside)
+	}
+	copies, _ := filepath.Glob(st.Members[0].DataDir + ".etcdpilot-before-force-new-cluster-*")
+	if len(copies) != 1 {
+		t.Fatalf("copies of the survivor's data kept: %v", copies)
+	}
+	if _, err := os.Stat(filepath.Join(copies[0], "member", "snap", "db")); err != nil {
+		t.Errorf("the kept copy has no backend: %v", err)
 	}
 }
 

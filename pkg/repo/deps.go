@@ -345,18 +345,50 @@ var genprotoNoMonolith = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 // split modules carry.
 var genprotoSplit = time.Date(2023, 5, 25, 0, 0, 0, 0, time.UTC)
 
-// cves lists the catalog's CVEs of the etcd version in use.
+// cves lists the catalog's CVEs of the etcd version in use that concern
+// the modules the project requires: client-side ones for client modules,
+// server-side ones for the server and embed. A library cannot tell
+// whether the clusters it talks to have auth on.
 func (r *DepsReport) cves(cat *catalog.Catalog, v string) {
-	for _, c := range cat.CVEsAffecting(v) {
-		r.add(SevWarning, "cve", "go.etcd.io/etcd", fmt.Sprintf("%s (%s, %s) affects etcd %s: %s", c.ID, c.Severity, dashIf(c.Component), v, c.Title), c.Link)
+	scope := catalog.Scope{Parts: r.parts()}
+	cves, skipped := cat.CVEsFor(v, scope)
+	for _, c := range cves {
+		r.add(SevWarning, "cve", "go.etcd.io/etcd", fmt.Sprintf("%s (%s, %s) affects etcd %s: %s%s", c.ID, c.Severity, strings.Join(c.Parts(), ", "), v, c.Title, authNote(c)), c.Link)
+	}
+	if skipped > 0 {
+		r.add(SevInfo, "cve", "go.etcd.io/etcd", fmt.Sprintf("%d CVE(s) of etcd %s concern only parts this module does not require (%s)", skipped, v, strings.Join(scope.Parts, ", ")), "")
 	}
 }
 
-func dashIf(s string) string {
-	if s == "" {
-		return "server"
+// parts are the parts of etcd the project's modules bring in.
+func (r *DepsReport) parts() []string {
+	set := map[string]bool{}
+	for _, m := range r.EtcdModules {
+		switch {
+		case m.Path == "go.etcd.io/etcd" || strings.HasPrefix(m.Path, "go.etcd.io/etcd/server/") || strings.HasPrefix(m.Path, "go.etcd.io/etcd/tests/") || m.Path == "go.etcd.io/etcd/v3":
+			set[catalog.PartServer], set[catalog.PartClient] = true, true
+		case strings.HasPrefix(m.Path, "go.etcd.io/etcd/etcdutl/"):
+			set[catalog.PartEtcdutl], set[catalog.PartServer] = true, true
+		case strings.HasPrefix(m.Path, "go.etcd.io/etcd/etcdctl/"):
+			set[catalog.PartEtcdctl], set[catalog.PartClient] = true, true
+		default:
+			set[catalog.PartClient] = true
+		}
 	}
-	return s
+	var out []string
+	for _, p := range []string{catalog.PartServer, catalog.PartClient, catalog.PartEtcdctl, catalog.PartEtcdutl} {
+		if set[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func authNote(c catalog.CVE) string {
+	if c.AuthOnly {
+		return " (only clusters with etcd auth on are exposed)"
+	}
+	return ""
 }
 
 // updates lists the newer etcd releases for the lockstep set and the

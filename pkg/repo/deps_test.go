@@ -73,7 +73,7 @@ func TestDepsKubernetes128(t *testing.T) {
 			t.Errorf("a finding still talks of 2.305: %s", f.Message)
 		}
 	}
-	if len(root.Updates) != 2 || root.Updates[0].From != "3.5.9" || root.Updates[0].To != "3.5.35" || root.Updates[0].Kind != "patch" ||
+	if len(root.Updates) != 2 || root.Updates[0].From != "3.5.9" || root.Updates[0].To != cat.LatestPatch("3.5.0") || root.Updates[0].Kind != "patch" ||
 		root.Updates[1].To != cat.Latest() || root.Updates[1].Kind != "minor" {
 		t.Errorf("updates: %+v", root.Updates)
 	}

@@ -251,9 +251,16 @@ func TestDepsCheck(t *testing.T) {
 	}
 
 	p, _ := ParsePolicy("patch=review,minor=block")
-	r, _ = CheckDeps(ctx, write("module x\n\ngo 1.22\n\nrequire go.etcd.io/etcd/client/v3 v3.6.16\n"), DepsOptions{Catalog: cat, Policy: p})
+	r, _ = CheckDeps(ctx, write("module x\n\ngo 1.22\n\nrequire go.etcd.io/etcd/client/v3 v3.6.17\n"), DepsOptions{Catalog: cat, Policy: p})
 	if r.Failed() || len(r.Updates) != 1 || r.Updates[0].To != "3.7.3" || r.Updates[0].Action != "block" {
-		t.Errorf("clean 3.6.16: %s %+v", codes(r), r.Updates)
+		t.Errorf("clean 3.6.17: %s %+v", codes(r), r.Updates)
+	}
+	// A client-only module is not told of the server's CVEs.
+	r, _ = CheckDeps(ctx, write("module x\n\ngo 1.22\n\nrequire go.etcd.io/etcd/client/v3 v3.6.10\n"), DepsOptions{Catalog: cat})
+	for _, f := range r.Findings {
+		if strings.Contains(f.Message, "CVE-2026-44283") || strings.Contains(f.Message, "CVE-2026-73500") {
+			t.Errorf("a server CVE shown to a client-only module: %s", f.Message)
+		}
 	}
 
 	if _, err := CheckDeps(ctx, write("module x\nrequire (\n"), DepsOptions{}); err == nil || !strings.Contains(err.Error(), "go.mod:") {

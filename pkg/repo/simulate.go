@@ -293,8 +293,15 @@ func (sim *Simulation) compare(mf *modfile.File, need map[string]string, goNeed 
 	sim.GoTo = sim.GoFrom
 	if goNeed != "" && (sim.GoFrom == "" || goversion.Compare("go"+goNeed, "go"+sim.GoFrom) > 0) {
 		sim.GoTo = goNeed
-		sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "go", Message: fmt.Sprintf("the go directive %s is below etcd %s's go %s: the upgrade raises it, and builders need Go %s or later", dashIf(sim.GoFrom), sim.Target, goNeed, goNeed)})
+		sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "go", Message: fmt.Sprintf("the go directive %s is below etcd %s's go %s: the upgrade raises it, and builders need Go %s or later", orNoneGo(sim.GoFrom), sim.Target, goNeed, goNeed)})
 	}
+}
+
+func orNoneGo(v string) string {
+	if v == "" {
+		return "(none)"
+	}
+	return v
 }
 
 // size classifies a version change.

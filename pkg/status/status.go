@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdpilot/etcdpilot/pkg/certs"
@@ -86,6 +87,23 @@ type Cluster struct {
 	// Certificates are filled by callers that read them (status, plan):
 	// the connection's, the members' served ones and configured files.
 	Certificates []certs.Cert `json:"certificates,omitempty"`
+	// Auth is whether etcd's auth is on (AuthOn, AuthOff, "" unknown).
+	Auth string `json:"auth,omitempty"`
+	// Advisories are filled by callers that know the release catalog:
+	// the known issues and CVEs of each version the members run.
+	Advisories []Advisory `json:"advisories,omitempty"`
+}
+
+// Advisory is what concerns one version the cluster runs.
+type Advisory struct {
+	Version string   `json:"version"`
+	Members []string `json:"members"`
+	// Items are the CVEs and known issues that apply, one line each.
+	Items []string `json:"items"`
+	// NotApplicable counts the CVEs left out: they need auth, which is off.
+	NotApplicable int `json:"notApplicable,omitempty"`
+	// Newest is the newest patch of the version's minor.
+	Newest string `json:"newest,omitempty"`
 }
 
 // Options tune Collect.
@@ -140,10 +158,14 @@ func Collect(ctx context.Context, p *conn.Pool, opts Options) (*Cluster, error) 
 	// AlarmList goes through raft: without quorum it waits for the whole
 	// command timeout, so it runs beside the member queries.
 	var alarmList []*etcdserverpb.AlarmMember
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		alarmList = listAlarms(ctx, p)
+	}()
+	go func() {
+		defer wg.Done()
+		cl.Auth = authState(ctx, p)
 	}()
 	wg.Wait()
 	applyAlarms(cl, alarmList)
@@ -288,6 +310,34 @@ func listAlarms(ctx context.Context, p *conn.Pool) []*etcdserverpb.AlarmMember {
 		return nil
 	}
 	return resp.Alarms
+}
+
+// Auth states: etcd's auth on or off; "" when it could not be told.
+const (
+	AuthOn  = "on"
+	AuthOff = "off"
+)
+
+// authState asks whether etcd's auth is on. Before 3.7 AuthStatus needs
+// a user when auth is on, so a refusal for want of one says it is on;
+// 3.4 has no AuthStatus, and then it is unknown.
+func authState(ctx context.Context, p *conn.Pool) string {
+	c, err := p.Cluster(ctx)
+	if err != nil {
+		return ""
+	}
+	cctx, cancel := p.WithTimeout(ctx)
+	defer cancel()
+	resp, err := c.AuthStatus(cctx)
+	switch {
+	case err == nil && resp.Enabled:
+		return AuthOn
+	case err == nil:
+		return AuthOff
+	case errors.Is(err, rpctypes.ErrUserEmpty), errors.Is(err, rpctypes.ErrPermissionDenied), errors.Is(err, rpctypes.ErrInvalidAuthToken):
+		return AuthOn
+	}
+	return ""
 }
 
 func applyAlarms(cl *Cluster, list []*etcdserverpb.AlarmMember) {

@@ -279,8 +279,9 @@ func finishHint(kind string) string {
 func (u *upgrader) plan(ctx context.Context, cl *status.Cluster) (*plan.Plan, error) {
 	target := u.env.Journal.Target
 	pc := plan.FromStatus(ctx, u.opts.Session.Pool(), cl)
-	po := plan.Options{Target: target, Configs: u.opts.Configs, Kubernetes: u.opts.Kubernetes, V2WAL: WALState(ctx, u.opts.Runtime, cl),
+	po := plan.Options{Target: target, Configs: u.opts.Configs, Kubernetes: u.opts.Kubernetes,
 		Certificates: u.opts.Session.Certificates(ctx, cl, u.opts.Configs, u.opts.Runtime)}
+	po.V2WAL, po.V2Custom = WALState(ctx, u.opts.Runtime, cl)
 	if NeedsMembershipCheck(cl, target) {
 		var err error
 		if po.Membership, err = Membership(ctx, u.opts.Session, cl, filepath.Dir(u.opts.JournalPath), u.opts.Log); err != nil {
@@ -384,15 +385,16 @@ func withRaftSnapshots(steps []engine.Step, from string) []engine.Step {
 }
 
 // WALState reads, where the runtime can read the members' data
-// directories, how many v2 entries each member's WAL replay holds.
-func WALState(ctx context.Context, rt runtime.Runtime, cl *status.Cluster) map[string]int {
-	out := map[string]int{}
+// directories, how many v2 entries each member's WAL replay holds and
+// how many of them write custom data (3.6 refuses those).
+func WALState(ctx context.Context, rt runtime.Runtime, cl *status.Cluster) (v2, custom map[string]int) {
+	v2, custom = map[string]int{}, map[string]int{}
 	for _, m := range cl.Members {
-		if n, ok, err := engine.V2Entries(ctx, rt, m.Name); err == nil && ok {
-			out[m.Name] = n
+		if r, err := engine.ReadWAL(ctx, rt, m.Name); err == nil && r != nil {
+			v2[m.Name], custom[m.Name] = r.V2, r.V2Custom
 		}
 	}
-	return out
+	return v2, custom
 }
 
 // renames maps flags the version's minor removed to their replacements.

@@ -63,6 +63,15 @@ func NextMinor(minor string) string {
 	return fmt.Sprintf("%d.%d", maj, min+1)
 }
 
+// Core returns the release a pre-release precedes ("3.7.0-rc.0" ->
+// "3.7.0"); a release is returned as given.
+func Core(s string) string {
+	if p := semver.Prerelease(withV(s)); p != "" {
+		return strings.TrimSuffix(s, p)
+	}
+	return s
+}
+
 // IsPrerelease reports whether the version has a pre-release suffix.
 func IsPrerelease(s string) bool { return semver.Prerelease(withV(s)) != "" }
 

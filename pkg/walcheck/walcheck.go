@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/snap"
@@ -26,8 +27,12 @@ type Result struct {
 	SnapshotIndex uint64 `json:"snapshotIndex"`
 	// Entries counts the entries after it; V2 those that are v2 requests,
 	// the first and last of them at FirstV2 and LastV2.
-	Entries   int    `json:"entries"`
-	V2        int    `json:"v2Entries"`
+	Entries int `json:"entries"`
+	V2      int `json:"v2Entries"`
+	// V2Custom counts the v2 writes of custom data: keys outside etcd's
+	// own membership and version records ("/0/..."); etcd 3.6 refuses
+	// to start on them.
+	V2Custom  int    `json:"v2CustomEntries,omitempty"`
 	FirstV2   uint64 `json:"firstV2Index,omitempty"`
 	LastV2    uint64 `json:"lastV2Index,omitempty"`
 	LastIndex uint64 `json:"lastIndex"`
@@ -73,12 +78,32 @@ func Check(dataDir, walDir string) (*Result, error) {
 			continue
 		}
 		r.V2++
+		if p := V2Path(e.Data); p != "" && !strings.HasPrefix(p, "/0/") && p != "/0" {
+			r.V2Custom++
+		}
 		if r.FirstV2 == 0 {
 			r.FirstV2 = e.Index
 		}
 		r.LastV2 = e.Index
 	}
 	return r, nil
+}
+
+// V2Path is the store path a v2 request writes ("/0/version", "/1/key"),
+// or "" when the entry is not a v2 request.
+func V2Path(data []byte) string {
+	var req etcdserverpb.InternalRaftRequest
+	if err := req.Unmarshal(data); err == nil {
+		if req.V2 != nil {
+			return req.V2.Path
+		}
+		return ""
+	}
+	var v2 etcdserverpb.Request
+	if err := v2.Unmarshal(data); err != nil {
+		return ""
+	}
+	return v2.Path
 }
 
 // IsV2 says whether an entry's data is a v2 request: it does not parse as

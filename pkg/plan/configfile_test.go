@@ -1,0 +1,98 @@
+package plan_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/internal/testutil"
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
+	"github.com/etcdpilot/etcdpilot/pkg/plan"
+)
+
+// syncBuffer is a buffer the etcd process writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	testutil.Must(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestConfigFileKeyIgnoredBy37: etcd 3.7.3 started from a config file
+// holding an experimental-* key 3.7 removed starts and serves, with the
+// setting off; the plan into 3.7 says exactly that (a warning), where the
+// same setting as a flag blocks (etcd exits at start).
+func TestConfigFileKeyIgnoredBy37(t *testing.T) {
+	t.Parallel()
+	bins := testutil.Binaries(t, testutil.V37)
+	in, err := bins.Get(testutil.V37)
+	testutil.Must(t, err)
+	etcd, err := in.Bin("etcd")
+	testutil.Must(t, err)
+	dir := t.TempDir()
+	client, peer := freePort(t), freePort(t)
+	cfg := fmt.Sprintf(`name: m1
+data-dir: %s
+listen-client-urls: http://127.0.0.1:%d
+advertise-client-urls: http://127.0.0.1:%d
+listen-peer-urls: http://127.0.0.1:%d
+initial-advertise-peer-urls: http://127.0.0.1:%d
+initial-cluster: m1=http://127.0.0.1:%d
+experimental-initial-corrupt-check: true
+`, filepath.Join(dir, "data"), client, client, peer, peer, peer)
+	file := filepath.Join(dir, "etcd.yaml")
+	testutil.Must(t, os.WriteFile(file, []byte(cfg), 0o600))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &syncBuffer{}
+	cmd := exec.CommandContext(ctx, etcd, "--config-file", file)
+	cmd.Stdout, cmd.Stderr = log, log
+	testutil.Must(t, cmd.Start())
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	testutil.Eventually(t, 30*time.Second, func() error {
+		if strings.Contains(log.String(), "ready to serve client requests") {
+			return nil
+		}
+		return fmt.Errorf("etcd 3.7.3 did not start from the config file:\n%s", log.String())
+	})
+	if !strings.Contains(log.String(), `"initial-corrupt-check":false`) {
+		t.Fatalf("etcd 3.7.3 should run with the initial corruption check off:\n%s", log.String())
+	}
+
+	cat, _ := catalog.Default()
+	c, err := memberconfig.Parse(file, []byte(cfg))
+	testutil.Must(t, err)
+	p, err := plan.Make(cat, plan.Cluster{Members: []plan.Member{{Name: "m1", Version: testutil.V36}}}, plan.Options{Target: "3.7.3", Configs: []*memberconfig.Config{c}, V2WAL: map[string]int{"m1": 0}})
+	testutil.Must(t, err)
+	if codes(p.Blockers)["flag-removed"] != 0 || codes(p.Warnings)["config-key-ignored"] != 1 {
+		t.Fatalf("blockers %+v warnings %+v", p.Blockers, p.Warnings)
+	}
+}
