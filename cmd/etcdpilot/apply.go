@@ -149,6 +149,16 @@ func (f *applyFlags) hostRuntime(g *globals, ml *clientv3.MemberListResponse) (r
 	if err != nil {
 		return nil, err
 	}
+	// Names and hosts go into hooks, manifest paths and ssh targets:
+	// anything but plain names is refused before anything runs.
+	for name, host := range hosts {
+		if err := runtime.CheckName(name); err != nil {
+			return nil, err
+		}
+		if err := runtime.CheckHost(host); err != nil {
+			return nil, fmt.Errorf("member %s: %w", name, err)
+		}
+	}
 	var exec func(member, host string) hostexec.Executor
 	if f.ssh != "" {
 		if err := runtime.CheckPlaceholders("--ssh", f.ssh, "{host}", "{name}"); err != nil {

@@ -32,6 +32,7 @@ type recoverFlags struct {
 	snapshotFile string
 	snapshotDirs []string
 	force        bool
+	otherCluster bool
 }
 
 func (f *recoverFlags) register(cmd *cobra.Command) {
@@ -39,6 +40,7 @@ func (f *recoverFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.snapshotFile, "snapshot", "", "recover from this snapshot: a file, or s3://bucket/prefix/NAME (fetched, checked against its SHA-256, kept under <state-dir>/snapshots)")
 	cmd.Flags().StringSliceVar(&f.snapshotDirs, "snapshot-dir", nil, "directories searched for the cluster's newest snapshot (default: the sandbox's, and <state-dir>/snapshots)")
 	cmd.Flags().BoolVar(&f.force, "force", false, "recover although the quorum holds (it costs data: member replace is the way)")
+	cmd.Flags().BoolVar(&f.otherCluster, "other-cluster", false, "accept a --snapshot of another cluster (its keys replace this cluster's)")
 }
 
 // options opens the session and the runtime (a sandbox).
@@ -53,6 +55,7 @@ func (f *recoverFlags) options(cmd *cobra.Command, g *globals) (recovery.ApplyOp
 		return o, err
 	}
 	o.Session, o.Snapshot, o.Force, o.Resume, o.GateTimeout, o.Log = s, file, f.force, f.resume, f.gateTimeout, g.log
+	o.OtherCluster = f.otherCluster
 	o.SnapshotDirs = append(o.SnapshotDirs, f.snapshotDirs...)
 	if cat, err := g.catalog(); err == nil {
 		o.Catalog = cat
@@ -74,7 +77,7 @@ func (f *recoverFlags) options(cmd *cobra.Command, g *globals) (recovery.ApplyOp
 			o.JournalPath = filepath.Join(sb.Dir, "upgrade-journal.json")
 		}
 		o.RestoreCluster = func(ctx context.Context, file string) error {
-			_, err := snapshot.RestoreSandbox(ctx, sb, file, snapshot.RestoreOptions{})
+			_, err := snapshot.RestoreSandbox(ctx, sb, file, snapshot.RestoreOptions{OtherCluster: f.otherCluster})
 			return err
 		}
 	}
@@ -188,6 +191,12 @@ func recoverySnapshot(ctx context.Context, g *globals, location string) (string,
 	}
 	if err := fsutil.CopyFile(tmp, dest, 0o600, false); err != nil {
 		return "", err
+	}
+	// The sidecar says which cluster it is of: kept beside the copy.
+	if sc, err := snapshot.SidecarAt(ctx, location); err == nil {
+		if err := snapshot.WriteSidecar(dest, sc); err != nil {
+			return "", err
+		}
 	}
 	g.log.Info(fmt.Sprintf("--snapshot %s: fetched and checked into %s", location, dest))
 	return dest, nil

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"filippo.io/age"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
+	"github.com/etcdpilot/etcdpilot/pkg/bench"
+	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
 
 // TestSnapshotS3CLI: s3:// wherever a snapshot path goes, through a real
@@ -99,5 +104,54 @@ func TestSnapshotEncryptCLI(t *testing.T) {
 	}
 	if r := run(t, state, "snapshot", "verify", files[0], "--age-identity", key); r.code != 0 {
 		t.Errorf("verify: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestSnapshotS3TwoSavesOneName (issue 27): two saves to one S3 name at
+// once, both past the name check before either completes: exactly one
+// succeeds, the other says nothing was saved, and the object is the
+// winner's (its SHA-256 is what verify reads back).
+func TestSnapshotS3TwoSavesOneName(t *testing.T) {
+	t.Parallel()
+	endpoint, _ := testutil.S3(t, "race")
+	state := cliSandbox(t, "race", []string{testutil.V36})
+	env := testutil.S3Environ()
+	s3 := []string{"--s3-endpoint", endpoint, "--s3-path-style"}
+	sb, err := sandbox.Open(state, "race", nil)
+	testutil.Must(t, err)
+	st, _ := sb.State()
+	testutil.Must(t, bench.Load(context.Background(), st.Conn(), bench.LoadOptions{Keys: 200, ValueSize: 100 << 10, Prefix: "/race/"}, nil))
+
+	target := "s3://race/etcd/s.db"
+	var wg sync.WaitGroup
+	res := make([]result, 2)
+	for i := range res {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i] = runEnv(t, state, env, append([]string{"snapshot", "save", target, "--sandbox", "race", "-w", "json"}, s3...)...)
+		}()
+	}
+	wg.Wait()
+	var winner string
+	for _, r := range res {
+		switch {
+		case r.code == 0:
+			if winner != "" {
+				t.Fatalf("both saves succeeded:\n%s\n%s", res[0].stdout, res[1].stdout)
+			}
+			var out struct{ Sidecar struct{ SHA256 string } }
+			testutil.Must(t, json.Unmarshal([]byte(r.stdout), &out))
+			winner = out.Sidecar.SHA256
+		case r.code != 2 || !strings.Contains(r.stderr, "nothing was saved"):
+			t.Errorf("the losing save: %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	}
+	if winner == "" {
+		t.Fatalf("no save succeeded:\n%s\n%s", res[0].stderr, res[1].stderr)
+	}
+	r := runEnv(t, state, env, append([]string{"snapshot", "verify", target, "-w", "json"}, s3...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, winner) {
+		t.Fatalf("the object is not the winner's (%s): %d\n%s%s", winner, r.code, r.stdout, r.stderr)
 	}
 }

@@ -154,6 +154,9 @@ watches end with "compacted" and clients re-list.`,
 				return err
 			}
 			defer done()
+			if sc, err := snapshot.SidecarAt(cmd.Context(), args[0]); err == nil {
+				opts.Sidecar = sc
+			}
 			if sb != "" {
 				s, err := g.openSandbox(sb, cmd.ErrOrStderr())
 				if err != nil {
@@ -196,6 +199,7 @@ watches end with "compacted" and clients re-list.`,
 	cmd.Flags().BoolVar(&force, "force", false, "move non-empty data directories aside (never deleted)")
 	cmd.Flags().Uint64Var(&opts.RevisionBump, "bump-revision", 0, "raise every revision by N (needs --mark-compacted), past any revision clients have seen")
 	cmd.Flags().BoolVar(&opts.MarkCompacted, "mark-compacted", false, "mark the revisions before the bump compacted, so watchers re-list (needs --bump-revision)")
+	cmd.Flags().BoolVar(&opts.OtherCluster, "other-cluster", false, "restore a snapshot of another cluster into the running one (its keys replace the cluster's)")
 	cmd.Flags().BoolVar(&kubernetes, "kubernetes", false, "restore under a running Kubernetes: --bump-revision 1000000000 --mark-compacted unless given")
 	cmd.Flags().StringVar(&rf.runtime, "runtime", "", "restore every member of the live cluster through its runtime: static-pod (kubeadm)")
 	rf.registerHosts(cmd, "static-pod runtime (each data directory is restored here and sent to its host)")
@@ -268,6 +272,12 @@ func restoreTargets(initialCluster string, names []string, peerURLs, dataDir, te
 	if dataDir == "" && template == "" {
 		return nil, fmt.Errorf("give --data-dir (one member) or --data-dir-template (several)")
 	}
+	if dataDir == "" && len(names) > 1 && !strings.Contains(template, "{name}") {
+		return nil, fmt.Errorf("--data-dir-template %q has no {name}: %d members would share one data directory; write it as, say, /var/lib/etcd-{name}", template, len(names))
+	}
+	if err := runtime.CheckPlaceholders("--data-dir-template", template, "{name}"); err != nil {
+		return nil, err
+	}
 	var out []snapshot.Target
 	for _, n := range names {
 		urls, ok := peers[n]
@@ -279,6 +289,9 @@ func restoreTargets(initialCluster string, names []string, peerURLs, dataDir, te
 		}
 		dir := dataDir
 		if dir == "" {
+			if err := runtime.CheckName(n); err != nil {
+				return nil, err
+			}
 			dir = strings.ReplaceAll(template, "{name}", n)
 		}
 		out = append(out, snapshot.Target{Name: n, PeerURLs: urls, DataDir: dir})

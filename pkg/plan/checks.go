@@ -158,7 +158,7 @@ func (pl *planner) configFindings() {
 			msg := fmt.Sprintf("%s:%d: %s (set by %s) is not accepted by %s: etcd %s removed it", c.File, s.Line, f.Flag, s.From, tMinor, f.RemovedIn)
 			reason := "etcd exits at start with \"flag provided but not defined\""
 			if f.Replacement != "" {
-				reason += "; use " + f.Replacement + " instead"
+				reason += "; use " + replacementFor(f, s.Value) + " instead"
 				if f.DeprecatedIn != "" {
 					reason += fmt.Sprintf(" (accepted since %s)", f.DeprecatedIn)
 				}
@@ -221,9 +221,21 @@ func setting(c *memberconfig.Config, f catalog.Flag) (memberconfig.Setting, stri
 	return memberconfig.Setting{}, "", false
 }
 
+// replacementFor is the replacement of a flag set to value: a feature
+// gate takes the flag's boolean ("--feature-gates=InitialCorruptCheck=true").
+func replacementFor(f catalog.Flag, value string) string {
+	if strings.HasPrefix(f.Replacement, "--feature-gates=") && !strings.Contains(strings.TrimPrefix(f.Replacement, "--feature-gates="), "=") {
+		if value != "false" {
+			value = "true"
+		}
+		return f.Replacement + "=" + value
+	}
+	return f.Replacement
+}
+
 // replacementKey names the config-file form of a flag's replacement.
 func replacementKey(f catalog.Flag) string {
-	r := strings.TrimPrefix(f.Replacement, "--")
+	r := strings.TrimPrefix(replacementFor(f, "true"), "--")
 	if k, v, ok := strings.Cut(r, "="); ok {
 		return fmt.Sprintf("; put it back as the key %s with the value %s", k, v)
 	}

@@ -49,7 +49,10 @@ func recoveryPlanTable(w io.Writer, p *recovery.Plan) error {
 	case recovery.FromSurvivor:
 		fmt.Fprintf(w, "Recover from the best survivor %s: %s.\nLoses %d revisions against the most advanced state seen.\n", p.Survivor, p.Reason, p.Lost)
 	default:
-		if p.Snapshot != nil {
+		switch {
+		case p.Snapshot != nil && p.OtherCluster:
+			fmt.Fprintf(w, "Recover from the snapshot: %s.\nThe snapshot is of another cluster (%s, --other-cluster): every key of this cluster is replaced by its keys; no revision of this cluster is kept.\n", p.Reason, dash(p.Snapshot.ClusterID))
+		case p.Snapshot != nil:
 			fmt.Fprintf(w, "Recover from the snapshot: %s.\nLoses %d revisions against the most advanced state seen.\n", p.Reason, p.Lost)
 		}
 	}

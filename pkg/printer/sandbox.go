@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/etcdpilot/etcdpilot/pkg/hostexec"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
 
@@ -28,13 +29,10 @@ func envView(env sandbox.EnvVars) *view {
 	}
 	vw.layout = func(w io.Writer) error {
 		for _, kv := range env {
-			fmt.Fprintf(w, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+			fmt.Fprintf(w, "export %s=%s\n", kv[0], hostexec.Quote(kv[1]))
 		}
 		return nil
 	}
 	return vw
 }
 
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}

@@ -58,6 +58,8 @@ type Snapshot struct {
 	Path     string `json:"path"`
 	Revision int64  `json:"revision"`
 	Created  string `json:"created"`
+	// ClusterID is the cluster the snapshot was taken of, when known.
+	ClusterID string `json:"clusterID,omitempty"`
 }
 
 // Plan is the proposed recovery.
@@ -74,9 +76,13 @@ type Plan struct {
 	MaxSeenAt string `json:"maxSeenAt,omitempty"`
 	Method    string `json:"method"`
 	Survivor  string `json:"survivor,omitempty"`
-	// Lost is how many revisions the chosen way loses against MaxSeen.
-	Lost   int64  `json:"lostRevisions"`
-	Reason string `json:"reason"`
+	// Lost is how many revisions the chosen way loses against MaxSeen
+	// (unknown, -1, when the snapshot is of another cluster).
+	Lost int64 `json:"lostRevisions"`
+	// OtherCluster: the snapshot was accepted although it is of another
+	// cluster (--other-cluster); its revisions say nothing of this one's.
+	OtherCluster bool   `json:"otherCluster,omitempty"`
+	Reason       string `json:"reason"`
 	// Hint names stopped members whose data is still there: starting them
 	// may bring the quorum back without losing anything.
 	Hint    string   `json:"hint,omitempty"`
@@ -108,6 +114,9 @@ type Options struct {
 	Force bool
 	// Catalog, when set, names the known bugs of the survivor's release.
 	Catalog *catalog.Catalog
+	// OtherCluster accepts a Snapshot of another cluster (its keys
+	// replace this cluster's).
+	OtherCluster bool
 }
 
 // MakePlan reads the cluster and proposes a recovery.
@@ -136,11 +145,22 @@ func MakePlan(ctx context.Context, o Options) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--snapshot %s: %w; nothing was stopped", o.Snapshot, err)
 		}
-		p.Snapshot = &Snapshot{Path: o.Snapshot, Revision: info.Revision}
+		side, _ := snapshot.ReadSidecar(o.Snapshot)
+		id := snapshot.IdentityOf(info, side)
+		var live []string
+		for _, m := range cl.Members {
+			live = append(live, m.ID)
+		}
+		if err := id.SameCluster(cl.ClusterID, live, o.OtherCluster); err != nil {
+			return nil, fmt.Errorf("--snapshot %s: %w; nothing was stopped", o.Snapshot, err)
+		}
+		p.Snapshot = &Snapshot{Path: o.Snapshot, Revision: info.Revision, ClusterID: id.ClusterID}
+		// Revisions of two clusters are not comparable.
+		p.OtherCluster = cl.ClusterID != "" && id.ClusterID != "" && id.ClusterID != cl.ClusterID
 	} else {
 		p.Snapshot = newestSnapshot(ctx, o.SnapshotDirs, cl.ClusterID)
 	}
-	if p.Snapshot != nil {
+	if p.Snapshot != nil && !p.OtherCluster {
 		p.see(p.Snapshot.Revision, "snapshot "+filepath.Base(p.Snapshot.Path))
 	}
 	p.decide(o.Snapshot != "", o.Force)
@@ -355,6 +375,9 @@ func (p *Plan) decide(forceSnapshot, force bool) {
 		}
 	case p.Snapshot != nil:
 		p.Method, p.Lost = FromSnapshot, p.MaxSeen-p.Snapshot.Revision
+		if p.OtherCluster {
+			p.Lost = -1
+		}
 		p.Reason = "no reachable voting member's data can be used"
 		if forceSnapshot {
 			p.Reason = "a recovery from the given snapshot was asked for"

@@ -288,3 +288,65 @@ func TestRecoverFromSnapshot(t *testing.T) {
 		t.Errorf("keys after the recovery: /snap/ %d, /after/ %d", a, b)
 	}
 }
+
+// TestRecoverRefusesAnotherClustersSnapshot (issue 27): sandbox A loses 2
+// of 3 members; a snapshot of sandbox B, with its sidecar or as a bare
+// file, is refused before anything stops, naming both cluster IDs. A's
+// own bare snapshot is recognised by its members. With --other-cluster
+// the plan says no revision of A is kept instead of comparing revisions
+// across clusters.
+func TestRecoverRefusesAnotherClustersSnapshot(t *testing.T) {
+	t.Parallel()
+	a := testutil.Sandbox(t, sandbox.Options{Name: "a", Versions: []string{testutil.V36}})
+	b := testutil.Sandbox(t, sandbox.Options{Name: "b", Versions: []string{testutil.V36}, Members: 1})
+	o := options(t, a)
+	ctx := testutil.Context(t, 5*time.Minute)
+	load(t, ctx, a, "/a/", 100)
+	_, own, err := snapshot.Save(ctx, o.Session, a.Dir, snapshot.SaveOptions{})
+	testutil.Must(t, err)
+	bo := options(t, b)
+	load(t, ctx, b, "/b/", 10)
+	_, other, err := snapshot.Save(ctx, bo.Session, b.Dir, snapshot.SaveOptions{})
+	testutil.Must(t, err)
+	bare := func(file string) string {
+		out := filepath.Join(t.TempDir(), filepath.Base(file))
+		data, err := os.ReadFile(file)
+		testutil.Must(t, err)
+		testutil.Must(t, os.WriteFile(out, data, 0o600))
+		return out
+	}
+	caughtUp(t, ctx, o)
+	for _, m := range []string{"m2", "m3"} {
+		testutil.Must(t, a.Kill(ctx, m))
+	}
+	cl, _ := o.Session.Status(ctx)
+	bcl, _ := bo.Session.Status(ctx)
+	for name, file := range map[string]string{"B with its sidecar": other, "B bare": bare(other)} {
+		po := o.Options
+		po.Snapshot = file
+		_, err := recovery.MakePlan(ctx, po)
+		if !errors.Is(err, snapshot.ErrOtherCluster) || !strings.Contains(err.Error(), cl.ClusterID) || !strings.Contains(err.Error(), bcl.ClusterID) || !strings.Contains(err.Error(), "--other-cluster") {
+			t.Errorf("%s: want a refusal naming %s and %s, got %v", name, cl.ClusterID, bcl.ClusterID, err)
+		}
+		ao := o
+		ao.Snapshot = file
+		if _, err := recovery.Apply(ctx, ao); !errors.Is(err, snapshot.ErrOtherCluster) {
+			t.Errorf("%s: apply: %v", name, err)
+		}
+	}
+	po := o.Options
+	po.Snapshot = bare(own)
+	if _, err := recovery.MakePlan(ctx, po); err != nil {
+		t.Errorf("A's own snapshot without a sidecar: %v", err)
+	}
+	po.Snapshot, po.OtherCluster, po.Force = other, true, true
+	p, err := recovery.MakePlan(ctx, po)
+	testutil.Must(t, err)
+	if !p.OtherCluster || p.Lost != -1 {
+		t.Errorf("--other-cluster plan: other %v, lost %d", p.OtherCluster, p.Lost)
+	}
+	// Nothing was stopped: the survivor still answers.
+	if cl, err := o.Session.Status(ctx); err != nil || cl.ReachableVoters != 1 {
+		t.Errorf("after the refusals: %v, %+v", err, cl)
+	}
+}

@@ -13,7 +13,9 @@ import (
 
 // Command drives members through shell commands, for hosts etcdpilot does
 // not run itself (systemd, configuration management). Templates may use
-// {name}, {host} and {version}. The commands run through a host executor:
+// {name}, {host} and {version}, each replaced by its value shell-quoted
+// (so they stand bare in the template); names and hosts that are not
+// plain names are refused before any hook runs. The commands run through a host executor:
 // here by default (hooks may call ssh themselves), or on each member's
 // host over SSH when Exec says so.
 type Command struct {
@@ -37,8 +39,16 @@ func (c *Command) Validate() error {
 		return fmt.Errorf("the command runtime needs --stop-cmd and --start-cmd (and --install-cmd to change versions)")
 	}
 	for flag, t := range map[string]string{"--stop-cmd": c.StopCmd, "--start-cmd": c.StartCmd, "--install-cmd": c.InstallCmd} {
-		if err := CheckPlaceholders(flag, t, "{name}", "{host}", "{version}"); err != nil {
+		if err := CheckTemplate(flag, t, "{name}", "{host}", "{version}"); err != nil {
 			return err
+		}
+	}
+	for name, host := range c.Hosts {
+		if err := CheckName(name); err != nil {
+			return err
+		}
+		if err := CheckHost(host); err != nil {
+			return fmt.Errorf("member %s: %w", name, err)
 		}
 	}
 	return nil
@@ -58,12 +68,16 @@ func CheckPlaceholders(flag, template string, known ...string) error {
 	return nil
 }
 
+// render fills a template, every value shell-quoted.
 func (c *Command) render(t, member, version string) string {
-	r := strings.NewReplacer("{name}", member, "{host}", c.Hosts[member], "{version}", strings.TrimPrefix(version, "v"))
+	r := strings.NewReplacer("{name}", hostexec.Quote(member), "{host}", hostexec.Quote(c.Hosts[member]), "{version}", hostexec.Quote(strings.TrimPrefix(version, "v")))
 	return r.Replace(t)
 }
 
 func (c *Command) run(ctx context.Context, what, member, cmdline string) error {
+	if err := CheckName(member); err != nil {
+		return err
+	}
 	x := hostexec.Executor(hostexec.Local{})
 	if c.Exec != nil {
 		x = c.Exec(member, c.Hosts[member])

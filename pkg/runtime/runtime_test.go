@@ -25,7 +25,7 @@ func TestCommandValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Hosts = map[string]string{"m1": "10.0.0.1"}
-	if got := c.render(c.InstallCmd, "m1", "v3.6.16"); got != "ssh 10.0.0.1 install-etcd 3.6.16" {
+	if got := c.render(c.InstallCmd, "m1", "v3.6.16"); got != "ssh '10.0.0.1' install-etcd '3.6.16'" {
 		t.Fatalf("render: %q", got)
 	}
 	c.StartCmd = "ssh {hots} systemctl start etcd"

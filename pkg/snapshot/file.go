@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -39,6 +40,10 @@ type Info struct {
 	// the storage version exists from 3.6 on).
 	ClusterVersion string `json:"clusterVersion,omitempty"`
 	StorageVersion string `json:"storageVersion,omitempty"`
+	// Members and Removed are the member IDs (hex) of the members and
+	// members_removed buckets: who the cluster was when it was saved.
+	Members []string `json:"members,omitempty"`
+	Removed []string `json:"removedMembers,omitempty"`
 
 	// noRecords: the key bucket is empty (Revision is still 1, as etcd
 	// reports it, but etcdutl bumps from 0).
@@ -139,6 +144,7 @@ func ReadInfo(path string, check bool) (info *Info, err error) {
 		if cb := tx.Bucket([]byte("cluster")); cb != nil {
 			info.ClusterVersion = string(cb.Get([]byte("clusterVersion")))
 		}
+		info.Members, info.Removed = bucketKeys(tx, "members"), bucketKeys(tx, "members_removed")
 		return scanKeys(keys, info)
 	})
 	if err != nil {
@@ -148,6 +154,20 @@ func ReadInfo(path string, check bool) (info *Info, err error) {
 		return nil, err
 	}
 	return info, nil
+}
+
+// bucketKeys lists a bucket's keys, or nil when it is not there.
+func bucketKeys(tx *bolt.Tx, name string) []string {
+	b := tx.Bucket([]byte(name))
+	if b == nil {
+		return nil
+	}
+	var out []string
+	b.ForEach(func(k, _ []byte) error {
+		out = append(out, strings.ToLower(string(k)))
+		return nil
+	})
+	return out
 }
 
 // walk reads every key and value of a bucket and its sub-buckets in page

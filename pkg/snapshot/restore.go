@@ -50,6 +50,13 @@ type RestoreOptions struct {
 	// Progress receives the steps of a whole-cluster restore; nil
 	// discards them.
 	Progress *slog.Logger
+	// Sidecar is the snapshot's, when the caller fetched it from a store
+	// (else it is read beside the file); it says which cluster the
+	// snapshot is of.
+	Sidecar *Sidecar
+	// OtherCluster accepts a snapshot of another cluster than the running
+	// one restored into (its keys replace the cluster's).
+	OtherCluster bool
 }
 
 // KubernetesBump is the revision bump of a restore under Kubernetes when

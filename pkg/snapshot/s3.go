@@ -47,6 +47,10 @@ type S3 struct {
 	client         *s3.Client
 	endpoint       string
 	scratch        string
+	// conditional caches whether the server honours If-None-Match.
+	conditional *bool
+	// Log hears about a server without conditional writes.
+	Log func(msg string)
 }
 
 const (
@@ -177,6 +181,20 @@ func (s *S3) Put(ctx context.Context, name string, local *fsutil.TempFile, sc *S
 // etcd wrote) is what a fetch checks. Multipart with bounded memory
 // (PartSize × Concurrency).
 func (s *S3) upload(ctx context.Context, name string, r io.Reader, sum string, verified <-chan error) error {
+	cond, err := s.conditionalWrites(ctx)
+	if err != nil {
+		return err
+	}
+	if !cond {
+		if s.Log != nil {
+			s.Log(fmt.Sprintf("the S3 server at %s ignores If-None-Match on writes: saves to %s take a lock object first (%s.lock-*)", s.endpoint, s, name))
+		}
+		release, err := s.lockName(ctx, name)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	if ok, err := s.Exists(ctx, name); err != nil {
 		return err
 	} else if ok {
@@ -186,13 +204,17 @@ func (s *S3) upload(ctx context.Context, name string, r io.Reader, sum string, v
 		o.PartSizeBytes, o.Concurrency = s3PartSize, s3Concurrency
 	})
 	body := &gatedReader{r: r, gate: verified}
-	in := &transfermanager.UploadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.key(name)), Body: body}
+	// The completion fails if the name came to exist meanwhile.
+	in := &transfermanager.UploadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.key(name)), Body: body, IfNoneMatch: aws.String("*")}
 	if sum != "" {
 		in.Metadata = map[string]string{"file-sha256": sum}
 	}
 	if _, err := tm.UploadObject(ctx, in); err != nil {
 		if body.refused != nil {
 			return body.refused
+		}
+		if conditionalRefused(err) {
+			return fsutil.ErrExists
 		}
 		return s.explain(err)
 	}

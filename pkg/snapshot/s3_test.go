@@ -95,7 +95,7 @@ func TestS3Store(t *testing.T) {
 	fresh := testutil.Sandbox(t, sandbox.Options{Name: "fresh", Members: 1, Versions: []string{testutil.V36}})
 	file, done, err := snapshot.Local(ctx, path)
 	testutil.Must(t, err)
-	_, err = snapshot.RestoreSandbox(ctx, fresh, file, snapshot.RestoreOptions{})
+	_, err = snapshot.RestoreSandbox(ctx, fresh, file, snapshot.RestoreOptions{OtherCluster: true})
 	done()
 	testutil.Must(t, err, "restore from s3")
 	fst, _ := fresh.State()

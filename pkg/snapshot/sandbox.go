@@ -71,6 +71,9 @@ func RestoreCluster(ctx context.Context, rt runtime.Runtime, cfg conn.Config, ta
 			}
 		}
 	}
+	if err := sameAsLive(ctx, cfg, file, info, opts); err != nil {
+		return nil, err
+	}
 	if opts.RevisionBump > 0 {
 		if err := BumpCovers(liveRevision(ctx, cfg), info.Revision, opts.RevisionBump); err != nil {
 			return nil, err
@@ -118,6 +121,30 @@ func RestoreCluster(ctx context.Context, rt runtime.Runtime, cfg conn.Config, ta
 
 // liveRevision is the highest revision a member reports before the
 // restore, 0 when none answers.
+// sameAsLive refuses a snapshot of another cluster than the running one
+// (when one answers), before anything is stopped.
+func sameAsLive(ctx context.Context, c conn.Config, file string, info *Info, opts RestoreOptions) error {
+	if opts.OtherCluster {
+		return nil
+	}
+	cl, err := status.CollectConfig(ctx, c, status.Options{SkipHash: true})
+	if err != nil {
+		return nil // no member answers: nothing to tell it from
+	}
+	side := opts.Sidecar
+	if side == nil {
+		side, _ = ReadSidecar(file)
+	}
+	var ids []string
+	for _, m := range cl.Members {
+		ids = append(ids, m.ID)
+	}
+	if err := IdentityOf(info, side).SameCluster(cl.ClusterID, ids, false); err != nil {
+		return fmt.Errorf("%w; nothing was stopped", err)
+	}
+	return nil
+}
+
 func liveRevision(ctx context.Context, c conn.Config) int64 {
 	cl, err := status.CollectConfig(ctx, c, status.Options{SkipHash: true})
 	if err != nil {

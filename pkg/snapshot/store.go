@@ -195,6 +195,16 @@ func Local(ctx context.Context, location string) (string, func(), error) {
 	return fetchRaw(ctx, store, name)
 }
 
+// SidecarAt reads the sidecar of the snapshot at a location (a local
+// path or s3://...); os.ErrNotExist when it has none.
+func SidecarAt(ctx context.Context, location string) (*Sidecar, error) {
+	store, name, err := Locate(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	return store.Sidecar(ctx, name)
+}
+
 // fetchRaw fetches a snapshot and undoes its compression and encryption.
 func fetchRaw(ctx context.Context, store Store, name string) (string, func(), error) {
 	file, done, err := store.Fetch(ctx, name)

@@ -375,7 +375,8 @@ func (r *Runtime) LogTail(ctx context.Context, member string, lines int) (string
 		logs = "/var/log/pods"
 	}
 	c := m.container()
-	glob := filepath.Join(logs, ns+"_"+m.Pod.Name+"-*", c.Name, "*.log")
+	// Only the wildcards stay bare: every name in the path is quoted.
+	glob := hostexec.Quote(filepath.Join(logs, ns+"_"+m.Pod.Name)) + "-*/" + hostexec.Quote(c.Name) + "/*.log"
 	out, err := r.files(member).x.Run(ctx, fmt.Sprintf("f=$(ls -t %s 2>/dev/null | head -1); [ -n \"$f\" ] && tail -n %d \"$f\" || true", glob, lines))
 	if err != nil {
 		return "", err
