@@ -35,4 +35,3 @@ func envView(env sandbox.EnvVars) *view {
 	}
 	return vw
 }
-
