@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${ETCDPILOT:-bin/etcdpilot}
-versions=${ETCD_VERSIONS:-"3.5.35 3.6.16 3.7.3 3.5.20 3.5.19"}
+versions=${ETCD_VERSIONS:-"3.5.36 3.6.17 3.7.3 3.5.20 3.5.19"}
 
 "$bin" etcd install $versions
 

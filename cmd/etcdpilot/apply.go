@@ -287,6 +287,9 @@ func printReport(cmd *cobra.Command, g *globals, r *upgrade.Report, err error) e
 	if errors.Is(err, upgrade.ErrBlocked) {
 		return &exitError{code: 1, err: err}
 	}
+	if errors.Is(err, upgrade.ErrNothingToDo) {
+		return g.print(cmd, printer.Value{Name: "result", Value: err.Error() + "; nothing was changed"})
+	}
 	return err
 }
 

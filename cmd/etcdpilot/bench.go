@@ -54,12 +54,12 @@ func newBenchSnapshotCmd(g *globals) *cobra.Command {
 }
 
 func newBenchUpgradeCmd(g *globals) *cobra.Command {
-	return newBenchRollingCmd(g, bench.UpgradeOptions{From: "3.5.35", To: "3.6.16"}, "upgrade",
+	return newBenchRollingCmd(g, bench.UpgradeOptions{From: "3.5.36", To: "3.6.17"}, "upgrade",
 		"Compare a naive rolling restart with upgrade apply under a write/read probe, on fresh sandboxes")
 }
 
 func newBenchDowngradeCmd(g *globals) *cobra.Command {
-	return newBenchRollingCmd(g, bench.UpgradeOptions{From: "3.6.16", To: "3.5.35", Downgrade: true}, "downgrade",
+	return newBenchRollingCmd(g, bench.UpgradeOptions{From: "3.6.17", To: "3.5.36", Downgrade: true}, "downgrade",
 		"Compare etcd's by-hand downgrade (validate, enable, restart in member order, move-leader) with downgrade apply under a write/read probe")
 }
 
@@ -125,7 +125,7 @@ func newBenchDefragCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&o.Version, "version", "3.6.16", "etcd version")
+	cmd.Flags().StringVar(&o.Version, "version", "3.6.17", "etcd version")
 	cmd.Flags().IntVar(&o.Runs, "runs", 3, "defragmentations of each side")
 	cmd.Flags().IntVar(&o.FreeMiB, "free-mib", 500, "MiB written and deleted before each run (free pages)")
 	cmd.Flags().IntVar(&o.LiveMiB, "live-mib", 100, "MiB kept (what each member's defragmentation copies)")
@@ -149,7 +149,7 @@ func newBenchRecoverCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&o.Version, "version", "3.6.16", "etcd version")
+	cmd.Flags().StringVar(&o.Version, "version", "3.6.17", "etcd version")
 	cmd.Flags().IntVar(&o.Runs, "runs", 10, "recoveries of each side")
 	cmd.Flags().IntVar(&o.Keys, "keys", 1000, "keys written before the loss")
 	positive(cmd, "runs")

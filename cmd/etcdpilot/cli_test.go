@@ -97,7 +97,7 @@ func TestSandboxUpStatusDown(t *testing.T) {
 		t.Fatalf("env: %s", r.stdout)
 	}
 	r = run(t, state, "sandbox", "ls")
-	if !strings.Contains(r.stdout, "cli") || !strings.Contains(r.stdout, "3.5.35") {
+	if !strings.Contains(r.stdout, "cli") || !strings.Contains(r.stdout, testutil.V35) {
 		t.Fatalf("ls: %s", r.stdout)
 	}
 	// The etcdctl environment works for etcdpilot too.
@@ -368,5 +368,25 @@ func TestDepsCheck(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "module proxy") || !strings.Contains(string(out), "etcd 3.5.9") {
 		t.Errorf("without the proxy: %v\n%s", err, out)
+	}
+}
+
+// TestUnknownSubcommand (issue 27): a typo inside a command group exits
+// 2 with a suggestion, never the group's help with 0 (a cron job would
+// silently make no backup).
+func TestUnknownSubcommand(t *testing.T) {
+	t.Parallel()
+	state := t.TempDir()
+	for args, want := range map[string]string{
+		"snapshot sav /backups": `unknown command "sav" for "etcdpilot snapshot"; did you mean save?`,
+		"member remov m1":       "did you mean remove?",
+		"completion bogus":      `unknown command "bogus" for "etcdpilot completion"`,
+	} {
+		if r := run(t, state, strings.Fields(args)...); r.code != 2 || !strings.Contains(r.stderr, want) {
+			t.Errorf("%s: %d %s", args, r.code, r.stderr)
+		}
+	}
+	if r := run(t, state, "snapshot"); r.code != 0 || !strings.Contains(r.stdout, "Available Commands") {
+		t.Errorf("a group alone prints its help: %d %s", r.code, r.stderr)
 	}
 }

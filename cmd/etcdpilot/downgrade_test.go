@@ -41,8 +41,10 @@ func TestDowngradeApplySurvivesCrashes(t *testing.T) {
 		{[]string{"downgrade", "apply", "--to", "3.4"}, 2, "goes down to 3.5 at the lowest"},
 		{[]string{"downgrade", "apply", "--to", "3.7.3"}, 2, "use etcdpilot upgrade apply"},
 		{[]string{"downgrade", "apply", "--resume"}, 2, "nothing to resume"},
-		{[]string{"upgrade", "apply", "--to", testutil.V35}, 2, "etcdpilot downgrade apply --to 3.5.35"},
+		{[]string{"upgrade", "apply", "--to", testutil.V35}, 2, "etcdpilot downgrade apply --to " + testutil.V35},
 		{[]string{"downgrade", "plan", "--to", "3.5"}, 0, "etcdpilot downgrade apply --to 3.5.36"},
+		// Already there (issue 27): nothing done, no snapshot, no journal.
+		{[]string{"downgrade", "apply", "--to", testutil.V36, "--probe=false"}, 0, "nothing to do: every member runs " + testutil.V36},
 	} {
 		r := run(t, state, append(tc.args, "--sandbox", "down")...)
 		if r.code != tc.code || !strings.Contains(r.stderr+r.stdout, tc.want) {
@@ -54,6 +56,9 @@ func TestDowngradeApplySurvivesCrashes(t *testing.T) {
 	}
 	if _, err := os.Stat(journal); err == nil {
 		t.Fatal("refused changes left a journal")
+	}
+	if snaps, _ := filepath.Glob(filepath.Join(sb.Dir, "snapshot-*.db")); len(snaps) > 0 {
+		t.Fatalf("refused changes took snapshots: %v", snaps)
 	}
 
 	crashes := crashUntilDone(t, state, journal,

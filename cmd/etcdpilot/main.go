@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -40,9 +41,16 @@ func main() {
 	// leaves its journal for --resume.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := root.ExecuteContext(ctx)
+	interrupted := ctx.Err() != nil
 	stop()
 	if err == nil {
 		return
+	}
+	if interrupted {
+		// Ctrl-C or SIGTERM: the work stopped where it was safe (a change
+		// between steps, its journal written); say so, as shells expect.
+		fmt.Fprintln(os.Stderr, "Error: interrupted:", conn.Redact(err.Error()))
+		os.Exit(130)
 	}
 	code := 2
 	var ee *exitError
@@ -91,7 +99,32 @@ func newRoot() *cobra.Command {
 		newDepsCmd(g),
 		newVersionCmd(g),
 	)
+	root.InitDefaultCompletionCmd()
+	strictGroups(root)
 	return root
+}
+
+// strictGroups makes every command group refuse an unknown subcommand
+// (exit 2, with cobra's suggestions) instead of printing its help and
+// exiting 0: "etcdpilot snapshot sav /backups" in a cron job must fail.
+func strictGroups(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		strictGroups(sub)
+	}
+	if !c.HasSubCommands() || c.Run != nil || c.RunE != nil {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return fmt.Errorf("%s (see %s --help)", msg, cmd.CommandPath())
+	}
 }
 
 // Version of etcdpilot, set at build time with -ldflags "-X main.Version=...".

@@ -55,7 +55,8 @@ report says how), 2 the rehearsal could not run.`,
 				// The inside half: its report goes to the outside half as
 				// JSON, whatever -w says.
 				r, err := rehearse.Inside(cmd.Context(), rehearse.InsideOptions{Root: inside, Target: target, NoWALFix: f.noWALFix,
-					GateTimeout: f.gateTimeout, LoopbackUp: netns, Binaries: g.binaries(cmd.ErrOrStderr()), Catalog: cat, Log: g.log})
+					GateTimeout: f.gateTimeout, LoopbackUp: netns, Binaries: g.binaries(cmd.ErrOrStderr()), Catalog: cat, Log: g.log,
+					User: g.conn.User, Password: g.conn.Password})
 				if r != nil {
 					if jerr := json.NewEncoder(cmd.OutOrStdout()).Encode(r); jerr != nil {
 						return jerr
@@ -78,7 +79,8 @@ report says how), 2 the rehearsal could not run.`,
 				seed = local
 			}
 			o := rehearse.Options{Target: target, Source: s, Snapshot: seed, Dir: shadowDir, Binaries: g.binaries(cmd.ErrOrStderr()),
-				NoWALFix: f.noWALFix, GateTimeout: f.gateTimeout, Log: g.log, Stderr: cmd.ErrOrStderr(), Args: g.passOn()}
+				NoWALFix: f.noWALFix, GateTimeout: f.gateTimeout, Log: g.log, Stderr: cmd.ErrOrStderr(), Args: g.passOn(),
+				User: g.conn.User, Password: g.conn.Password}
 			if o.Self, err = os.Executable(); err != nil {
 				return err
 			}

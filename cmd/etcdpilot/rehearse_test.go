@@ -1,17 +1,20 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
 
-// TestUpgradeRehearse: a 3.5.35 sandbox rehearses 3.5.35 → 3.7.3 on a
+// TestUpgradeRehearse: a 3.5.36 sandbox rehearses 3.5.36 → 3.7.3 on a
 // shadow made of copies of its members' data. Without the raft snapshots
 // before 3.7 the shadow shows the hazard (the first 3.7 member cannot
 // replay what 3.5 wrote, and is rolled back); with them it passes. A
@@ -33,7 +36,7 @@ func TestUpgradeRehearse(t *testing.T) {
 		t.Fatalf("rehearsal without the WAL fix: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	r = run(t, state, "upgrade", "rehearse", "--sandbox", "src", "--to", testutil.V37)
-	if r.code != 0 || !strings.Contains(r.stdout, "PASSED") || !strings.Contains(r.stdout, "m1      3.5.35  3.7.3") {
+	if r.code != 0 || !strings.Contains(r.stdout, "PASSED") || !strings.Contains(r.stdout, "m1      "+testutil.V35+"  3.7.3") {
 		t.Fatalf("rehearsal: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	st, _ := sb.State()
@@ -50,7 +53,7 @@ func TestUpgradeRehearse(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(sb.Dir, "upgrade-journal.json")); err == nil {
 		t.Error("a rehearsal left a journal in the source")
 	}
-	if r := run(t, state, "status", "--sandbox", "src"); r.code != 0 || strings.Count(r.stdout, testutil.V35) != 3 {
+	if r := run(t, state, "status", "--sandbox", "src", "-w", "json"); r.code != 0 || strings.Count(r.stdout, `"serverVersion": "`+testutil.V35+`"`) != 3 {
 		t.Errorf("source after the rehearsals: %d\n%s", r.code, r.stdout)
 	}
 	if left, _ := os.ReadDir(filepath.Join(state, "rehearsals")); len(left) != 0 {
@@ -72,5 +75,69 @@ func TestUpgradeRehearse(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(tiny); len(left) != 0 {
 		t.Errorf("the refused rehearsal wrote %v", left)
+	}
+}
+
+// TestRehearseKilled (issue 27): kill -9 of upgrade rehearse while the
+// shadow runs leaves no shadow member and no inside half running (their
+// parent-death signal); the next rehearsal removes the directory left.
+func TestRehearseKilled(t *testing.T) {
+	t.Parallel()
+	testutil.Binaries(t, testutil.V36)
+	state := cliSandbox(t, "k", []string{testutil.V35})
+	cmd := exec.Command(etcdpilotBin, "upgrade", "rehearse", "--sandbox", "k", "--to", testutil.V36)
+	cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+state, "ETCDPILOT_LOCK_DIR="+filepath.Join(state, "locks"), "ETCDPILOT_OFFLINE=1")
+	testutil.Must(t, cmd.Start())
+	var pids []int
+	testutil.Eventually(t, 2*time.Minute, func() error {
+		roots, _ := filepath.Glob(filepath.Join(state, "rehearsals", "rehearsal-*"))
+		if len(roots) != 1 {
+			return fmt.Errorf("no rehearsal yet")
+		}
+		sh, err := sandbox.Open(roots[0], "shadow", nil)
+		if err != nil {
+			return err
+		}
+		st, err := sh.State()
+		if err != nil {
+			return err
+		}
+		pids = pids[:0]
+		for _, m := range st.Members {
+			if m.Process.PID > 0 {
+				pids = append(pids, m.Process.PID)
+			}
+		}
+		if len(pids) < 3 {
+			return fmt.Errorf("%d shadow members running", len(pids))
+		}
+		return nil
+	})
+	children, _ := exec.Command("pgrep", "-P", fmt.Sprint(cmd.Process.Pid)).Output()
+	cmd.Process.Kill()
+	cmd.Wait()
+	for _, c := range strings.Fields(string(children)) {
+		var pid int
+		fmt.Sscan(c, &pid)
+		pids = append(pids, pid)
+	}
+	testutil.Eventually(t, 20*time.Second, func() error {
+		for _, pid := range pids {
+			if err := syscall.Kill(pid, 0); err == nil {
+				if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); !strings.Contains(string(b), ") Z ") {
+					return fmt.Errorf("process %d of the shadow still runs", pid)
+				}
+			}
+		}
+		return nil
+	})
+	// The next rehearsal sweeps the directory the killed one left (once
+	// it is 10 s old: a younger one may be starting).
+	time.Sleep(10 * time.Second)
+	if r := run(t, state, "upgrade", "rehearse", "--sandbox", "k", "--to", testutil.V36); r.code != 0 || !strings.Contains(r.stderr, "left by a rehearsal that was killed") {
+		t.Fatalf("the next rehearsal: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if left, _ := os.ReadDir(filepath.Join(state, "rehearsals")); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }

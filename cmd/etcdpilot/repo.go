@@ -8,6 +8,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/repo"
+	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
 
 func newRepoCmd(g *globals) *cobra.Command {
@@ -208,6 +209,9 @@ Minimums and history are never checked.`,
 			if err := g.print(cmd, r); err != nil {
 				return err
 			}
+			if len(r.Missing) > 0 {
+				return answerNo("no pin of line %s found (looked for every rewritable pin of %s in %d files%s): nothing was checked for it", strings.Join(lines(r.Missing), ", "), strings.Join(r.Missing, ", "), r.Files, skippedNote(r.Skipped))
+			}
 			if r.Failed() {
 				return answerNo("%d pins off the expected version, %d staging images outside tests, %d stale refPaths", len(r.Mismatches), len(r.Staging), len(r.Inventory))
 			}
@@ -218,6 +222,21 @@ Minimums and history are never checked.`,
 	cmd.Flags().StringSliceVar(&expect, "expect", nil, "the etcd version every pin of its line must have; repeatable, one per line")
 	cmd.Flags().BoolVar(&skipGoMod, "skip-go-mod", false, "do not check go.mod's etcd modules")
 	return cmd
+}
+
+func lines(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, version.Minor(v))
+	}
+	return out
+}
+
+func skippedNote(skipped []string) string {
+	if len(skipped) == 0 {
+		return ""
+	}
+	return "; not read: " + strings.Join(skipped, ", ")
 }
 
 func newDepsCmd(g *globals) *cobra.Command {

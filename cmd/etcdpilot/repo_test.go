@@ -97,3 +97,21 @@ func TestRepoCommands(t *testing.T) {
 		t.Errorf("two expects on one line: %d %s", r.code, r.stderr)
 	}
 }
+
+// TestRepoCheckFindsNothing (issue 27): the only pin sits in a file over
+// 4 MiB: scan names the file it skipped, and check fails saying it found
+// nothing of the expected line, instead of passing with 0 pins.
+func TestRepoCheckFindsNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	big := "ETCD_VERSION=3.5.35\n" + strings.Repeat("# filler line of a big generated file\n", 140000)
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "generated.env"), []byte(big), 0o644))
+	r := run(t, t.TempDir(), "repo", "scan", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "skipped: generated.env") {
+		t.Fatalf("scan: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, t.TempDir(), "repo", "check", dir, "--expect", "3.5.36")
+	if r.code != 1 || !strings.Contains(r.stderr, "no pin of line 3.5 found") || !strings.Contains(r.stderr, "generated.env") {
+		t.Fatalf("check: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -155,3 +155,29 @@ func TestSnapshotS3TwoSavesOneName(t *testing.T) {
 		t.Fatalf("the object is not the winner's (%s): %d\n%s%s", winner, r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestS3Messages (issue 27): what goes wrong with S3 is said as what to
+// do: an unknown access key, no credentials at all (no EC2 instance-role
+// text), a key with a ".." or empty segment (refused before any request).
+func TestS3Messages(t *testing.T) {
+	t.Parallel()
+	endpoint, _ := testutil.S3(t, "msgs")
+	state := t.TempDir()
+	s3 := []string{"--s3-endpoint", endpoint, "--s3-path-style"}
+	env := testutil.S3Environ()
+	for _, tc := range []struct {
+		env  []string
+		loc  string
+		want string
+	}{
+		{append(append([]string{}, env...), "AWS_ACCESS_KEY_ID=nobody"), "s3://msgs/etcd/", "does not know the access key"},
+		{append(append([]string{}, env...), "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY="), "s3://msgs/etcd/", "no AWS credentials for bucket msgs"},
+		{env, "s3://msgs/etcd/../other/", `".." segment`},
+		{env, "s3://msgs/etcd//x/", `empty, "." or ".." segment`},
+	} {
+		r := runEnv(t, state, tc.env, append([]string{"snapshot", "ls", tc.loc}, s3...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stderr, "IMDS") {
+			t.Errorf("%s %v: %d %s", tc.loc, tc.env[len(tc.env)-1], r.code, r.stderr)
+		}
+	}
+}

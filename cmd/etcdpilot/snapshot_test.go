@@ -31,7 +31,7 @@ func TestSnapshotCommands(t *testing.T) {
 		t.Fatalf("files: %v", files)
 	}
 	file := files[0]
-	if r := run(t, state, "snapshot", "verify", file, "--drill"); r.code != 0 || !strings.Contains(r.stdout, "restore drill on etcd 3.5.35") {
+	if r := run(t, state, "snapshot", "verify", file, "--drill"); r.code != 0 || !strings.Contains(r.stdout, "restore drill on etcd "+testutil.V35) {
 		t.Fatalf("verify --drill: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	if r := run(t, state, "snapshot", "ls", dir); r.code != 0 || strings.Contains(r.stdout, "never") {

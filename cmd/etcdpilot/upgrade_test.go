@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,7 +162,7 @@ func TestDemo(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("demo: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"Upgrade to 3.6.16: done", "Cluster version: 3.6.0", "longest write stall", "linearizable              yes", "HEALTHY"} {
+	for _, want := range []string{"Upgrade to " + testutil.V36 + ": done", "Cluster version: 3.6.0", "longest write stall", "linearizable              yes", "HEALTHY"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}
@@ -279,7 +280,7 @@ func crashUntilDone(t *testing.T, state, journal string, first, resume []string)
 			before = len(j.Entries)
 		}
 		cmd := exec.Command(etcdpilotBin, args...)
-		cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+state, "ETCDPILOT_LOCK_DIR="+filepath.Join(state, "locks"))
+		cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+state, "ETCDPILOT_LOCK_DIR="+filepath.Join(state, "locks"), "ETCDPILOT_OFFLINE=1")
 		var out strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &out
 		testutil.Must(t, cmd.Start())
@@ -327,5 +328,49 @@ func crashUntilDone(t *testing.T, state, journal string, first, resume []string)
 			}
 			return crashes
 		}
+	}
+}
+
+// TestResumeWithAnotherTarget (issue 27): after a kill -9 of an upgrade
+// to 3.6.16, --resume --to 3.7.3 is refused, naming both, and nothing
+// moves; --resume --to 3.6 (the journal's minor) carries it to 3.6.16.
+func TestResumeWithAnotherTarget(t *testing.T) {
+	t.Parallel()
+	state := cliSandbox(t, "rt", []string{testutil.V35})
+	testutil.Binaries(t, testutil.V36, testutil.V37)
+	sb, err := sandbox.Open(state, "rt", nil)
+	testutil.Must(t, err)
+	journal := filepath.Join(sb.Dir, "upgrade-journal.json")
+	cmd := exec.Command(etcdpilotBin, "upgrade", "apply", "--sandbox", "rt", "--to", testutil.V36, "--probe=false")
+	cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+state, "ETCDPILOT_LOCK_DIR="+filepath.Join(state, "locks"), "ETCDPILOT_OFFLINE=1")
+	testutil.Must(t, cmd.Start())
+	testutil.Eventually(t, 2*time.Minute, func() error {
+		j, err := engine.LoadJournal(journal)
+		if err != nil {
+			return err
+		}
+		for _, e := range j.Entries {
+			if e.Action == engine.Restart && e.Status == "done" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no member restarted yet")
+	})
+	cmd.Process.Kill()
+	cmd.Wait()
+	before, _ := engine.LoadJournal(journal)
+	r := run(t, state, "upgrade", "apply", "--sandbox", "rt", "--resume", "--to", testutil.V37, "--probe=false")
+	if r.code != 2 || !strings.Contains(r.stderr, "goes to "+testutil.V36) || !strings.Contains(r.stderr, "--resume --to "+testutil.V37) {
+		t.Fatalf("resume to another target: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if after, _ := engine.LoadJournal(journal); len(after.Entries) != len(before.Entries) {
+		t.Fatalf("the refused resume wrote to the journal")
+	}
+	r = run(t, state, "upgrade", "apply", "--sandbox", "rt", "--resume", "--to", "3.6", "--probe=false")
+	if r.code != 0 {
+		t.Fatalf("resume --to 3.6: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, state, "status", "--sandbox", "rt", "-w", "json"); strings.Count(r.stdout, `"serverVersion": "`+testutil.V36+`"`) != 3 {
+		t.Fatalf("after the resume:\n%s", r.stdout)
 	}
 }

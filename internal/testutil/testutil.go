@@ -31,8 +31,8 @@ const (
 	// V35Learner persists learner promotions to the v2store only
 	// (etcd-io/etcd#19557, 3.5.1-3.5.19).
 	V35Learner = "3.5.19"
-	V35        = "3.5.35"
-	V36        = "3.6.16"
+	V35        = "3.5.36"
+	V36        = "3.6.17"
 	V37        = "3.7.3"
 )
 

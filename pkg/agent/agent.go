@@ -57,6 +57,10 @@ func (a *Agent) Run(ctx context.Context, ready func(addr string)) error {
 	go srv.Serve(ln)
 
 	c := cron.New(cron.WithParser(parser), cron.WithChain(cron.Recover(cronLogger{a.Log})))
+	// A stop (SIGTERM) lets the runs under way finish, each bounded by its
+	// own timeout: they run on a context the stop does not cancel.
+	stop := ctx
+	ctx = context.WithoutCancel(ctx)
 	for _, b := range a.Config.Backups {
 		b := b
 		if _, err := c.AddJob(b.Schedule.Spec, a.once(b.Name, func() { a.backup(ctx, b) })); err != nil {
@@ -78,7 +82,7 @@ func (a *Agent) Run(ctx context.Context, ready func(addr string)) error {
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	<-ctx.Done()
+	<-stop.Done()
 	a.Log.Info("stopping: waiting for the runs under way")
 	<-c.Stop().Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -14,11 +14,15 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
+
+// fast lets the tests run jobs every second.
+var fast = limits{backup: time.Second, defrag: time.Second, check: time.Second}
 
 func writeConfig(t *testing.T, text string) string {
 	p := filepath.Join(t.TempDir(), "agent.yaml")
@@ -36,6 +40,10 @@ func TestLoad(t *testing.T) {
 		"listen: 127.0.0.1:0\n":                           "nothing to do",
 		"defrag:\n  schedule: \"@daily\"\n":               "give ifFree (200MiB) or ifFragmented",
 		"defrag:\n  schedule: \"@daily\"\n  ifFree: 45\n": "ifFree: size \"45\": give a number with its unit",
+		// Issue 27: a verified snapshot every second (or continuously).
+		"backups:\n  - schedule: \"@every 0s\"\n    store: /b\n":  "line 2: backup backup-1 schedule \"@every 0s\" runs every 0s: the shortest is every 1m0s",
+		"backups:\n  - schedule: \"@every 30s\"\n    store: /b\n": "the shortest is every 1m0s",
+		"checks:\n  schedule: \"@every 1s\"\n":                    "the shortest is every 5s",
 	} {
 		if _, err := Load(writeConfig(t, text)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", text, err, want)
@@ -68,7 +76,7 @@ func TestAgent(t *testing.T) {
 	sb := testutil.Sandbox(t, sandbox.Options{Members: 3, Versions: []string{testutil.V36}})
 	st, _ := sb.State()
 	dir := t.TempDir()
-	c, err := Load(writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:0\nbackups:\n  - name: fast\n    schedule: \"@every 1s\"\n    store: %s\n    keep: {last: 2}\nchecks:\n  schedule: \"@every 1s\"\n", dir)))
+	c, err := load(writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:0\nbackups:\n  - name: fast\n    schedule: \"@every 1s\"\n    store: %s\n    keep: {last: 2}\nchecks:\n  schedule: \"@every 1s\"\n", dir)), fast)
 	testutil.Must(t, err)
 	a := &Agent{Config: c, Session: testutil.Session(t, st.Conn()), Version: "test", Log: testutil.Logger(t)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -210,7 +218,7 @@ func TestAgentDefrag(t *testing.T) {
 		return nil
 	})
 
-	c, err := Load(writeConfig(t, "listen: 127.0.0.1:0\ndefrag:\n  schedule: \"@every 1s\"\n  ifFree: 1MiB\n"))
+	c, err := load(writeConfig(t, "listen: 127.0.0.1:0\ndefrag:\n  schedule: \"@every 1s\"\n  ifFree: 1MiB\n"), fast)
 	testutil.Must(t, err)
 	state := t.TempDir()
 	a := &Agent{Config: c, Session: s, Version: "test", Log: testutil.Logger(t), StateDir: state, LockDir: filepath.Join(state, "locks")}
@@ -247,4 +255,55 @@ func grepLine(text, prefix string) string {
 		}
 	}
 	return ""
+}
+
+// TestAgentStopWaitsForTheBackup (issue 27): a stop (SIGTERM) while a
+// backup is under way lets it finish, bounded by its timeout, and records
+// it as a success, not a failure.
+func TestAgentStopWaitsForTheBackup(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Members: 1, Versions: []string{testutil.V36}})
+	st, _ := sb.State()
+	cli, err := st.Conn().Client()
+	testutil.Must(t, err)
+	defer cli.Close()
+	val := strings.Repeat("x", 512<<10)
+	for i := 0; i < 120; i++ { // 60 MiB: the save takes a moment
+		_, err := cli.Put(context.Background(), fmt.Sprintf("/big/%03d", i), val)
+		testutil.Must(t, err)
+	}
+	dir := t.TempDir()
+	c, err := load(writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:0\nbackups:\n  - name: slow\n    schedule: \"@every 1s\"\n    store: %s\n", dir)), fast)
+	testutil.Must(t, err)
+	a := &Agent{Config: c, Session: testutil.Session(t, st.Conn()), Version: "test", Log: testutil.Logger(t)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, nil) }()
+	// Stop as soon as the save's temporary file appears.
+	testutil.Eventually(t, time.Minute, func() error {
+		if tmp, _ := filepath.Glob(filepath.Join(dir, ".*")); len(tmp) > 0 {
+			return nil
+		}
+		return fmt.Errorf("no save under way yet")
+	})
+	cancel()
+	select {
+	case err := <-done:
+		testutil.Must(t, err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the agent did not stop")
+	}
+	snaps, _ := filepath.Glob(filepath.Join(dir, "*.db"))
+	if len(snaps) != 1 {
+		t.Fatalf("snapshots after the stop: %v (the run under way must finish)", snaps)
+	}
+	if got := testutilCounter(a, "slow", "failure"); got != 0 {
+		t.Errorf("%v failed backups recorded", got)
+	}
+}
+
+func testutilCounter(a *Agent, job, result string) float64 {
+	m := &dto.Metric{}
+	a.m.backupRuns.WithLabelValues(job, result).Write(m)
+	return m.GetCounter().GetValue()
 }

@@ -98,9 +98,32 @@ func (s *Schedule) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// limits are the shortest intervals between runs: a verified snapshot
+// and a rolling defragmentation each take a while and load the cluster;
+// checks are cheap.
+type limits struct{ backup, defrag, check time.Duration }
+
+var defaultLimits = limits{backup: time.Minute, defrag: time.Minute, check: 5 * time.Second}
+
+// atLeast refuses a schedule that runs more often than min.
+func (s Schedule) atLeast(what string, min time.Duration) error {
+	sched, err := parser.Parse(s.Spec)
+	if err != nil {
+		return err
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	t1 := sched.Next(t0)
+	if every := sched.Next(t1).Sub(t1); every < min {
+		return fmt.Errorf("line %d: %s schedule %q runs every %s: the shortest is every %s", s.Line, what, s.Spec, every, min)
+	}
+	return nil
+}
+
 // Load reads a configuration file strictly: an unknown key or a bad
 // schedule is refused with its line.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return load(path, defaultLimits) }
+
+func load(path string, lim limits) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -128,6 +151,9 @@ func Load(path string) (*Config, error) {
 		if b.Schedule.Spec == "" {
 			return nil, fmt.Errorf("%s: backup %s has no schedule", path, b.Name)
 		}
+		if err := b.Schedule.atLeast("backup "+b.Name, lim.backup); err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
 		if b.Timeout <= 0 {
 			b.Timeout = time.Hour
 		}
@@ -141,17 +167,25 @@ func Load(path string) (*Config, error) {
 	if c.Checks != nil && c.Checks.Schedule.Spec == "" {
 		return nil, fmt.Errorf("%s: checks have no schedule", path)
 	}
+	if c.Checks != nil {
+		if err := c.Checks.Schedule.atLeast("checks", lim.check); err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+	}
 	if d := c.Defrag; d != nil {
-		if err := d.check(); err != nil {
+		if err := d.check(lim.defrag); err != nil {
 			return nil, fmt.Errorf("%s: defrag: %v", path, err)
 		}
 	}
 	return &c, nil
 }
 
-func (d *Defrag) check() error {
+func (d *Defrag) check(min time.Duration) error {
 	if d.Schedule.Spec == "" {
 		return errors.New("no schedule")
+	}
+	if err := d.Schedule.atLeast("defrag", min); err != nil {
+		return err
 	}
 	if d.IfFree == "" && d.IfFragmented == "" {
 		return fmt.Errorf("line %d: give ifFree (200MiB) or ifFragmented (45%%), or each run defragments every member", d.Schedule.Line)

@@ -3,12 +3,14 @@ package conn
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -153,10 +155,14 @@ func (p *Pool) dial(ctx context.Context, eps []string) (*clientv3.Client, error)
 		}
 	}
 	if err != nil {
-		if ctx.Err() == nil {
-			if why := Diagnose(ctx, p.cfg, p.tls, eps[0]); why != nil {
-				return nil, why
-			}
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // interrupted: not a connection problem
+		}
+		if errors.Is(err, rpctypes.ErrAuthFailed) || strings.Contains(err.Error(), rpctypes.ErrAuthFailed.Error()) {
+			return nil, fmt.Errorf("%s: authentication failed for user %q: the user or the password is wrong (--user, --password, ETCDCTL_USER, ETCDCTL_PASSWORD)", strings.Join(eps, ","), p.cfg.User)
+		}
+		if why := Diagnose(ctx, p.cfg, p.tls, eps[0]); why != nil {
+			return nil, why
 		}
 		return nil, fmt.Errorf("%s: no connection within %s (--dial-timeout): %w", strings.Join(eps, ","), time.Since(start).Round(time.Millisecond), err)
 	}

@@ -401,6 +401,18 @@ func TestMoveLeaderUnderLoad(t *testing.T) {
 	if _, err := MoveProvisioned(ctx, sb, "", o, leader, leader, time.Minute); err == nil {
 		t.Fatal("a move onto the same name was accepted")
 	}
+	// Onto another voting member (issue 27: 3 voters became 2): refused,
+	// nothing changes.
+	other := "m1"
+	if leader == other {
+		other = "m2"
+	}
+	if _, err := MoveProvisioned(ctx, sb, "", o, leader, other, time.Minute); err == nil || !strings.Contains(err.Error(), "already a voting member") || !strings.Contains(err.Error(), "nothing changed") {
+		t.Fatalf("a move onto the voting member %s: %v", other, err)
+	}
+	if cl, _ := o.Session.Status(ctx); cl.Voters != 3 {
+		t.Fatalf("the refused move changed the cluster: %d voters", cl.Voters)
+	}
 	p, err := probe.Start(ctx, c, probe.Options{})
 	testutil.Must(t, err)
 	time.Sleep(time.Second)

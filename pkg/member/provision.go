@@ -119,6 +119,11 @@ func MoveProvisioned(ctx context.Context, p runtime.Provisioner, version string,
 		}
 		return nil, err
 	}
+	// A voting member named to is another member, not the one a move
+	// makes: going on would remove name and add nothing.
+	if m, err := l.Find(to); err == nil && !m.IsLearner {
+		return nil, fmt.Errorf("%s is already a voting member (ID %s): a move needs a name no member has; nothing changed (if an earlier move of %s to %s stopped after promoting it, finish it with etcdpilot member remove %s)", to, m.ID, name, to, name)
+	}
 	if _, err := AddProvisioned(ctx, p, version, AddOptions{Options: o, Name: to}); err != nil {
 		return nil, fmt.Errorf("move %s: adding %s failed: %w", name, to, err)
 	}

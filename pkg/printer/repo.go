@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/etcdpilot/etcdpilot/pkg/repo"
+	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
 
 func scanView(r *repo.Result) *view {
@@ -32,6 +33,12 @@ func checkView(r *repo.CheckResult) *view {
 	}
 	for _, ref := range r.Inventory {
 		vw.head = append(vw.head, fmt.Sprintf("%s (refPath of %s in dependencies.yaml): %s", ref.Path, ref.Dependency, ref.Problem))
+	}
+	for _, v := range r.Missing {
+		vw.head = append(vw.head, fmt.Sprintf("no pin of line %s found: nothing was compared with %s", version.Minor(v), v))
+	}
+	for _, sk := range r.Skipped {
+		vw.head = append(vw.head, "skipped: "+sk)
 	}
 	if len(r.Unreleased) > 0 {
 		vs := map[string]int{}
@@ -136,6 +143,9 @@ func scanTable(w io.Writer, r *repo.Result) error {
 		return err
 	}
 	fmt.Fprintf(w, "\n%d pins in %d files scanned\n", len(r.Pins), r.Files)
+	for _, sk := range r.Skipped {
+		fmt.Fprintf(w, "skipped: %s\n", sk)
+	}
 	for _, l := range r.Lines {
 		verdict := "agree"
 		if !l.Agree {

@@ -28,6 +28,8 @@ type InsideOptions struct {
 	Binaries   *binaries.Manager
 	Catalog    *catalog.Catalog
 	Log        *slog.Logger
+	// User and Password reach a shadow that keeps the cluster's auth.
+	User, Password string
 }
 
 // Inside starts the shadow's members and runs the upgrade on them under
@@ -45,6 +47,7 @@ func Inside(ctx context.Context, o InsideOptions) (*upgrade.Report, error) {
 		return nil, err
 	}
 	shadow.Log = o.Log
+	shadow.User, shadow.Password = o.User, o.Password
 	if err := shadow.StartAll(ctx); err != nil {
 		return nil, fmt.Errorf("start the shadow: %w", err)
 	}
@@ -52,7 +55,9 @@ func Inside(ctx context.Context, o InsideOptions) (*upgrade.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := cluster.Open(st.Conn(), o.Log)
+	c := st.Conn()
+	c.User, c.Password = o.User, o.Password
+	s, err := cluster.Open(c, o.Log)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
@@ -52,7 +53,11 @@ type Options struct {
 	// Args are its global flags (cache and catalog).
 	Self string
 	Args []string
-	Log  *slog.Logger
+	// User and Password are the source's credentials: the shadow keeps
+	// the cluster's users and roles, so the inside half needs them (they
+	// reach it through its environment, never its command line).
+	User, Password string
+	Log            *slog.Logger
 	// Stderr receives the shadow's progress.
 	Stderr io.Writer
 }
@@ -83,6 +88,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if cl.Health != status.Healthy {
 		return nil, fmt.Errorf("the cluster is %s: rehearse on a healthy cluster (%s)", cl.Health, strings.Join(cl.Reasons, "; "))
 	}
+	if cl.Auth == status.AuthOn && o.User == "" {
+		return nil, fmt.Errorf("the cluster has etcd's auth on, and the shadow keeps its users and roles: give a user with the root role (--user, --password, or ETCDCTL_USER/ETCDCTL_PASSWORD); nothing was started")
+	}
 	res := &Result{Target: o.Target, ClusterID: cl.ClusterID, Versions: map[string]string{}}
 	for _, m := range cl.Members {
 		res.Versions[m.Name] = m.ServerVersion
@@ -99,10 +107,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if free, err := freeBytes(o.Dir); err == nil && free < need {
 		return nil, fmt.Errorf("a rehearsal needs about %d MiB under %s (copies of %d members and their growth), only %d MiB are free: free some space or rehearse elsewhere (--shadow-dir); nothing was started", need>>20, o.Dir, len(cl.Members), free>>20)
 	}
+	sweep(ctx, o.Dir, log)
 	root, err := os.MkdirTemp(o.Dir, "rehearsal-")
 	if err != nil {
 		return nil, err
 	}
+	// The lock says the rehearsal is alive; a later one removes a
+	// directory whose lock is free (its etcdpilot was killed).
+	lock, err := fsutil.TryLock(filepath.Join(root, ".lock"))
+	if err != nil {
+		os.RemoveAll(root)
+		return nil, err
+	}
+	defer lock.Unlock()
 	var shadow *sandbox.Sandbox
 	defer func() {
 		if shadow != nil {
@@ -135,6 +152,32 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// sweep removes what rehearsals killed on the way left under dir: the
+// shadow's members (a kill -9 of etcdpilot ends them through their
+// parent-death signal; a shadow from an older etcdpilot is stopped here)
+// and the directory.
+func sweep(ctx context.Context, dir string, log *slog.Logger) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		root := filepath.Join(dir, e.Name())
+		info, err := e.Info()
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "rehearsal-") || err != nil || time.Since(info.ModTime()) < 10*time.Second {
+			continue
+		}
+		lock, err := fsutil.TryLock(filepath.Join(root, ".lock"))
+		if err != nil {
+			continue // alive
+		}
+		if sb, err := sandbox.Open(root, ShadowName, nil); err == nil {
+			sb.Destroy(ctx)
+		}
+		lock.Unlock()
+		if err := os.RemoveAll(root); err == nil {
+			log.Info(fmt.Sprintf("removed %s, left by a rehearsal that was killed", root))
+		}
+	}
 }
 
 // spaceNeeded estimates the shadow's size: each member's data (or the
@@ -192,6 +235,16 @@ func inShadow(ctx context.Context, o Options, root string, netns bool) (*upgrade
 	run := func(attrs *syscall.SysProcAttr) error {
 		cmd := exec.CommandContext(ctx, o.Self, args...)
 		cmd.Stdout, cmd.Stderr = &out, o.Stderr
+		cmd.Env = os.Environ()
+		if o.User != "" {
+			cmd.Env = append(cmd.Env, "ETCDCTL_USER="+o.User, "ETCDCTL_PASSWORD="+o.Password)
+		}
+		if attrs == nil {
+			attrs = &syscall.SysProcAttr{}
+		}
+		// The inside half, and the shadow members it restarts, die
+		// with this process (a kill -9 leaves nothing running).
+		attrs.Pdeathsig = syscall.SIGKILL
 		cmd.SysProcAttr = attrs
 		return cmd.Run()
 	}

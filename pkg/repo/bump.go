@@ -75,6 +75,10 @@ type BumpResult struct {
 	Left     []LeftPin `json:"left,omitempty"`
 	Reported []LeftPin `json:"reported,omitempty"`
 	Written  bool      `json:"written"`
+	// DryRun: nothing was to be written.
+	DryRun bool `json:"dryRun,omitempty"`
+	// WriteError says why nothing was written although it was asked for.
+	WriteError string `json:"writeError,omitempty"`
 	// After is the scan after writing; Stale the selected pins it still
 	// finds off the target (none, or the bump failed).
 	After *Result   `json:"after,omitempty"`
@@ -237,17 +241,12 @@ func Bump(dir, to string, o BumpOptions) (*BumpResult, error) {
 	res.Notes = hopNotes(o.Catalog, pins, target)
 	res.Regenerate = regenerateScript(dir, files)
 	if o.DryRun {
+		res.DryRun = true
 		return res, nil
 	}
-	for _, c := range res.Changes {
-		p := filepath.Join(dir, c.File)
-		st, err := os.Stat(p)
-		if err != nil {
-			return res, err
-		}
-		if err := fsutil.WriteFile(p, c.new, st.Mode().Perm()); err != nil {
-			return res, fmt.Errorf("write %s: %w", c.File, err)
-		}
+	if err := writeAll(dir, res.Changes); err != nil {
+		res.WriteError = err.Error()
+		return res, err
 	}
 	res.Written = true
 	if res.After, err = Scan(dir); err != nil {
@@ -358,6 +357,72 @@ func checkDirection(pins []Pin, target string, force bool) error {
 		if version.MinorIndex(target)-version.MinorIndex(p.Version) > 1 {
 			return fmt.Errorf("%s:%d pins %s: going to %s skips a minor, which etcd does not support (bump to %s first, or --force)", p.File, p.Line, p.Text, target, version.NextMinor(version.Minor(p.Version)))
 		}
+	}
+	return nil
+}
+
+// writeAll writes every changed file or none: each file is checked
+// writable, then staged beside itself, then every stage renamed into
+// place; a rename that fails puts the files already replaced back.
+func writeAll(dir string, changes []FileChange) error {
+	type staged struct {
+		path, tmp string
+		old       []byte
+		mode      os.FileMode
+	}
+	var stages []staged
+	abort := func() {
+		for _, s := range stages {
+			os.Remove(s.tmp)
+		}
+	}
+	for _, c := range changes {
+		p := filepath.Join(dir, c.File)
+		st, err := os.Stat(p)
+		if err != nil {
+			abort()
+			return fmt.Errorf("nothing was written: %s: %w", c.File, err)
+		}
+		// An immutable or read-only file refuses this open; nothing is
+		// changed by it.
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			abort()
+			return fmt.Errorf("nothing was written: %s cannot be written (%v): make it writable, then bump again", c.File, err)
+		}
+		f.Close()
+		tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".etcdpilot-*")
+		if err != nil {
+			abort()
+			return fmt.Errorf("nothing was written: staging %s: %w", c.File, err)
+		}
+		stages = append(stages, staged{path: p, tmp: tmp.Name(), old: c.old, mode: st.Mode().Perm()})
+		_, werr := tmp.Write(c.new)
+		if werr == nil {
+			werr = tmp.Sync()
+		}
+		if cerr := tmp.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr == nil {
+			werr = os.Chmod(tmp.Name(), st.Mode().Perm())
+		}
+		if werr != nil {
+			abort()
+			return fmt.Errorf("nothing was written: staging %s: %w", c.File, werr)
+		}
+	}
+	for i, s := range stages {
+		if err := os.Rename(s.tmp, s.path); err != nil {
+			for _, done := range stages[:i] {
+				fsutil.WriteFile(done.path, done.old, done.mode)
+			}
+			abort()
+			return fmt.Errorf("nothing was written: replacing %s failed (%v); the %d files replaced before it were put back", s.path, err, i)
+		}
+	}
+	for _, s := range stages {
+		fsutil.SyncDir(filepath.Dir(s.path))
 	}
 	return nil
 }

@@ -138,6 +138,9 @@ func (r *BumpResult) Closing() string {
 	if len(r.Left) > 0 {
 		left = fmt.Sprintf("; %d selected pins were NOT moved (listed above)", len(r.Left))
 	}
+	if r.WriteError != "" {
+		return fmt.Sprintf("%d pins in %d files were to become %s, but %s%s", n, len(r.Changes), r.To, r.WriteError, left)
+	}
 	if !r.Written {
 		if n == 0 {
 			return fmt.Sprintf("dry run: nothing to change, every selected pin is already %s%s", r.To, left)

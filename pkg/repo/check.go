@@ -22,6 +22,13 @@ type CheckResult struct {
 	// Unreleased are test and docs pins at versions the release catalog
 	// does not list (kops tests a custom image as 3.6.99): not compared.
 	Unreleased []Pin `json:"unreleased,omitempty"`
+	// Missing are the expected versions whose line has no pin at all:
+	// the check looked for them and found nothing to compare.
+	Missing []string `json:"missing,omitempty"`
+	// Skipped are the files the scan did not read (too big); Files counts
+	// those it read.
+	Skipped []string `json:"skipped,omitempty"`
+	Files   int      `json:"filesScanned"`
 }
 
 // CheckOptions say what a check compares.
@@ -36,7 +43,7 @@ type CheckOptions struct {
 
 // Failed says whether the check fails.
 func (c *CheckResult) Failed() bool {
-	return len(c.Mismatches) > 0 || len(c.Staging) > 0 || len(c.Inventory) > 0
+	return len(c.Mismatches) > 0 || len(c.Staging) > 0 || len(c.Inventory) > 0 || len(c.Missing) > 0
 }
 
 // Check scans dir and lists the pins of each expected version's line that
@@ -50,7 +57,7 @@ func Check(dir string, expect []string, o CheckOptions) (*CheckResult, error) {
 	if len(r.Errors) > 0 {
 		return nil, fmt.Errorf("files could not be read, the check is incomplete:\n  %s", strings.Join(r.Errors, "\n  "))
 	}
-	c := &CheckResult{Expect: expect, Pins: len(r.Pins), Mismatches: []Pin{}}
+	c := &CheckResult{Expect: expect, Pins: len(r.Pins), Mismatches: []Pin{}, Skipped: r.Skipped, Files: r.Files}
 	if o.Unlisted != nil {
 		r.MarkUnreleased(o.Unlisted)
 		for _, p := range r.Pins {
@@ -62,6 +69,9 @@ func Check(dir string, expect []string, o CheckOptions) (*CheckResult, error) {
 	for _, v := range expect {
 		checked := linePins(r, v, o.SkipGoMod)
 		c.Checked += len(checked)
+		if len(checked) == 0 {
+			c.Missing = append(c.Missing, v)
+		}
 		for _, p := range checked {
 			if p.Version != v {
 				c.Mismatches = append(c.Mismatches, p)

@@ -282,3 +282,45 @@ func TestParseGovulncheck(t *testing.T) {
 		t.Fatalf("%+v", fs)
 	}
 }
+
+// TestBumpAllOrNothing (issue 27): one of two files cannot be written
+// (immutable): nothing is written, the error names the file, and the
+// closing line says so instead of "dry run".
+func TestBumpAllOrNothing(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chattr +i needs root")
+	}
+	cat, _ := catalog.Default()
+	dir := t.TempDir()
+	env := filepath.Join(dir, "versions.env")
+	pod := filepath.Join(dir, "pod.yaml")
+	os.WriteFile(env, []byte("ETCD_VERSION=3.5.35\n"), 0o640)
+	os.WriteFile(pod, []byte("image: registry.k8s.io/etcd:3.5.35-0\n"), 0o644)
+	if out, err := exec.Command("chattr", "+i", pod).CombinedOutput(); err != nil {
+		t.Skipf("chattr: %v %s", err, out)
+	}
+	defer exec.Command("chattr", "-i", pod).Run()
+	r, err := Bump(dir, "3.5.36", BumpOptions{Catalog: cat})
+	if err == nil || !strings.Contains(err.Error(), "nothing was written") || !strings.Contains(err.Error(), "pod.yaml") {
+		t.Fatalf("bump with an immutable file: %v", err)
+	}
+	if r == nil || r.Written || strings.Contains(r.Closing(), "dry run") || !strings.Contains(r.Closing(), "nothing was written") {
+		t.Fatalf("closing line: %q", r.Closing())
+	}
+	if b, _ := os.ReadFile(env); string(b) != "ETCD_VERSION=3.5.35\n" {
+		t.Fatalf("the writable file was rewritten: %q", b)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*etcdpilot*")); len(left) > 0 {
+		t.Fatalf("staged files left: %v", left)
+	}
+	exec.Command("chattr", "-i", pod).Run()
+	if _, err := Bump(dir, "3.5.36", BumpOptions{Catalog: cat}); err != nil {
+		t.Fatalf("once writable: %v", err)
+	}
+	if b, _ := os.ReadFile(env); string(b) != "ETCD_VERSION=3.5.36\n" {
+		t.Fatalf("after the bump: %q", b)
+	}
+	if fi, _ := os.Stat(env); fi.Mode().Perm() != 0o640 {
+		t.Fatalf("the mode changed: %v", fi.Mode())
+	}
+}

@@ -29,6 +29,9 @@ type Result struct {
 	Pins   []Pin    `json:"pins"`
 	Lines  []Line   `json:"lines"`
 	Errors []string `json:"errors,omitempty"`
+	// Skipped names the files that were not read: too big to be anything
+	// but data (over MaxFileSize) though they name etcd.
+	Skipped []string `json:"skipped,omitempty"`
 	// Agree is true when the pins of every line agree.
 	Agree bool `json:"agree"`
 	// Version is the most common version of the most pinned line.
@@ -65,11 +68,14 @@ func Scan(dir string) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			for p := range paths {
-				pins, err := scanFile(dir, p)
+				pins, skipped, err := scanFile(dir, p)
 				mu.Lock()
 				res.Files++
 				if err != nil {
 					res.Errors = append(res.Errors, err.Error())
+				}
+				if skipped != "" {
+					res.Skipped = append(res.Skipped, skipped)
 				}
 				res.Pins = append(res.Pins, pins...)
 				mu.Unlock()
@@ -116,41 +122,54 @@ func Scan(dir string) (*Result, error) {
 		return a.Start < b.Start
 	})
 	sort.Strings(res.Errors)
+	sort.Strings(res.Skipped)
 	res.markDisagreements()
 	return res, nil
 }
 
-// scanFile reads one file and finds its pins; binary and huge files are
-// skipped.
-func scanFile(root, p string) ([]Pin, error) {
+// scanFile reads one file and finds its pins; binary files are passed
+// over, and a file over MaxFileSize that names etcd in its first
+// megabyte is not read but named (skipped).
+func scanFile(root, p string) (pins []Pin, skipped string, err error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %v", p, errors.Unwrap(err))
+		return nil, "", fmt.Errorf("cannot read %s: %v", p, errors.Unwrap(err))
 	}
 	defer f.Close()
 	st, err := f.Stat()
-	if err != nil || st.Size() > MaxFileSize {
-		return nil, err
+	if err != nil {
+		return nil, "", err
+	}
+	rel, rerr := filepath.Rel(root, p)
+	if rerr != nil {
+		rel = p
+	}
+	rel = filepath.ToSlash(rel)
+	if st.Size() > MaxFileSize {
+		head := make([]byte, 1<<20)
+		n, _ := io.ReadFull(f, head)
+		head = head[:n]
+		if bytes.IndexByte(head[:min(n, 8000)], 0) < 0 && namesEtcd(head) {
+			return nil, fmt.Sprintf("%s (%d MiB, over the %d MiB a pin file can be: not read)", rel, st.Size()>>20, MaxFileSize>>20), nil
+		}
+		return nil, "", nil
 	}
 	b := make([]byte, st.Size())
 	if _, err := io.ReadFull(f, b); err != nil {
-		return nil, fmt.Errorf("cannot read %s: %v", p, err)
+		return nil, "", fmt.Errorf("cannot read %s: %v", p, err)
 	}
 	head := b
 	if len(head) > 8000 {
 		head = head[:8000]
 	}
-	if bytes.IndexByte(head, 0) >= 0 {
-		return nil, nil
+	if bytes.IndexByte(head, 0) >= 0 || !namesEtcd(b) {
+		return nil, "", nil
 	}
-	if !bytes.Contains(b, []byte("etcd")) && !bytes.Contains(b, []byte("ETCD")) && !bytes.Contains(b, []byte("Etcd")) {
-		return nil, nil
-	}
-	rel, err := filepath.Rel(root, p)
-	if err != nil {
-		rel = p
-	}
-	return scanLines(filepath.ToSlash(rel), strings.Split(string(b), "\n")), nil
+	return scanLines(rel, strings.Split(string(b), "\n")), "", nil
+}
+
+func namesEtcd(b []byte) bool {
+	return bytes.Contains(b, []byte("etcd")) || bytes.Contains(b, []byte("ETCD")) || bytes.Contains(b, []byte("Etcd"))
 }
 
 // MarkUnreleased marks the test and docs pins at versions the release

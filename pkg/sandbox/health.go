@@ -18,7 +18,9 @@ func (s *Sandbox) WaitHealthy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sess, err := cluster.Open(st.Conn(), nil)
+	c := st.Conn()
+	c.User, c.Password = s.User, s.Password
+	sess, err := cluster.Open(c, nil)
 	if err != nil {
 		return err
 	}

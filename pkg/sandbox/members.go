@@ -172,8 +172,12 @@ func (s *Sandbox) start(ctx context.Context, name, v string, extra []string) err
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = s.Dir
 	// A session of its own: the member outlives this command and ignores
-	// the terminal's signals.
+	// the terminal's signals; a shadow's dies with the process that
+	// starts it (SIGKILL from the kernel when that process is gone).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if st.DieWithParent {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start member %s: %w", name, err)
 	}

@@ -33,6 +33,9 @@ type Sandbox struct {
 	StartTimeout time.Duration
 	// Log receives progress; nil is silent.
 	Log *slog.Logger
+	// User and Password reach members with etcd's auth on (a shadow of a
+	// cluster that has it).
+	User, Password string
 }
 
 // Options describe a new sandbox.
@@ -47,6 +50,9 @@ type Options struct {
 	// BeforeStart may adjust members (for example AdvertiseClientURL) before
 	// their first start.
 	BeforeStart func(*State) error
+	// DieWithParent ties the members' lives to the process that starts
+	// them (State.DieWithParent).
+	DieWithParent bool
 }
 
 // Open returns the sandbox called name under root. It checks the name
@@ -150,7 +156,7 @@ func (s *Sandbox) bootstrap(ctx context.Context, opts Options, versions []string
 	for _, e := range entries {
 		os.RemoveAll(filepath.Join(s.Dir, e.Name()))
 	}
-	st := &State{Name: opts.Name, CreatedAt: time.Now().UTC(), Token: "etcdpilot-" + opts.Name + "-" + randHex(4)}
+	st := &State{Name: opts.Name, CreatedAt: time.Now().UTC(), Token: "etcdpilot-" + opts.Name + "-" + randHex(4), DieWithParent: opts.DieWithParent}
 	ports := newPortSet()
 	for i := 0; i < opts.Members; i++ {
 		name := fmt.Sprintf("m%d", i+1)
@@ -403,7 +409,7 @@ func expandVersions(vs []string, n int) ([]string, error) {
 }
 
 // DefaultVersion is the etcd version of a sandbox when none is given.
-const DefaultVersion = "3.5.35"
+const DefaultVersion = "3.5.36"
 
 func uniq(vs []string) []string {
 	seen := map[string]bool{}

@@ -77,6 +77,7 @@ func (s *Sandbox) Shadow(root, name string) (*Sandbox, error) {
 		return nil, firstErr
 	}
 	st.Name = name
+	st.DieWithParent = true
 	if err := writeState(dir, st); err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -67,6 +67,9 @@ type State struct {
 	Token     string    `json:"token"`
 	TLS       *TLSFiles `json:"tls,omitempty"`
 	Members   []*Member `json:"members"`
+	// DieWithParent: the members die with the process that starts them
+	// (a rehearsal's shadow), instead of outliving it.
+	DieWithParent bool `json:"dieWithParent,omitempty"`
 }
 
 // Member returns the member called name.

@@ -110,9 +110,22 @@ func Prune(ctx context.Context, st Store, p Policy, dryRun bool) ([]Decision, er
 		if d.Keep {
 			continue
 		}
-		if err := st.Delete(ctx, d.Name); err != nil {
+		var err error
+		if a, ok := st.(incompleteAborter); ok && d.Incomplete != "" {
+			err = a.AbortIncomplete(ctx, d.Name)
+		} else {
+			err = st.Delete(ctx, d.Name)
+		}
+		if err != nil {
 			return ds, err
 		}
 	}
 	return ds, nil
+}
+
+// incompleteAborter is a store whose unfinished saves share the name of
+// the snapshot they write (S3 multipart uploads): aborting one must not
+// touch a finished snapshot of that name.
+type incompleteAborter interface {
+	AbortIncomplete(ctx context.Context, name string) error
 }

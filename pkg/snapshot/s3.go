@@ -69,6 +69,9 @@ func OpenS3(ctx context.Context, location string, o S3Options) (*S3, error) {
 		return nil, fmt.Errorf("%s: an S3 location is s3://BUCKET/PREFIX/", location)
 	}
 	prefix := strings.TrimPrefix(u.Path, "/")
+	if err := checkKey(location, prefix); err != nil {
+		return nil, err
+	}
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
@@ -109,6 +112,19 @@ func OpenS3(ctx context.Context, location string, o S3Options) (*S3, error) {
 	return st, nil
 }
 
+// checkKey refuses a key with an empty, "." or ".." segment before any
+// request: servers answer them with errors that point elsewhere (a 400
+// read as a region mismatch), or list something else.
+func checkKey(location, key string) error {
+	segs := strings.Split(strings.TrimSuffix(key, "/"), "/")
+	for _, seg := range segs {
+		if key != "" && (seg == "" || seg == "." || seg == "..") {
+			return fmt.Errorf("%s: the key has an empty, \".\" or \"..\" segment; give a plain path: s3://BUCKET/PREFIX/NAME", location)
+		}
+	}
+	return nil
+}
+
 // explain names the bucket and the endpoint in an S3 error, and what to do.
 func (s *S3) explain(err error) error {
 	var ae smithy.APIError
@@ -117,10 +133,19 @@ func (s *S3) explain(err error) error {
 		code = ae.ErrorCode()
 	}
 	where := fmt.Sprintf("bucket %s at %s", s.Bucket, s.endpoint)
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "failed to refresh cached credentials") || strings.Contains(msg, "no EC2 IMDS role found") || strings.Contains(msg, "get identity: get credentials"):
+		return fmt.Errorf("no AWS credentials for %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with a profile in ~/.aws/credentials (on EC2, an instance role)", where)
+	case strings.Contains(msg, "checksum did not match") || strings.Contains(msg, "ChecksumMismatch") || code == "BadDigest" || code == "XAmzContentChecksumMismatch":
+		return fmt.Errorf("%s: the object's checksum does not match what the server sent: the object is corrupted in the bucket (or on the way): fetch it again, or use another snapshot (%s)", where, code)
+	}
 	switch code {
+	case "InvalidAccessKeyId", "XAdminUserNotFound", "UserNotFound", "InvalidToken", "ExpiredToken":
+		return fmt.Errorf("%s does not know the access key (%s): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE", where, code)
 	case "NotFound", "NoSuchBucket":
 		return fmt.Errorf("%s does not exist: create it, or check the name and --s3-endpoint", where)
-	case "Forbidden", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch":
+	case "Forbidden", "AccessDenied", "SignatureDoesNotMatch":
 		return fmt.Errorf("%s refused the credentials (%s): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE", where, code)
 	case "AuthorizationHeaderMalformed", "PermanentRedirect", "BadRequest", "IllegalLocationConstraintException":
 		msg := code
@@ -200,6 +225,7 @@ func (s *S3) upload(ctx context.Context, name string, r io.Reader, sum string, v
 	} else if ok {
 		return fsutil.ErrExists
 	}
+	defer s.holdLease(ctx, name)()
 	tm := transfermanager.New(s.client, func(o *transfermanager.Options) {
 		o.PartSizeBytes, o.Concurrency = s3PartSize, s3Concurrency
 	})
@@ -267,7 +293,10 @@ func (s *S3) Fetch(ctx context.Context, name string) (string, func(), error) {
 	if _, err := io.Copy(io.MultiWriter(tmp, h, th), out.Body); err != nil {
 		tmp.Close()
 		done()
-		return "", nil, fmt.Errorf("download %s%s: %w", s, name, err)
+		if strings.Contains(err.Error(), "checksum did not match") {
+			return "", nil, fmt.Errorf("%s%s is corrupt: the server's checksum of the object does not match its bytes (%v); nothing was used: use another snapshot", s, name, err)
+		}
+		return "", nil, fmt.Errorf("download %s%s: %w", s, name, s.explain(err))
 	}
 	if err := tmp.Close(); err != nil {
 		done()
@@ -335,29 +364,38 @@ func (s *S3) List(ctx context.Context) ([]Entry, error) {
 	if err == nil {
 		for _, u := range mp.Uploads {
 			name := strings.TrimPrefix(aws.ToString(u.Key), s.Prefix)
-			out = append(out, Entry{File: s.String() + name, Name: name, Time: aws.ToTime(u.Initiated).UTC(), Incomplete: "in progress"})
+			out = append(out, Entry{File: s.String() + name, Name: name, Time: aws.ToTime(u.Initiated).UTC(), Incomplete: s.uploadState(ctx, name, aws.ToTime(u.Initiated))})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
 	return out, nil
 }
 
-// Delete removes the object and its sidecar, or aborts the unfinished
-// uploads of that name.
+// Delete removes the object and its sidecar.
 func (s *S3) Delete(ctx context.Context, name string) error {
-	mp, err := s.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(s.key(name))})
-	if err == nil {
-		for _, u := range mp.Uploads {
-			if aws.ToString(u.Key) == s.key(name) {
-				s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(s.Bucket), Key: u.Key, UploadId: u.UploadId})
-			}
-		}
-	}
 	for _, k := range []string{s.key(name), s.key(name) + ".json"} {
 		if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(k)}); err != nil && !s.notFound(err) {
 			return s.explain(err)
 		}
 	}
+	return nil
+}
+
+// AbortIncomplete aborts the unfinished multipart uploads of name and
+// removes their lease; a finished object of that name is left alone.
+func (s *S3) AbortIncomplete(ctx context.Context, name string) error {
+	mp, err := s.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(s.key(name))})
+	if err != nil {
+		return s.explain(err)
+	}
+	for _, u := range mp.Uploads {
+		if aws.ToString(u.Key) == s.key(name) {
+			if _, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(s.Bucket), Key: u.Key, UploadId: u.UploadId}); err != nil && !s.notFound(err) {
+				return s.explain(err)
+			}
+		}
+	}
+	s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.leaseKey(name))})
 	return nil
 }
 

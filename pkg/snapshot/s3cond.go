@@ -113,3 +113,59 @@ func (s *S3) lockName(ctx context.Context, name string) (func(), error) {
 	}
 	return release, nil
 }
+
+// An upload under way keeps a lease object (NAME.uploading) fresh; a
+// multipart upload whose lease is missing or stale was abandoned (the
+// server or etcdpilot died) and prune aborts it.
+const (
+	leaseEvery = 30 * time.Second
+	leaseStale = 3 * leaseEvery
+)
+
+func (s *S3) leaseKey(name string) string { return s.key(name) + ".uploading" }
+
+// holdLease writes the lease now and every leaseEvery until the returned
+// function is called, which deletes it.
+func (s *S3) holdLease(ctx context.Context, name string) func() {
+	put := func() {
+		s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.leaseKey(name)),
+			Body: bytes.NewReader([]byte(time.Now().UTC().Format(time.RFC3339) + "\n"))})
+	}
+	put()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(leaseEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				put()
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		s.client.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.leaseKey(name))})
+	}
+}
+
+// uploadState says whether a multipart upload started at initiated is
+// in progress (its lease is fresh, or it is too young to have one) or
+// abandoned.
+func (s *S3) uploadState(ctx context.Context, name string, initiated time.Time) string {
+	if time.Since(initiated) < leaseStale {
+		return "in progress"
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.leaseKey(name))})
+	if err == nil && time.Since(aws.ToTime(out.LastModified)) < leaseStale {
+		return "in progress"
+	}
+	return "abandoned"
+}

@@ -205,14 +205,26 @@ func MemberList(ctx context.Context, p *conn.Pool) (*clientv3.MemberListResponse
 		}(ep)
 	}
 	var errs []string
+	authFailed := false
 	for range eps {
 		a := <-ch
 		if a.err == nil {
 			return a.resp, nil
 		}
 		errs = append(errs, a.err.Error())
+		authFailed = authFailed || errors.Is(a.err, rpctypes.ErrUserEmpty) || strings.Contains(a.err.Error(), "authentication failed")
 	}
 	sort.Strings(errs)
+	if authFailed {
+		// Every member answered, and refused who we are: not a
+		// reachability problem.
+		for _, e := range errs {
+			if strings.Contains(e, "authentication failed for user") {
+				return nil, errors.New(e[strings.Index(e, "authentication failed"):])
+			}
+		}
+		return nil, fmt.Errorf("the cluster at %s has etcd's auth on: give a user (--user, --password, or ETCDCTL_USER and ETCDCTL_PASSWORD)", strings.Join(eps, ","))
+	}
 	return nil, fmt.Errorf("%w among %s: %s", ErrNoEndpoint, strings.Join(eps, ","), strings.Join(errs, "; "))
 }
 

@@ -41,8 +41,11 @@ func CheckDowngrade(cl *status.Cluster, target string, started bool) error {
 	if high == "" {
 		return errors.New("no member answers")
 	}
-	if started || (version.Compare(target, high) == 0 && version.Compare(low, high) == 0 && cl.Downgrade == "") {
-		return nil // resumed, or already there: the steps find it done
+	if started {
+		return nil // resumed: the steps find what is done
+	}
+	if version.Compare(target, high) == 0 && version.Compare(low, high) == 0 && cl.Downgrade == "" {
+		return fmt.Errorf("%w: every member runs %s already", ErrNothingToDo, target)
 	}
 	switch {
 	case version.Compare(target, high) >= 0:

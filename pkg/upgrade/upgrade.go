@@ -89,6 +89,10 @@ type Report struct {
 // ErrBlocked means the plan has blockers; nothing was changed.
 var ErrBlocked = errors.New("the upgrade plan has blockers")
 
+// ErrNothingToDo means the cluster is where the change would take it:
+// nothing was done, no snapshot taken, no journal written.
+var ErrNothingToDo = errors.New("nothing to do")
+
 type upgrader struct {
 	opts Options
 	env  *engine.Env
@@ -107,6 +111,9 @@ func Apply(ctx context.Context, opts Options) (*Report, error) {
 		p, err := u.plan(ctx, cl)
 		if err != nil {
 			return nil, err
+		}
+		if p.Direction == "none" && len(u.env.Journal.Entries) == 0 {
+			return nil, fmt.Errorf("%w: every member runs %s already", ErrNothingToDo, p.Target)
 		}
 		return func(ctx context.Context) error { return u.run(ctx, p) }, nil
 	})
@@ -230,11 +237,11 @@ func (u *upgrader) openJournal(cl *status.Cluster, kind string) (j *engine.Journ
 		if k := journalKind(j); k != kind {
 			return nil, false, fmt.Errorf("a %s to %s is unfinished (journal %s, %s); finish it first: %s", k, j.Target, path, j.State, finishHint(k))
 		}
-		if u.opts.Target != "" && !u.opts.Resume {
-			want, _ := u.opts.Catalog.Resolve(u.opts.Target)
-			if want != j.Target {
-				return nil, false, fmt.Errorf("a %s to %s is unfinished (journal %s, %s); %s", kind, j.Target, path, j.State, finishHint(kind))
+		if u.opts.Target != "" && !sameTarget(u.opts.Catalog, u.opts.Target, j.Target) {
+			if u.opts.Resume {
+				return nil, false, fmt.Errorf("--resume --to %s: the unfinished %s in journal %s goes to %s; nothing was changed: drop --to to resume it, or give it up (etcdpilot upgrade abandon) before going to %s", u.opts.Target, kind, path, j.Target, u.opts.Target)
 			}
+			return nil, false, fmt.Errorf("a %s to %s is unfinished (journal %s, %s); %s", kind, j.Target, path, j.State, finishHint(kind))
 		}
 		return j, true, nil
 	case err == nil:
@@ -255,6 +262,16 @@ func (u *upgrader) openJournal(cl *status.Cluster, kind string) (j *engine.Journ
 		old[m.Name] = m.ServerVersion
 	}
 	return engine.NewJournal(path, kind, cl.ClusterID, target, old), false, nil
+}
+
+// sameTarget: the target asked for is the journal's (a minor names the
+// journal's release of that minor, whatever the catalog's newest is now).
+func sameTarget(cat *catalog.Catalog, asked, journal string) bool {
+	if version.IsMinor(strings.TrimPrefix(asked, "v")) {
+		return version.Minor(journal) == strings.TrimPrefix(asked, "v")
+	}
+	want, err := cat.Resolve(asked)
+	return err == nil && want == journal
 }
 
 // journalKind is the change a journal records (journals written before

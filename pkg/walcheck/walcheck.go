@@ -36,6 +36,8 @@ type Result struct {
 	FirstV2   uint64 `json:"firstV2Index,omitempty"`
 	LastV2    uint64 `json:"lastV2Index,omitempty"`
 	LastIndex uint64 `json:"lastIndex"`
+	// Commit is the commit index of the WAL's newest HardState.
+	Commit uint64 `json:"commitIndex"`
 }
 
 // Check reads the WAL of the data directory (walDir, when the member keeps
@@ -67,11 +69,11 @@ func Check(dataDir, walDir string) (*Result, error) {
 		return nil, fmt.Errorf("open the WAL in %s: %w", walDir, err)
 	}
 	defer w.Close()
-	_, _, ents, err := w.ReadAll()
+	_, hs, ents, err := w.ReadAll()
 	if err != nil && len(ents) == 0 {
 		return nil, fmt.Errorf("read the WAL in %s: %w", walDir, err)
 	}
-	r := &Result{SnapshotIndex: start.Index, Entries: len(ents), LastIndex: start.Index}
+	r := &Result{SnapshotIndex: start.Index, Entries: len(ents), LastIndex: start.Index, Commit: hs.Commit}
 	for _, e := range ents {
 		r.LastIndex = e.Index
 		if e.Type != raftpb.EntryNormal || len(e.Data) == 0 || !IsV2(e.Data) {
