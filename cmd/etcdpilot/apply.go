@@ -54,7 +54,7 @@ func (f *applyFlags) register(cmd *cobra.Command, apply bool) {
 	if !apply {
 		return
 	}
-	fs.StringVar(&f.to, "to", "", "target: a version (3.6.16), a minor (3.6) or latest")
+	fs.StringVar(&f.to, "to", "", "target: a version (3.6.17), a minor (3.6) or latest")
 	fs.BoolVar(&f.resume, "resume", false, "continue the unfinished upgrade in the journal")
 	fs.StringVar(&f.snapshotDir, "snapshot-dir", "", "directory for the pre-upgrade snapshot (default: beside the journal)")
 	fs.BoolVar(&f.skipSnapshot, "skip-snapshot", false, "do not take a pre-upgrade snapshot (you have your own)")
@@ -314,9 +314,9 @@ fails its gates within --gate-timeout goes back to its old binary and the
 upgrade stops; if another member fails, the upgrade stops where it is.
 
 Exit status: 0 upgraded, 1 refused (blockers), 2 failed or rolled back.`,
-		Example: `  etcdpilot upgrade apply --sandbox demo --to 3.6.16
+		Example: `  etcdpilot upgrade apply --sandbox demo --to 3.6.17
   etcdpilot upgrade apply --endpoints https://10.0.0.1:2379,https://10.0.0.2:2379,https://10.0.0.3:2379 \
-    --cacert ca.crt --cert client.crt --key client.key --to 3.6.16 --runtime command \
+    --cacert ca.crt --cert client.crt --key client.key --to 3.6.17 --runtime command \
     --install-cmd 'ssh {host} sudo install-etcd {version}' \
     --stop-cmd 'ssh {host} sudo systemctl stop etcd' --start-cmd 'ssh {host} sudo systemctl start etcd'`,
 		Args: cobra.NoArgs,

@@ -161,6 +161,12 @@ func TestBadInput(t *testing.T) {
 		{[]string{"snapshot", "restore", "x.db", "--sandbox", "x", "--kubernetes", "--bump-revision", "5000"}, 2, "--bump-revision needs --mark-compacted"},
 		{[]string{"snapshot", "restore", "x.db", "--sandbox", "x", "--mark-compacted"}, 2, "--mark-compacted needs --bump-revision"},
 		{[]string{"snapshot", "restore", "x.db", "--ssh", "root@{host}", "--initial-cluster", "a=http://10.0.0.1:2380", "--data-dir", "/tmp/x"}, 2, "give --runtime static-pod or --kubeadm with it"},
+		// Issue 27: empty values never fall back to a default.
+		{[]string{"upgrade", "plan", "--from", "", "--to", "3.6"}, 2, "--from is empty"},
+		{[]string{"upgrade", "plan", "--from", "3.5.36,,3.5.36", "--to", "3.6"}, 2, "entry 2 is empty"},
+		{[]string{"sandbox", "up", "--name", ""}, 2, "sandbox name"},
+		{[]string{"defrag", "--sandbox", "x", "--if-free", "-5MiB"}, 2, "is negative"},
+		{[]string{"defrag", "--sandbox", "x", "--if-fragmented", "150%"}, 2, "outside 0% to 100%"},
 	}
 	for _, tc := range cases {
 		r := run(t, state, tc.args...)

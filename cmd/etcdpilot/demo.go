@@ -28,7 +28,7 @@ cluster's status. The sandbox stays up afterwards (etcdpilot sandbox down
 
 --from and --to take a minor ("3.5": its newest patch as the catalog knows
 it now, from the module proxy) or an exact version.`,
-		Example: "  etcdpilot demo\n  etcdpilot demo --from 3.5.35 --to 3.6.16   # pinned, as the tests are",
+		Example: "  etcdpilot demo\n  etcdpilot demo --from 3.5.36 --to 3.6.17   # pinned, as the tests are",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, errw := cmd.Context(), cmd.ErrOrStderr()

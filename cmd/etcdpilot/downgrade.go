@@ -31,7 +31,7 @@ restart. Anything else is refused with the way back (a snapshot restore).
 
 Exit status: 0 when the downgrade can run, 1 when it is refused, 2 on error.`,
 		Example: `  etcdpilot downgrade plan --sandbox default --to 3.5
-  etcdpilot downgrade plan --from 3.7.3 --to 3.6.16`,
+  etcdpilot downgrade plan --from 3.7.3 --to 3.6.17`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := makePlan(cmd.Context(), g, f, nil)
@@ -53,8 +53,8 @@ Exit status: 0 when the downgrade can run, 1 when it is refused, 2 on error.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&f.to, "to", "", "target: a version (3.5.35) or a minor (3.5: its latest patch)")
-	cmd.Flags().StringSliceVar(&f.from, "from", nil, "plan offline from these member versions (3.6.16 or 3.6.16,3.6.16,3.6.16)")
+	cmd.Flags().StringVar(&f.to, "to", "", "target: a version (3.5.36) or a minor (3.5: its latest patch)")
+	cmd.Flags().StringSliceVar(&f.from, "from", nil, "plan offline from these member versions (3.6.17 or 3.6.17,3.6.17,3.6.17)")
 	addSandboxFlag(cmd, &f.sandbox)
 	cmd.MarkFlagRequired("to")
 	return cmd

@@ -29,7 +29,7 @@ Sources:
   source   build from Go module source with the local Go toolchain (3.5 and later)
   dir      copy from --dir (for example Debian's etcd-server package: --dir /usr/bin)
   auto     release, then source`,
-		Example: `  etcdpilot etcd install 3.5.35 3.6.16
+		Example: `  etcdpilot etcd install 3.5.36 3.6.17
   etcdpilot etcd install 3.4.23 --source dir --dir /usr/bin`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

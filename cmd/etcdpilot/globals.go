@@ -157,6 +157,9 @@ func (g *globals) fromEnv(cmd *cobra.Command) error {
 	if err := checkPositive(cmd); err != nil {
 		return err
 	}
+	if err := checkLists(cmd); err != nil {
+		return err
+	}
 	if g.log, err = logging.New(cmd.ErrOrStderr(), g.logLevel, g.logFormat); err != nil {
 		return err
 	}
@@ -217,6 +220,31 @@ func checkPositive(cmd *cobra.Command) error {
 		}
 		if bad {
 			err = fmt.Errorf("--%s %s: must be above zero", fl.Name, v)
+		}
+	})
+	return err
+}
+
+// checkLists refuses a list flag given empty, or with an empty entry
+// ("--from ”" must not fall back to the live cluster, "--from
+// 3.5.36,,3.6.17" must not plan two members).
+func checkLists(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(fl *pflag.Flag) {
+		sv, ok := fl.Value.(pflag.SliceValue)
+		if err != nil || !fl.Changed || !ok {
+			return
+		}
+		vals := sv.GetSlice()
+		if len(vals) == 0 {
+			err = fmt.Errorf("--%s is empty: give a value, or leave the flag out", fl.Name)
+			return
+		}
+		for i, v := range vals {
+			if strings.TrimSpace(v) == "" {
+				err = fmt.Errorf("--%s %q: entry %d is empty", fl.Name, strings.Join(vals, ","), i+1)
+				return
+			}
 		}
 	})
 	return err

@@ -37,7 +37,7 @@ for the copies.
 Exit status: 0 the upgrade passed on the shadow, 1 it failed there (the
 report says how), 2 the rehearsal could not run.`,
 		Example: `  etcdpilot upgrade rehearse --sandbox prod-copy --to 3.7.3
-  etcdpilot upgrade rehearse --endpoints https://10.0.0.1:2379 --cacert ca.crt --cert c.crt --key c.key --to 3.6.16`,
+  etcdpilot upgrade rehearse --endpoints https://10.0.0.1:2379 --cacert ca.crt --cert c.crt --key c.key --to 3.6.17`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.to == "" {

@@ -76,7 +76,7 @@ func newRepoBumpCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bump --to VERSION [--from VERSION|LINE ...] [DIR]",
 		Short: "Move the etcd pins of one line (or those --from names) to a version, show the diff, and prove with a new scan that none is stale",
-		Long: `Rewrite the pins of the target's etcd line (--to 3.6.16 moves the 3.6 pins),
+		Long: `Rewrite the pins of the target's etcd line (--to 3.6.17 moves the 3.6 pins),
 or the pins --from selects: a version (--from 3.6.12) or a line (--from 3.5,
 which moves a one-line repository across a minor). --from is repeatable.
 Lines the repository carries that the bump leaves alone are named.
@@ -107,8 +107,8 @@ catalog's notes (CVEs and known issues fixed, required minimums).
 Exit status: 0 when every selected pin moved, 1 when some were left (listed
 with the reason), 2 when nothing could be done (nothing was written).`,
 		Example: `  etcdpilot repo bump --to 3.6.9 --dry-run ~/src/kubernetes
-  etcdpilot repo bump --from 3.6.12 --to 3.6.16 ~/src/kops
-  etcdpilot repo bump --from 3.5 --to 3.6.16 .
+  etcdpilot repo bump --from 3.6.12 --to 3.6.17 ~/src/kops
+  etcdpilot repo bump --from 3.5 --to 3.6.17 .
   etcdpilot repo bump --to 3.6.9 --digests ../k8s.io/registry.k8s.io/images/k8s-staging-etcd/images.yaml
   etcdpilot repo bump --to 3.6.9 --report md > pr-body.md`,
 		Args: cobra.MaximumNArgs(1),
@@ -148,7 +148,7 @@ with the reason), 2 when nothing could be done (nothing was written).`,
 	cmd.Flags().StringArrayVar(&digests, "digest", nil, "the digest of a new tag, for pins by digest: TAG=sha256:... or IMAGE:TAG=sha256:... (repeatable)")
 	cmd.Flags().StringVar(&digestsFile, "digests", "", "an image promoter images.yaml giving the new tags' digests")
 	cmd.Flags().StringVar(&report, "report", "", "print a report for the pull request instead of the diff: md")
-	cmd.Flags().StringVar(&o.ImageSuffix, "image-suffix", "-0", "build suffix for pins that carry one (registry.k8s.io/etcd:3.6.16-0)")
+	cmd.Flags().StringVar(&o.ImageSuffix, "image-suffix", "-0", "build suffix for pins that carry one (registry.k8s.io/etcd:3.6.17-0)")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the diff, write nothing")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "allow a downgrade, a minor skip or a version unknown to the catalog")
 	cmd.Flags().BoolVar(&o.SkipGoMod, "skip-go-mod", false, "leave go.mod's etcd modules alone")
@@ -271,8 +271,8 @@ get, go mod tidy, the go.mod diff, go build ./....
 Exit status: 0 without errors, 1 with error findings or a blocking conflict
 (or a failed build with --apply), 2 when the check could not run.`,
 		Example: `  etcdpilot deps check ~/src/kubernetes
-  etcdpilot deps check go.mod --to 3.6.16
-  etcdpilot deps check go.mod --to 3.6.16 --apply -w json`,
+  etcdpilot deps check go.mod --to 3.6.17
+  etcdpilot deps check go.mod --to 3.6.17 --apply -w json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := repo.ParsePolicy(policy)

@@ -28,7 +28,7 @@ func newSandboxUpCmd(g *globals) *cobra.Command {
 		Use:   "up",
 		Short: "Start a local sandbox cluster and show its status",
 		Example: `  etcdpilot sandbox up                                   # 3 members of etcd ` + sandbox.DefaultVersion + `
-  etcdpilot sandbox up --name mixed --version 3.5.35,3.5.35,3.6.16
+  etcdpilot sandbox up --name mixed --version 3.5.36,3.5.36,3.6.17
   etcdpilot sandbox up --name secure --tls`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -56,7 +56,7 @@ func newSandboxUpCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "default", "sandbox name")
 	cmd.Flags().IntVar(&members, "members", 3, "number of members (1 to 15)")
 	positive(cmd, "members")
-	cmd.Flags().StringSliceVar(&versions, "version", []string{sandbox.DefaultVersion}, "etcd version, or one per member (3.5.35,3.5.35,3.6.16)")
+	cmd.Flags().StringSliceVar(&versions, "version", []string{sandbox.DefaultVersion}, "etcd version, or one per member (3.5.36,3.5.36,3.6.17)")
 	cmd.Flags().BoolVar(&tls, "tls", false, "generate a CA and certificates; require client certificates")
 	cmd.Flags().StringArrayVar(&extra, "etcd-flag", nil, "extra flag for every member (repeatable), e.g. --etcd-flag=--snapshot-count=1000")
 	return cmd

@@ -17,7 +17,7 @@ func newSandboxProcCmd(g *globals) *cobra.Command {
 		Use:   "proc stop|start|kill|pause|resume MEMBER",
 		Short: "Stop, start (optionally on another version), kill -9, pause or resume one sandbox member's process",
 		Example: `  etcdpilot sandbox proc kill m2 --name default
-  etcdpilot sandbox proc start m2 --name default --version 3.6.16`,
+  etcdpilot sandbox proc start m2 --name default --version 3.6.17`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := g.openSandbox(name, cmd.ErrOrStderr())

@@ -48,8 +48,8 @@ sandbox members' own flags are used.
 
 Exit status: 0 without blockers, 1 with blockers, 2 on error.`,
 		Example: `  etcdpilot upgrade plan --sandbox default --to 3.6
-  etcdpilot upgrade plan --from 3.5.20 --to 3.6.16
-  etcdpilot upgrade plan --from 3.5.35 --to 3.7.3 --member-config /etc/kubernetes/manifests/etcd.yaml --kubernetes 1.36`,
+  etcdpilot upgrade plan --from 3.5.20 --to 3.6.17
+  etcdpilot upgrade plan --from 3.5.36 --to 3.7.3 --member-config /etc/kubernetes/manifests/etcd.yaml --kubernetes 1.36`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			node, err := f.kubeadm.apply(cmd, g, f.sandbox)
@@ -69,8 +69,8 @@ Exit status: 0 without blockers, 1 with blockers, 2 on error.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&f.to, "to", "", "target: a version (3.6.16), a minor (3.6: its latest patch) or latest")
-	cmd.Flags().StringSliceVar(&f.from, "from", nil, "plan offline from these member versions (3.5.35 or 3.5.35,3.5.35,3.6.16)")
+	cmd.Flags().StringVar(&f.to, "to", "", "target: a version (3.6.17), a minor (3.6: its latest patch) or latest")
+	cmd.Flags().StringSliceVar(&f.from, "from", nil, "plan offline from these member versions (3.5.36 or 3.5.36,3.5.36,3.6.17)")
 	cmd.Flags().StringArrayVar(&f.configs, "member-config", nil, "member configuration file (repeatable): kubeadm manifest, systemd unit, etcd config file or flag list")
 	cmd.Flags().StringVar(&f.kubernetes, "kubernetes", "", "Kubernetes version the cluster serves (1.34), for kubeadm's and kops' etcd")
 	cmd.Flags().BoolVar(&f.direct, "direct", false, "judge a single jump straight to the target instead of planning a path")

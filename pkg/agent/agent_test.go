@@ -41,7 +41,7 @@ func TestLoad(t *testing.T) {
 		"defrag:\n  schedule: \"@daily\"\n":               "give ifFree (200MiB) or ifFragmented",
 		"defrag:\n  schedule: \"@daily\"\n  ifFree: 45\n": "ifFree: size \"45\": give a number with its unit",
 		// Issue 27: a verified snapshot every second (or continuously).
-		"backups:\n  - schedule: \"@every 0s\"\n    store: /b\n":  "line 2: backup backup-1 schedule \"@every 0s\" runs every 0s: the shortest is every 1m0s",
+		"backups:\n  - schedule: \"@every 0s\"\n    store: /b\n":  "line 2: backup backup-1 schedule \"@every 0s\" runs every 1s: the shortest is every 1m0s",
 		"backups:\n  - schedule: \"@every 30s\"\n    store: /b\n": "the shortest is every 1m0s",
 		"checks:\n  schedule: \"@every 1s\"\n":                    "the shortest is every 5s",
 	} {

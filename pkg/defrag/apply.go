@@ -150,7 +150,10 @@ func ParseBytes(s string) (int64, error) {
 	for _, u := range units {
 		if n, ok := strings.CutSuffix(t, u.suffix); ok {
 			f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
-			if err == nil && f >= 0 {
+			if err == nil && f < 0 {
+				return 0, fmt.Errorf("size %q is negative: give the free space that makes a member worth defragmenting, e.g. 200MiB", s)
+			}
+			if err == nil {
 				return int64(f * u.mult), nil
 			}
 			break
@@ -163,7 +166,10 @@ func ParseBytes(s string) (int64, error) {
 func Fragmentation(s string) (float64, error) {
 	n, ok := strings.CutSuffix(strings.TrimSpace(s), "%")
 	f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
-	if !ok || err != nil || f < 0 || f > 100 {
+	if ok && err == nil && (f < 0 || f > 100) {
+		return 0, fmt.Errorf("fragmentation %q is outside 0%% to 100%%", s)
+	}
+	if !ok || err != nil {
 		return 0, fmt.Errorf("fragmentation %q: give a percentage with its sign, from 0%% to 100%%, e.g. 45%%", s)
 	}
 	return f, nil

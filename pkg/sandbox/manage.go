@@ -28,7 +28,7 @@ func (s *Sandbox) Reserve(name, v string) (*Member, error) {
 		if _, err := st.Member(name); err == nil {
 			return fmt.Errorf("sandbox %s already has a member %s", s.Name, name)
 		}
-		ports := newPortSet()
+		ports := newPortSet(s.Dir)
 		for _, m := range st.Members {
 			ports.used[m.ClientPort], ports.used[m.PeerPort] = true, true
 		}
@@ -87,6 +87,7 @@ func (s *Sandbox) Forget(ctx context.Context, name string) error {
 				}
 			}
 			st.Members = append(st.Members[:i], st.Members[i+1:]...)
+			releasePorts(s.Dir, map[int]bool{m.ClientPort: true, m.PeerPort: true})
 			return nil
 		}
 		return nil

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -217,7 +216,7 @@ func (s *Sandbox) waitListening(ctx context.Context, m *Member, p proc) error {
 	addr := fmt.Sprintf("127.0.0.1:%d", m.ClientPort)
 	for {
 		if !p.alive() {
-			return fmt.Errorf("member %s (etcd %s) exited during start; last log lines of %s:\n%s", m.Name, version.Plain(m.Version), m.LogFile, LogTail(m.LogFile, 15))
+			return startFailure(m)
 		}
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
@@ -341,21 +340,9 @@ func (s *Sandbox) member(name string) (*Member, error) {
 
 // LogTail returns the last n lines written since the member's last start.
 func LogTail(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
+	lines, err := logLines(path)
+	if err != nil && lines == nil {
 		return "(no log: " + err.Error() + ")"
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, startMarker) {
-			lines = lines[:0]
-			continue
-		}
-		lines = append(lines, line)
 	}
 	// A Go panic ends with its goroutines' stacks: show the panic and the
 	// first frames instead of the last frames.

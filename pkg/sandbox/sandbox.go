@@ -99,9 +99,8 @@ func (s *Sandbox) log() *slog.Logger { return logging.OrDiscard(s.Log) }
 
 // Create makes and starts a new sandbox and waits until it is healthy.
 func Create(ctx context.Context, root string, bins *binaries.Manager, opts Options, log *slog.Logger) (*Sandbox, error) {
-	if opts.Name == "" {
-		opts.Name = "default"
-	}
+	// An empty name is refused like any bad one (it never becomes
+	// "default" behind the user's back).
 	if err := ValidName("sandbox", opts.Name); err != nil {
 		return nil, err
 	}
@@ -147,6 +146,7 @@ func Create(ctx context.Context, root string, bins *binaries.Manager, opts Optio
 		s.log().Info("a port was taken by another process; retrying with new ports")
 	}
 	os.RemoveAll(dir)
+	releasePorts(dir, nil)
 	return nil, lastErr
 }
 
@@ -156,8 +156,9 @@ func (s *Sandbox) bootstrap(ctx context.Context, opts Options, versions []string
 	for _, e := range entries {
 		os.RemoveAll(filepath.Join(s.Dir, e.Name()))
 	}
+	releasePorts(s.Dir, nil)
 	st := &State{Name: opts.Name, CreatedAt: time.Now().UTC(), Token: "etcdpilot-" + opts.Name + "-" + randHex(4), DieWithParent: opts.DieWithParent}
-	ports := newPortSet()
+	ports := newPortSet(s.Dir)
 	for i := 0; i < opts.Members; i++ {
 		name := fmt.Sprintf("m%d", i+1)
 		m, err := s.newMember(name, versions[i], ports)
@@ -306,7 +307,11 @@ func (s *Sandbox) Destroy(ctx context.Context) error {
 			return fmt.Errorf("member process %d of sandbox %s survived SIGKILL; %s was not removed", p.PID, s.Name, s.Dir)
 		}
 	}
-	return os.RemoveAll(s.Dir)
+	if err := os.RemoveAll(s.Dir); err != nil {
+		return err
+	}
+	releasePorts(s.Dir, nil)
+	return nil
 }
 
 // processes returns the sandbox's member processes: those in the state

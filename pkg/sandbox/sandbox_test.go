@@ -3,6 +3,9 @@ package sandbox_test
 import (
 	"context"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +165,29 @@ func TestTLSSandboxRequiresClientCert(t *testing.T) {
 	defer cancel()
 	if _, err := cli.Get(ctx, "x"); err == nil {
 		t.Fatal("a client without certificate was served")
+	}
+}
+
+// TestCreateOnAFullDisk (issue 27): a sandbox on a full filesystem (a
+// 1 MiB tmpfs) fails with etcd's own cause and what to do, and leaves
+// nothing behind.
+func TestCreateOnAFullDisk(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	bins := testutil.Binaries(t, testutil.V35)
+	tiny := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", tiny).CombinedOutput(); err != nil {
+		t.Skipf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", tiny).Run() })
+	ctx := testutil.Context(t, 2*time.Minute)
+	_, err := sandbox.Create(ctx, tiny, bins, sandbox.Options{Name: "full", Members: 1, Versions: []string{testutil.V35}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "free space there") {
+		t.Fatalf("sandbox on a full disk: %v", err)
+	}
+	if left, _ := os.ReadDir(filepath.Join(tiny, "sandboxes")); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }

@@ -7,8 +7,10 @@
 package walcheck
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +52,12 @@ func Check(dataDir, walDir string) (*Result, error) {
 	snapDir := filepath.Join(dataDir, "member", "snap")
 	if _, err := os.Stat(walDir); err != nil {
 		return nil, fmt.Errorf("%s is not an etcd data directory (no member/wal): %w", dataDir, err)
+	}
+	if err := checkSegments(walDir); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(snapDir); err != nil {
+		return nil, fmt.Errorf("%s has a WAL but no member/snap directory: not a complete etcd data directory (%v)", dataDir, err)
 	}
 	lg := zap.NewNop()
 	walSnaps, err := wal.ValidSnapshotEntries(lg, walDir)
@@ -106,6 +114,59 @@ func V2Path(data []byte) string {
 		return ""
 	}
 	return v2.Path
+}
+
+// checkSegments reads the first record of every WAL segment: each starts
+// with a CRC record (etcd's wal encoder), so a file that does not is not
+// a WAL segment (random bytes, another file), which etcd's reader would
+// report as a missing snapshot.
+func checkSegments(walDir string) error {
+	names, err := filepath.Glob(filepath.Join(walDir, "*.wal"))
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%s holds no WAL segment (*.wal)", walDir)
+	}
+	for _, n := range names {
+		if err := firstRecord(n); err != nil {
+			return fmt.Errorf("%s is not an etcd WAL segment: %v; etcd cannot replay it either: restore the member (etcdpilot member replace, or a snapshot)", n, err)
+		}
+	}
+	return nil
+}
+
+// crcType is the type of the record that opens every WAL segment.
+const crcType = 4
+
+func firstRecord(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var lenField [8]byte
+	if _, err := io.ReadFull(f, lenField[:]); err != nil {
+		return fmt.Errorf("too short: %v", err)
+	}
+	l := binary.LittleEndian.Uint64(lenField[:])
+	recLen := int64(l & ^(uint64(0xff) << 56))
+	if recLen <= 0 || recLen > 1<<20 {
+		return fmt.Errorf("its first record claims %d bytes", recLen)
+	}
+	// The length counts the record alone; its padding follows it.
+	buf := make([]byte, recLen)
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return fmt.Errorf("its first record is cut: %v", err)
+	}
+	var rec walpb.Record
+	if err := rec.Unmarshal(buf); err != nil {
+		return fmt.Errorf("its first record does not decode: %v", err)
+	}
+	if rec.Type != crcType {
+		return fmt.Errorf("its first record is of type %d, not the CRC record a segment starts with", rec.Type)
+	}
+	return nil
 }
 
 // IsV2 says whether an entry's data is a v2 request: it does not parse as
