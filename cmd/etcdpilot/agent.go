@@ -4,10 +4,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpilot/etcdpilot/pkg/agent"
+	"github.com/etcdpilot/etcdpilot/pkg/target"
 )
 
 func newAgentCmd(g *globals) *cobra.Command {
-	var file, sb string
+	var file string
+	var tf target.Flags
 	cmd := &cobra.Command{
 		Use:   "agent --config FILE",
 		Short: "Run scheduled backups and status checks for one cluster, with Prometheus metrics",
@@ -44,11 +46,12 @@ The file (YAML; an unknown key or a bad schedule is refused with its line):
 			if err != nil {
 				return err
 			}
-			s, err := g.session(sb)
+			t, err := g.open(cmd, tf, target.Connect)
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer t.Close()
+			s := t.Session
 			cat, err := g.catalog()
 			if err != nil {
 				return err
@@ -59,6 +62,6 @@ The file (YAML; an unknown key or a bad schedule is refused with its line):
 	}
 	cmd.Flags().StringVar(&file, "config", "", "agent configuration file (YAML)")
 	cmd.MarkFlagRequired("config")
-	addSandboxFlag(cmd, &sb)
+	tf.Register(cmd.Flags(), target.Naming)
 	return cmd
 }

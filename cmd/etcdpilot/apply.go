@@ -4,51 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/url"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
-	"github.com/etcdpilot/etcdpilot/pkg/hostexec"
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
-	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
-	"github.com/etcdpilot/etcdpilot/pkg/staticpod"
-	"github.com/etcdpilot/etcdpilot/pkg/status"
+	"github.com/etcdpilot/etcdpilot/pkg/target"
 	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
 )
 
 // applyFlags are the flags of upgrade apply, rollback and status.
 type applyFlags struct {
-	to, sandbox, journal, snapshotDir, kubernetes string
-	runtime, stopCmd, startCmd, installCmd        string
-	manifest, image, podLogs                      string
-	ssh                                           string
-	sshPort                                       int
-	sshOptions                                    []string
-	configs                                       []string
-	resume, skipSnapshot, probe, noWALFix         bool
-	gateTimeout                                   time.Duration
-	maxLag                                        uint64
-	kubeadm                                       kubeadmFlags
+	t                                     target.Flags
+	to, snapshotDir, kubernetes           string
+	configs                               []string
+	resume, skipSnapshot, probe, noWALFix bool
+	gateTimeout                           time.Duration
+	maxLag                                uint64
 }
 
 func (f *applyFlags) register(cmd *cobra.Command, apply bool) {
 	fs := cmd.Flags()
-	addSandboxFlag(cmd, &f.sandbox)
-	fs.StringVar(&f.journal, "journal", "", "upgrade journal (default: in the sandbox, or <state-dir>/upgrades/<cluster-id>.json)")
-	fs.StringVar(&f.runtime, "runtime", "", "how members are stopped and started: sandbox (with --sandbox), command, or static-pod (kubeadm)")
-	fs.StringVar(&f.image, "image", "", "static-pod runtime: image repository for the new version (default: the manifest's, e.g. registry.k8s.io/etcd)")
-	fs.StringVar(&f.stopCmd, "stop-cmd", "", "command runtime: stop a member, e.g. 'sudo systemctl stop etcd'")
-	fs.StringVar(&f.startCmd, "start-cmd", "", "command runtime: start a member, e.g. 'sudo systemctl start etcd'")
-	fs.StringVar(&f.installCmd, "install-cmd", "", "command runtime: put etcd {version} in place on {host}, keeping the old binary")
-	f.registerHosts(cmd, "command and static-pod runtimes")
+	f.t.Register(fs, target.Naming|target.Runtimes|target.Journal)
 	fs.DurationVar(&f.gateTimeout, "gate-timeout", 60*time.Second, "how long a restarted member may take to pass its gates before it is rolled back")
 	positive(cmd, "gate-timeout")
 	if !apply {
@@ -66,7 +47,7 @@ func (f *applyFlags) register(cmd *cobra.Command, apply bool) {
 }
 
 // options turns the flags into upgrade options: session, runtime and
-// journal for a sandbox or for real hosts. The caller closes the session.
+// journal of the target. The caller closes the session.
 func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, error) {
 	ctx := cmd.Context()
 	cat, err := g.catalog()
@@ -76,61 +57,25 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 	o := upgrade.Options{
 		Target: f.to, Catalog: cat, Resume: f.resume, SkipSnapshot: f.skipSnapshot,
 		Kubernetes: f.kubernetes, GateTimeout: f.gateTimeout, MaxLag: f.maxLag, Log: g.log,
-		JournalPath: f.journal, Probe: f.probe, NoWALFix: f.noWALFix,
+		Probe: f.probe, NoWALFix: f.noWALFix,
 	}
-	for _, file := range f.configs {
-		c, err := memberconfig.Load(file)
-		if err != nil {
-			return o, err
-		}
-		o.Configs = append(o.Configs, c)
-	}
-	if _, err := f.applyKubeadm(cmd, g, f.sandbox); err != nil {
+	if o.Configs, err = loadConfigs(f.configs); err != nil {
 		return o, err
 	}
-	switch {
-	case f.sandbox != "" && (f.runtime == "" || f.runtime == "sandbox"):
-	case f.runtime == "command", f.runtime == "static-pod":
-	case f.runtime == "":
-		return o, fmt.Errorf("say how to stop and start the members: --sandbox NAME for a local sandbox, --runtime static-pod for kubeadm's static pods, or --runtime command --stop-cmd ... --start-cmd ... --install-cmd ... for real hosts")
-	default:
-		return o, fmt.Errorf("unknown --runtime %q: use sandbox (with --sandbox), static-pod or command", f.runtime)
-	}
-	if o.Session, err = g.session(f.sandbox); err != nil {
+	t, err := g.open(cmd, f.t, target.Restart)
+	if err != nil {
 		return o, err
 	}
-	if f.sandbox != "" && f.runtime != "command" {
-		sb, err := g.openSandbox(f.sandbox, cmd.ErrOrStderr())
-		if err != nil {
+	o.Session, o.Runtime = t.Session, t.Runtime
+	if o.JournalPath, err = t.Journal(ctx); err != nil {
+		return o, err
+	}
+	if t.Sandbox != nil && !cmd.Flags().Changed("probe") {
+		o.Probe = true
+	}
+	if o.Configs == nil {
+		if o.Configs, err = t.Configs(ctx); err != nil {
 			return o, err
-		}
-		o.Runtime = sb
-		if o.JournalPath == "" {
-			o.JournalPath = filepath.Join(sb.Dir, "upgrade-journal.json")
-		}
-		if !cmd.Flags().Changed("probe") {
-			o.Probe = true
-		}
-		if o.Configs == nil {
-			if o.Configs, err = sandboxConfigs(ctx, g, f.sandbox); err != nil {
-				return o, err
-			}
-		}
-	} else {
-		ml, err := status.MemberList(ctx, o.Session.Pool())
-		if err != nil {
-			return o, err
-		}
-		if o.Runtime, err = f.hostRuntime(g, ml); err != nil {
-			return o, err
-		}
-		if sp, ok := o.Runtime.(*staticpod.Runtime); ok && o.Configs == nil {
-			if o.Configs, err = runtimeConfigs(ctx, sp, "static pod of member "); err != nil {
-				return o, err
-			}
-		}
-		if o.JournalPath == "" {
-			o.JournalPath = journalFor(g, ml)
 		}
 	}
 	dest := f.snapshotDir
@@ -141,111 +86,15 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 	return o, nil
 }
 
-// hostRuntime is the runtime for real hosts (the members of ml, each on
-// the host of its peer URL): command hooks or static pods, reached here
-// or, with --ssh, on each member's host.
-func (f *applyFlags) hostRuntime(g *globals, ml *clientv3.MemberListResponse) (runtime.Runtime, error) {
-	hosts, err := hosts(ml)
-	if err != nil {
-		return nil, err
-	}
-	// Names and hosts go into hooks, manifest paths and ssh targets:
-	// anything but plain names is refused before anything runs.
-	for name, host := range hosts {
-		if err := runtime.CheckName(name); err != nil {
-			return nil, err
-		}
-		if err := runtime.CheckHost(host); err != nil {
-			return nil, fmt.Errorf("member %s: %w", name, err)
-		}
-	}
-	var exec func(member, host string) hostexec.Executor
-	if f.ssh != "" {
-		if err := runtime.CheckPlaceholders("--ssh", f.ssh, "{host}", "{name}"); err != nil {
-			return nil, err
-		}
-		exec = func(member, host string) hostexec.Executor {
-			target := strings.NewReplacer("{host}", host, "{name}", member).Replace(f.ssh)
-			return hostexec.SSH{Target: target, Port: f.sshPort, Options: sshArgs(f.sshOptions)}
-		}
-	}
-	if f.runtime == "static-pod" {
-		if err := runtime.CheckPlaceholders("--manifest", f.manifest, "{host}", "{name}"); err != nil {
-			return nil, err
-		}
-		if exec == nil && len(hosts) > 1 && !strings.Contains(f.manifest, "{name}") && !strings.Contains(f.manifest, "{host}") {
-			return nil, fmt.Errorf("--runtime static-pod edits %s on this machine, but the cluster has %d members: reach their hosts with --ssh root@{host}, or name each member's manifest with {name} in --manifest", f.manifest, len(hosts))
-		}
-		rt := &staticpod.Runtime{Manifests: map[string]string{}, Image: f.image, PodLogs: f.podLogs, Log: g.log}
-		for name, host := range hosts {
-			rt.Manifests[name] = strings.NewReplacer("{host}", host, "{name}", name).Replace(f.manifest)
-		}
-		if exec != nil {
-			rt.Exec = func(member string) hostexec.Executor { return exec(member, hosts[member]) }
-		}
-		return rt, nil
-	}
-	rt := &runtime.Command{StopCmd: f.stopCmd, StartCmd: f.startCmd, InstallCmd: f.installCmd, Log: g.log, Hosts: hosts, Exec: exec}
-	if err := rt.Validate(); err != nil {
-		return nil, err
-	}
-	return rt, nil
-}
-
-// registerHosts adds the flags that reach members' hosts: the static-pod
-// runtime's --manifest and --pod-logs, --ssh, --ssh-port and --ssh-option
-// (sshWho says which runtimes use them) and --kubeadm.
-func (f *applyFlags) registerHosts(cmd *cobra.Command, sshWho string) {
-	fs := cmd.Flags()
-	fs.StringVar(&f.manifest, "manifest", staticpod.DefaultManifest, "static-pod runtime: each member's manifest on its host ({name} and {host} are replaced)")
-	fs.StringVar(&f.podLogs, "pod-logs", "/var/log/pods", "static-pod runtime: the kubelet's pod log directory, for the logs of a member that does not come up")
-	fs.StringVar(&f.ssh, "ssh", "", sshWho+": reach each member's host over SSH, e.g. root@{host} (default: here)")
-	fs.IntVar(&f.sshPort, "ssh-port", 0, "SSH port (default: ssh's)")
-	fs.StringArrayVar(&f.sshOptions, "ssh-option", nil, "extra ssh argument, e.g. -i=KEY or -oProxyJump=bastion (repeatable)")
-	addKubeadmFlags(cmd, &f.kubeadm, &f.manifest)
-}
-
-// applyKubeadm fills the connection settings from this node's manifest
-// with --kubeadm (kubeadmFlags.apply), whose runtime is the static-pod
-// one unless --runtime says otherwise.
-func (f *applyFlags) applyKubeadm(cmd *cobra.Command, g *globals, sandbox string) (*kubeadmNode, error) {
-	node, err := f.kubeadm.apply(cmd, g, sandbox)
-	if node != nil && f.runtime == "" {
-		f.runtime = "static-pod"
-	}
-	return node, err
-}
-
-// sshArgs turns --ssh-option values ("-i=KEY", "-oX=y") into arguments.
-func sshArgs(opts []string) []string {
-	var out []string
-	for _, o := range opts {
-		if k, v, ok := strings.Cut(o, "="); ok && len(k) == 2 && k[0] == '-' {
-			out = append(out, k, v)
-			continue
-		}
-		out = append(out, o)
-	}
-	return out
-}
-
-// journalFor is a real cluster's journal: <state-dir>/upgrades/<cluster-id>.json.
-func journalFor(g *globals, ml *clientv3.MemberListResponse) string {
-	return filepath.Join(g.root(), "upgrades", fmt.Sprintf("%x.json", ml.Header.ClusterId))
-}
-
-// hosts maps member names to the hosts of their peer URLs, for {host}.
-func hosts(ml *clientv3.MemberListResponse) (map[string]string, error) {
-	out := map[string]string{}
-	for _, m := range ml.Members {
-		if len(m.PeerURLs) == 0 {
-			continue
-		}
-		u, err := url.Parse(m.PeerURLs[0])
+// loadConfigs reads --member-config files.
+func loadConfigs(files []string) ([]*memberconfig.Config, error) {
+	var out []*memberconfig.Config
+	for _, file := range files {
+		c, err := memberconfig.Load(file)
 		if err != nil {
-			return nil, fmt.Errorf("member %s peer URL %q: %w", m.Name, m.PeerURLs[0], err)
+			return nil, err
 		}
-		out[m.Name] = u.Hostname()
+		out = append(out, c)
 	}
 	return out, nil
 }
@@ -343,13 +192,16 @@ only etcd's downgrade API (3.6+) or a snapshot restore goes back.`,
 }
 
 func newUpgradeStatusCmd(g *globals) *cobra.Command {
-	var f applyFlags
+	var t target.Flags
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the upgrade journal: every step, its outcome and time",
-		Args:  cobra.NoArgs,
+		Example: `  etcdpilot upgrade status --sandbox default
+  etcdpilot upgrade status --kubeadm
+  etcdpilot upgrade status --journal /var/lib/etcdpilot/upgrades/8e9e05c52164694d.json -w json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := journalPath(g, f.sandbox, f.journal)
+			path, err := target.JournalOnly(cmd.Context(), t, g.targetEnv(cmd))
 			if err != nil {
 				return err
 			}
@@ -360,13 +212,13 @@ func newUpgradeStatusCmd(g *globals) *cobra.Command {
 			return g.print(cmd, j)
 		},
 	}
-	addSandboxFlag(cmd, &f.sandbox)
-	cmd.Flags().StringVar(&f.journal, "journal", "", "upgrade journal file")
+	t.Register(cmd.Flags(), target.Naming|target.Journal)
 	return cmd
 }
 
 func newUpgradeAbandonCmd(g *globals) *cobra.Command {
-	var sb, journal, reason string
+	var t target.Flags
+	var reason string
 	cmd := &cobra.Command{
 		Use:   "abandon --reason TEXT",
 		Short: "Give up an unfinished upgrade (its journal is kept, marked abandoned, with the reason) so that a new one may start",
@@ -374,9 +226,10 @@ func newUpgradeAbandonCmd(g *globals) *cobra.Command {
 Nothing in the cluster changes: look at it first (etcdpilot status) and
 bring members back by hand where the journal shows a step that did not end.
 A journal that cannot be read is moved aside (FILE.corrupt-TIME).`,
-		Args: cobra.NoArgs,
+		Example: `  etcdpilot upgrade abandon --sandbox default --reason 'members put back by hand'`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := journalPath(g, sb, journal)
+			path, err := target.JournalOnly(cmd.Context(), t, g.targetEnv(cmd))
 			if err != nil {
 				return err
 			}
@@ -391,23 +244,7 @@ A journal that cannot be read is moved aside (FILE.corrupt-TIME).`,
 			return g.print(cmd, j)
 		},
 	}
-	addSandboxFlag(cmd, &sb)
-	cmd.Flags().StringVar(&journal, "journal", "", "upgrade journal file")
+	t.Register(cmd.Flags(), target.Naming|target.Journal)
 	cmd.Flags().StringVar(&reason, "reason", "", "why the upgrade is given up (recorded in the journal)")
 	return cmd
-}
-
-// journalPath is the journal of --journal, or of the sandbox.
-func journalPath(g *globals, sb, journal string) (string, error) {
-	if journal != "" {
-		return journal, nil
-	}
-	if sb == "" {
-		return "", fmt.Errorf("say which journal: --sandbox NAME or --journal FILE")
-	}
-	s, err := g.openSandbox(sb, io.Discard)
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(s.Dir, "upgrade-journal.json"), nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
+	"github.com/spf13/cobra"
 )
 
 // etcdpilotBin is the command under test, built once by TestMain.
@@ -394,5 +395,53 @@ func TestUnknownSubcommand(t *testing.T) {
 	}
 	if r := run(t, state, "snapshot"); r.code != 0 || !strings.Contains(r.stdout, "Available Commands") {
 		t.Errorf("a group alone prints its help: %d %s", r.code, r.stderr)
+	}
+}
+
+// TestOneTargetRegistration (issue 28): every command that addresses a
+// cluster takes the same target flags, --kubeadm included, and names a
+// cluster the same way: each one, given a manifest that is not there,
+// says so before anything else.
+func TestOneTargetRegistration(t *testing.T) {
+	t.Parallel()
+	var cluster []string
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Flags().Lookup("sandbox") != nil && c.Name() != "bench" && !strings.HasPrefix(c.CommandPath(), "etcdpilot bench") {
+			cluster = append(cluster, c.CommandPath())
+			for _, f := range []string{"kubeadm", "manifest"} {
+				if c.Flags().Lookup(f) == nil {
+					t.Errorf("%s has --sandbox but no --%s", c.CommandPath(), f)
+				}
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRoot())
+	if len(cluster) < 20 {
+		t.Fatalf("only %d commands address a cluster: %v", len(cluster), cluster)
+	}
+	state := t.TempDir()
+	conf := filepath.Join(state, "agent.yaml")
+	os.WriteFile(conf, []byte("checks:\n  schedule: \"@every 30s\"\n"), 0o600)
+	db := filepath.Join(state, "x.db")
+	os.WriteFile(db, nil, 0o600)
+	extra := map[string][]string{
+		"etcdpilot agent": {"--config", conf}, "etcdpilot snapshot restore": {db},
+		"etcdpilot member add": {"m9"}, "etcdpilot member promote": {"m9"}, "etcdpilot member remove": {"m9"},
+		"etcdpilot member replace": {"m9"}, "etcdpilot member move": {"m9", "--to", "m8"},
+		"etcdpilot upgrade plan": {"--to", "3.6"}, "etcdpilot upgrade apply": {"--to", "3.6"}, "etcdpilot upgrade rehearse": {"--to", "3.6"},
+		"etcdpilot downgrade plan": {"--to", "3.5"}, "etcdpilot downgrade apply": {"--to", "3.5"},
+		"etcdpilot upgrade abandon": {"--reason", "test"},
+	}
+	for _, path := range cluster {
+		args := append(strings.Fields(strings.TrimPrefix(path, "etcdpilot ")), "--kubeadm", "--manifest", "/nonexistent/etcd.yaml")
+		args = append(args, extra[path]...)
+		r := run(t, state, args...)
+		if r.code == 0 || !strings.Contains(r.stderr, "no etcd manifest at /nonexistent/etcd.yaml") {
+			t.Errorf("%v: exit %d, %s", args, r.code, r.stderr)
+		}
 	}
 }

@@ -2,29 +2,28 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpilot/etcdpilot/pkg/defrag"
-	"github.com/etcdpilot/etcdpilot/pkg/status"
+	"github.com/etcdpilot/etcdpilot/pkg/target"
 )
 
 // defragFlags are defrag's and space recover's.
 type defragFlags struct {
-	sandbox, journal, leader string
-	ifFree, ifFragmented     string
-	compact, force, resume   bool
-	dryRun                   bool
-	keep                     int64
-	gateTimeout, timeout     time.Duration
+	t                      target.Flags
+	leader                 string
+	ifFree, ifFragmented   string
+	compact, force, resume bool
+	dryRun                 bool
+	keep                   int64
+	gateTimeout, timeout   time.Duration
 }
 
 func (f *defragFlags) register(cmd *cobra.Command, space bool) {
 	fs := cmd.Flags()
-	addSandboxFlag(cmd, &f.sandbox)
-	fs.StringVar(&f.journal, "journal", "", "journal (default: in the sandbox, or <state-dir>/upgrades/<cluster-id>.json)")
+	f.t.Register(fs, target.Naming|target.Runtimes|target.Journal)
 	fs.BoolVar(&f.resume, "resume", false, "continue the unfinished run in the journal")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing")
 	fs.StringVar(&f.leader, "leader", defrag.LeaderHandOff, "the leader, defragmented last: hand-off (move leadership away first) or in-place")
@@ -42,7 +41,7 @@ func (f *defragFlags) register(cmd *cobra.Command, space bool) {
 }
 
 func (f *defragFlags) options(cmd *cobra.Command, g *globals, space bool) (defrag.ApplyOptions, error) {
-	o := defrag.ApplyOptions{JournalPath: f.journal, Resume: f.resume, GateTimeout: f.gateTimeout, Timeout: f.timeout, Log: g.log}
+	o := defrag.ApplyOptions{Resume: f.resume, GateTimeout: f.gateTimeout, Timeout: f.timeout, Log: g.log}
 	o.Compact, o.Keep, o.Leader, o.Force, o.Space = f.compact, f.keep, f.leader, f.force, space
 	if o.Leader != defrag.LeaderHandOff && o.Leader != defrag.LeaderInPlace {
 		return o, fmt.Errorf("--leader %q: use hand-off or in-place", o.Leader)
@@ -64,25 +63,13 @@ func (f *defragFlags) options(cmd *cobra.Command, g *globals, space bool) (defra
 	if o.Catalog, err = g.catalog(); err != nil {
 		return o, err
 	}
-	if o.Session, err = g.session(f.sandbox); err != nil {
+	t, err := g.open(cmd, f.t, target.Connect)
+	if err != nil {
 		return o, err
 	}
-	if f.sandbox != "" {
-		sb, err := g.openSandbox(f.sandbox, cmd.ErrOrStderr())
-		if err != nil {
-			return o, err
-		}
-		o.Runtime = sb
-		if o.JournalPath == "" {
-			o.JournalPath = filepath.Join(sb.Dir, "upgrade-journal.json")
-		}
-	}
-	if o.JournalPath == "" {
-		ml, err := status.MemberList(cmd.Context(), o.Session.Pool())
-		if err != nil {
-			return o, err
-		}
-		o.JournalPath = journalFor(g, ml)
+	o.Session, o.Runtime = t.Session, t.Runtime
+	if o.JournalPath, err = t.Journal(cmd.Context()); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -163,16 +150,16 @@ Exit status: 0 recovered, 2 refused or failed.`,
 
 func newAlarmCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "alarm", Short: "List and disarm etcd's alarms (NOSPACE, CORRUPT)"}
-	var sb string
+	var t target.Flags
 	var force bool
 	run := func(disarm bool) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			s, err := g.session(sb)
+			tg, err := g.open(cmd, t, target.Connect)
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			alarms, err := defrag.Alarms(cmd.Context(), s, disarm, force)
+			defer tg.Close()
+			alarms, err := defrag.Alarms(cmd.Context(), tg.Session, disarm, force)
 			if err != nil {
 				return err
 			}
@@ -185,7 +172,7 @@ func newAlarmCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  run(false),
 	}
-	addSandboxFlag(list, &sb)
+	t.Register(list.Flags(), target.Naming)
 	disarm := &cobra.Command{
 		Use:   "disarm",
 		Short: "Disarm the raised alarms (CORRUPT only with --force)",
@@ -197,7 +184,7 @@ at the next write: etcdpilot space recover compacts and defragments first.`,
 		Args: cobra.NoArgs,
 		RunE: run(true),
 	}
-	addSandboxFlag(disarm, &sb)
+	t.Register(disarm.Flags(), target.Naming)
 	disarm.Flags().BoolVar(&force, "force", false, "disarm CORRUPT alarms too")
 	cmd.AddCommand(list, disarm)
 	return cmd

@@ -11,6 +11,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
+	"github.com/etcdpilot/etcdpilot/pkg/target"
 	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
 )
 
@@ -36,7 +37,7 @@ it now, from the module proxy) or an exact version.`,
 			if err != nil {
 				return err
 			}
-			target, err := cat.Resolve(to)
+			dest, err := cat.Resolve(to)
 			if err != nil {
 				return err
 			}
@@ -45,7 +46,7 @@ it now, from the module proxy) or an exact version.`,
 			}
 			// Both versions first, so that the upgrade does not wait on a build.
 			bins := g.binaries(errw)
-			for _, v := range []string{from, target} {
+			for _, v := range []string{from, dest} {
 				if _, err := bins.Install(ctx, v, binaries.Options{}); err != nil {
 					return err
 				}
@@ -74,8 +75,8 @@ it now, from the module proxy) or an exact version.`,
 			}
 			defer sess.Close()
 			r, err := upgrade.Apply(ctx, upgrade.Options{
-				Target: target, Session: sess, Runtime: sb, Catalog: cat, Probe: true,
-				JournalPath: filepath.Join(sb.Dir, "upgrade-journal.json"), Log: g.log,
+				Target: dest, Session: sess, Runtime: sb, Catalog: cat, Probe: true,
+				JournalPath: filepath.Join(sb.Dir, target.JournalFile), Log: g.log,
 				Snapshots: snapshot.PreChange{Dest: sb.Dir, Version: Version, Log: g.log},
 			})
 			if err := printReport(cmd, g, r, err); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/plan"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
+	"github.com/etcdpilot/etcdpilot/pkg/target"
 	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
 )
 
@@ -34,7 +35,7 @@ Exit status: 0 when the downgrade can run, 1 when it is refused, 2 on error.`,
   etcdpilot downgrade plan --from 3.7.3 --to 3.6.17`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := makePlan(cmd.Context(), g, f, nil)
+			p, err := makePlan(cmd, g, f)
 			if err != nil {
 				return err
 			}
@@ -55,7 +56,7 @@ Exit status: 0 when the downgrade can run, 1 when it is refused, 2 on error.`,
 	}
 	cmd.Flags().StringVar(&f.to, "to", "", "target: a version (3.5.36) or a minor (3.5: its latest patch)")
 	cmd.Flags().StringSliceVar(&f.from, "from", nil, "plan offline from these member versions (3.6.17 or 3.6.17,3.6.17,3.6.17)")
-	addSandboxFlag(cmd, &f.sandbox)
+	f.t.Register(cmd.Flags(), target.Naming)
 	cmd.MarkFlagRequired("to")
 	return cmd
 }

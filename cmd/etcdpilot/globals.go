@@ -14,12 +14,12 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
-	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
+	"github.com/etcdpilot/etcdpilot/pkg/target"
 )
 
 // globals are the flags every command shares: etcdctl's connection flags,
@@ -178,16 +178,6 @@ func (g *globals) progress(cmd *cobra.Command) io.Writer {
 	return cmd.ErrOrStderr()
 }
 
-// session opens a session with the cluster of --sandbox or the
-// connection flags.
-func (g *globals) session(sandboxName string) (*cluster.Session, error) {
-	c, err := g.target(sandboxName)
-	if err != nil {
-		return nil, err
-	}
-	return cluster.Open(c, g.log)
-}
-
 // positiveAnnotation marks flags whose value must be above zero.
 const positiveAnnotation = "etcdpilot/positive"
 
@@ -288,34 +278,6 @@ func (g *globals) openSandbox(name string, out io.Writer) (*sandbox.Sandbox, err
 	return sb, nil
 }
 
-// target returns the connection settings: the sandbox's when --sandbox is
-// given, else the etcdctl-style flags.
-func (g *globals) target(sandboxName string) (conn.Config, error) {
-	if sandboxName == "" {
-		return g.conn, nil // checked, and its files read, when the session opens
-	}
-	if len(g.endpointsGiven) > 0 {
-		return conn.Config{}, fmt.Errorf("--sandbox %s brings its own endpoints and certificates: drop %s, or drop --sandbox", sandboxName, strings.Join(g.endpointsGiven, ", "))
-	}
-	sb, err := g.openSandbox(sandboxName, io.Discard)
-	if err != nil {
-		return conn.Config{}, err
-	}
-	st, err := sb.State()
-	if err != nil {
-		return conn.Config{}, err
-	}
-	c := st.Conn()
-	c.DialTimeout, c.CommandTimeout = g.conn.DialTimeout, g.conn.CommandTimeout
-	c.User, c.Password = g.conn.User, g.conn.Password
-	return c, nil
-}
-
-// addSandboxFlag adds --sandbox NAME to a command that talks to a cluster.
-func addSandboxFlag(cmd *cobra.Command, name *string) {
-	cmd.Flags().StringVar(name, "sandbox", "", "talk to the local sandbox NAME instead of --endpoints")
-}
-
 // printPlan prints a plan and exits 1, quietly, when the plan refuses.
 func (g *globals) printPlan(cmd *cobra.Command, p any, refusal string) error {
 	if err := g.print(cmd, p); err != nil {
@@ -325,4 +287,15 @@ func (g *globals) printPlan(cmd *cobra.Command, p any, refusal string) error {
 		return quietNo
 	}
 	return nil
+}
+
+// targetEnv is what the command line gives a target besides its flags.
+func (g *globals) targetEnv(cmd *cobra.Command) target.Env {
+	return target.Env{Conn: g.conn, Given: func(n string) bool { return cmd.Flags().Changed(n) }, ConnGiven: g.endpointsGiven,
+		Root: g.root(), Binaries: g.binaries(cmd.ErrOrStderr()), Out: cmd.ErrOrStderr(), Log: g.log}
+}
+
+// open opens the cluster the target flags name; the caller closes it.
+func (g *globals) open(cmd *cobra.Command, f target.Flags, need target.Need) (*target.Target, error) {
+	return target.Open(cmd.Context(), f, g.targetEnv(cmd), need)
 }

@@ -7,11 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/member"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/staticpod"
-	"github.com/etcdpilot/etcdpilot/pkg/status"
+	"github.com/etcdpilot/etcdpilot/pkg/target"
 )
 
 func newMemberCmd(g *globals) *cobra.Command {
@@ -25,18 +24,13 @@ func newMemberCmd(g *globals) *cobra.Command {
 
 // memberFlags are shared by the member commands.
 type memberFlags struct {
-	sandbox string
+	t       target.Flags
 	force   bool
 	timeout time.Duration
-	// host is the static-pod runtime's part of upgrade apply's flags.
-	host applyFlags
 }
 
 func (f *memberFlags) register(cmd *cobra.Command, force bool) {
-	addSandboxFlag(cmd, &f.sandbox)
-	fs := cmd.Flags()
-	fs.StringVar(&f.host.runtime, "runtime", "", "who starts and stops members: sandbox (with --sandbox) or static-pod (kubeadm: a member re-created on its node from its manifest)")
-	f.host.registerHosts(cmd, "static-pod runtime")
+	f.t.Register(cmd.Flags(), target.Naming|target.Runtimes)
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to keep retrying before giving up")
 	positive(cmd, "timeout")
 	if force {
@@ -44,42 +38,32 @@ func (f *memberFlags) register(cmd *cobra.Command, force bool) {
 	}
 }
 
-// options opens the session (the caller closes it) and, with --sandbox,
-// the sandbox that provisions new members.
+// options opens the session (the caller closes it) and the runtime that
+// provisions new members: the sandbox, or kubeadm's static pods (a member
+// re-created on its node from its manifest).
 func (f *memberFlags) options(cmd *cobra.Command, g *globals) (member.Options, runtime.Provisioner, error) {
-	if _, err := f.host.applyKubeadm(cmd, g, f.sandbox); err != nil {
-		return member.Options{}, nil, err
+	need := target.Connect
+	if f.t.Kubeadm || f.t.Runtime != "" {
+		need = target.Restart
 	}
-	s, err := g.session(f.sandbox)
+	t, err := g.open(cmd, f.t, need)
 	if err != nil {
 		return member.Options{}, nil, err
 	}
-	o := member.Options{Session: s, Force: f.force, Timeout: f.timeout}
+	o := member.Options{Session: t.Session, Force: f.force, Timeout: f.timeout}
 	if cat, err := g.catalog(); err == nil {
 		o.Catalog = cat
 	}
-	switch f.host.runtime {
-	case "", "sandbox":
-	case "static-pod":
-		p, err := f.staticPods(cmd, g, s)
-		if err != nil {
-			s.Close()
-			return o, nil, err
-		}
-		return o, p, nil
-	default:
-		s.Close()
-		return o, nil, fmt.Errorf("unknown --runtime %q: sandbox (with --sandbox) or static-pod", f.host.runtime)
-	}
-	if f.sandbox == "" {
+	switch rt := t.Runtime.(type) {
+	case nil:
 		return o, nil, nil
+	case *staticpod.Runtime:
+		return o, staticpod.Nodes{Runtime: rt}, nil
+	case runtime.Provisioner:
+		return o, rt, nil
 	}
-	sb, err := g.openSandbox(f.sandbox, cmd.ErrOrStderr())
-	if err != nil {
-		s.Close()
-		return o, nil, err
-	}
-	return o, sb, nil
+	t.Close()
+	return o, nil, fmt.Errorf("--runtime %s cannot provision members: use --sandbox NAME, or --kubeadm (static pods)", f.t.Runtime)
 }
 
 func newMemberListCmd(g *globals) *cobra.Command {
@@ -326,18 +310,4 @@ skipped. Needs --sandbox (a runtime that provisions members).`,
 	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the new member to catch up")
 	positive(cmd, "wait")
 	return cmd
-}
-
-// staticPods is the static-pod runtime for the members of the live
-// cluster, named by the member list.
-func (f *memberFlags) staticPods(cmd *cobra.Command, g *globals, s *cluster.Session) (runtime.Provisioner, error) {
-	ml, err := status.MemberList(cmd.Context(), s.Pool())
-	if err != nil {
-		return nil, err
-	}
-	rt, err := f.host.hostRuntime(g, ml)
-	if err != nil {
-		return nil, err
-	}
-	return staticpod.Nodes{Runtime: rt.(*staticpod.Runtime)}, nil
 }

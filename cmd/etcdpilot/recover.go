@@ -15,6 +15,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
 	"github.com/etcdpilot/etcdpilot/pkg/recovery"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
+	"github.com/etcdpilot/etcdpilot/pkg/target"
 )
 
 func newRecoverCmd(g *globals) *cobra.Command {
@@ -35,8 +36,8 @@ type recoverFlags struct {
 	otherCluster bool
 }
 
-func (f *recoverFlags) register(cmd *cobra.Command) {
-	addSandboxFlag(cmd, &f.sandbox)
+func (f *recoverFlags) register(cmd *cobra.Command, parts target.Parts) {
+	f.t.Register(cmd.Flags(), parts)
 	cmd.Flags().StringVar(&f.snapshotFile, "snapshot", "", "recover from this snapshot: a file, or s3://bucket/prefix/NAME (fetched, checked against its SHA-256, kept under <state-dir>/snapshots)")
 	cmd.Flags().StringSliceVar(&f.snapshotDirs, "snapshot-dir", nil, "directories searched for the cluster's newest snapshot (default: the sandbox's, and <state-dir>/snapshots)")
 	cmd.Flags().BoolVar(&f.force, "force", false, "recover although the quorum holds (it costs data: member replace is the way)")
@@ -46,41 +47,37 @@ func (f *recoverFlags) register(cmd *cobra.Command) {
 // options opens the session and the runtime (a sandbox).
 func (f *recoverFlags) options(cmd *cobra.Command, g *globals) (recovery.ApplyOptions, error) {
 	var o recovery.ApplyOptions
-	s, err := g.session(f.sandbox)
-	if err != nil {
-		return o, err
-	}
 	file, err := recoverySnapshot(cmd.Context(), g, f.snapshotFile)
 	if err != nil {
 		return o, err
 	}
-	o.Session, o.Snapshot, o.Force, o.Resume, o.GateTimeout, o.Log = s, file, f.force, f.resume, f.gateTimeout, g.log
+	t, err := g.open(cmd, f.t, target.Connect)
+	if err != nil {
+		return o, err
+	}
+	o.Session, o.Runtime, o.Snapshot, o.Force, o.Resume, o.GateTimeout, o.Log = t.Session, t.Runtime, file, f.force, f.resume, f.gateTimeout, g.log
 	o.OtherCluster = f.otherCluster
 	o.SnapshotDirs = append(o.SnapshotDirs, f.snapshotDirs...)
 	if cat, err := g.catalog(); err == nil {
 		o.Catalog = cat
 	}
-	o.JournalPath, o.LockDir = f.journal, ""
 	if len(f.snapshotDirs) == 0 {
 		o.SnapshotDirs = append(o.SnapshotDirs, filepath.Join(g.root(), "snapshots"))
 	}
-	if f.sandbox != "" {
-		sb, err := g.openSandbox(f.sandbox, cmd.ErrOrStderr())
-		if err != nil {
-			return o, err
-		}
-		o.Runtime = sb
+	if t.Sandbox != nil {
+		sb := t.Sandbox
 		if len(f.snapshotDirs) == 0 {
 			o.SnapshotDirs = append(o.SnapshotDirs, sb.Dir)
-		}
-		if o.JournalPath == "" {
-			o.JournalPath = filepath.Join(sb.Dir, "upgrade-journal.json")
 		}
 		o.RestoreCluster = func(ctx context.Context, file string) error {
 			_, err := snapshot.RestoreSandbox(ctx, sb, file, snapshot.RestoreOptions{OtherCluster: f.otherCluster})
 			return err
 		}
 	}
+	// The journal: --journal, the sandbox's, or the state directory's by
+	// the cluster ID of the member list (a lost cluster may not give one:
+	// apply then asks for --journal).
+	o.JournalPath, _ = t.Journal(cmd.Context())
 	return o, nil
 }
 
@@ -115,7 +112,7 @@ Exit status: 0 when a recovery is possible (or not needed), 1 when none is,
 			return g.printPlan(cmd, p, p.Refusal)
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, target.Naming|target.Runtimes)
 	return cmd
 }
 
@@ -149,7 +146,7 @@ Exit status: 0 recovered, 2 refused or failed.`,
 				return err
 			}
 			if o.JournalPath == "" {
-				return errors.New("say where the recovery journal goes: --journal FILE (or --sandbox)")
+				return errors.New("say where the recovery journal goes: --journal FILE (no member answers with the cluster ID that names it; a sandbox keeps its own)")
 			}
 			r, err := recovery.Apply(cmd.Context(), o)
 			if r != nil {
@@ -160,8 +157,7 @@ Exit status: 0 recovered, 2 refused or failed.`,
 			return err
 		},
 	}
-	f.register(cmd)
-	cmd.Flags().StringVar(&f.journal, "journal", "", "recovery journal (default: in the sandbox)")
+	f.register(cmd, target.Naming|target.Runtimes|target.Journal)
 	cmd.Flags().BoolVar(&f.resume, "resume", false, "continue the unfinished recovery in the journal")
 	cmd.Flags().DurationVar(&f.gateTimeout, "gate-timeout", 60*time.Second, "how long each step may wait for the cluster")
 	positive(cmd, "gate-timeout")

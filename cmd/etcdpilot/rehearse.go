@@ -11,6 +11,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/rehearse"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
+	"github.com/etcdpilot/etcdpilot/pkg/target"
 )
 
 func newUpgradeRehearseCmd(g *globals) *cobra.Command {
@@ -47,14 +48,14 @@ report says how), 2 the rehearsal could not run.`,
 			if err != nil {
 				return err
 			}
-			target, err := cat.Resolve(f.to)
+			to, err := cat.Resolve(f.to)
 			if err != nil {
 				return err
 			}
 			if inside != "" {
 				// The inside half: its report goes to the outside half as
 				// JSON, whatever -w says.
-				r, err := rehearse.Inside(cmd.Context(), rehearse.InsideOptions{Root: inside, Target: target, NoWALFix: f.noWALFix,
+				r, err := rehearse.Inside(cmd.Context(), rehearse.InsideOptions{Root: inside, Target: to, NoWALFix: f.noWALFix,
 					GateTimeout: f.gateTimeout, LoopbackUp: netns, Binaries: g.binaries(cmd.ErrOrStderr()), Catalog: cat, Log: g.log,
 					User: g.conn.User, Password: g.conn.Password})
 				if r != nil {
@@ -64,11 +65,12 @@ report says how), 2 the rehearsal could not run.`,
 				}
 				return err
 			}
-			s, err := g.session(f.sandbox)
+			t, err := g.open(cmd, f.t, target.Connect)
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer t.Close()
+			s := t.Session
 			seed := snapshotFile
 			if snapshot.IsS3(seed) {
 				local, done, err := snapshot.Local(cmd.Context(), seed)
@@ -78,7 +80,7 @@ report says how), 2 the rehearsal could not run.`,
 				defer done()
 				seed = local
 			}
-			o := rehearse.Options{Target: target, Source: s, Snapshot: seed, Dir: shadowDir, Binaries: g.binaries(cmd.ErrOrStderr()),
+			o := rehearse.Options{Target: to, Source: s, Snapshot: seed, Dir: shadowDir, Binaries: g.binaries(cmd.ErrOrStderr()),
 				NoWALFix: f.noWALFix, GateTimeout: f.gateTimeout, Log: g.log, Stderr: cmd.ErrOrStderr(), Args: g.passOn(),
 				User: g.conn.User, Password: g.conn.Password}
 			if o.Self, err = os.Executable(); err != nil {
@@ -87,10 +89,8 @@ report says how), 2 the rehearsal could not run.`,
 			if o.Dir == "" {
 				o.Dir = filepath.Join(g.root(), "rehearsals")
 			}
-			if f.sandbox != "" {
-				if o.Runtime, err = g.openSandbox(f.sandbox, cmd.ErrOrStderr()); err != nil {
-					return err
-				}
+			if t.Sandbox != nil {
+				o.Runtime = t.Sandbox
 			}
 			r, err := rehearse.Run(cmd.Context(), o)
 			if err != nil {
@@ -105,7 +105,7 @@ report says how), 2 the rehearsal could not run.`,
 			return nil
 		},
 	}
-	addSandboxFlag(cmd, &f.sandbox)
+	f.t.Register(cmd.Flags(), target.Naming)
 	cmd.Flags().StringVar(&f.to, "to", "", "target: a version (3.7.3), a minor (3.7) or latest")
 	cmd.Flags().StringVar(&snapshotFile, "snapshot", "", "seed the shadow from this snapshot (a file or s3://BUCKET/PREFIX/NAME) instead")
 	cmd.Flags().StringVar(&shadowDir, "shadow-dir", "", "where the shadow is made (default <state-dir>/rehearsals)")

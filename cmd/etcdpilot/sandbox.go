@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+	"github.com/etcdpilot/etcdpilot/pkg/target"
 )
 
 func newSandboxCmd(g *globals) *cobra.Command {
@@ -40,11 +41,12 @@ func newSandboxUpCmd(g *globals) *cobra.Command {
 				return err
 			}
 			g.log.Info(fmt.Sprintf("sandbox %s is up; point etcdctl at it with: eval \"$(etcdpilot sandbox env --name %s)\"", sb.Name, sb.Name))
-			s, err := g.session(sb.Name)
+			t, err := g.open(cmd, target.Flags{Sandbox: sb.Name}, target.Connect)
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer t.Close()
+			s := t.Session
 			// Just after an election the members may briefly disagree on
 			// the leader: the status shown is the settled one.
 			if _, err := s.WaitHealthy(cmd.Context(), 30*time.Second); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
+	"github.com/etcdpilot/etcdpilot/pkg/target"
 )
 
 func newSnapshotCmd(g *globals) *cobra.Command {
@@ -23,10 +24,10 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 }
 
 func newSnapshotSaveCmd(g *globals) *cobra.Command {
-	var sb, from, compress string
+	var from, compress string
 	var recipients []string
 	var memberHash bool
-	var k kubeadmFlags
+	var tf target.Flags
 	cmd := &cobra.Command{
 		Use:   "save [DIR|FILE|s3://BUCKET/PREFIX/[NAME]]",
 		Short: "Stream a snapshot from the most caught-up healthy member into a file, with a JSON sidecar",
@@ -37,14 +38,12 @@ A JSON sidecar (FILE.json) records cluster, member, version, revision, key
 count, size, SHA-256 and HashKV.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := k.apply(cmd, g, sb); err != nil {
-				return err
-			}
-			s, err := g.session(sb)
+			t, err := g.open(cmd, tf, target.Connect)
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer t.Close()
+			s := t.Session
 			dest := "."
 			if len(args) == 1 {
 				dest = args[0]
@@ -61,8 +60,7 @@ count, size, SHA-256 and HashKV.`,
 			return g.print(cmd, &snapshot.SaveResult{Path: path, Took: time.Since(start), Sidecar: sc})
 		},
 	}
-	addSandboxFlag(cmd, &sb)
-	addKubeadmFlags(cmd, &k, nil)
+	tf.Register(cmd.Flags(), target.Naming)
 	cmd.Flags().StringVar(&from, "from", "", "member (name, ID or endpoint) to stream from; default: the most caught-up healthy member")
 	cmd.Flags().BoolVar(&memberHash, "check-member-hash", false, "also compare the file's HashKV with the member's (a full scan on the member)")
 	cmd.Flags().StringVar(&compress, "compress", "", "store the snapshot compressed: zstd (NAME.db.zst)")
@@ -99,11 +97,11 @@ cannot be read or is not a snapshot.`,
 }
 
 func newSnapshotRestoreCmd(g *globals) *cobra.Command {
-	var sb, initialCluster, peerURLs, dataDir, dataDirTemplate, token, etcdVersion string
+	var initialCluster, peerURLs, dataDir, dataDirTemplate, token, etcdVersion string
 	var names []string
 	var force, kubernetes bool
 	var opts snapshot.RestoreOptions
-	var rf applyFlags // --runtime static-pod, --manifest, --pod-logs, --kubeadm
+	var t target.Flags // --sandbox; --runtime static-pod, --manifest, --pod-logs, --ssh, --kubeadm
 	cmd := &cobra.Command{
 		Use:   "restore FILE|s3://BUCKET/PREFIX/NAME",
 		Short: "Restore a sandbox, or the data directories of all members, from a snapshot",
@@ -146,7 +144,7 @@ watches end with "compacted" and clients re-list.`,
 			if err := opts.CheckBump(); err != nil {
 				return err
 			}
-			if rf.ssh != "" && (sb != "" || rf.runtime == "" && !rf.kubeadm.on) {
+			if t.SSH != "" && (t.Sandbox != "" || t.Runtime == "" && !t.Kubeadm) {
 				return fmt.Errorf("--ssh reaches the nodes of a static-pod restore: give --runtime static-pod or --kubeadm with it")
 			}
 			file, done, err := snapshot.Local(cmd.Context(), args[0])
@@ -157,8 +155,8 @@ watches end with "compacted" and clients re-list.`,
 			if sc, err := snapshot.SidecarAt(cmd.Context(), args[0]); err == nil {
 				opts.Sidecar = sc
 			}
-			if sb != "" {
-				s, err := g.openSandbox(sb, cmd.ErrOrStderr())
+			if t.Sandbox != "" {
+				s, err := g.openSandbox(t.Sandbox, cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}
@@ -166,10 +164,10 @@ watches end with "compacted" and clients re-list.`,
 				if err != nil {
 					return err
 				}
-				return g.print(cmd, &snapshot.RestoreResult{File: args[0], Sandbox: sb, Compared: cmp})
+				return g.print(cmd, &snapshot.RestoreResult{File: args[0], Sandbox: t.Sandbox, Compared: cmp})
 			}
-			if rf.runtime != "" || rf.kubeadm.on {
-				res, err := restoreStaticPods(cmd, g, &rf, file, opts)
+			if t.Runtime != "" || t.Kubeadm {
+				res, err := restoreStaticPods(cmd, g, t, file, opts)
 				if err != nil {
 					return err
 				}
@@ -188,7 +186,7 @@ watches end with "compacted" and clients re-list.`,
 			return g.print(cmd, &snapshot.RestoreResult{File: args[0], Targets: targets, InitialCluster: initialCluster, Token: tok})
 		},
 	}
-	addSandboxFlag(cmd, &sb)
+	t.Register(cmd.Flags(), target.Naming|target.Runtimes)
 	cmd.Flags().StringVar(&initialCluster, "initial-cluster", "", "every member: name=peer-url,...")
 	cmd.Flags().StringSliceVar(&names, "name", nil, "member(s) to restore (default: all in --initial-cluster)")
 	cmd.Flags().StringVar(&peerURLs, "initial-advertise-peer-urls", "", "peer URLs of the one member restored with --name (must match --initial-cluster)")
@@ -201,32 +199,32 @@ watches end with "compacted" and clients re-list.`,
 	cmd.Flags().BoolVar(&opts.MarkCompacted, "mark-compacted", false, "mark the revisions before the bump compacted, so watchers re-list (needs --bump-revision)")
 	cmd.Flags().BoolVar(&opts.OtherCluster, "other-cluster", false, "restore a snapshot of another cluster into the running one (its keys replace the cluster's)")
 	cmd.Flags().BoolVar(&kubernetes, "kubernetes", false, "restore under a running Kubernetes: --bump-revision 1000000000 --mark-compacted unless given")
-	cmd.Flags().StringVar(&rf.runtime, "runtime", "", "restore every member of the live cluster through its runtime: static-pod (kubeadm)")
-	rf.registerHosts(cmd, "static-pod runtime (each data directory is restored here and sent to its host)")
 	return cmd
 }
 
 // restoreStaticPods restores every member of the live cluster through
 // the static-pod runtime: the member list gives names and peer URLs, the
 // manifests give the data directories.
-func restoreStaticPods(cmd *cobra.Command, g *globals, rf *applyFlags, file string, opts snapshot.RestoreOptions) (*snapshot.RestoreResult, error) {
-	if rf.runtime != "" && rf.runtime != "static-pod" {
-		return nil, fmt.Errorf("snapshot restore --runtime %q: static-pod is the runtime a whole-cluster restore goes through (sandboxes: --sandbox NAME; other hosts: --initial-cluster with --data-dir-template)", rf.runtime)
+func restoreStaticPods(cmd *cobra.Command, g *globals, f target.Flags, file string, opts snapshot.RestoreOptions) (*snapshot.RestoreResult, error) {
+	if f.Runtime != "" && f.Runtime != target.RuntimeStaticPod {
+		return nil, fmt.Errorf("snapshot restore --runtime %q: static-pod is the runtime a whole-cluster restore goes through (sandboxes: --sandbox NAME; other hosts: --initial-cluster with --data-dir-template)", f.Runtime)
 	}
 	ctx := cmd.Context()
-	if _, err := rf.applyKubeadm(cmd, g, ""); err != nil {
-		return nil, err
-	}
-	s, err := g.session("")
+	// The member list names the members to restore; the runtime is built
+	// from it below, so the target only connects.
+	only := f
+	only.Runtime = ""
+	t, err := g.open(cmd, only, target.Connect)
 	if err != nil {
 		return nil, err
 	}
-	defer s.Close()
+	defer t.Close()
+	s := t.Session
 	ml, err := status.MemberList(ctx, s.Pool())
 	if err != nil {
 		return nil, fmt.Errorf("the member list names the members to restore: %w (with the whole cluster down, restore each node's data directory with --initial-cluster and --data-dir)", err)
 	}
-	rt, err := rf.hostRuntime(g, ml)
+	rt, err := target.HostRuntime(f, target.RuntimeStaticPod, ml, g.log)
 	if err != nil {
 		return nil, err
 	}

@@ -9,15 +9,14 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/certs"
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
-	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
+	"github.com/etcdpilot/etcdpilot/pkg/target"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
-	var sb string
-	var k kubeadmFlags
+	var tf target.Flags
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show every member: versions, leader, raft indexes, DB size, alarms, learners, hash agreement",
@@ -34,22 +33,17 @@ unavailable, 2 when no endpoint answers or the input is wrong.`,
   etcdpilot status --endpoints https://10.0.0.1:2379 --cacert ca.crt --cert client.crt --key client.key -w json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			node, err := k.apply(cmd, g, sb)
+			t, err := g.open(cmd, tf, target.Connect)
 			if err != nil {
 				return err
 			}
-			s, err := g.session(sb)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			return showStatus(cmd, g, s, func(cl *status.Cluster) []certs.Cert {
-				return g.certificates(cmd, s, cl, sb, node)
+			defer t.Close()
+			return showStatus(cmd, g, t.Session, func(cl *status.Cluster) []certs.Cert {
+				return g.certificates(cmd, t, cl)
 			})
 		},
 	}
-	addSandboxFlag(cmd, &sb)
-	addKubeadmFlags(cmd, &k, nil)
+	tf.Register(cmd.Flags(), target.Naming)
 	return cmd
 }
 
@@ -83,19 +77,16 @@ func showStatus(cmd *cobra.Command, g *globals, s *cluster.Session, certificates
 
 // certificates reads the cluster's certificates, with the member
 // configurations of the sandbox or the kubeadm node when there is one.
-func (g *globals) certificates(cmd *cobra.Command, s *cluster.Session, cl *status.Cluster, sandbox string, node *kubeadmNode) []certs.Cert {
-	var configs []*memberconfig.Config
-	var rt runtime.Runtime
-	switch {
-	case node != nil:
-		configs, rt = []*memberconfig.Config{node.Config}, node.Runtime
-	case sandbox != "":
-		var err error
-		if configs, err = sandboxConfigs(cmd.Context(), g, sandbox); err != nil {
-			g.log.Warn("certificate files not read", "err", err)
-		}
+func (g *globals) certificates(cmd *cobra.Command, t *target.Target, cl *status.Cluster) []certs.Cert {
+	configs, err := t.Configs(cmd.Context())
+	if err != nil {
+		g.log.Warn("certificate files not read", "err", err)
 	}
-	return s.Certificates(cmd.Context(), cl, configs, rt)
+	var rt runtime.Runtime
+	if t.Node != nil {
+		rt = t.Node.Runtime
+	}
+	return t.Session.Certificates(cmd.Context(), cl, configs, rt)
 }
 
 // advisories lists, per version the members run, the known issues and

@@ -192,14 +192,8 @@ func (a *Agent) check(ctx context.Context) {
 		a.m.hashAgree.Set(0)
 	}
 	a.m.alarms.Reset()
-	for _, kind := range []string{"NOSPACE", "CORRUPT"} {
-		n := 0
-		for _, al := range cl.Alarms {
-			if strings.HasPrefix(al, kind+" ") {
-				n++
-			}
-		}
-		a.m.alarms.WithLabelValues(kind).Set(float64(n))
+	for _, kind := range []string{status.NoSpace, status.Corrupt} {
+		a.m.alarms.WithLabelValues(kind).Set(float64(cl.Alarms.Count(kind)))
 	}
 	a.mu.Lock()
 	if a.leader != "" && cl.Leader != "" && cl.Leader != a.leader {
@@ -210,7 +204,7 @@ func (a *Agent) check(ctx context.Context) {
 	}
 	a.mu.Unlock()
 	if cl.Health != status.Healthy {
-		a.setHealth(fmt.Sprintf("cluster %s: %s", cl.Health, strings.Join(cl.Reasons, "; ")))
+		a.setHealth(fmt.Sprintf("cluster %s: %s", cl.Health, cl.Why()))
 		return
 	}
 	a.setHealth("")

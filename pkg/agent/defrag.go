@@ -3,10 +3,10 @@ package agent
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/defrag"
+	"github.com/etcdpilot/etcdpilot/pkg/target"
 )
 
 // defragRun plans a rolling defragmentation with the job's thresholds and
@@ -41,7 +41,7 @@ func (a *Agent) defragRun(ctx context.Context, d *Defrag) {
 	ctx, cancel = context.WithTimeout(ctx, time.Duration(len(p.Chosen())+2)*d.Timeout)
 	defer cancel()
 	rep, err := defrag.Apply(ctx, defrag.ApplyOptions{Options: opts, Timeout: d.Timeout, Log: a.Log,
-		JournalPath: filepath.Join(a.StateDir, "upgrades", p.ClusterID+".json"), LockDir: a.LockDir})
+		JournalPath: target.ClusterJournal(a.StateDir, p.ClusterID), LockDir: a.LockDir})
 	if err != nil {
 		a.m.defragRuns.WithLabelValues("failure").Inc()
 		a.Log.Error(fmt.Sprintf("defrag failed: %v", err))

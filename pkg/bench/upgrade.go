@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -131,7 +130,7 @@ func (o UpgradeOptions) once(ctx context.Context, run int, pilot bool) (*Upgrade
 	if pilot {
 		if j, jerr := engine.LoadJournal(filepath.Join(sb.Dir, "journal.json")); jerr == nil {
 			for _, e := range j.Entries {
-				if strings.HasPrefix(e.Step, "cluster version") && e.Status == "started" {
+				if e.Action == engine.ClusterVersion && e.Status == engine.Started {
 					rolling = e.At.Sub(start)
 				}
 			}

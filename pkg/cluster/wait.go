@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/poll"
@@ -26,7 +25,7 @@ func (s *Session) Healthy(ctx context.Context) (*status.Cluster, error) {
 		}
 	}
 	if cl.Health != status.Healthy {
-		return cl, fmt.Errorf("the cluster is %s: %s", cl.Health, strings.Join(cl.Reasons, "; "))
+		return cl, fmt.Errorf("the cluster is %s: %s", cl.Health, cl.Why())
 	}
 	return cl, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
 // ApplyOptions describe a run.
@@ -41,7 +42,7 @@ type Report struct {
 	Before  []Member      `json:"before,omitempty"`
 	After   []Member      `json:"after,omitempty"`
 	// Alarms are the alarms raised afterwards.
-	Alarms  []string       `json:"alarms,omitempty"`
+	Alarms  status.Alarms  `json:"alarms,omitempty"`
 	Entries []engine.Entry `json:"steps"`
 }
 
@@ -52,58 +53,55 @@ func (o ApplyOptions) kind() string {
 	return "defrag"
 }
 
-// Apply plans (or resumes) and runs the defragmentation.
+// Apply plans (or resumes) and runs the defragmentation on the engine.
 func Apply(ctx context.Context, o ApplyOptions) (*Report, error) {
 	log := logging.OrDiscard(o.Log)
-	start := time.Now()
 	rep := &Report{Kind: o.kind(), Journal: o.JournalPath}
-	j, err := engine.OpenChange(o.JournalPath, o.kind(), o.Resume)
-	if err != nil {
-		return nil, err
-	}
-	resumed := j != nil
-	if rep.Plan, err = MakePlan(ctx, o.Options); err != nil {
-		return nil, err
-	}
-	rep.Before = rep.Plan.Members
-	if !resumed && rep.Plan.Refusal != "" {
-		return nil, fmt.Errorf("%s; nothing was changed", rep.Plan.Refusal)
-	}
-	lock, err := engine.Lock(o.LockDir, rep.Plan.ClusterID)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Unlock()
-	if resumed {
-		log.Info(fmt.Sprintf("resuming the %s from journal %s", o.kind(), o.JournalPath))
-	} else {
-		target := fmt.Sprintf("%d members, leader %s", len(rep.Plan.Chosen()), rep.Plan.Leader)
-		j = engine.NewJournal(o.JournalPath, o.kind(), rep.Plan.ClusterID, target, versions(rep.Plan))
-		j.Planned = steps(rep.Plan, o.Space)
-	}
-	env := &engine.Env{Session: o.Session, Runtime: o.Runtime, Journal: j, Log: log, GateTimeout: o.GateTimeout,
-		Defrag:    engine.DefragOptions{Keep: rep.Plan.Keep, Timeout: o.Timeout, HandOff: rep.Plan.Leader == LeaderHandOff, Alarm: alarmFor(o.Space)},
+	env := &engine.Env{Session: o.Session, Runtime: o.Runtime, Log: log, GateTimeout: o.GateTimeout,
 		Observers: append([]engine.Observer{engine.Progress{Log: log}}, o.Observers...)}
-	if resumed {
-		if err := env.Resume(); err != nil {
+	// The plan is made again on a resume too: the report shows the
+	// members before, and the steps need its choices.
+	plan := func(ctx context.Context) error {
+		p, err := MakePlan(ctx, o.Options)
+		if err != nil {
+			return err
+		}
+		rep.Plan, rep.Before = p, p.Members
+		env.Defrag = engine.DefragOptions{Keep: p.Keep, Timeout: o.Timeout, HandOff: p.Leader == LeaderHandOff, Alarm: alarmFor(o.Space)}
+		return nil
+	}
+	c := engine.Change{Kind: o.kind(), JournalPath: o.JournalPath, LockDir: o.LockDir, Resume: o.Resume, Env: env,
+		CarryOn: fmt.Sprintf("the %s stopped here (--resume carries on)", o.kind())}
+	c.New = func(ctx context.Context, id string) (*engine.Journal, error) {
+		if err := plan(ctx); err != nil {
 			return nil, err
 		}
-		if o.Runtime != nil {
-			if err := env.Recover(ctx, nil); err != nil {
-				return nil, err
-			}
+		p := rep.Plan
+		if p.Refusal != "" {
+			return nil, fmt.Errorf("%s; nothing was changed", p.Refusal)
 		}
-	} else if err := env.Begin(o.kind()); err != nil {
-		return nil, err
+		target := fmt.Sprintf("%d members, leader %s", len(p.Chosen()), p.Leader)
+		j := engine.NewJournal(o.JournalPath, o.kind(), p.ClusterID, target, versions(p))
+		j.Planned = steps(p, o.Space)
+		return j, nil
 	}
-	state, runErr := env.RunPlanned(ctx, fmt.Sprintf("the %s stopped here (--resume carries on)", o.kind()))
+	c.Prepare = func(ctx context.Context, resumed bool) (func(context.Context) error, error) {
+		if resumed {
+			return nil, plan(ctx)
+		}
+		return nil, nil
+	}
+	out, runErr := engine.Run(ctx, c)
+	if out == nil {
+		return nil, runErr
+	}
 	if runErr != nil {
 		rep.Error = runErr.Error()
 	}
-	rep.State, rep.Entries, rep.Took = state, j.Entries, time.Since(start)
+	rep.State, rep.Entries, rep.Took = out.State, out.Journal.Entries, out.Took
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if after, err := MakePlan(actx, Options{Session: o.Session, Leader: rep.Plan.Leader}); err == nil {
+	if after, err := MakePlan(actx, Options{Session: o.Session, Leader: o.Leader}); err == nil {
 		rep.After, rep.Alarms = after.Members, after.Alarms
 	}
 	return rep, runErr
@@ -134,7 +132,7 @@ func versions(p *Plan) map[string]string {
 
 func alarmFor(space bool) string {
 	if space {
-		return "NOSPACE"
+		return status.NoSpace
 	}
 	return ""
 }

@@ -64,11 +64,11 @@ type Member struct {
 
 // Plan is what a defragmentation will do.
 type Plan struct {
-	ClusterID string   `json:"clusterID"`
-	Compact   bool     `json:"compact"`
-	Keep      int64    `json:"keep,omitempty"`
-	Leader    string   `json:"leader"`
-	Alarms    []string `json:"alarms,omitempty"`
+	ClusterID string        `json:"clusterID"`
+	Compact   bool          `json:"compact"`
+	Keep      int64         `json:"keep,omitempty"`
+	Leader    string        `json:"leader"`
+	Alarms    status.Alarms `json:"alarms,omitempty"`
 	// Members in the order they run: followers by name, the leader last.
 	Members []Member `json:"members"`
 	// Refusal says why nothing may run.
@@ -166,17 +166,17 @@ func (o Options) refusal(cl *status.Cluster) string {
 			return fmt.Sprintf("member %s does not answer: defragment a cluster whose members all answer (%s)", m.Name, m.Error)
 		}
 	}
-	noSpace := onlyNoSpace(cl.Alarms)
+	noSpace := cl.Alarms.Only(status.NoSpace)
 	switch {
 	case len(cl.Alarms) > 0 && !noSpace:
-		return fmt.Sprintf("alarms raised (%s): find out why before anything else changes", strings.Join(cl.Alarms, ", "))
+		return fmt.Sprintf("alarms raised (%s): find out why before anything else changes", cl.Alarms)
 	case noSpace && !o.Space:
-		return fmt.Sprintf("alarms raised (%s): etcdpilot space recover compacts, defragments and disarms", strings.Join(cl.Alarms, ", "))
+		return fmt.Sprintf("alarms raised (%s): etcdpilot space recover compacts, defragments and disarms", cl.Alarms)
 	}
 	if cl.Health != status.Healthy {
 		var reasons []string
 		for _, r := range cl.Reasons {
-			if noSpace && (strings.HasPrefix(r, "alarms: ") || strings.Contains(r, "alarm:NOSPACE")) {
+			if noSpace && strings.Contains(r, "alarm:NOSPACE") {
 				continue
 			}
 			reasons = append(reasons, r)
@@ -196,15 +196,6 @@ func (o Options) refusal(cl *status.Cluster) string {
 		}
 	}
 	return ""
-}
-
-func onlyNoSpace(alarms []string) bool {
-	for _, a := range alarms {
-		if !strings.HasPrefix(a, "NOSPACE ") {
-			return false
-		}
-	}
-	return len(alarms) > 0
 }
 
 // Bytes prints a size the way the flags take it (200.0MiB).

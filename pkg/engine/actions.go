@@ -139,7 +139,7 @@ func (e *Env) handOff(ctx context.Context, member, v string) error {
 }
 
 func gatesRun(ctx context.Context, e *Env, s Step) error {
-	return e.WaitGates(ctx, s.Member, s.Version)
+	return e.WaitGates(ctx, Gate{Member: s.Member, Version: s.Version})
 }
 
 // handOffDone: the member already runs the version (it will not restart),

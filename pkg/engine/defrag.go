@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -12,9 +11,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
-	"github.com/etcdpilot/etcdpilot/pkg/poll"
 	"github.com/etcdpilot/etcdpilot/pkg/progress"
-	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
 // DefragOptions are how a rolling defragmentation treats its members.
@@ -88,7 +85,7 @@ func defragRun(ctx context.Context, e *Env, s Step) error {
 		return fmt.Errorf("defragment %s: %w", s.Member, err)
 	}
 	took := time.Since(start)
-	if err := e.defragGates(ctx, s.Member); err != nil {
+	if err := e.WaitGates(ctx, Gate{Member: s.Member, Alarm: e.Defrag.Alarm}); err != nil {
 		return err
 	}
 	after := before
@@ -99,59 +96,6 @@ func defragRun(ctx context.Context, e *Env, s Step) error {
 	}
 	e.Log.Info(fmt.Sprintf("  %s: %s → %s in %s", s.Member, progress.Bytes(before), progress.Bytes(after), took.Round(time.Millisecond)))
 	return nil
-}
-
-// defragGates waits until the member answers, the cluster has a leader
-// and quorum, the member has caught up with the leader and the hashes
-// agree; the alarm being recovered from is tolerated.
-func (e *Env) defragGates(ctx context.Context, name string) error {
-	var why string
-	err := poll.Until(ctx, 100*time.Millisecond, e.GateTimeout, func(ctx context.Context) (bool, error) {
-		cl, err := e.Session.Status(ctx)
-		if err != nil {
-			why = err.Error()
-			return false, nil
-		}
-		m, leader := cluster.Find(cl, name), cluster.Leader(cl)
-		switch {
-		case m == nil || !m.Reachable:
-			why = "the member does not answer"
-		case leader == nil:
-			why = "no leader"
-		case leader.AppliedIndex > m.AppliedIndex+e.MaxLag:
-			why = fmt.Sprintf("applied index %d trails the leader's %d", m.AppliedIndex, leader.AppliedIndex)
-		case len(otherAlarms(cl.Alarms, e.Defrag.Alarm)) > 0:
-			why = "alarms: " + strings.Join(otherAlarms(cl.Alarms, e.Defrag.Alarm), ", ")
-		case len(cl.Members) == 1:
-			return true, nil
-		default:
-			h := status.CompareHashes(ctx, e.Session.Pool(), cl.Members)
-			if h.Result == status.HashMismatch {
-				return false, poll.Stop(fmt.Errorf("key-value hashes differ at revision %d after defragmenting %s: %s; stop and investigate", h.Revision, name, h.Detail))
-			}
-			if h.Result == status.HashAgree {
-				return true, nil
-			}
-			why = "hashes not comparable yet: " + h.Detail
-		}
-		return false, nil
-	})
-	if errors.Is(err, poll.ErrTimeout) {
-		return &GateError{Member: name, Own: true, Reason: why + fmt.Sprintf(" (waited %s)", e.GateTimeout)}
-	}
-	return err
-}
-
-// otherAlarms drops the tolerated alarm from a status's alarm list
-// ("NOSPACE on m1").
-func otherAlarms(alarms []string, tolerated string) []string {
-	var out []string
-	for _, a := range alarms {
-		if tolerated == "" || !strings.HasPrefix(a, tolerated+" ") {
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 // disarmDone: no NOSPACE alarm is raised and a write is accepted (so that

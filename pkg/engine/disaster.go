@@ -168,31 +168,8 @@ func restoreRun(ctx context.Context, e *Env, s Step) error {
 // verifyRun waits until every member is healthy and reachable, their
 // hashes agree and they are on the same revision.
 func verifyRun(ctx context.Context, e *Env, s Step) error {
-	var last string
-	err := poll.Until(ctx, 300*time.Millisecond, e.GateTimeout, func(ctx context.Context) (bool, error) {
-		cl, err := e.Session.StatusWithHashes(ctx)
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
-		revs := map[int64]bool{}
-		for _, m := range cl.Members {
-			revs[m.Revision] = true
-		}
-		switch {
-		case cl.Health != status.Healthy || cl.ReachableVoters != cl.Voters:
-			last = fmt.Sprintf("%s, %d of %d voting members reachable", cl.Health, cl.ReachableVoters, cl.Voters)
-		case cl.Hash.Result != status.HashAgree:
-			last = "hashes " + cl.Hash.Result + " " + cl.Hash.Detail
-		case len(revs) != 1:
-			last = fmt.Sprintf("members on %d different revisions", len(revs))
-		default:
-			return true, nil
-		}
-		return false, nil
-	})
-	if err != nil {
-		return fmt.Errorf("the recovered cluster did not settle: %s: %w", last, err)
+	if err := e.WaitGates(ctx, Gate{SameRevision: true}); err != nil {
+		return fmt.Errorf("the recovered cluster did not settle: %w", err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -65,7 +66,7 @@ func (e *Env) record(en Entry) error {
 }
 
 // Note journals a note (not a step) and shows it to the observers.
-func (e *Env) Note(step, status, detail string) error {
+func (e *Env) Note(step string, status Status, detail string) error {
 	return e.record(Entry{Step: step, Status: status, Detail: detail})
 }
 
@@ -88,20 +89,22 @@ func (e *Env) Do(ctx context.Context, s Step) error {
 		return &CheckError{err}
 	}
 	if done {
-		en.Status, en.Detail = "skipped", "already done"
+		en.Status, en.Detail = Skipped, "already done"
 		return e.record(en)
 	}
-	en.Status = "started"
+	en.Status = Started
 	if err := e.record(en); err != nil {
 		return err
 	}
 	start := time.Now()
 	if err := a.run(ctx, e, s); err != nil {
-		en.Status, en.Detail = "failed", err.Error()
-		e.record(en)
+		en.Status, en.Detail = Failed, err.Error()
+		if jerr := e.record(en); jerr != nil {
+			return errors.Join(err, jerr)
+		}
 		return err
 	}
-	en.Status, en.Detail = "done", time.Since(start).Round(time.Millisecond).String()
+	en.Status, en.Detail = Done, time.Since(start).Round(time.Millisecond).String()
 	return e.record(en)
 }
 

@@ -28,81 +28,124 @@ func (e *GateError) Error() string {
 	return fmt.Sprintf("gate for %s: %s", e.Member, e.Reason)
 }
 
-// WaitGates waits until the member runs the version and is healthy, every
-// member is reachable and free of alarms, the member's applied index is
-// within MaxLag of the leader's, and HashKV agrees across members.
-func (e *Env) WaitGates(ctx context.Context, name, v string) error {
+// Gate says what a change waits for after a step. Every gate wants
+// every member reachable, the cluster healthy and HashKV agreeing; the
+// spec adds what the step needs.
+type Gate struct {
+	// Member is the member the step touched ("" for the whole cluster):
+	// it must answer without errors, within MaxLag of the leader, and a
+	// gate it fails is its own (the member goes back, where it can).
+	Member string
+	// Version is the server version Member must report ("" for any).
+	Version string
+	// Alarm is an alarm type tolerated (NOSPACE while space recover runs).
+	Alarm string
+	// SameRevision wants every member on one revision (after a recovery).
+	SameRevision bool
+}
+
+// WaitGates waits until the gate passes, up to GateTimeout.
+func (e *Env) WaitGates(ctx context.Context, g Gate) error {
 	e.defaults()
 	var last *GateError
 	err := poll.Until(ctx, 100*time.Millisecond, e.GateTimeout, func(ctx context.Context) (bool, error) {
-		g, fatal := e.checkGates(ctx, name, v)
-		if g == nil {
+		ge, fatal := e.checkGates(ctx, g)
+		if ge == nil {
 			return true, nil
 		}
-		last = g
+		last = ge
 		if fatal {
-			return false, poll.Stop(g)
+			return false, poll.Stop(ge)
 		}
-		return false, g
+		return false, ge
 	})
 	if errors.Is(err, poll.ErrTimeout) && last != nil {
 		last.Reason += fmt.Sprintf(" (waited %s)", e.GateTimeout)
 		if last.Own {
-			last.Reason += e.logTail(ctx, name)
+			last.Reason += e.logTail(ctx, g.Member)
 		}
 		return last
 	}
 	return err // nil, a fatal gate, or the context's end
 }
 
-// checkGates checks once; fatal means waiting cannot help (hashes differ).
-func (e *Env) checkGates(ctx context.Context, name, v string) (g *GateError, fatal bool) {
+// checkGates checks once; fatal means waiting cannot help (hashes differ,
+// the member's process is gone).
+func (e *Env) checkGates(ctx context.Context, g Gate) (ge *GateError, fatal bool) {
+	name := g.Member
 	fail := func(own bool, format string, a ...any) (*GateError, bool) {
-		return &GateError{Member: name, Own: own, Reason: fmt.Sprintf(format, a...)}, false
+		return &GateError{Member: name, Own: own && name != "", Reason: fmt.Sprintf(format, a...)}, false
 	}
 	cl, err := e.Session.Status(ctx)
 	if err != nil {
 		return fail(false, "cluster status: %v", err)
 	}
-	m := cluster.Find(cl, name)
-	switch {
-	case m == nil:
-		return fail(true, "member %s is no longer in the member list", name)
-	case !m.Reachable:
-		if e.exited(ctx, name) {
-			// Waiting cannot help: nothing restarts it.
-			return &GateError{Member: name, Own: true, Reason: "member exited after it started (etcd crashed)" + e.logTail(ctx, name)}, true
+	var m *status.Member
+	if name != "" {
+		m = cluster.Find(cl, name)
+		switch {
+		case m == nil:
+			return fail(true, "member %s is no longer in the member list", name)
+		case !m.Reachable:
+			if e.exited(ctx, name) {
+				// Waiting cannot help: nothing restarts it.
+				return &GateError{Member: name, Own: true, Reason: "member exited after it started (etcd crashed)" + e.logTail(ctx, name)}, true
+			}
+			return fail(true, "member is not reachable: %s", m.Error)
+		case g.Version != "" && version.Compare(m.ServerVersion, g.Version) != 0:
+			return fail(true, "member reports server version %s, want %s", m.ServerVersion, g.Version)
+		case len(tolerate(m.Errors, g.Alarm)) > 0:
+			return fail(true, "member reports errors: %s", strings.Join(tolerate(m.Errors, g.Alarm), ", "))
 		}
-		return fail(true, "member is not reachable: %s", m.Error)
-	case version.Compare(m.ServerVersion, v) != 0:
-		return fail(true, "member reports server version %s, want %s", m.ServerVersion, v)
-	case len(m.Errors) > 0:
-		return fail(true, "member reports errors: %s", strings.Join(m.Errors, ", "))
 	}
 	for _, o := range cl.Members {
 		if o.Name != name && !o.Reachable {
 			return fail(false, "member %s is not reachable: %s", o.Name, o.Error)
 		}
 	}
-	if cl.Health != status.Healthy {
-		return fail(false, "cluster is %s: %s", cl.Health, strings.Join(cl.Reasons, "; "))
+	if other := cl.Alarms.Except(g.Alarm); len(other) > 0 {
+		return fail(false, "alarms: %s", other)
 	}
-	if len(cl.Alarms) > 0 {
-		return fail(false, "alarms: %s", strings.Join(cl.Alarms, ", "))
+	if reasons := tolerate(cl.Reasons, g.Alarm); cl.Health != status.Healthy && (cl.Health != status.Degraded || len(reasons) > 0) {
+		return fail(false, "cluster is %s: %s", cl.Health, strings.Join(reasons, "; "))
 	}
-	if leader := cluster.Leader(cl); leader != nil && leader.AppliedIndex > m.AppliedIndex+e.MaxLag {
+	if leader := cluster.Leader(cl); m != nil && leader != nil && leader.AppliedIndex > m.AppliedIndex+e.MaxLag {
 		return fail(true, "applied index %d trails the leader's %d by more than %d", m.AppliedIndex, leader.AppliedIndex, e.MaxLag)
+	}
+	if g.SameRevision {
+		revs := map[int64]bool{}
+		for _, o := range cl.Members {
+			revs[o.Revision] = true
+		}
+		if len(revs) != 1 {
+			return fail(false, "members on %d different revisions", len(revs))
+		}
+	}
+	if len(cl.Members) == 1 {
+		return nil, false
 	}
 	h := status.CompareHashes(ctx, e.Session.Pool(), cl.Members)
 	switch h.Result {
 	case status.HashAgree:
 		return nil, false
 	case status.HashMismatch:
-		g, _ := fail(false, "key-value hashes differ at revision %d: %s; stop and investigate before anything else changes", h.Revision, h.Detail)
-		return g, true
+		ge, _ := fail(false, "key-value hashes differ at revision %d: %s; stop and investigate before anything else changes", h.Revision, h.Detail)
+		return ge, true
 	default:
 		return fail(false, "key-value hashes not comparable yet: %s", h.Detail)
 	}
+}
+
+// tolerate drops what a member reports about the tolerated alarm (etcd
+// puts "alarm:NOSPACE" among a member's status errors).
+func tolerate(errs []string, alarm string) []string {
+	var out []string
+	for _, e := range errs {
+		if alarm == "" || !strings.Contains(e, "alarm:"+alarm) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // exited tells whether the runtime knows the member's process is gone.

@@ -29,13 +29,24 @@ func Finished(state string) bool {
 	return state == StateDone || state == StateRolledBack || state == StateBlocked || state == StateAbandoned
 }
 
+// Status is where a step (or a note) is.
+type Status string
+
+// The statuses of an entry.
+const (
+	Started Status = "started"
+	Done    Status = "done"
+	Skipped Status = "skipped"
+	Failed  Status = "failed"
+)
+
 // Entry is one line of the journal: a step started, done, skipped or
 // failed, or a note ("start", "resume").
 type Entry struct {
 	At time.Time `json:"at"`
 	// Step is the step's name (Step.String) or a note.
 	Step   string `json:"step"`
-	Status string `json:"status"` // started, done, skipped, failed
+	Status Status `json:"status"`
 	Detail string `json:"detail,omitempty"`
 	Action Action `json:"action,omitempty"`
 	// Member and Version are the step's: a resumed change finishes a
@@ -81,6 +92,9 @@ func LoadJournal(path string) (*Journal, error) {
 		return nil, fmt.Errorf("%w: %s cannot be read (%v): if no change is running, set it aside with etcdpilot upgrade abandon --journal %s --reason '...'", ErrCorruptJournal, path, err, path)
 	}
 	j.path = path
+	if j.Kind == "" {
+		j.Kind = "upgrade" // journals written before other changes existed
+	}
 	return &j, nil
 }
 
@@ -113,7 +127,7 @@ func (j *Journal) Observe(e Entry) error {
 }
 
 // Note appends a note entry.
-func (j *Journal) Note(step, status, detail string) error {
+func (j *Journal) Note(step string, status Status, detail string) error {
 	return j.Observe(Entry{At: time.Now().UTC(), Step: step, Status: status, Detail: detail})
 }
 
@@ -125,7 +139,7 @@ func (j *Journal) Pending() *Entry {
 		if e.Member == "" || (e.Action != "" && !(Step{Action: e.Action}).TouchesMember()) {
 			continue
 		}
-		if e.Status == "started" {
+		if e.Status == Started {
 			return &e
 		}
 		return nil
@@ -136,10 +150,17 @@ func (j *Journal) Pending() *Entry {
 // Done reports whether the journal records the step done, or skipped
 // because its effect was there: a step whose effect a later step undoes on
 // purpose (a retired member re-added) must not run again on a resume.
+// Entries are matched by action, member, version and direction, never by
+// their display name.
 func (j *Journal) Done(s Step) bool {
-	name := s.String()
 	for _, e := range j.Entries {
-		if e.Step == name && (e.Status == "done" || e.Status == "skipped") {
+		if e.Status != Done && e.Status != Skipped {
+			continue
+		}
+		if e.Step == s.String() && e.Action == "" {
+			return true // an entry journaled before entries carried their step
+		}
+		if e.Action == s.Action && e.Member == s.Member && e.Version == s.Version && e.Rollback == s.Rollback {
 			return true
 		}
 	}
@@ -192,7 +213,7 @@ func Abandon(path, reason string) (*Journal, string, error) {
 		return j, "", fmt.Errorf("the change in %s is already %s: nothing to abandon", path, j.State)
 	}
 	j.Reason = reason
-	if err := j.Note("abandon", "done", reason); err != nil {
+	if err := j.Note("abandon", Done, reason); err != nil {
 		return nil, "", err
 	}
 	return j, "", j.Finish(StateAbandoned, nil)

@@ -30,13 +30,13 @@ func (p Progress) Observe(e Entry) error {
 		attrs = append(attrs, "member", e.Member, "version", e.Version)
 	}
 	switch e.Status {
-	case "started":
+	case Started:
 		if e.Action != "" {
 			p.Log.Info(e.Step+" ...", attrs...)
 		}
-	case "failed":
+	case Failed:
 		p.Log.Warn(fmt.Sprintf("%s failed: %s", e.Step, e.Detail), attrs...)
-	case "done":
+	case Done:
 		p.Log.Debug(fmt.Sprintf("%s done (%s)", e.Step, e.Detail), attrs...)
 	default:
 		p.Log.Debug(fmt.Sprintf("%s: %s %s", e.Step, e.Status, e.Detail), attrs...)

@@ -71,7 +71,7 @@ func raftSnapshotRun(ctx context.Context, e *Env, s Step) error {
 	if err := o.StartWithFlags(ctx, s.Member, runtime.StartOptions{Version: s.Version}, []string{SnapshotCountFlag}); err != nil {
 		return err
 	}
-	if err := e.WaitGates(ctx, s.Member, s.Version); err != nil {
+	if err := e.WaitGates(ctx, Gate{Member: s.Member, Version: s.Version}); err != nil {
 		return err
 	}
 	var n int

@@ -169,7 +169,7 @@ func checkAdd(ctx context.Context, o *AddOptions, l *List, res *AddResult) error
 	}
 	var problems []string
 	if cl.Health != status.Healthy {
-		problems = append(problems, fmt.Sprintf("the cluster is %s: %s", cl.Health, strings.Join(cl.Reasons, "; ")))
+		problems = append(problems, fmt.Sprintf("the cluster is %s: %s", cl.Health, cl.Why()))
 	}
 	if o.Voter {
 		if err := cluster.CheckAddVoter(cl); err != nil {

@@ -52,7 +52,7 @@ func (pl *planner) clusterBlockers() {
 	case "degraded":
 		var other []string
 		for _, r := range cl.HealthReasons {
-			if !strings.Contains(r, "unreachable") && !strings.HasPrefix(r, "alarms:") {
+			if !strings.Contains(r, "unreachable") {
 				other = append(other, r)
 			}
 		}
@@ -62,7 +62,7 @@ func (pl *planner) clusterBlockers() {
 		}
 	}
 	for _, a := range cl.Alarms {
-		pl.block(Finding{Code: "alarm", Message: "alarm raised: " + a,
+		pl.block(Finding{Code: "alarm", Message: "alarm raised: " + a.String(),
 			Reason: "clear the cause (NOSPACE: compact and defragment; CORRUPT: find the corrupt member) and disarm the alarm first", Link: healthLink})
 	}
 	if pl.p.Direction == "upgrade" && crosses(pl.low, pl.p.Target, "3.6") {

@@ -14,6 +14,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/certs"
 	"github.com/etcdpilot/etcdpilot/pkg/membercheck"
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
 
@@ -33,12 +34,12 @@ type Member struct {
 
 // Cluster is the current state: from a live cluster or given offline.
 type Cluster struct {
-	Members        []Member `json:"members"`
-	ClusterVersion string   `json:"clusterVersion,omitempty"`
-	Live           bool     `json:"live"`
-	Health         string   `json:"health,omitempty"`
-	HealthReasons  []string `json:"healthReasons,omitempty"`
-	Alarms         []string `json:"alarms,omitempty"`
+	Members        []Member      `json:"members"`
+	ClusterVersion string        `json:"clusterVersion,omitempty"`
+	Live           bool          `json:"live"`
+	Health         string        `json:"health,omitempty"`
+	HealthReasons  []string      `json:"healthReasons,omitempty"`
+	Alarms         status.Alarms `json:"alarms,omitempty"`
 	// Downgrade is the target of a downgrade in progress.
 	Downgrade string `json:"downgrade,omitempty"`
 	// Auth is whether etcd's auth is on: catalog.AuthOn, AuthOff or

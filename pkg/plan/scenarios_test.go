@@ -9,6 +9,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
 // scenario is one question an operator asks, with the answer etcd's
@@ -107,7 +108,7 @@ var scenarios = []scenario{
 		c.Members[1] = Member{Name: "m2", Error: "timeout"}
 		c.Members[2] = Member{Name: "m3", Error: "timeout"}
 	}, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"no-quorum", "unreachable", "unreachable"}},
-	{name: "NOSPACE alarm", from: v("3.5.36"), to: "3.6.17", mutate: func(c *Cluster) { c.Alarms = []string{"NOSPACE on m1"} }, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"alarm"}},
+	{name: "NOSPACE alarm", from: v("3.5.36"), to: "3.6.17", mutate: func(c *Cluster) { c.Alarms = status.Alarms{{Type: status.NoSpace, Member: "m1"}} }, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"alarm"}},
 	{name: "database over quota", from: v("3.5.36"), to: "3.6.17", config: "--name=m1 --quota-backend-bytes=1073741824", mutate: func(c *Cluster) { c.Members[0].DBSize = 1536 << 20 }, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"db-over-quota"}},
 	{name: "database near the default quota", from: v("3.5.36"), to: "3.6.17", mutate: func(c *Cluster) { c.Members[0].DBSize = 1900 << 20 }, path: []string{"3.5.36>3.6.17:minor"}, warns: []string{"db-near-quota"}},
 	// 3.7.0 and 3.7.1 judge the data's minimum version from the v2

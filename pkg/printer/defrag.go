@@ -2,7 +2,6 @@ package printer
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/defrag"
@@ -79,7 +78,7 @@ func defragReportView(r *defrag.Report) *view {
 		vw.rows = append(vw.rows, []string{m.Name, defrag.Bytes(m.DBSize), size, defrag.Bytes(a.InUse), done, m.Reason})
 	}
 	if len(r.Alarms) > 0 {
-		vw.tail = append(vw.tail, "Alarms raised: "+strings.Join(r.Alarms, ", "))
+		vw.tail = append(vw.tail, "Alarms raised: "+r.Alarms.String())
 	} else if r.Kind == "space-recover" && r.State == "done" {
 		vw.tail = append(vw.tail, "No alarm raised; a write was accepted.")
 	}

@@ -29,6 +29,9 @@ func statusView(cl *status.Cluster) *view {
 	for _, r := range cl.Reasons {
 		vw.head = append(vw.head, "  ! "+r)
 	}
+	if len(cl.Alarms) > 0 {
+		vw.head = append(vw.head, "  ! alarms: "+cl.Alarms.String())
+	}
 	vw.head = append(vw.head, certLines(cl.Certificates, time.Now())...)
 	vw.head = append(vw.head, advisoryLines(cl)...)
 	for _, m := range cl.Members {

@@ -28,7 +28,7 @@ func journalView(j *engine.Journal) *view {
 	vw := &view{layout: func(w io.Writer) error { return journalTable(w, j) }}
 	vw.head = []string{fmt.Sprintf("%s to %s of cluster %s: %s", kind(j), j.Target, j.ClusterID, j.State)}
 	for _, e := range j.Entries {
-		vw.rows = append(vw.rows, []string{e.At.Format(time.RFC3339Nano), e.Step, e.Status, e.Detail})
+		vw.rows = append(vw.rows, []string{e.At.Format(time.RFC3339Nano), e.Step, string(e.Status), e.Detail})
 	}
 	return vw
 }
@@ -124,7 +124,7 @@ func journalTable(w io.Writer, j *engine.Journal) error {
 	fmt.Fprintln(w)
 	rows := [][]string{{"TIME", "STEP", "STATUS", "DETAIL"}}
 	for _, e := range j.Entries {
-		rows = append(rows, []string{e.At.Format("15:04:05.000"), e.Step, e.Status, dash(e.Detail)})
+		rows = append(rows, []string{e.At.Format("15:04:05.000"), e.Step, string(e.Status), dash(e.Detail)})
 	}
 	if err := Table(w, rows); err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
@@ -42,56 +41,46 @@ type Report struct {
 
 const kind = "recover"
 
-// Apply plans (or resumes) and runs a recovery. A resumed one runs the
-// steps its journal planned — never a new choice of survivor.
+// Apply plans (or resumes) and runs a recovery on the engine. A resumed
+// one runs the steps its journal planned — never a new choice of
+// survivor.
 func Apply(ctx context.Context, o ApplyOptions) (*Report, error) {
 	log := logging.OrDiscard(o.Log)
-	start := time.Now()
 	rep := &Report{Journal: o.JournalPath}
-	j, err := engine.OpenChange(o.JournalPath, kind, o.Resume)
-	if err != nil {
-		return nil, err
-	}
-	resumed := j != nil
-	clusterID := ""
-	if resumed {
-		clusterID = j.ClusterID
-	} else {
-		if rep.Plan, err = MakePlan(ctx, o.Options); err != nil {
-			return nil, err
-		}
-		clusterID = rep.Plan.ClusterID
-	}
-	// One change per cluster at a time; a cluster nobody can name is
-	// locked by its journal.
-	lockID := clusterID
-	if lockID == "" {
-		lockID = "journal-" + strings.NewReplacer("/", "_", ".", "_").Replace(o.JournalPath)
-	}
-	lock, err := engine.Lock(o.LockDir, lockID)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Unlock()
-	if !resumed {
-		if j, err = o.newJournal(rep.Plan); err != nil {
-			return nil, err
-		}
-	} else {
-		log.Info(fmt.Sprintf("resuming the recovery (%s) from journal %s", j.Target, o.JournalPath))
-	}
-	env := &engine.Env{Session: o.Session, Runtime: o.Runtime, Journal: j, Log: log, GateTimeout: o.GateTimeout,
+	env := &engine.Env{Session: o.Session, Runtime: o.Runtime, Log: log, GateTimeout: o.GateTimeout,
 		RestoreCluster: o.RestoreCluster, Observers: append([]engine.Observer{engine.Progress{Log: log}}, o.Observers...)}
-	if resumed {
-		err = env.Resume()
-	} else {
-		err = env.Begin("recovery " + j.Target)
+	c := engine.Change{Kind: kind, JournalPath: o.JournalPath, LockDir: o.LockDir, Resume: o.Resume, Env: env,
+		CarryOn:   "the recovery stopped here: etcdpilot recover apply --resume carries on",
+		StartNote: func(j *engine.Journal) string { return "recovery " + j.Target }}
+	// A lost cluster may not answer: its ID comes from whichever member
+	// does, or from the runtime; nobody at all locks the journal. A
+	// recovery under way is locked by its journal's cluster (a restore
+	// from a snapshot gives the cluster a new ID).
+	c.ClusterID = func(ctx context.Context) (string, error) {
+		if j, err := engine.LoadJournal(o.JournalPath); err == nil && j.Kind == kind && !engine.Finished(j.State) {
+			return j.ClusterID, nil
+		}
+		if cl, err := o.Session.Status(ctx); err == nil && cl.ClusterID != "" {
+			return cl.ClusterID, nil
+		}
+		if cl := fromRuntime(ctx, o.Runtime); cl != nil {
+			return cl.ClusterID, nil
+		}
+		return "", nil
 	}
-	if err != nil {
-		return nil, err
+	c.New = func(ctx context.Context, _ string) (*engine.Journal, error) {
+		p, err := MakePlan(ctx, o.Options)
+		if err != nil {
+			return nil, err
+		}
+		rep.Plan = p
+		return o.newJournal(p)
 	}
-	state, runErr := env.RunPlanned(ctx, "the recovery stopped here: etcdpilot recover apply --resume carries on")
-	rep.State, rep.Entries, rep.Took = state, j.Entries, time.Since(start)
+	out, runErr := engine.Run(ctx, c)
+	if out == nil {
+		return nil, runErr
+	}
+	rep.State, rep.Entries, rep.Took = out.State, out.Journal.Entries, out.Took
 	if runErr != nil {
 		rep.Error = runErr.Error()
 	}

@@ -86,7 +86,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	if cl.Health != status.Healthy {
-		return nil, fmt.Errorf("the cluster is %s: rehearse on a healthy cluster (%s)", cl.Health, strings.Join(cl.Reasons, "; "))
+		return nil, fmt.Errorf("the cluster is %s: rehearse on a healthy cluster (%s)", cl.Health, cl.Why())
 	}
 	if cl.Auth == status.AuthOn && o.User == "" {
 		return nil, fmt.Errorf("the cluster has etcd's auth on, and the shadow keeps its users and roles: give a user with the root role (--user, --password, or ETCDCTL_USER/ETCDCTL_PASSWORD); nothing was started")

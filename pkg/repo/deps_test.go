@@ -166,4 +166,10 @@ func TestDepsTrees(t *testing.T) {
 	if _, err := CheckTree(ctx, t.TempDir(), DepsOptions{}); err == nil || !strings.Contains(err.Error(), "no go.mod") {
 		t.Errorf("empty dir: %v", err)
 	}
+	// Issue 27: a go.work that uses a directory without a module is
+	// named, as the go command names it, not skipped.
+	os.WriteFile(filepath.Join(dir, "go.work"), []byte("go 1.21\n\nuse (\n\t.\n\t./gone\n)\n"), 0o644)
+	if _, err := CheckTree(ctx, dir, DepsOptions{Catalog: cat}); err == nil || !strings.Contains(err.Error(), "go.work:5: use ./gone: no go.mod there") {
+		t.Errorf("go.work with a missing module: %v", err)
+	}
 }

@@ -104,9 +104,11 @@ func goModsUnder(root string) ([]string, error) {
 		}
 		for _, u := range wf.Use {
 			gm := filepath.Join(root, u.Path, "go.mod")
-			if _, err := os.Stat(gm); err == nil {
-				add(gm)
+			if _, err := os.Stat(gm); err != nil {
+				// The go command refuses such a workspace too.
+				return nil, fmt.Errorf("deps check: %s:%d: use %s: no go.mod there (%v): remove the line from go.work or restore the module", filepath.Join(root, "go.work"), u.Syntax.Start.Line, u.Path, err)
 			}
+			add(gm)
 		}
 	}
 	if len(out) == 0 {

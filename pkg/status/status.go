@@ -81,7 +81,7 @@ type Cluster struct {
 	// Downgrade is the target of a downgrade in progress (etcdctl
 	// downgrade enable), as the members report it.
 	Downgrade string   `json:"downgrade,omitempty"`
-	Alarms    []string `json:"alarms,omitempty"`
+	Alarms    Alarms   `json:"alarms,omitempty"`
 	Hash      Hash     `json:"hash"`
 	Members   []Member `json:"members"`
 	// Certificates are filled by callers that read them (status, plan):
@@ -364,7 +364,7 @@ func applyAlarms(cl *Cluster, list []*etcdserverpb.AlarmMember) {
 				name = nameOr(cl.Members[j])
 			}
 		}
-		cl.Alarms = append(cl.Alarms, fmt.Sprintf("%s on %s", a.Alarm, name))
+		cl.Alarms = append(cl.Alarms, Alarm{Type: a.Alarm.String(), Member: name, ID: fmt.Sprintf("%x", a.MemberID)})
 	}
 }
 
@@ -420,13 +420,10 @@ func assess(cl *Cluster) {
 		if len(leaders) > 1 {
 			cl.Reasons = append(cl.Reasons, "members disagree on the leader")
 		}
-		if len(cl.Alarms) > 0 {
-			cl.Reasons = append(cl.Reasons, "alarms: "+strings.Join(cl.Alarms, ", "))
-		}
 		if cl.Hash.Result == HashMismatch {
 			cl.Reasons = append(cl.Reasons, "key-value hashes differ: "+cl.Hash.Detail)
 		}
-		if len(cl.Reasons) > 0 {
+		if len(cl.Reasons) > 0 || len(cl.Alarms) > 0 {
 			cl.Health = Degraded
 		}
 	}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
-	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
@@ -153,81 +151,6 @@ func (u *upgrader) rollingSteps(ctx context.Context, v string, from map[string]s
 			engine.Step{Action: engine.Gates, Member: leader, Version: v})
 	}
 	return steps, nil
-}
-
-// ErrNothingToCancel: no downgrade is enabled and no member was moved down.
-var ErrNothingToCancel = errors.New("nothing to cancel")
-
-// CancelDowngrade undoes a downgrade while the cluster is still mixed:
-// cancel it in etcd (decided from the members' status), then restart the
-// members already moved down on the version the journal recorded (without
-// a journal: the newest version in the cluster), down ones first, the
-// leader last after a hand-off, with the gates; the cluster version moves
-// back up at the end.
-func CancelDowngrade(ctx context.Context, opts Options) (*Report, error) {
-	opts.defaults()
-	start := time.Now()
-	cl, unlock, err := lockCluster(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	j, err := engine.LoadJournal(opts.JournalPath)
-	switch {
-	case err == nil && j.ClusterID != cl.ClusterID:
-		return nil, fmt.Errorf("journal %s belongs to cluster %s, not %s", opts.JournalPath, j.ClusterID, cl.ClusterID)
-	case err == nil && journalKind(j) == kindDowngrade && j.State != engine.StateRolledBack:
-	case err == nil || errors.Is(err, os.ErrNotExist):
-		// A downgrade enabled by hand: go back to the newest version.
-		_, high := versionRange(cl)
-		old := map[string]string{}
-		for _, m := range cl.Members {
-			old[m.Name] = high
-		}
-		target := cl.Downgrade
-		if target == "" {
-			target = high
-		}
-		j = engine.NewJournal(opts.JournalPath, kindDowngrade, cl.ClusterID, target, old)
-	default:
-		return nil, err
-	}
-	var moved []status.Member
-	for _, m := range cl.Members {
-		if !m.Reachable || version.Compare(m.ServerVersion, j.OldVersions[m.Name]) != 0 {
-			moved = append(moved, m)
-		}
-	}
-	if cl.Downgrade == "" && len(moved) == 0 {
-		return nil, ErrNothingToCancel
-	}
-	if cl.Downgrade == "" && downgradeFinished(cl, moved) {
-		return nil, fmt.Errorf("%w: the downgrade to %s is over (every member runs %s and the cluster version moved); going back up is an upgrade, etcdpilot upgrade apply", ErrNothingToCancel, j.Target, version.Minor(j.Target))
-	}
-	u := &upgrader{opts: opts, hopFrom: j.OldVersions}
-	u.env = u.newEnv(j)
-	u.report = &Report{Kind: kindDowngrade, Target: j.Target, From: j.OldVersions, Journal: j.Path(), State: engine.StateRunning}
-	j.State = engine.StateRunning
-	if err := u.env.Note("cancel", "started", "back to the versions before the downgrade"); err != nil {
-		return nil, err
-	}
-	runErr := u.env.Recover(ctx, func(e engine.Entry) string { return j.OldVersions[e.Member] })
-	if runErr == nil {
-		runErr = u.env.Do(ctx, engine.Step{Action: engine.DowngradeCancel, Version: j.Target, Rollback: true})
-	}
-	if runErr == nil {
-		runErr = u.rollbackMembers(ctx, moved, j.OldVersions)
-	}
-	if runErr == nil {
-		_, high := versionRange(cl)
-		runErr = u.env.Do(ctx, engine.Step{Action: engine.ClusterVersion, Version: high, Rollback: true})
-	}
-	u.finish(ctx, runErr, start)
-	if runErr == nil {
-		u.report.State = engine.StateRolledBack
-		j.Finish(engine.StateRolledBack, nil)
-	}
-	return u.report, runErr
 }
 
 // downgradeFinished says whether the downgrade is over: every member was

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
-	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
@@ -34,7 +32,7 @@ func (u *upgrader) onFailure(ctx context.Context, s engine.Step, err error) erro
 	if rbErr := u.rollbackMember(ctx, s.Member, old); rbErr != nil {
 		return fmt.Errorf("%s: %w; rolling %s back to %s failed too: %v", s, err, s.Member, old, rbErr)
 	}
-	u.report.RolledBack = append(u.report.RolledBack, s.Member)
+	u.rep().RolledBack = append(u.rep().RolledBack, s.Member)
 	return fmt.Errorf("%s: %w; %s was rolled back to %s and the upgrade stopped", s, err, s.Member, old)
 }
 
@@ -72,7 +70,7 @@ func (u *upgrader) rollbackMembers(ctx context.Context, moved []status.Member, o
 		if err := u.rollbackMember(ctx, m.Name, old[m.Name]); err != nil {
 			return fmt.Errorf("%s back to %s: %w", m.Name, old[m.Name], err)
 		}
-		u.report.RolledBack = append(u.report.RolledBack, m.Name)
+		u.rep().RolledBack = append(u.rep().RolledBack, m.Name)
 	}
 	return nil
 }
@@ -88,79 +86,4 @@ func checkClusterVersion(cl *status.Cluster, old string) error {
 		way = "use etcd's downgrade API one minor at a time (etcdctl downgrade validate/enable " + version.Minor(old) + "; see etcdpilot upgrade plan --to " + old + "), or restore the pre-upgrade snapshot"
 	}
 	return fmt.Errorf("the cluster version is already %s: members on %s can no longer rejoin, so an in-place rollback is impossible; %s", cl.ClusterVersion, old, way)
-}
-
-// Rollback returns every member of a mixed cluster to the version the
-// journal recorded before the upgrade. A member that an interrupted run
-// left down comes back first (on its old version), then the members that
-// moved, down ones first, followers next and the leader last; a member
-// that answers is restarted only while every other voter is up.
-func Rollback(ctx context.Context, opts Options) (*Report, error) {
-	opts.defaults()
-	start := time.Now()
-	cl, unlock, err := lockCluster(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	j, err := engine.LoadJournal(opts.JournalPath)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no upgrade journal at %s: nothing to roll back to (the journal records each member's old version)", opts.JournalPath)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if cl.ClusterID != j.ClusterID {
-		return nil, fmt.Errorf("journal %s belongs to cluster %s, not %s", opts.JournalPath, j.ClusterID, cl.ClusterID)
-	}
-	if journalKind(j) == kindDowngrade {
-		return nil, fmt.Errorf("journal %s records a downgrade to %s: undo it with etcdpilot downgrade cancel", opts.JournalPath, j.Target)
-	}
-	for _, m := range cl.Members {
-		old, ok := j.OldVersions[m.Name]
-		if !ok {
-			return nil, fmt.Errorf("member %s is not in the journal's record; roll it back by hand", m.Name)
-		}
-		if err := checkClusterVersion(cl, old); err != nil {
-			return nil, err
-		}
-	}
-	u := &upgrader{opts: opts, hopFrom: j.OldVersions}
-	u.env = u.newEnv(j)
-	u.report = &Report{Target: j.Target, From: j.OldVersions, Journal: j.Path(), State: engine.StateRunning}
-	prev := j.State
-	j.State = engine.StateRunning
-	if err := u.env.Note("rollback", "started", ""); err != nil {
-		return nil, err
-	}
-	runErr := u.env.Recover(ctx, func(e engine.Entry) string { return j.OldVersions[e.Member] })
-	var moved []status.Member
-	if runErr == nil {
-		if cl, runErr = opts.Session.Status(ctx); runErr == nil {
-			for _, m := range cl.Members {
-				if !m.Reachable || version.Compare(m.ServerVersion, j.OldVersions[m.Name]) != 0 {
-					moved = append(moved, m)
-				}
-			}
-		}
-	}
-	if runErr == nil && len(moved) == 0 {
-		opts.Log.Info("every member already runs its pre-upgrade version: nothing to roll back")
-		j.State = prev
-		if prev == engine.StateRunning {
-			j.State = engine.StateRolledBack
-		}
-		j.Save()
-		u.report.To, u.report.State = j.OldVersions, j.State
-		return u.report, nil
-	}
-	if runErr == nil {
-		runErr = u.rollbackMembers(ctx, moved, j.OldVersions)
-	}
-	u.finish(ctx, runErr, start)
-	if runErr == nil {
-		u.report.State = engine.StateRolledBack
-		j.Finish(engine.StateRolledBack, nil)
-	}
-	return u.report, runErr
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -108,14 +107,14 @@ func (o *Options) defaults() {
 // Apply runs (or resumes) the upgrade.
 func Apply(ctx context.Context, opts Options) (*Report, error) {
 	return runChange(ctx, opts, kindUpgrade, func(ctx context.Context, u *upgrader, cl *status.Cluster) (func(context.Context) error, error) {
-		p, err := u.plan(ctx, cl)
+		p, err := u.plan(ctx)
 		if err != nil {
 			return nil, err
 		}
 		if p.Direction == "none" && len(u.env.Journal.Entries) == 0 {
 			return nil, fmt.Errorf("%w: every member runs %s already", ErrNothingToDo, p.Target)
 		}
-		return func(ctx context.Context) error { return u.run(ctx, p) }, nil
+		return func(ctx context.Context) error { return u.upgrade(ctx, p) }, nil
 	})
 }
 
@@ -125,94 +124,10 @@ const (
 	kindDowngrade = "downgrade"
 )
 
-// prepareFunc looks at the live cluster (after a resume's recovery) and
-// refuses the change, or returns what runs it.
-type prepareFunc func(ctx context.Context, u *upgrader, cl *status.Cluster) (func(context.Context) error, error)
-
-// runChange is what an upgrade and a downgrade share: the lock, the
-// journal (new or resumed, with the recovery of an interrupted restart),
-// the refusal that leaves no journal, the probe, and the report.
-func runChange(ctx context.Context, opts Options, kind string, prepare prepareFunc) (*Report, error) {
-	opts.defaults()
-	start := time.Now()
-	cl, unlock, err := lockCluster(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-
-	u := &upgrader{opts: opts}
-	j, resumed, err := u.openJournal(cl, kind)
-	if err != nil {
-		return nil, err
-	}
-	u.env = u.newEnv(j)
-	if resumed {
-		opts.Log.Info(fmt.Sprintf("resuming the %s to %s from journal %s (%s)", kind, j.Target, j.Path(), j.State))
-		j.State, j.Error = engine.StateRunning, ""
-		if err := u.env.Note("resume", "started", ""); err != nil {
-			return nil, err
-		}
-		if err := u.env.Recover(ctx, nil); err != nil {
-			j.Finish(engine.StateFailed, err)
-			return nil, err
-		}
-		if cl, err = opts.Session.Status(ctx); err != nil {
-			return nil, err
-		}
-	}
-	run, err := prepare(ctx, u, cl)
-	if err != nil {
-		// A refused change never leaves a running journal: a new one is
-		// not written at all, a resumed one stays resumable.
-		if resumed {
-			j.Finish(engine.StateFailed, err)
-		}
-		return nil, err
-	}
-	if !resumed {
-		if old, err := engine.LoadJournal(j.Path()); err == nil && engine.Finished(old.State) {
-			if err := old.Archive(); err != nil {
-				return nil, err
-			}
-		}
-		if err := u.env.Note("start", "started", kind+" to "+j.Target); err != nil {
-			return nil, err
-		}
-	}
-	u.report = &Report{Kind: kind, Target: j.Target, From: j.OldVersions, Journal: j.Path(), State: engine.StateRunning}
-	var pr *probe.Probe
-	if opts.Probe {
-		if pr, err = probe.Start(ctx, opts.Session.Config(), opts.ProbeOptions); err != nil {
-			return nil, fmt.Errorf("availability probe: %w", err)
-		}
-	}
-	runErr := run(ctx)
-	if pr != nil {
-		u.report.Probe = pr.Stop(context.Background())
-	}
-	u.finish(ctx, runErr, start)
-	return u.report, runErr
-}
-
-// lockCluster reads the cluster and takes its lock: one change per
-// cluster at a time from this machine.
-func lockCluster(ctx context.Context, opts Options) (*status.Cluster, func(), error) {
-	cl, err := opts.Session.Status(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	lock, err := engine.Lock(opts.LockDir, cl.ClusterID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cl, func() { lock.Unlock() }, nil
-}
-
-func (u *upgrader) newEnv(j *engine.Journal) *engine.Env {
+func (u *upgrader) newEnv() *engine.Env {
 	o := u.opts
 	env := &engine.Env{
-		Session: o.Session, Runtime: o.Runtime, Journal: j, Log: o.Log,
+		Session: o.Session, Runtime: o.Runtime, Log: o.Log,
 		Observers:   append([]engine.Observer{engine.Progress{Log: o.Log}}, o.Observers...),
 		GateTimeout: o.GateTimeout, MaxLag: o.MaxLag, Renames: u.renames,
 	}
@@ -221,47 +136,6 @@ func (u *upgrader) newEnv(j *engine.Journal) *engine.Env {
 		env.SnapshotExists = o.Snapshots.Exists
 	}
 	return env
-}
-
-// openJournal returns the unfinished journal of this cluster to resume, or
-// a new one (not written until the change is accepted). An unfinished
-// change of the other kind is refused: one change at a time.
-func (u *upgrader) openJournal(cl *status.Cluster, kind string) (j *engine.Journal, resumed bool, err error) {
-	path := u.opts.JournalPath
-	j, err = engine.LoadJournal(path)
-	switch {
-	case err == nil && !engine.Finished(j.State):
-		if j.ClusterID != cl.ClusterID {
-			return nil, false, fmt.Errorf("journal %s belongs to cluster %s, not %s", path, j.ClusterID, cl.ClusterID)
-		}
-		if k := journalKind(j); k != kind {
-			return nil, false, fmt.Errorf("a %s to %s is unfinished (journal %s, %s); finish it first: %s", k, j.Target, path, j.State, finishHint(k))
-		}
-		if u.opts.Target != "" && !sameTarget(u.opts.Catalog, u.opts.Target, j.Target) {
-			if u.opts.Resume {
-				return nil, false, fmt.Errorf("--resume --to %s: the unfinished %s in journal %s goes to %s; nothing was changed: drop --to to resume it, or give it up (etcdpilot upgrade abandon) before going to %s", u.opts.Target, kind, path, j.Target, u.opts.Target)
-			}
-			return nil, false, fmt.Errorf("a %s to %s is unfinished (journal %s, %s); %s", kind, j.Target, path, j.State, finishHint(kind))
-		}
-		return j, true, nil
-	case err == nil:
-		if u.opts.Resume {
-			return nil, false, fmt.Errorf("the last %s in %s is %s: nothing to resume", journalKind(j), path, j.State)
-		}
-	case !errors.Is(err, os.ErrNotExist):
-		return nil, false, err
-	case u.opts.Resume:
-		return nil, false, fmt.Errorf("no journal at %s: nothing to resume", path)
-	}
-	target, err := u.opts.Catalog.Resolve(u.opts.Target)
-	if err != nil {
-		return nil, false, err
-	}
-	old := map[string]string{}
-	for _, m := range cl.Members {
-		old[m.Name] = m.ServerVersion
-	}
-	return engine.NewJournal(path, kind, cl.ClusterID, target, old), false, nil
 }
 
 // sameTarget: the target asked for is the journal's (a minor names the
@@ -274,15 +148,6 @@ func sameTarget(cat *catalog.Catalog, asked, journal string) bool {
 	return err == nil && want == journal
 }
 
-// journalKind is the change a journal records (journals written before
-// downgrades existed are upgrades).
-func journalKind(j *engine.Journal) string {
-	if j.Kind == "" {
-		return kindUpgrade
-	}
-	return j.Kind
-}
-
 // finishHint says how to finish an unfinished change of a kind.
 func finishHint(kind string) string {
 	if kind == kindDowngrade {
@@ -293,19 +158,11 @@ func finishHint(kind string) string {
 
 // plan runs the planner on the live cluster and refuses on blockers,
 // except removed flags a runtime that owns its members' flags renames.
-func (u *upgrader) plan(ctx context.Context, cl *status.Cluster) (*plan.Plan, error) {
+func (u *upgrader) plan(ctx context.Context) (*plan.Plan, error) {
 	target := u.env.Journal.Target
-	pc := plan.FromStatus(ctx, u.opts.Session.Pool(), cl)
-	po := plan.Options{Target: target, Configs: u.opts.Configs, Kubernetes: u.opts.Kubernetes,
-		Certificates: u.opts.Session.Certificates(ctx, cl, u.opts.Configs, u.opts.Runtime)}
-	po.V2WAL, po.V2Custom = WALState(ctx, u.opts.Runtime, cl)
-	if NeedsMembershipCheck(cl, target) {
-		var err error
-		if po.Membership, err = Membership(ctx, u.opts.Session, cl, filepath.Dir(u.opts.JournalPath), u.opts.Log); err != nil {
-			return nil, fmt.Errorf("membership check before 3.6: %w", err)
-		}
-	}
-	p, err := plan.Make(u.opts.Catalog, pc, po)
+	p, err := LivePlan(ctx, Gathering{Session: u.opts.Session, Runtime: u.opts.Runtime, Catalog: u.opts.Catalog,
+		Options:    plan.Options{Target: target, Configs: u.opts.Configs, Kubernetes: u.opts.Kubernetes},
+		ScratchDir: filepath.Dir(u.opts.JournalPath), Log: u.opts.Log})
 	if err != nil {
 		return nil, err
 	}
@@ -335,8 +192,8 @@ func (u *upgrader) plan(ctx context.Context, cl *status.Cluster) (*plan.Plan, er
 	return p, nil
 }
 
-// run executes the steps: the snapshot, then every hop member by member.
-func (u *upgrader) run(ctx context.Context, p *plan.Plan) error {
+// upgrade executes the steps: the snapshot, then every hop member by member.
+func (u *upgrader) upgrade(ctx context.Context, p *plan.Plan) error {
 	if !u.opts.SkipSnapshot && u.opts.Snapshots != nil {
 		if err := u.env.Do(ctx, engine.Step{Action: engine.Snapshot}); err != nil {
 			return fmt.Errorf("pre-upgrade snapshot: %w; nothing else was changed", err)
@@ -423,31 +280,4 @@ func (u *upgrader) renames(v string) map[string]string {
 		}
 	}
 	return out
-}
-
-func (u *upgrader) finish(ctx context.Context, runErr error, start time.Time) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	r, j := u.report, u.env.Journal
-	r.Took = time.Since(start)
-	r.Snapshot = j.Snapshot
-	if cl, err := u.opts.Session.Status(ctx); err == nil {
-		r.To = map[string]string{}
-		for _, m := range cl.Members {
-			r.To[m.Name] = m.ServerVersion
-		}
-		r.ClusterVersion = cl.ClusterVersion
-	}
-	state := engine.StateDone
-	switch {
-	case runErr != nil && len(r.RolledBack) > 0:
-		state = engine.StateRolledBack
-	case runErr != nil:
-		state = engine.StateFailed
-	}
-	j.Finish(state, runErr)
-	r.State, r.Entries = state, j.Entries
-	if runErr != nil {
-		r.Error = runErr.Error()
-	}
 }

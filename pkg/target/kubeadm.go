@@ -1,8 +1,7 @@
-package main
+package target
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -13,63 +12,39 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/spf13/cobra"
-
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/staticpod"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
-// kubeadmFlags are --kubeadm and the manifest it reads (--manifest, shared
-// with the static-pod runtime where a command has it).
-type kubeadmFlags struct {
-	on       bool
-	manifest *string
-}
-
-func addKubeadmFlags(cmd *cobra.Command, k *kubeadmFlags, manifest *string) {
-	cmd.Flags().BoolVar(&k.on, "kubeadm", false, "on a kubeadm control-plane node: endpoints from the etcd manifest (--manifest), --cacert and a client certificate from its pki directory (healthcheck-client, else server), the static-pod runtime; each flag given overrides its part")
-	if manifest == nil {
-		manifest = new(string)
-		cmd.Flags().StringVar(manifest, "manifest", staticpod.DefaultManifest, "with --kubeadm: this node's etcd static pod manifest")
-	}
-	k.manifest = manifest
-}
-
-// kubeadmNode is what --kubeadm read on this node: the local member's
+// Node is what --kubeadm read on this node: the local member's
 // configuration and a static-pod runtime for it.
-type kubeadmNode struct {
+type Node struct {
 	Config  *memberconfig.Config
 	Runtime *staticpod.Runtime
 }
 
-// apply fills the connection settings the command line left out from
-// this node's etcd manifest; nil without --kubeadm.
-func (k *kubeadmFlags) apply(cmd *cobra.Command, g *globals, sandbox string) (*kubeadmNode, error) {
-	if !k.on {
-		return nil, nil
-	}
-	if sandbox != "" {
-		return nil, errors.New("--kubeadm reads a control-plane node's manifest and --sandbox names a local sandbox: drop one")
-	}
-	path, err := localManifest(*k.manifest)
+// readKubeadm fills the connection settings the command line left out
+// from this node's etcd manifest.
+func readKubeadm(ctx context.Context, manifest string, env Env) (*Node, conn.Config, error) {
+	c := env.Conn
+	path, err := localManifest(manifest)
 	if err != nil {
-		return nil, err
+		return nil, c, err
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("--kubeadm: %v", err)
+		return nil, c, fmt.Errorf("--kubeadm: %v", err)
 	}
 	m, err := staticpod.Parse(path, data)
 	if err != nil {
-		return nil, err
+		return nil, c, err
 	}
 	cfg, err := memberconfig.Parse(path, data)
 	if err != nil {
-		return nil, err
+		return nil, c, err
 	}
-	given := func(name string) bool { return cmd.Flags().Changed(name) }
 	need := func(flag string) (string, error) {
 		v := m.Flag(flag)
 		if v == "" {
@@ -77,38 +52,38 @@ func (k *kubeadmFlags) apply(cmd *cobra.Command, g *globals, sandbox string) (*k
 		}
 		return v, nil
 	}
-	if !given("endpoints") {
+	if !env.Given("endpoints") {
 		urls, err := need("advertise-client-urls")
 		if err != nil {
-			return nil, err
+			return nil, c, err
 		}
-		g.conn.Endpoints = strings.Split(urls, ",")
+		c.Endpoints = strings.Split(urls, ",")
 	}
-	if !given("cacert") {
+	if !env.Given("cacert") {
 		ca, err := need("trusted-ca-file")
 		if err != nil {
-			return nil, err
+			return nil, c, err
 		}
-		if g.conn.CACert, err = m.HostPath(ca); err != nil {
-			return nil, err
-		}
-	}
-	if !given("cert") && !given("key") {
-		if g.conn.Cert, g.conn.Key, err = kubeadmClient(m, filepath.Dir(g.conn.CACert)); err != nil {
-			return nil, err
+		if c.CACert, err = m.HostPath(ca); err != nil {
+			return nil, c, err
 		}
 	}
-	if !given("endpoints") {
-		if !g.addMembers(cmd.Context()) {
-			g.peersAsClients(m)
+	if !env.Given("cert") && !env.Given("key") {
+		if c.Cert, c.Key, err = kubeadmClient(m, filepath.Dir(c.CACert)); err != nil {
+			return nil, c, err
 		}
 	}
-	g.log.Info(fmt.Sprintf("kubeadm: %s from %s, --cacert %s, --cert %s", strings.Join(g.conn.Endpoints, ","), path, g.conn.CACert, g.conn.Cert))
+	if !env.Given("endpoints") {
+		if !addMembers(ctx, &c) {
+			peersAsClients(&c, m, env)
+		}
+	}
+	env.Log.Info(fmt.Sprintf("kubeadm: %s from %s, --cacert %s, --cert %s", strings.Join(c.Endpoints, ","), path, c.CACert, c.Cert))
 	name := cfg.Name()
 	if name == "" {
-		return nil, fmt.Errorf("%s: the etcd container has no --name", path)
+		return nil, c, fmt.Errorf("%s: the etcd container has no --name", path)
 	}
-	return &kubeadmNode{Config: cfg, Runtime: &staticpod.Runtime{Manifests: map[string]string{name: path}, Log: g.log}}, nil
+	return &Node{Config: cfg, Runtime: &staticpod.Runtime{Manifests: map[string]string{name: path}, Log: env.Log}}, c, nil
 }
 
 // kubeadmClient picks the client certificate kubeadm leaves for the
@@ -153,8 +128,8 @@ func localManifest(p string) (string, error) {
 // member list through the local one: a command that restarts the local
 // member (or a probe beside it) keeps talking to the cluster meanwhile.
 // It reports whether the local member answered.
-func (g *globals) addMembers(ctx context.Context) bool {
-	p, err := conn.NewPool(g.conn)
+func addMembers(ctx context.Context, c *conn.Config) bool {
+	p, err := conn.NewPool(*c)
 	if err != nil {
 		return false
 	}
@@ -164,14 +139,14 @@ func (g *globals) addMembers(ctx context.Context) bool {
 		return false
 	}
 	seen := map[string]bool{}
-	for _, ep := range g.conn.Endpoints {
+	for _, ep := range c.Endpoints {
 		seen[ep] = true
 	}
 	for _, m := range ml.Members {
 		for _, u := range m.ClientURLs {
 			if !seen[u] && !m.IsLearner {
 				seen[u] = true
-				g.conn.Endpoints = append(g.conn.Endpoints, u)
+				c.Endpoints = append(c.Endpoints, u)
 			}
 		}
 	}
@@ -182,8 +157,8 @@ func (g *globals) addMembers(ctx context.Context) bool {
 // answer (a dead member about to be replaced): the hosts of the manifest's
 // --initial-cluster, on the local client URL's scheme and port, as kubeadm
 // lays out every control-plane node.
-func (g *globals) peersAsClients(m *staticpod.Manifest) {
-	local, err := url.Parse(g.conn.Endpoints[0])
+func peersAsClients(c *conn.Config, m *staticpod.Manifest, env Env) {
+	local, err := url.Parse(c.Endpoints[0])
 	if err != nil {
 		return
 	}
@@ -195,12 +170,12 @@ func (g *globals) peersAsClients(m *staticpod.Manifest) {
 			continue
 		}
 		ep := local.Scheme + "://" + net.JoinHostPort(pu.Hostname(), local.Port())
-		if !slices.Contains(g.conn.Endpoints, ep) {
-			g.conn.Endpoints = append(g.conn.Endpoints, ep)
+		if !slices.Contains(c.Endpoints, ep) {
+			c.Endpoints = append(c.Endpoints, ep)
 			added = append(added, ep)
 		}
 	}
 	if len(added) > 0 {
-		g.log.Warn(fmt.Sprintf("kubeadm: the local member does not answer; trying the other control-plane nodes of --initial-cluster: %s (give --endpoints to choose)", strings.Join(added, ",")))
+		env.Log.Warn(fmt.Sprintf("kubeadm: the local member does not answer; trying the other control-plane nodes of --initial-cluster: %s (give --endpoints to choose)", strings.Join(added, ",")))
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package target
 
 import (
 	"io"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/etcdpilot/etcdpilot/pkg/conn"
 	"github.com/etcdpilot/etcdpilot/pkg/staticpod"
 )
 
@@ -32,10 +33,9 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &globals{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	g.conn.Endpoints = []string{"https://10.0.0.12:2379"}
-	g.peersAsClients(m)
-	if got := strings.Join(g.conn.Endpoints, ","); got != "https://10.0.0.12:2379,https://10.0.0.10:2379,https://10.0.0.11:2379" {
+	c := conn.Config{Endpoints: []string{"https://10.0.0.12:2379"}}
+	peersAsClients(&c, m, Env{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if got := strings.Join(c.Endpoints, ","); got != "https://10.0.0.12:2379,https://10.0.0.10:2379,https://10.0.0.11:2379" {
 		t.Errorf("endpoints %s", got)
 	}
 }
