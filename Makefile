@@ -11,7 +11,7 @@ TESTFLAGS ?= -p 2 -timeout 40m
 .PHONY: build demo test unit etcd-binaries test-deps versitygw kubernetes lint bench clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/etcdpilot
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/etcdpilot
 
 demo: build
 	$(BIN) demo

@@ -13,6 +13,9 @@ func newAgentCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent --config FILE",
 		Short: "Run scheduled backups and status checks for one cluster, with Prometheus metrics",
+		Example: `  etcdpilot agent --config /etc/etcdpilot/agent.yaml --endpoints https://10.0.0.1:2379 --cacert ca.crt --cert client.crt --key client.key
+  etcdpilot agent --config agent.yaml --kubeadm
+  etcdpilot agent --config agent.yaml --sandbox demo`,
 		Long: `A long-running process for one cluster (--endpoints and etcdctl's TLS flags,
 or --sandbox): backups on cron schedules into a directory or s3://bucket/prefix/,
 each verified and followed by its retention; status and hash checks; rolling
@@ -56,7 +59,7 @@ The file (YAML; an unknown key or a bad schedule is refused with its line):
 			if err != nil {
 				return err
 			}
-			a := &agent.Agent{Config: c, Session: s, Version: Version, Log: g.log, Catalog: cat, StateDir: g.root()}
+			a := &agent.Agent{Config: c, Session: s, Version: Version, Log: g.log, Catalog: cat, StateDir: g.root(), Stores: g.stores}
 			return a.Run(cmd.Context(), nil)
 		},
 	}

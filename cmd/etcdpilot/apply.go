@@ -82,7 +82,7 @@ func (f *applyFlags) options(cmd *cobra.Command, g *globals) (upgrade.Options, e
 	if dest == "" {
 		dest = filepath.Dir(o.JournalPath)
 	}
-	o.Snapshots = snapshot.PreChange{Dest: dest, Version: Version, Log: g.log}
+	o.Snapshots = snapshot.PreChange{Dest: dest, Version: Version, Log: g.log, Stores: g.stores}
 	return o, nil
 }
 
@@ -180,6 +180,8 @@ func newUpgradeRollbackCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollback",
 		Short: "Return a mixed cluster to the versions the upgrade journal recorded before the upgrade",
+		Example: `  etcdpilot upgrade rollback --sandbox demo
+  etcdpilot upgrade rollback --kubeadm --ssh root@{host}`,
 		Long: `Restart every member that runs a newer version than before the upgrade on its
 old binary, followers first, leader last after a hand-off, with the same gates
 as apply. Refused once the cluster version has moved to the new minor: then
@@ -238,7 +240,7 @@ A journal that cannot be read is moved aside (FILE.corrupt-TIME).`,
 				return err
 			}
 			if aside != "" {
-				g.log.Info(fmt.Sprintf("the journal could not be read; it was moved to %s", aside))
+				g.log.Info("the journal could not be read; it was moved to {file}", "file", aside)
 				return nil
 			}
 			return g.print(cmd, j)

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +43,11 @@ func TestClusterWithAuth(t *testing.T) {
 	if r := run(t, state, "status", "--sandbox", "auth", "--user", "root:s3cret-pw"); r.code != 0 {
 		t.Errorf("status with the right password: %d %s", r.code, r.stderr)
 	}
+	// --user without a password, on a terminal: asked for, as etcdctl does.
+	out := runTTY(t, state, "s3cret-pw\n", "status", "--sandbox", "auth", "--user", "root")
+	if !strings.Contains(out, "Password for root: ") || !strings.Contains(out, "HEALTHY") {
+		t.Errorf("password asked on a terminal:\n%s", out)
+	}
 	start := time.Now()
 	r = run(t, state, "upgrade", "rehearse", "--sandbox", "auth", "--to", testutil.V36)
 	if r.code != 2 || !strings.Contains(r.stderr, "auth on") || !strings.Contains(r.stderr, "ETCDCTL_USER") || time.Since(start) > 20*time.Second {
@@ -49,4 +57,22 @@ func TestClusterWithAuth(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "PASSED") {
 		t.Errorf("rehearsal with credentials: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// runTTY runs etcdpilot on a terminal (util-linux script's pseudo-terminal)
+// that types input, and returns what the terminal showed.
+func runTTY(t *testing.T, stateDir, input string, args ...string) string {
+	t.Helper()
+	line := etcdpilotBin
+	for _, a := range args {
+		line += " '" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	cmd := exec.Command("script", "-qec", line, "/dev/null")
+	cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+stateDir, "ETCDPILOT_LOCK_DIR="+filepath.Join(stateDir, "locks"), "ETCDPILOT_OFFLINE=1")
+	cmd.Stdin = strings.NewReader(input)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Logf("script: %v", err)
+	}
+	return string(out)
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/bench"
 	"github.com/etcdpilot/etcdpilot/pkg/defrag"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
-	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 )
 
 func newBenchCmd(g *globals) *cobra.Command {
@@ -28,24 +27,25 @@ func newBenchSnapshotCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "snapshot",
 		Short: "Fill a sandbox, then time etcdctl/etcdutl against etcdpilot's snapshot save and restore",
-		Args:  cobra.NoArgs,
+		Example: `  etcdpilot bench snapshot --size-mib 1024
+  AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... etcdpilot bench snapshot --s3 s3://bench/etcd/ --s3-endpoint http://127.0.0.1:7070 --s3-path-style`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Size = sizeMiB << 20
-			o.Binaries = g.binaries(cmd.ErrOrStderr())
-			o.Log, o.Progress = g.log, g.progress(cmd)
+			o.Binaries = g.binaries(g.progress(cmd))
+			o.Log, o.Progress, o.Stores = g.log, g.progress(cmd), g.stores
 			return runBench(cmd, g, func(root string) (any, error) {
 				o.Root, o.Scratch = root, root
 				if store != "" {
-					if !snapshot.IsS3(store) {
-						return nil, fmt.Errorf("--store %q: give s3://BUCKET/PREFIX/", store)
-					}
 					return bench.SnapshotS3(cmd.Context(), o, store)
 				}
 				return bench.Snapshot(cmd.Context(), o)
 			})
 		},
 	}
-	cmd.Flags().StringVar(&store, "store", "", "compare the local save with a save into this s3://BUCKET/PREFIX/ (AWS environment, --s3-endpoint)")
+	cmd.Flags().StringVar(&store, "s3", "", "instead, compare the client CPU of a save into this s3://BUCKET/PREFIX/ with a plain upload of the same bytes by aws-sdk-go-v2's transfer manager (AWS environment, --s3-endpoint)")
+	cmd.Flags().StringVar(&store, "store", "", "")
+	cmd.Flags().MarkDeprecated("store", "use --s3")
 	cmd.Flags().StringVar(&o.Version, "version", sandbox.DefaultVersion, "etcd version")
 	cmd.Flags().Int64Var(&sizeMiB, "size-mib", 1024, "database size to reach, MiB")
 	cmd.Flags().IntVar(&o.Runs, "runs", 3, "runs of each side")
@@ -70,13 +70,15 @@ func newBenchRollingCmd(g *globals, o bench.UpgradeOptions, change, short string
 	cmd := &cobra.Command{
 		Use:   change,
 		Short: short,
-		Args:  cobra.NoArgs,
+		Example: "  etcdpilot bench " + change + " --runs 10\n" +
+			"  etcdpilot bench " + change + " --runtime static-pod --runs 3   # as root, after make kubernetes",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if o.Catalog, err = g.catalog(); err != nil {
 				return err
 			}
-			o.Binaries, o.Log = g.binaries(cmd.ErrOrStderr()), g.log
+			o.Binaries, o.Log = g.binaries(g.progress(cmd)), g.log
 			switch rt {
 			case "", "sandbox":
 			case "static-pod":
@@ -112,13 +114,15 @@ func newBenchDefragCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "defrag",
 		Short: "Write stalls of a rolling defragmentation under load: etcdctl defrag --cluster against etcdpilot defrag",
-		Args:  cobra.NoArgs,
+		Example: `  etcdpilot bench defrag --runs 3
+  etcdpilot bench defrag --stop-serving=false --live-mib 200`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if o.Catalog, err = g.catalog(); err != nil {
 				return err
 			}
-			o.Binaries, o.Log = g.binaries(cmd.ErrOrStderr()), g.log
+			o.Binaries, o.Log = g.binaries(g.progress(cmd)), g.log
 			return runBench(cmd, g, func(root string) (any, error) {
 				o.Root = root
 				return bench.Defrag(cmd.Context(), o)
@@ -138,11 +142,12 @@ func newBenchDefragCmd(g *globals) *cobra.Command {
 func newBenchRecoverCmd(g *globals) *cobra.Command {
 	o := bench.RecoverOptions{}
 	cmd := &cobra.Command{
-		Use:   "recover",
-		Short: "Time to a healthy cluster after losing 2 of 3 members: etcd's guide by hand against recover apply",
-		Args:  cobra.NoArgs,
+		Use:     "recover",
+		Short:   "Time to a healthy cluster after losing 2 of 3 members: etcd's guide by hand against recover apply",
+		Example: `  etcdpilot bench recover --runs 10`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Binaries, o.Log = g.binaries(cmd.ErrOrStderr()), g.log
+			o.Binaries, o.Log = g.binaries(g.progress(cmd)), g.log
 			return runBench(cmd, g, func(root string) (any, error) {
 				o.Root = root
 				return bench.Recover(cmd.Context(), o)
@@ -159,8 +164,9 @@ func newBenchRecoverCmd(g *globals) *cobra.Command {
 func newBenchHandoffCmd(g *globals) *cobra.Command {
 	o := bench.HandoffOptions{}
 	cmd := &cobra.Command{
-		Use:   "handoff",
-		Short: "Move leadership around a loaded sandbox and measure, from etcd's own logs, how many writes each transfer hangs",
+		Use:     "handoff",
+		Short:   "Move leadership around a loaded sandbox and measure, from etcd's own logs, how many writes each transfer hangs",
+		Example: `  etcdpilot bench handoff --handoffs 40 --rate 200`,
 		Long: `Move leadership around a loaded 3-member sandbox the way upgrade apply
 hands off before the leader restarts. While leadership moves, the old
 leader drops proposals: those sent to it directly fail at once ("raft
@@ -169,7 +175,7 @@ only after etcd's request timeout (7 s). This measures the window from the
 members' logs and how often a hand-off catches a write at the given rate.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Binaries = g.binaries(cmd.ErrOrStderr())
+			o.Binaries = g.binaries(g.progress(cmd))
 			o.Log = g.log
 			return runBench(cmd, g, func(root string) (any, error) {
 				o.Root = root
@@ -187,11 +193,12 @@ members' logs and how often a hand-off catches a write at the given rate.`,
 func newBenchRemoveLeaderCmd(g *globals) *cobra.Command {
 	o := bench.RemoveLeaderOptions{}
 	cmd := &cobra.Command{
-		Use:   "remove-leader",
-		Short: "Remove the leader of a loaded sandbox and add it back, etcdctl member remove beside etcdpilot's: leader changes and write stalls",
-		Args:  cobra.NoArgs,
+		Use:     "remove-leader",
+		Short:   "Remove the leader of a loaded sandbox and add it back, etcdctl member remove beside etcdpilot's: leader changes and write stalls",
+		Example: `  etcdpilot bench remove-leader --runs 10`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Binaries, o.Log = g.binaries(cmd.ErrOrStderr()), g.log
+			o.Binaries, o.Log = g.binaries(g.progress(cmd)), g.log
 			return runBench(cmd, g, func(root string) (any, error) {
 				o.Root = root
 				return bench.RemoveLeader(cmd.Context(), o)
@@ -207,15 +214,16 @@ func newBenchRemoveLeaderCmd(g *globals) *cobra.Command {
 func newBenchStatusCmd(g *globals) *cobra.Command {
 	o := bench.StatusOptions{}
 	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Time etcdpilot status against etcdctl endpoint status, health and hashkv --cluster on a loaded sandbox",
-		Args:  cobra.NoArgs,
+		Use:     "status",
+		Short:   "Time etcdpilot status against etcdctl endpoint status, health and hashkv --cluster on a loaded sandbox",
+		Example: `  etcdpilot bench status --members 5`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			self, err := os.Executable()
 			if err != nil {
 				return err
 			}
-			o.Binaries, o.Log, o.Etcdpilot = g.binaries(cmd.ErrOrStderr()), g.log, self
+			o.Binaries, o.Log, o.Etcdpilot = g.binaries(g.progress(cmd)), g.log, self
 			return runBench(cmd, g, func(root string) (any, error) {
 				o.Root = root
 				return bench.Status(cmd.Context(), o)
@@ -232,9 +240,10 @@ func newBenchStatusCmd(g *globals) *cobra.Command {
 func newBenchScanCmd(g *globals) *cobra.Command {
 	o := bench.ScanOptions{}
 	cmd := &cobra.Command{
-		Use:   "scan",
-		Short: "Time repo scan against ripgrep over one generated tree (50,000 files by default)",
-		Args:  cobra.NoArgs,
+		Use:     "scan",
+		Short:   "Time repo scan against ripgrep over one generated tree (50,000 files by default)",
+		Example: `  etcdpilot bench scan --files 50000   # needs ripgrep (rg) on PATH`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			self, err := os.Executable()
 			if err != nil {

@@ -49,7 +49,10 @@ func newCatalogShowCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show [VERSION]",
 		Short: "Show the catalog's minors, or what is known about one release",
-		Args:  cobra.MaximumNArgs(1),
+		Example: `  etcdpilot catalog show
+  etcdpilot catalog show 3.6.17
+  etcdpilot catalog show 3.5 --offline -w json`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cat, err := g.catalog()
 			if err != nil {
@@ -84,9 +87,10 @@ func cachedVersions(g *globals) map[string]string {
 
 func newCatalogValidateCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "validate FILE",
-		Short: "Check a catalog file; errors name the file and line",
-		Args:  cobra.ExactArgs(1),
+		Use:     "validate FILE",
+		Short:   "Check a catalog file; errors name the file and line",
+		Example: `  etcdpilot catalog validate my-catalog.yaml`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := catalog.Load(args[0])
 			if err != nil {

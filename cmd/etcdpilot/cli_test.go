@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	etcdpilotBin = filepath.Join(dir, "etcdpilot")
-	if out, err := exec.Command("go", "build", "-o", etcdpilotBin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", etcdpilotBin, ".").CombinedOutput(); err != nil {
 		panic(string(out))
 	}
 	code := m.Run()
@@ -107,6 +107,13 @@ func TestSandboxUpStatusDown(t *testing.T) {
 	cmd.Env = append(os.Environ(), "ETCDCTL_ENDPOINTS="+strings.Fields(endpoints)[0])
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "HEALTHY") {
 		t.Fatalf("status via ETCDCTL_ENDPOINTS: %v\n%s", err, out)
+	}
+	// Completion knows the sandboxes and their members' names.
+	if r := run(t, state, "__complete", "status", "--sandbox", ""); !strings.Contains(r.stdout, "cli\n") {
+		t.Errorf("completion of --sandbox: %s %s", r.stdout, r.stderr)
+	}
+	if r := run(t, state, "__complete", "member", "remove", "--sandbox", "cli", ""); !strings.Contains(r.stdout, "m1\nm2\nm3\n") {
+		t.Errorf("completion of member names: %s %s", r.stdout, r.stderr)
 	}
 	r = run(t, state, "sandbox", "down", "--name", "cli")
 	if r.code != 0 {

@@ -132,6 +132,8 @@ func newSpaceCmd(g *globals) *cobra.Command {
 	recover := &cobra.Command{
 		Use:   "recover",
 		Short: "Compact, defragment every member, disarm NOSPACE, check that writes are accepted",
+		Example: `  etcdpilot space recover --sandbox demo --dry-run
+  etcdpilot space recover --kubeadm --ssh root@{host}`,
 		Long: `etcd's way out of the NOSPACE alarm (the database reached
 --quota-backend-bytes; the cluster serves only reads and deletes): compact
 the keyspace (keeping --compact-keep revisions), defragment every member one
@@ -169,13 +171,17 @@ func newAlarmCmd(g *globals) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the raised alarms and the members they are raised on",
-		Args:  cobra.NoArgs,
-		RunE:  run(false),
+		Example: `  etcdpilot alarm list --sandbox demo
+  etcdpilot alarm list --endpoints https://10.0.0.1:2379 --cacert ca.crt --cert client.crt --key client.key -w json`,
+		Args: cobra.NoArgs,
+		RunE: run(false),
 	}
 	t.Register(list.Flags(), target.Naming)
 	disarm := &cobra.Command{
 		Use:   "disarm",
 		Short: "Disarm the raised alarms (CORRUPT only with --force)",
+		Example: `  etcdpilot alarm disarm --sandbox demo
+  etcdpilot alarm disarm --kubeadm --force   # CORRUPT too: only after the corrupt member was replaced`,
 		Long: `Disarm every raised alarm, as etcdctl alarm disarm does, except CORRUPT:
 a corruption alarm means members disagree on their data; disarming it hides
 that (--force does it anyway; without it nothing is disarmed). A NOSPACE

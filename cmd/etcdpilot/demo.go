@@ -32,7 +32,7 @@ it now, from the module proxy) or an exact version.`,
 		Example: "  etcdpilot demo\n  etcdpilot demo --from 3.5.36 --to 3.6.17   # pinned, as the tests are",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, errw := cmd.Context(), cmd.ErrOrStderr()
+			ctx, errw := cmd.Context(), g.progress(cmd)
 			cat, err := g.catalog()
 			if err != nil {
 				return err
@@ -77,7 +77,7 @@ it now, from the module proxy) or an exact version.`,
 			r, err := upgrade.Apply(ctx, upgrade.Options{
 				Target: dest, Session: sess, Runtime: sb, Catalog: cat, Probe: true,
 				JournalPath: filepath.Join(sb.Dir, target.JournalFile), Log: g.log,
-				Snapshots: snapshot.PreChange{Dest: sb.Dir, Version: Version, Log: g.log},
+				Snapshots: snapshot.PreChange{Dest: sb.Dir, Version: Version, Log: g.log, Stores: g.stores},
 			})
 			if err := printReport(cmd, g, r, err); err != nil {
 				return err
@@ -86,7 +86,7 @@ it now, from the module proxy) or an exact version.`,
 			if err := showStatus(cmd, g, sess, nil); err != nil {
 				return err
 			}
-			g.log.Info(fmt.Sprintf("the sandbox stays up: eval \"$(etcdpilot sandbox env --name %s)\" to use it, etcdpilot sandbox down --name %s to remove it", name, name))
+			g.log.Info("the sandbox stays up: eval \"$(etcdpilot sandbox env --name {sandbox})\" to use it, etcdpilot sandbox down --name {sandbox} to remove it", "sandbox", name)
 			return nil
 		},
 	}

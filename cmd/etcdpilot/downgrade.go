@@ -114,6 +114,8 @@ func newDowngradeCancelCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cancel",
 		Short: "Undo a downgrade while the cluster is mixed: cancel it in etcd, restart the downgraded members on the newer binary",
+		Example: `  etcdpilot downgrade cancel --sandbox demo
+  etcdpilot downgrade cancel --kubeadm --ssh root@{host}`,
 		Long: `Cancel the downgrade in etcd (decided from the members' status), then restart
 every member already moved down on the version the journal recorded before
 the downgrade (without a journal: the newest version in the cluster), the

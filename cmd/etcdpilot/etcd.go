@@ -62,7 +62,9 @@ func newEtcdListCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List the cached etcd versions",
-		Args:  cobra.NoArgs,
+		Example: `  etcdpilot etcd list
+  etcdpilot etcd list -w json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			list, err := g.binaries(nil).List()
 			if err != nil {
@@ -81,7 +83,9 @@ func newEtcdPathCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "path VERSION",
 		Short: "Print the directory (or with --tool, the binary) of a cached version",
-		Args:  cobra.ExactArgs(1),
+		Example: `  etcdpilot etcd path 3.6.17
+  $(etcdpilot etcd path 3.6.17 --tool etcdctl) version`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in, err := g.binaries(nil).Get(args[0])
 			if err != nil {

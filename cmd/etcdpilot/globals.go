@@ -6,11 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
@@ -38,6 +40,14 @@ type globals struct {
 	log                 *slog.Logger
 	// endpointsGiven lists the connection flags given on the command line.
 	endpointsGiven []string
+	// stores opens snapshot locations: --s3-endpoint, --s3-path-style,
+	// --age-identity.
+	stores snapshot.Stores
+	// cpuProfile is --cpu-profile, hidden: where a CPU profile goes.
+	cpuProfile string
+	// completing is set while a shell asks for completions: nothing is
+	// asked on the terminal then.
+	completing bool
 }
 
 // envFlags maps etcdctl's environment variables to flags.
@@ -66,7 +76,7 @@ func (g *globals) register(root *cobra.Command) {
 	f.DurationVar(&g.conn.DialTimeout, "dial-timeout", conn.DefaultDialTimeout, "dial timeout for client connections")
 	f.DurationVar(&g.conn.CommandTimeout, "command-timeout", conn.DefaultCommandTimeout, "timeout for short running command (excluding dial timeout)")
 	positive(root, "dial-timeout", "command-timeout")
-	f.StringVarP(&g.output, "write-out", "w", "table", "set the output format (table, json, simple)")
+	f.StringVarP(&g.output, "write-out", "w", "table", "set the output format (table, json, simple, fields)")
 	f.StringVar(&g.cacheDir, "cache-dir", "", "etcd binary cache (default $XDG_CACHE_HOME/etcdpilot)")
 	f.StringVar(&g.stateDir, "state-dir", "", "sandbox state directory (default $XDG_STATE_HOME/etcdpilot)")
 	f.StringVar(&g.catalogF, "catalog", "", "release catalog file replacing the embedded one")
@@ -75,9 +85,35 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
 	// S3 follows the AWS conventions (AWS_* environment, profiles); these
 	// override the endpoint and the addressing.
-	f.StringVar(&snapshot.S3Settings.Endpoint, "s3-endpoint", "", "S3-compatible endpoint for s3:// snapshot locations (default: AWS_ENDPOINT_URL_S3, else AWS)")
-	f.StringVar(&snapshot.IdentityFile, "age-identity", "", "age identity file (age-keygen's, or an SSH private key) that decrypts snapshots saved with --encrypt")
-	f.BoolVar(&snapshot.S3Settings.PathStyle, "s3-path-style", false, "address S3 buckets by path (bucket in the URL path), as most S3-compatible servers want")
+	f.StringVar(&g.stores.S3.Endpoint, "s3-endpoint", "", "S3-compatible endpoint for s3:// snapshot locations (default: AWS_ENDPOINT_URL_S3, else AWS)")
+	f.StringVar(&g.stores.AgeIdentity, "age-identity", "", "age identity file (age-keygen's, or an SSH private key) that decrypts snapshots saved with --encrypt")
+	f.BoolVar(&g.stores.S3.PathStyle, "s3-path-style", false, "address S3 buckets by path (bucket in the URL path), as most S3-compatible servers want")
+	f.StringVar(&g.cpuProfile, "cpu-profile", "", "write a Go CPU profile of this run to this file (go tool pprof reads it)")
+	if err := f.MarkHidden("cpu-profile"); err != nil {
+		panic(err)
+	}
+}
+
+// stopProfile ends the CPU profile --cpu-profile started.
+var stopProfile = func() {}
+
+func (g *globals) startProfile() error {
+	if g.cpuProfile == "" {
+		return nil
+	}
+	f, err := os.Create(g.cpuProfile)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	stopProfile = func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+	return nil
 }
 
 // passOn lists the global flags a child etcdpilot needs to see what this
@@ -148,6 +184,9 @@ func (g *globals) fromEnv(cmd *cobra.Command) error {
 		g.conn.User, g.conn.Password = u, p
 	}
 	g.conn.TakeCredentials()
+	if err := g.askPassword(cmd); err != nil {
+		return err
+	}
 	g.endpointsGiven = []string{}
 	for _, name := range []string{"endpoints", "cacert", "cert", "key"} {
 		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed {
@@ -157,12 +196,18 @@ func (g *globals) fromEnv(cmd *cobra.Command) error {
 	if err := checkPositive(cmd); err != nil {
 		return err
 	}
+	if !g.completing {
+		if err := g.startProfile(); err != nil {
+			return err
+		}
+	}
 	if err := checkLists(cmd); err != nil {
 		return err
 	}
 	if g.log, err = logging.New(cmd.ErrOrStderr(), g.logLevel, g.logFormat); err != nil {
 		return err
 	}
+	g.stores.Log = func(msg string) { g.log.Warn(msg) }
 	if g.conn.InsecureSkipVerify {
 		g.log.Warn("--insecure-skip-tls-verify: the servers' certificates are not checked, so anyone on the network path can read and change what etcdpilot sends")
 	}
@@ -292,10 +337,28 @@ func (g *globals) printPlan(cmd *cobra.Command, p any, refusal string) error {
 // targetEnv is what the command line gives a target besides its flags.
 func (g *globals) targetEnv(cmd *cobra.Command) target.Env {
 	return target.Env{Conn: g.conn, Given: func(n string) bool { return cmd.Flags().Changed(n) }, ConnGiven: g.endpointsGiven,
-		Root: g.root(), Binaries: g.binaries(cmd.ErrOrStderr()), Out: cmd.ErrOrStderr(), Log: g.log}
+		Root: g.root(), Binaries: g.binaries(g.progress(cmd)), Out: cmd.ErrOrStderr(), Log: g.log}
 }
 
 // open opens the cluster the target flags name; the caller closes it.
 func (g *globals) open(cmd *cobra.Command, f target.Flags, need target.Need) (*target.Target, error) {
 	return target.Open(cmd.Context(), f, g.targetEnv(cmd), need)
+}
+
+// askPassword asks for the password, as etcdctl does, when --user names
+// no password and none was given otherwise: on a terminal, without echo.
+// Without a terminal (cron, CI) nothing is asked and etcd's refusal says
+// what is missing.
+func (g *globals) askPassword(cmd *cobra.Command) error {
+	if g.completing || g.conn.User == "" || g.conn.Password != "" || !term.IsTerminal(int(os.Stdin.Fd())) {
+		return nil
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "Password for %s: ", g.conn.User)
+	pw, err := term.ReadPassword(int(os.Stdin.Fd()))
+	fmt.Fprintln(cmd.ErrOrStderr())
+	if err != nil {
+		return fmt.Errorf("read the password of --user %s: %w", g.conn.User, err)
+	}
+	g.conn.Password = string(pw)
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 )
 
@@ -36,11 +37,12 @@ func answerNo(format string, args ...any) error {
 var quietNo = &exitError{code: 1}
 
 func main() {
-	root := newRoot()
+	root, g := newApp()
 	// Ctrl-C cancels the work in hand; an upgrade stops between steps and
 	// leaves its journal for --resume.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := root.ExecuteContext(ctx)
+	stopProfile()
 	interrupted := ctx.Err() != nil
 	stop()
 	if err == nil {
@@ -49,8 +51,7 @@ func main() {
 	if interrupted {
 		// Ctrl-C or SIGTERM: the work stopped where it was safe (a change
 		// between steps, its journal written); say so, as shells expect.
-		fmt.Fprintln(os.Stderr, "Error: interrupted:", conn.Redact(err.Error()))
-		os.Exit(130)
+		g.fail(fmt.Errorf("interrupted: %w", err), 130)
 	}
 	code := 2
 	var ee *exitError
@@ -60,11 +61,41 @@ func main() {
 			os.Exit(code)
 		}
 	}
-	fmt.Fprintln(os.Stderr, "Error:", conn.Redact(err.Error()))
+	g.fail(err, code)
+}
+
+// jsonLogsAsked reports whether args ask for --log-format json: a flag
+// error stops parsing before that flag may have been read.
+func jsonLogsAsked(args []string) bool {
+	for i, a := range args {
+		if a == "--log-format=json" || (a == "--log-format" && i+1 < len(args) && args[i+1] == "json") {
+			return true
+		}
+	}
+	return false
+}
+
+// fail writes the final error, as a log record under --log-format json
+// (so every line on stderr is JSON), and exits with code.
+func (g *globals) fail(err error, code int) {
+	msg := conn.Redact(err.Error())
+	if g.logFormat == "json" || jsonLogsAsked(os.Args[1:]) {
+		if l, lerr := logging.New(os.Stderr, "error", "json"); lerr == nil {
+			l.Error(msg, "exit", code)
+			os.Exit(code)
+		}
+	}
+	fmt.Fprintln(os.Stderr, "Error:", msg)
 	os.Exit(code)
 }
 
 func newRoot() *cobra.Command {
+	root, _ := newApp()
+	return root
+}
+
+// newApp is the command tree and the globals its flags fill.
+func newApp() (*cobra.Command, *globals) {
 	g := &globals{}
 	root := &cobra.Command{
 		Use:           "etcdpilot",
@@ -100,8 +131,9 @@ func newRoot() *cobra.Command {
 		newVersionCmd(g),
 	)
 	root.InitDefaultCompletionCmd()
+	g.completeValues(root)
 	strictGroups(root)
-	return root
+	return root, g
 }
 
 // strictGroups makes every command group refuse an unknown subcommand
@@ -133,10 +165,21 @@ var Version = "0.1.0-dev"
 func newVersionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print etcdpilot's version",
-		Args:  cobra.NoArgs,
+		Short: "Print etcdpilot's version, commit, Go version and the release catalog's age",
+		Example: `  etcdpilot version
+  etcdpilot version -w json | jq -r .commit`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.print(cmd, printer.Value{Name: "version", Value: "etcdpilot " + Version})
+			// The catalog as this binary knows it now, without asking the
+			// module proxy: version must answer offline and at once.
+			g.offline = true
+			cat, err := g.catalog()
+			if err != nil {
+				return err
+			}
+			fresh := cat.Fresh
+			fresh.Offline = false
+			return g.print(cmd, printer.ReadBuild(Version, fresh))
 		},
 	}
 }

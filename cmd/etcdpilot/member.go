@@ -71,7 +71,9 @@ func newMemberListCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the members: learners marked, started or not",
-		Args:  cobra.NoArgs,
+		Example: `  etcdpilot member list --sandbox demo
+  etcdpilot member list --endpoints https://10.0.0.1:2379 --cacert ca.crt --cert client.crt --key client.key -w simple`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, _, err := f.options(cmd, g)
 			if err != nil {
@@ -170,7 +172,9 @@ func newMemberPromoteCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "promote NAME|ID",
 		Short: "Promote a learner, waiting (with backoff) until it has caught up; a voter already is fine",
-		Args:  cobra.ExactArgs(1),
+		Example: `  etcdpilot member promote m4 --sandbox demo
+  etcdpilot member promote 8e9e05c52164694d --endpoints https://10.0.0.1:2379 --cacert ca.crt --cert client.crt --key client.key`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, _, err := f.options(cmd, g)
 			if err != nil {
@@ -185,6 +189,7 @@ func newMemberPromoteCmd(g *globals) *cobra.Command {
 		},
 	}
 	f.register(cmd, false)
+	cmd.ValidArgsFunction = g.completeMembers(&f.t)
 	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the learner to catch up")
 	positive(cmd, "wait")
 	return cmd
@@ -195,7 +200,9 @@ func newMemberRemoveCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "remove NAME|ID",
 		Short: "Remove a member (a leader hands off first); absent is fine; refused when it would lose quorum",
-		Args:  cobra.ExactArgs(1),
+		Example: `  etcdpilot member remove m3 --sandbox demo
+  etcdpilot member remove node-3 --kubeadm`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, sb, err := f.options(cmd, g)
 			if err != nil {
@@ -215,6 +222,7 @@ func newMemberRemoveCmd(g *globals) *cobra.Command {
 		},
 	}
 	f.register(cmd, true)
+	cmd.ValidArgsFunction = g.completeMembers(&f.t)
 	return cmd
 }
 
@@ -225,6 +233,8 @@ func newMemberReplaceCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replace NAME [--peer-urls URL]",
 		Short: "Replace a dead member: remove it, add the replacement as a learner, start it (sandbox), promote it",
+		Example: `  etcdpilot member replace m2 --sandbox demo
+  etcdpilot member replace node-2 --peer-urls https://10.0.0.12:2380 --endpoints https://10.0.0.1:2379 --cacert ca.crt --cert client.crt --key client.key`,
 		Long: `Replace a dead member. The member is removed (quorum-checked), a member of
 the same name is added as a learner with a fresh data directory, and promoted
 once it has caught up (--wait). With --sandbox the replacement's process is
@@ -257,7 +267,7 @@ waits.`,
 			if err != nil {
 				return fmt.Errorf("removed %s, but adding the replacement failed: %w", args[0], err)
 			}
-			g.log.Info(fmt.Sprintf("added %s as a learner; start it now with an empty data directory and:\n  --name=%s --initial-cluster=%s --initial-cluster-state=existing\nwaiting up to %s for it to catch up ...", args[0], args[0], add.InitialCluster, wait))
+			g.log.Info("added {member} as a learner; start it now with an empty data directory and:\n  --name={member} --initial-cluster={initialCluster} --initial-cluster-state=existing\nwaiting up to {wait} for it to catch up ...", "member", args[0], "initialCluster", add.InitialCluster, "wait", wait)
 			res, err := member.Promote(cmd.Context(), o, args[0], wait)
 			if err != nil {
 				return err
@@ -266,6 +276,7 @@ waits.`,
 		},
 	}
 	f.register(cmd, true)
+	cmd.ValidArgsFunction = g.completeMembers(&f.t)
 	cmd.Flags().StringSliceVar(&peerURLs, "peer-urls", nil, "the replacement's peer URLs (not with --sandbox)")
 	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the replacement to catch up")
 	positive(cmd, "wait")
@@ -277,8 +288,9 @@ func newMemberMoveCmd(g *globals) *cobra.Command {
 	var to string
 	var wait time.Duration
 	cmd := &cobra.Command{
-		Use:   "move NAME --to NEW",
-		Short: "Exchange a live member 1:1: add NEW as a learner, promote it, then remove NAME (a leader hands off first); the quorum holds at every step",
+		Use:     "move NAME --to NEW",
+		Short:   "Exchange a live member 1:1: add NEW as a learner, promote it, then remove NAME (a leader hands off first); the quorum holds at every step",
+		Example: `  etcdpilot member move m1 --to m4 --sandbox demo`,
 		Long: `Move a live member to a new one (another host, a new disk): NEW is added as a
 learner with a fresh data directory, started and promoted once it has caught
 up, then NAME is removed (leadership handed off first when it leads) and its
@@ -306,6 +318,7 @@ skipped. Needs --sandbox (a runtime that provisions members).`,
 		},
 	}
 	f.register(cmd, false)
+	cmd.ValidArgsFunction = g.completeMembers(&f.t)
 	cmd.Flags().StringVar(&to, "to", "", "the new member's name")
 	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the new member to catch up")
 	positive(cmd, "wait")

@@ -86,6 +86,8 @@ func newRecoverPlanCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Say how to bring back a cluster that lost its quorum, and what each way loses",
+		Example: `  etcdpilot recover plan --sandbox demo
+  etcdpilot recover plan --kubeadm --ssh root@{host} --snapshot-dir /var/backups/etcd`,
 		Long: `Read which members answer (applied index, revision, hash), what the runtime
 knows of the others (data directory there, process gone, the revision in
 their data), and the newest snapshot of the cluster; propose the recovery
@@ -121,6 +123,9 @@ func newRecoverApplyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply",
 		Short: "Carry out the recovery plan: journaled, resumable, refused while the quorum holds",
+		Example: `  etcdpilot recover apply --sandbox demo
+  etcdpilot recover apply --kubeadm --ssh root@{host} --snapshot s3://backups/etcd/prod-20261204T0300Z.db
+  etcdpilot recover apply --sandbox demo --resume`,
 		Long: `From the best survivor: every other member stopped and its data directory
 moved aside (never deleted); the survivor restarted once with
 --force-new-cluster, then without it; every other member re-added as a
@@ -174,10 +179,10 @@ func recoverySnapshot(ctx context.Context, g *globals, location string) (string,
 	}
 	dest := filepath.Join(g.root(), "snapshots", strings.TrimSuffix(strings.TrimSuffix(path.Base(location), ".zst"), ".age"))
 	if fsutil.Exists(dest) {
-		g.log.Info(fmt.Sprintf("--snapshot %s: using the copy fetched before, %s", location, dest))
+		g.log.Info("--snapshot {snapshot}: using the copy fetched before, {file}", "snapshot", location, "file", dest)
 		return dest, nil
 	}
-	tmp, done, err := snapshot.Local(ctx, location)
+	tmp, done, err := g.stores.Local(ctx, location)
 	if err != nil {
 		return "", fmt.Errorf("--snapshot %s: %w; nothing was stopped", location, err)
 	}
@@ -189,11 +194,11 @@ func recoverySnapshot(ctx context.Context, g *globals, location string) (string,
 		return "", err
 	}
 	// The sidecar says which cluster it is of: kept beside the copy.
-	if sc, err := snapshot.SidecarAt(ctx, location); err == nil {
+	if sc, err := g.stores.SidecarAt(ctx, location); err == nil {
 		if err := snapshot.WriteSidecar(dest, sc); err != nil {
 			return "", err
 		}
 	}
-	g.log.Info(fmt.Sprintf("--snapshot %s: fetched and checked into %s", location, dest))
+	g.log.Info("--snapshot {snapshot}: fetched and checked into {file}", "snapshot", location, "file", dest)
 	return dest, nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpilot/etcdpilot/pkg/rehearse"
-	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"github.com/etcdpilot/etcdpilot/pkg/target"
 )
 
@@ -56,7 +55,7 @@ report says how), 2 the rehearsal could not run.`,
 				// The inside half: its report goes to the outside half as
 				// JSON, whatever -w says.
 				r, err := rehearse.Inside(cmd.Context(), rehearse.InsideOptions{Root: inside, Target: to, NoWALFix: f.noWALFix,
-					GateTimeout: f.gateTimeout, LoopbackUp: netns, Binaries: g.binaries(cmd.ErrOrStderr()), Catalog: cat, Log: g.log,
+					GateTimeout: f.gateTimeout, LoopbackUp: netns, Binaries: g.binaries(g.progress(cmd)), Catalog: cat, Log: g.log,
 					User: g.conn.User, Password: g.conn.Password})
 				if r != nil {
 					if jerr := json.NewEncoder(cmd.OutOrStdout()).Encode(r); jerr != nil {
@@ -72,15 +71,15 @@ report says how), 2 the rehearsal could not run.`,
 			defer t.Close()
 			s := t.Session
 			seed := snapshotFile
-			if snapshot.IsS3(seed) {
-				local, done, err := snapshot.Local(cmd.Context(), seed)
+			if seed != "" {
+				local, done, err := g.stores.Local(cmd.Context(), seed)
 				if err != nil {
 					return err
 				}
 				defer done()
 				seed = local
 			}
-			o := rehearse.Options{Target: to, Source: s, Snapshot: seed, Dir: shadowDir, Binaries: g.binaries(cmd.ErrOrStderr()),
+			o := rehearse.Options{Target: to, Source: s, Snapshot: seed, Dir: shadowDir, Binaries: g.binaries(g.progress(cmd)),
 				NoWALFix: f.noWALFix, GateTimeout: f.gateTimeout, Log: g.log, Stderr: cmd.ErrOrStderr(), Args: g.passOn(),
 				User: g.conn.User, Password: g.conn.Password}
 			if o.Self, err = os.Executable(); err != nil {

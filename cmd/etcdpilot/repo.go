@@ -31,6 +31,8 @@ func newRepoScanCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "scan [DIR]",
 		Short: "List every pinned etcd version by line: Go constants, maps and struct literals, images, templates, shell, Helm values, Dockerfiles, Makefiles, CI, go.mod, dependencies.yaml",
+		Example: `  etcdpilot repo scan ~/src/kubernetes
+  etcdpilot repo scan . -w json`,
 		Long: `Scan a repository (vendor/, node_modules/ and .git are skipped, and so are
 binary files and files over 4 MiB) for pinned etcd versions, group them by
 etcd minor line (a repository may carry several: kops pins 3.5, 3.6 and 3.7
@@ -181,6 +183,8 @@ func newRepoCheckCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check --expect VERSION [--expect VERSION ...] [DIR]",
 		Short: "For CI: exit 1 when a pin of an expected version's line is not that version, a staging image is used outside tests, or dependencies.yaml is stale",
+		Example: `  etcdpilot repo check --expect 3.6.17 .
+  etcdpilot repo check --expect 3.5.36 --expect 3.6.17 --skip-go-mod ~/src/kops`,
 		Long: `Fail (exit 1) when:
   - a pin of an expected version's line is another version (one --expect per
     line the repository carries: --expect 3.5.31 --expect 3.6.12);
@@ -215,7 +219,7 @@ Minimums and history are never checked.`,
 			if r.Failed() {
 				return answerNo("%d pins off the expected version, %d staging images outside tests, %d stale refPaths", len(r.Mismatches), len(r.Staging), len(r.Inventory))
 			}
-			g.log.Info(fmt.Sprintf("all %d pins of the expected lines are at %s", r.Checked, strings.Join(want, ", ")))
+			g.log.Info("all {pins} pins of the expected lines are at {expect}", "pins", r.Checked, "expect", strings.Join(want, ", "))
 			return nil
 		},
 	}
@@ -331,7 +335,7 @@ func simulateTree(cmd *cobra.Command, g *globals, t *repo.DepsTree, target strin
 		if m.Etcd == "" {
 			continue
 		}
-		g.log.Info(fmt.Sprintf("simulating %s at etcd %s ...", m.GoMod, target))
+		g.log.Info("simulating {gomod} at etcd {version} ...", "gomod", m.GoMod, "version", target)
 		sim, err := repo.Simulate(cmd.Context(), m, target, repo.SimulateOptions{Apply: apply && first})
 		if err != nil {
 			return err

@@ -78,6 +78,14 @@ func TestSnapshotS3CLI(t *testing.T) {
 	if r := run(t, state, "status", "--sandbox", "s3"); r.code != 0 {
 		t.Errorf("status after the recovery: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// The client-CPU benchmark runs end to end and leaves no object behind.
+	r = runEnv(t, state, env, append([]string{"bench", "snapshot", "--s3", "s3://backups/bench/", "--size-mib", "8", "--runs", "1", "--version", testutil.V35}, s3...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "ratio save / (etcdctl + etcdutl status + upload)") {
+		t.Errorf("bench snapshot --s3: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runEnv(t, state, env, append([]string{"snapshot", "ls", "s3://backups/bench/"}, s3...)...); strings.Contains(r.stdout, ".db") {
+		t.Errorf("the benchmark left objects: %s", r.stdout)
+	}
 }
 
 // TestSnapshotEncryptCLI: --compress zstd --encrypt RECIPIENT on save,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,14 +32,14 @@ func newSandboxUpCmd(g *globals) *cobra.Command {
   etcdpilot sandbox up --name secure --tls`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			bins := g.binaries(cmd.ErrOrStderr())
+			bins := g.binaries(g.progress(cmd))
 			sb, err := sandbox.Create(cmd.Context(), g.root(), bins, sandbox.Options{
 				Name: name, Members: members, Versions: versions, TLS: tls, ExtraFlags: extra,
 			}, g.log)
 			if err != nil {
 				return err
 			}
-			g.log.Info(fmt.Sprintf("sandbox %s is up; point etcdctl at it with: eval \"$(etcdpilot sandbox env --name %s)\"", sb.Name, sb.Name))
+			g.log.Info("sandbox {sandbox} is up; point etcdctl at it with: eval \"$(etcdpilot sandbox env --name {sandbox})\"", "sandbox", sb.Name)
 			t, err := g.open(cmd, target.Flags{Sandbox: sb.Name}, target.Connect)
 			if err != nil {
 				return err
@@ -50,7 +49,7 @@ func newSandboxUpCmd(g *globals) *cobra.Command {
 			// Just after an election the members may briefly disagree on
 			// the leader: the status shown is the settled one.
 			if _, err := s.WaitHealthy(cmd.Context(), 30*time.Second); err != nil {
-				g.log.Warn(fmt.Sprintf("sandbox %s is not healthy yet: %v", sb.Name, err))
+				g.log.Warn("sandbox {sandbox} is not healthy yet: {error}", "sandbox", sb.Name, "error", err)
 			}
 			return showStatus(cmd, g, s, nil)
 		},
@@ -70,7 +69,9 @@ func newSandboxDownCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "down [NAME]",
 		Short: "Stop a sandbox's members and remove its directory",
-		Args:  cobra.MaximumNArgs(1),
+		Example: `  etcdpilot sandbox down demo
+  etcdpilot sandbox down --all`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			names := []string{name}
 			if len(args) == 1 {
@@ -83,7 +84,7 @@ func newSandboxDownCmd(g *globals) *cobra.Command {
 				}
 			}
 			for _, n := range names {
-				sb, err := g.openSandbox(n, cmd.ErrOrStderr())
+				sb, err := g.openSandbox(n, g.progress(cmd))
 				if err != nil {
 					return err
 				}
@@ -106,7 +107,9 @@ func newSandboxLsCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "ls",
 		Short: "List sandboxes (one that cannot be read is listed with its error)",
-		Args:  cobra.NoArgs,
+		Example: `  etcdpilot sandbox ls
+  etcdpilot sandbox ls -w json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := sandbox.Summaries(g.root())
 			if err != nil {

@@ -20,7 +20,7 @@ func newSandboxProcCmd(g *globals) *cobra.Command {
   etcdpilot sandbox proc start m2 --name default --version 3.6.17`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sb, err := g.openSandbox(name, cmd.ErrOrStderr())
+			sb, err := g.openSandbox(name, g.progress(cmd))
 			if err != nil {
 				return err
 			}

@@ -31,6 +31,9 @@ func newSnapshotSaveCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "save [DIR|FILE|s3://BUCKET/PREFIX/[NAME]]",
 		Short: "Stream a snapshot from the most caught-up healthy member into a file, with a JSON sidecar",
+		Example: `  etcdpilot snapshot save /var/backups/etcd --sandbox demo
+  etcdpilot snapshot save s3://backups/etcd/ --kubeadm --compress zstd
+  etcdpilot snapshot save backup.db --endpoints https://10.0.0.1:2379 --cacert ca.crt --cert client.crt --key client.key --encrypt age1...`,
 		Long: `Stream a snapshot through the Maintenance API into a 0600 temporary file,
 hashing it on the way; check etcd's SHA-256 trailer, fsync, open it with
 bbolt and compare its HashKV with the member's; then rename it into place.
@@ -53,7 +56,7 @@ count, size, SHA-256 and HashKV.`,
 				return fmt.Errorf("--compress %q: zstd is the one compression offered", compress)
 			}
 			enc := snapshot.Encoding{Compress: compress == "zstd", Recipients: recipients}
-			sc, path, err := snapshot.Save(cmd.Context(), s, dest, snapshot.SaveOptions{From: from, Progress: g.progress(cmd), Version: Version, CompareMember: memberHash, Encoding: enc})
+			sc, path, err := snapshot.Save(cmd.Context(), s, dest, snapshot.SaveOptions{From: from, Progress: g.progress(cmd), Version: Version, CompareMember: memberHash, Encoding: enc, Stores: g.stores})
 			if err != nil {
 				return err
 			}
@@ -74,11 +77,13 @@ func newSnapshotVerifyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify FILE|s3://BUCKET/PREFIX/NAME",
 		Short: "Check trailer, sidecar, bbolt consistency, revision, key count and HashKV; --drill restores it into a scratch etcd",
+		Example: `  etcdpilot snapshot verify /var/backups/etcd/prod-20261204T0300Z.db
+  etcdpilot snapshot verify s3://backups/etcd/prod-20261204T0300Z.db --drill`,
 		Long: `Exit status: 0 when everything matches, 1 on any mismatch, 2 when the file
 cannot be read or is not a snapshot.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := snapshot.Verify(cmd.Context(), args[0], snapshot.VerifyOptions{Drill: drill, EtcdVersion: etcdVersion, Binaries: g.binaries(cmd.ErrOrStderr()), Log: g.log})
+			r, err := snapshot.Verify(cmd.Context(), args[0], snapshot.VerifyOptions{Drill: drill, EtcdVersion: etcdVersion, Binaries: g.binaries(g.progress(cmd)), Log: g.log, Stores: g.stores})
 			if err != nil {
 				return err
 			}
@@ -147,16 +152,16 @@ watches end with "compacted" and clients re-list.`,
 			if t.SSH != "" && (t.Sandbox != "" || t.Runtime == "" && !t.Kubeadm) {
 				return fmt.Errorf("--ssh reaches the nodes of a static-pod restore: give --runtime static-pod or --kubeadm with it")
 			}
-			file, done, err := snapshot.Local(cmd.Context(), args[0])
+			file, done, err := g.stores.Local(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			defer done()
-			if sc, err := snapshot.SidecarAt(cmd.Context(), args[0]); err == nil {
+			if sc, err := g.stores.SidecarAt(cmd.Context(), args[0]); err == nil {
 				opts.Sidecar = sc
 			}
 			if t.Sandbox != "" {
-				s, err := g.openSandbox(t.Sandbox, cmd.ErrOrStderr())
+				s, err := g.openSandbox(t.Sandbox, g.progress(cmd))
 				if err != nil {
 					return err
 				}
@@ -301,9 +306,11 @@ func newSnapshotLsCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "ls DIR|s3://BUCKET/PREFIX/",
 		Short: "List snapshots with their sidecars and when they were last verified, and saves that never finished",
-		Args:  cobra.ExactArgs(1),
+		Example: `  etcdpilot snapshot ls /var/backups/etcd
+  etcdpilot snapshot ls s3://backups/etcd/ --s3-endpoint https://minio.example:9000 --s3-path-style`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := snapshot.OpenStore(cmd.Context(), args[0])
+			store, err := g.stores.Open(cmd.Context(), args[0], false)
 			if err != nil {
 				return err
 			}
@@ -322,9 +329,11 @@ func newSnapshotPruneCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune DIR|s3://BUCKET/PREFIX/",
 		Short: "Delete snapshots the retention policy does not keep (only files with an etcdpilot sidecar)",
-		Args:  cobra.ExactArgs(1),
+		Example: `  etcdpilot snapshot prune /var/backups/etcd --keep-last 5 --keep-daily 7 --dry-run
+  etcdpilot snapshot prune s3://backups/etcd/ --keep-hourly 24 --keep-daily 30`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := snapshot.OpenStore(cmd.Context(), args[0])
+			store, err := g.stores.Open(cmd.Context(), args[0], false)
 			if err != nil {
 				return err
 			}

@@ -17,6 +17,8 @@ func newWALCmd(g *globals) *cobra.Command {
 	check := &cobra.Command{
 		Use:   "check --data-dir DIR",
 		Short: "Count the v2 entries a member would replay on start (etcd 3.7 cannot): run it on the member's host before a hop to 3.7",
+		Example: `  etcdpilot wal check --data-dir /var/lib/etcd
+  etcdpilot wal check --data-dir /var/lib/etcd --wal-dir /var/lib/etcd-wal`,
 		Long: `Read the member's WAL from its newest raft snapshot on, as etcd replays it on
 start, and count the entries written as v2 requests (etcd 3.5 writes some).
 etcd 3.7 cannot replay them: the member panics with "unmarshal should never

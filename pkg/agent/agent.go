@@ -31,6 +31,8 @@ type Agent struct {
 	// defrag (LockDir empty: the default).
 	Catalog           *catalog.Catalog
 	StateDir, LockDir string
+	// Stores opens the backup stores (S3 settings, the age identity).
+	Stores snapshot.Stores
 
 	m      *metrics
 	mu     sync.Mutex
@@ -78,7 +80,7 @@ func (a *Agent) Run(ctx context.Context, ready func(addr string)) error {
 		}
 	}
 	c.Start()
-	a.Log.Info(fmt.Sprintf("agent serving /metrics and /healthz on %s; %d backup jobs", ln.Addr(), len(a.Config.Backups)))
+	a.Log.Info("agent serving /metrics and /healthz on {address}; {jobs} backup jobs", "address", ln.Addr().String(), "jobs", len(a.Config.Backups))
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -97,7 +99,7 @@ func (a *Agent) once(name string, fn func()) cron.Job {
 	return cron.FuncJob(func() {
 		if !running.TryLock() {
 			a.m.skippedOverlapping.WithLabelValues(name).Inc()
-			a.Log.Warn(fmt.Sprintf("%s: the previous run is still under way; this one is skipped", name))
+			a.Log.Warn("{job}: the previous run is still under way; this one is skipped", "job", name)
 			return
 		}
 		defer running.Unlock()
@@ -115,7 +117,7 @@ func (a *Agent) backup(ctx context.Context, b Backup) {
 	if err != nil {
 		a.m.backupLastOK.WithLabelValues(b.Name).Set(0)
 		a.m.backupRuns.WithLabelValues(b.Name, "failure").Inc()
-		a.Log.Error(fmt.Sprintf("backup %s failed: %v", b.Name, err), "job", b.Name)
+		a.Log.Error("backup {job} failed: {error}", "job", b.Name, "error", err)
 		return
 	}
 	a.m.backupLastOK.WithLabelValues(b.Name).Set(1)
@@ -133,15 +135,15 @@ func (a *Agent) backupOnce(ctx context.Context, b Backup) error {
 		dest += "/"
 	}
 	enc := snapshot.Encoding{Compress: b.Compress == "zstd", Recipients: b.Encrypt}
-	sc, path, err := snapshot.Save(ctx, a.Session, dest, snapshot.SaveOptions{Version: a.Version, Encoding: enc})
+	sc, path, err := snapshot.Save(ctx, a.Session, dest, snapshot.SaveOptions{Version: a.Version, Encoding: enc, Stores: a.Stores})
 	if err != nil {
 		return err
 	}
 	// The raw snapshot was verified before it was stored; the stored one
 	// is read back and verified too, unless it is encrypted for a key the
 	// agent does not hold.
-	if len(b.Encrypt) == 0 || snapshot.IdentityFile != "" {
-		r, err := snapshot.Verify(ctx, path, snapshot.VerifyOptions{})
+	if len(b.Encrypt) == 0 || a.Stores.AgeIdentity != "" {
+		r, err := snapshot.Verify(ctx, path, snapshot.VerifyOptions{Stores: a.Stores})
 		if err != nil {
 			return err
 		}
@@ -150,12 +152,12 @@ func (a *Agent) backupOnce(ctx context.Context, b Backup) error {
 		}
 	}
 	a.m.backupSize.WithLabelValues(b.Name).Set(float64(sc.Size))
-	a.Log.Info(fmt.Sprintf("backup %s: %s (revision %d, %d bytes), verified", b.Name, path, sc.Revision, sc.Size), "job", b.Name)
+	a.Log.Info("backup {job}: {file} (revision {revision}, {size} bytes), verified", "job", b.Name, "file", path, "revision", sc.Revision, "size", sc.Size)
 	p := snapshot.Policy{KeepLast: b.Keep.Last, KeepHourly: b.Keep.Hourly, KeepDaily: b.Keep.Daily}
 	if p == (snapshot.Policy{}) {
 		return nil
 	}
-	store, err := snapshot.OpenStore(ctx, b.Store)
+	store, err := a.Stores.Open(ctx, b.Store, false)
 	if err != nil {
 		return err
 	}
@@ -245,5 +247,5 @@ type cronLogger struct{ l *slog.Logger }
 
 func (c cronLogger) Info(msg string, kv ...any) {}
 func (c cronLogger) Error(err error, msg string, kv ...any) {
-	c.l.Error(fmt.Sprintf("%s: %v", msg, err))
+	c.l.Error(msg+": {error}", "error", err)
 }

@@ -30,7 +30,7 @@ func (a *Agent) defragRun(ctx context.Context, d *Defrag) {
 	}
 	if err != nil {
 		a.m.defragRuns.WithLabelValues("failure").Inc()
-		a.Log.Error(fmt.Sprintf("defrag: %v", err))
+		a.Log.Error("defrag: {error}", "error", err)
 		return
 	}
 	if len(p.Chosen()) == 0 {
@@ -44,7 +44,7 @@ func (a *Agent) defragRun(ctx context.Context, d *Defrag) {
 		JournalPath: target.ClusterJournal(a.StateDir, p.ClusterID), LockDir: a.LockDir})
 	if err != nil {
 		a.m.defragRuns.WithLabelValues("failure").Inc()
-		a.Log.Error(fmt.Sprintf("defrag failed: %v", err))
+		a.Log.Error("defrag failed: {error}", "error", err)
 		return
 	}
 	a.m.defragRuns.WithLabelValues("success").Inc()
@@ -56,5 +56,5 @@ func (a *Agent) defragRun(ctx context.Context, d *Defrag) {
 	for _, m := range rep.After {
 		after += m.DBSize
 	}
-	a.Log.Info(fmt.Sprintf("defrag: %d members in %s, databases %s → %s in all", len(rep.Plan.Chosen()), rep.Took.Round(1e6), defrag.Bytes(before), defrag.Bytes(after)))
+	a.Log.Info("defrag: {members} members in {took}, databases {before} → {after} in all", "members", len(rep.Plan.Chosen()), "took", rep.Took.Round(1e6), "before", defrag.Bytes(before), "after", defrag.Bytes(after))
 }

@@ -99,8 +99,8 @@ func alternate(runs int, log *slog.Logger, plainName string, extra func(UpgradeR
 			if extra != nil {
 				more = extra(*r)
 			}
-			log.Info(fmt.Sprintf("run %d %-9s failed %d, longest stall %s, p99 %s, leader changes %d, took %s%s",
-				i+1, side, r.Failed, ms(r.Gap), ms(r.P99), r.LeaderChanges, r.Took.Round(time.Millisecond), more))
+			log.Info("run {run} {side} failed {failed}, longest stall {stall}, p99 {p99}, leader changes {leaderChanges}, took {took}{more}",
+				"run", i+1, "side", side, "failed", r.Failed, "stall", ms(r.Gap), "p99", ms(r.P99), "leaderChanges", r.LeaderChanges, "took", r.Took.Round(time.Millisecond), "more", more)
 			for _, e := range r.Errors {
 				log.Info("    failed write: " + e)
 			}

@@ -117,7 +117,7 @@ func Handoffs(ctx context.Context, o HandoffOptions) (*HandoffResult, error) {
 		}
 		c.end = time.Now()
 		calls = append(calls, c)
-		log.Info(fmt.Sprintf("hand-off %d/%d: %s -> %s", i+1, o.Handoffs, c.from, c.to))
+		log.Info("hand-off {handoff}/{handoffs}: {from} -> {to}", "handoff", i+1, "handoffs", o.Handoffs, "from", c.from, "to", c.to)
 		time.Sleep(time.Second)
 	}
 	// A write dropped in the window fails after etcd's request timeout

@@ -65,7 +65,7 @@ func Recover(ctx context.Context, o RecoverOptions) (*RecoverResult, error) {
 			} else {
 				res.ByHand = append(res.ByHand, *r)
 			}
-			log.Info(fmt.Sprintf("run %d %-9s healthy after %s, %d revisions lost", i+1, side, r.Took.Round(time.Millisecond), r.Lost))
+			log.Info("run {run} {side} healthy after {took}, {lost} revisions lost", "run", i+1, "side", side, "took", r.Took.Round(time.Millisecond), "lost", r.Lost)
 		}
 	}
 	return res, nil

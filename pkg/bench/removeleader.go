@@ -79,9 +79,9 @@ func RemoveLeader(ctx context.Context, o RemoveLeaderOptions) (*RemoveLeaderResu
 			} else {
 				res.Plain = append(res.Plain, *r)
 			}
-			log.Info(fmt.Sprintf("run %d %-9s leader changes %d, longest stall %s, failed %d %v", i+1, side, r.LeaderChanges, ms(r.Gap), r.Failed, r.Errors))
+			log.Info("run {run} {side} leader changes {leaderChanges}, longest stall {stall}, failed {failed} {errors}", "run", i+1, "side", side, "leaderChanges", r.LeaderChanges, "stall", ms(r.Gap), "failed", r.Failed, "errors", fmt.Sprint(r.Errors))
 			if r.ToolError != "" {
-				log.Info(fmt.Sprintf("    %s reported an error, but the member was removed: %s", side, r.ToolError))
+				log.Info("    {side} reported an error, but the member was removed: {error}", "side", side, "error", r.ToolError)
 			}
 		}
 	}

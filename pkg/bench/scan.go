@@ -39,7 +39,7 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanResult, error) {
 		return nil, fmt.Errorf("bench scan compares with ripgrep, which is not installed: apt-get install ripgrep")
 	}
 	log := logging.OrDiscard(o.Log)
-	log.Info(fmt.Sprintf("writing %d files under %s ...", o.Files, o.Root))
+	log.Info("writing {files} files under {dir} ...", "files", o.Files, "dir", o.Root)
 	pins, err := MakeTree(o.Root, o.Files)
 	if err != nil {
 		return nil, err
@@ -68,7 +68,7 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanResult, error) {
 			continue
 		}
 		res.Ripgrep, res.Pilot = append(res.Ripgrep, d1), append(res.Pilot, d2)
-		log.Info(fmt.Sprintf("run %d: ripgrep %s, etcdpilot %s", i+1, ms(d1), ms(d2)))
+		log.Info("run {run}: ripgrep {ripgrep}, etcdpilot {etcdpilot}", "run", i+1, "ripgrep", ms(d1), "etcdpilot", ms(d2))
 	}
 	return res, nil
 }

@@ -31,6 +31,8 @@ type SnapshotOptions struct {
 	Log      *slog.Logger
 	// Progress shows the fill's progress.
 	Progress io.Writer
+	// Stores opens S3 locations (the S3 bench).
+	Stores snapshot.Stores
 }
 
 // SnapshotResult holds the timings of both sides.
@@ -101,7 +103,7 @@ func Snapshot(ctx context.Context, o SnapshotOptions) (*SnapshotResult, error) {
 				return nil, err
 			}
 		}
-		log.Info(fmt.Sprintf("save run %d: etcdctl %s, etcdpilot %s", run+1, ms(last(res.EtcdctlSave)), ms(last(res.EtcdpilotSave))))
+		log.Info("save run {run}: etcdctl {etcdctl}, etcdpilot {etcdpilot}", "run", run+1, "etcdctl", ms(last(res.EtcdctlSave)), "etcdpilot", ms(last(res.EtcdpilotSave)))
 	}
 	snap := filepath.Join(o.Scratch, "etcdpilot-0.db")
 	defer os.Remove(snap)
@@ -137,7 +139,7 @@ func Snapshot(ctx context.Context, o SnapshotOptions) (*SnapshotResult, error) {
 				return nil, err
 			}
 		}
-		log.Info(fmt.Sprintf("restore run %d: etcdutl %s, etcdpilot %s", run+1, ms(last(res.EtcdutlRestore)), ms(last(res.PilotRestore))))
+		log.Info("restore run {run}: etcdutl {etcdutl}, etcdpilot {etcdpilot}", "run", run+1, "etcdutl", ms(last(res.EtcdutlRestore)), "etcdpilot", ms(last(res.PilotRestore)))
 	}
 	if cl, err := sess.Status(ctx); err == nil && len(cl.Members) > 0 {
 		res.DBSize = cl.Members[0].DBSize

@@ -90,7 +90,7 @@ func Status(ctx context.Context, o StatusOptions) (*StatusResult, error) {
 				return nil, err
 			}
 		}
-		log.Info(fmt.Sprintf("run %d: etcdctl %s, etcdpilot %s", i+1, ms(res.Etcdctl[i]), ms(res.Pilot[i])))
+		log.Info("run {run}: etcdctl {etcdctl}, etcdpilot {etcdpilot}", "run", i+1, "etcdctl", ms(res.Etcdctl[i]), "etcdpilot", ms(res.Pilot[i]))
 	}
 	return res, nil
 }

@@ -201,7 +201,7 @@ func byHandDowngrade(ctx context.Context, s *cluster.Session, sb *sandbox.Sandbo
 			return err
 		}
 		wctx, cancel := context.WithTimeout(ctx, time.Minute)
-		err = sb.WaitHealthy(wctx)
+		err = sb.WaitHealthyOn(wctx, s)
 		cancel()
 		if err != nil {
 			return err

@@ -13,7 +13,7 @@ import (
 	"sort"
 	"sync"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )

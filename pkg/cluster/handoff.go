@@ -89,7 +89,7 @@ func (s *Session) HandOff(ctx context.Context, from string, o HandOff) (string, 
 			lastErr = err
 			continue
 		}
-		s.Log.Info(fmt.Sprintf("  leadership moved from %s to %s", from, to.Name), "from", from, "to", to.Name)
+		s.Log.Info("  leadership moved from {from} to {to}", "from", from, "to", to.Name)
 		if err := poll.Sleep(ctx, o.Settle); err != nil {
 			return to.Name, err
 		}

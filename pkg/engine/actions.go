@@ -132,7 +132,7 @@ func (e *Env) handOff(ctx context.Context, member, v string) error {
 		Prefer: func(m *status.Member) bool { return version.Compare(m.ServerVersion, v) == 0 },
 	})
 	if errors.Is(err, cluster.ErrOnlyVoter) {
-		e.Log.Warn(fmt.Sprintf("  %s is the only voting member: writes stall while it restarts", member))
+		e.Log.Warn("  {member} is the only voting member: writes stall while it restarts", "member", member)
 		return nil
 	}
 	return err

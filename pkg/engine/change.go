@@ -102,7 +102,7 @@ func Run(ctx context.Context, c Change) (*Outcome, error) {
 		note := c.Continue
 		if note == "" {
 			note = "resume"
-			e.Log.Info(fmt.Sprintf("resuming the %s (%s) from journal %s (%s)", j.Kind, j.Target, j.Path(), j.State))
+			e.Log.Info("resuming the {change} ({target}) from journal {journal} ({state})", "change", j.Kind, "target", j.Target, "journal", j.Path(), "state", j.State)
 		}
 		j.State, j.Error = StateRunning, ""
 		if onDisk != nil && onDisk != j && Finished(onDisk.State) {

@@ -43,7 +43,7 @@ func compactRun(ctx context.Context, e *Env, s Step) error {
 	}
 	rev := resp.Header.Revision - e.Defrag.Keep
 	if rev < 1 {
-		e.Log.Info(fmt.Sprintf("  revision %d: nothing to compact while keeping %d revisions", resp.Header.Revision, e.Defrag.Keep))
+		e.Log.Info("  revision {revision}: nothing to compact while keeping {keep} revisions", "revision", resp.Header.Revision, "keep", e.Defrag.Keep)
 		return nil
 	}
 	// Physical: the space is free in the database when the call returns.
@@ -52,7 +52,7 @@ func compactRun(ctx context.Context, e *Env, s Step) error {
 	if _, err := c.Compact(cctx, rev, clientv3.WithCompactPhysical()); err != nil && !errors.Is(err, rpctypes.ErrCompacted) {
 		return fmt.Errorf("compact to revision %d: %w", rev, err)
 	}
-	e.Log.Info(fmt.Sprintf("  compacted to revision %d (keeping %d)", rev, e.Defrag.Keep))
+	e.Log.Info("  compacted to revision {revision} (keeping {keep})", "revision", rev, "keep", e.Defrag.Keep)
 	return nil
 }
 
@@ -94,7 +94,7 @@ func defragRun(ctx context.Context, e *Env, s Step) error {
 			after = m.DBSize
 		}
 	}
-	e.Log.Info(fmt.Sprintf("  %s: %s → %s in %s", s.Member, progress.Bytes(before), progress.Bytes(after), took.Round(time.Millisecond)))
+	e.Log.Info("  {member}: {before} → {after} in {took}", "member", s.Member, "before", progress.Bytes(before), "after", progress.Bytes(after), "took", took.Round(time.Millisecond))
 	return nil
 }
 

@@ -61,7 +61,7 @@ func keepCopyRun(ctx context.Context, e *Env, s Step) error {
 	if err := fsutil.CopyTree(dir, to); err != nil {
 		return fmt.Errorf("copy %s's data directory to %s: %w", s.Member, to, err)
 	}
-	e.Log.Info(fmt.Sprintf("kept a copy of %s's data directory at %s", s.Member, to))
+	e.Log.Info("kept a copy of {member}'s data directory at {dir}", "member", s.Member, "dir", to)
 	return nil
 }
 

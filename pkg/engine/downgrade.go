@@ -51,7 +51,7 @@ func downgradeEnableRun(ctx context.Context, e *Env, s Step) error {
 	}
 	if enabledOrDone(cl, minor) {
 		if enableErr != nil {
-			e.Log.Info(fmt.Sprintf("  downgrade enable answered %q, but the members report it enabled", enableErr))
+			e.Log.Info("  downgrade enable answered \"{error}\", but the members report it enabled", "error", enableErr)
 		}
 		return nil
 	}
@@ -93,7 +93,7 @@ func downgradeCancelRun(ctx context.Context, e *Env, s Step) error {
 		return err
 	}
 	if err := e.Session.Downgrade(ctx, cl, clientv3.DowngradeCancel, version.Minor(s.Version)); err != nil {
-		e.Log.Info(fmt.Sprintf("  downgrade cancel answered %q; checking the members", err))
+		e.Log.Info("  downgrade cancel answered \"{error}\"; checking the members", "error", err)
 	}
 	return e.Session.WaitDowngradeOver(ctx, e.GateTimeout)
 }

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"fmt"
 	"log/slog"
 )
 
@@ -35,11 +34,11 @@ func (p Progress) Observe(e Entry) error {
 			p.Log.Info(e.Step+" ...", attrs...)
 		}
 	case Failed:
-		p.Log.Warn(fmt.Sprintf("%s failed: %s", e.Step, e.Detail), attrs...)
+		p.Log.Warn(e.Step+" failed: {detail}", append(attrs, "detail", e.Detail)...)
 	case Done:
-		p.Log.Debug(fmt.Sprintf("%s done (%s)", e.Step, e.Detail), attrs...)
+		p.Log.Debug(e.Step+" done ({detail})", append(attrs, "detail", e.Detail)...)
 	default:
-		p.Log.Debug(fmt.Sprintf("%s: %s %s", e.Step, e.Status, e.Detail), attrs...)
+		p.Log.Debug(e.Step+": {status} {detail}", append(attrs, "status", string(e.Status), "detail", e.Detail)...)
 	}
 	return nil
 }

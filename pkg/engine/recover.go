@@ -41,7 +41,7 @@ func (e *Env) Recover(ctx context.Context, versionFor func(Entry) string) error 
 	if versionFor != nil {
 		v = versionFor(*p)
 	}
-	e.Log.Info(fmt.Sprintf("member %s is down after an interrupted restart: starting it on %s", p.Member, v), "member", p.Member, "version", v)
+	e.Log.Info("member {member} is down after an interrupted restart: starting it on {version}", "member", p.Member, "version", v)
 	s := Step{Action: Restart, Member: p.Member, Version: v, Rollback: p.Rollback || v != p.Version}
 	if err := e.Do(ctx, s); err != nil {
 		return fmt.Errorf("bringing back %s after the interrupted restart: %w", p.Member, err)

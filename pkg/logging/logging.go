@@ -27,7 +27,7 @@ func New(w io.Writer, level, format string) (*slog.Logger, error) {
 	case "text", "":
 		return slog.New(&console{w: w, level: lv, mu: &sync.Mutex{}}), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv})), nil
+		return slog.New(&templated{h: slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv})}), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
@@ -56,8 +56,8 @@ func (r redactor) Write(p []byte) (int, error) {
 	return r.w.Write(p)
 }
 
-// console writes a record as people read it: the message alone at info
-// (the attributes are for --log-format json), "warning: ..." and
+// console writes a record as people read it: the message alone at info,
+// its {key} placeholders filled (the attributes are for --log-format json), "warning: ..." and
 // "error: ..." above it, and the attributes too at debug.
 type console struct {
 	w     io.Writer
@@ -78,7 +78,7 @@ func (c *console) Handle(_ context.Context, r slog.Record) error {
 	case r.Level < slog.LevelInfo:
 		b.WriteString("debug: ")
 	}
-	b.WriteString(r.Message)
+	b.WriteString(render(r.Message, recordAttrs(c.attrs, r)))
 	if r.Level < slog.LevelInfo {
 		write := func(a slog.Attr) bool {
 			fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLogger(t *testing.T) {
@@ -39,5 +40,23 @@ func TestLogger(t *testing.T) {
 	w.Write([]byte("o\n"))
 	if b.String() != "one\ntwo\n" {
 		t.Errorf("writer: %q", b.String())
+	}
+}
+
+// A message is a template: people read it filled in; JSON gets it filled
+// in and every attribute as a field.
+func TestTemplates(t *testing.T) {
+	var b bytes.Buffer
+	l, _ := New(&b, "info", "text")
+	l.With("change", "upgrade").Info("leadership moved from {from} to {to} ({change}, {unknown})", "from", "m1", "to", "m2")
+	if got := b.String(); got != "leadership moved from m1 to m2 (upgrade, {unknown})\n" {
+		t.Errorf("text: %q", got)
+	}
+	b.Reset()
+	l, _ = New(&b, "info", "json")
+	l.Info("{member} is down ({took})", "member", "m1", "took", 1500*time.Millisecond)
+	var rec map[string]any
+	if err := json.Unmarshal(b.Bytes(), &rec); err != nil || rec["msg"] != "m1 is down (1.5s)" || rec["member"] != "m1" || rec["took"] != float64(1500*time.Millisecond) {
+		t.Errorf("json: %v %s", err, b.String())
 	}
 }

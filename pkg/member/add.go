@@ -90,13 +90,13 @@ func Add(ctx context.Context, o AddOptions) (*AddResult, error) {
 		case definitive(err):
 			return nil, fmt.Errorf("etcd refused to add %s: %v", o.Name, rpcDesc(err))
 		case transient(err):
-			o.logf("etcd refused the change for now (%s); retrying", rpcDesc(err))
+			o.log("etcd refused the change for now ({error}); retrying", "error", rpcDesc(err))
 			if berr := backoff(ctx, attempt); berr != nil {
 				return nil, fmt.Errorf("etcd kept refusing to add %s: %v (etcd accepts a new member only when the member handling the request has been connected to a quorum of the enlarged cluster for 5s: is a member down?); nothing changed", o.Name, rpcDesc(err))
 			}
 			continue
 		default:
-			o.logf("adding %s: %v; listing the members to learn whether it was added", o.Name, err)
+			o.log("adding {member}: {error}; listing the members to learn whether it was added", "member", o.Name, "error", err)
 		}
 		l, lerr := getRetry(ctx, &o.Options)
 		if lerr != nil {
@@ -116,7 +116,7 @@ func Add(ctx context.Context, o AddOptions) (*AddResult, error) {
 		if err == nil {
 			return nil, fmt.Errorf("etcd acknowledged adding %s but the member list does not show it", o.Name)
 		}
-		o.logf("%s is not in the member list: the add did not happen; retrying", o.Name)
+		o.log("{member} is not in the member list: the add did not happen; retrying", "member", o.Name)
 		if berr := backoff(ctx, attempt); berr != nil {
 			return nil, fmt.Errorf("adding %s: %v (it is not in the member list; nothing changed)", o.Name, err)
 		}
@@ -187,7 +187,7 @@ func checkAdd(ctx context.Context, o *AddOptions, l *List, res *AddResult) error
 	}
 	for _, p := range problems {
 		res.Warnings = append(res.Warnings, "forced: "+p)
-		o.logf("warning: forced: %s", p)
+		o.log("warning: forced: {problem}", "problem", p)
 	}
 	return nil
 }

@@ -58,7 +58,7 @@ func Promote(ctx context.Context, o Options, nameOrID string, wait time.Duration
 				return nil, fmt.Errorf("learner %s did not catch up with the leader within %s (%s); it stays a learner — check its log and network, then run promote again", label(m), wait, rpcDesc(err)+progress(ctx, o, m))
 			}
 			if attempt%5 == 0 {
-				o.logf("learner %s is not ready yet (%s); waiting", label(m), rpcDesc(err))
+				o.log("learner {member} is not ready yet ({error}); waiting", "member", label(m), "error", rpcDesc(err))
 			}
 			if backoff(ctx, min(attempt, 2)) != nil {
 				return nil, fmt.Errorf("learner %s: %v", label(m), rpcDesc(lastErr))
@@ -68,7 +68,7 @@ func Promote(ctx context.Context, o Options, nameOrID string, wait time.Duration
 		case definitive(err):
 			return nil, fmt.Errorf("etcd refused to promote %s: %v", label(m), rpcDesc(err))
 		default:
-			o.logf("promoting %s: %v; listing the members to learn whether it happened", label(m), err)
+			o.log("promoting {member}: {error}; listing the members to learn whether it happened", "member", label(m), "error", err)
 		}
 		l, lerr := getRetry(ctx, &o)
 		if lerr != nil {
@@ -162,13 +162,13 @@ func Remove(ctx context.Context, o Options, nameOrID string) (*Result, error) {
 		case definitive(err):
 			return nil, fmt.Errorf("etcd refused to remove %s: %v", label(m), rpcDesc(err))
 		case transient(err):
-			o.logf("etcd refused the change for now (%s); retrying", rpcDesc(err))
+			o.log("etcd refused the change for now ({error}); retrying", "error", rpcDesc(err))
 			if backoff(ctx, attempt) != nil {
 				return nil, fmt.Errorf("etcd kept refusing to remove %s: %v", label(m), rpcDesc(err))
 			}
 			continue
 		default:
-			o.logf("removing %s: %v; listing the members to learn whether it was removed", label(m), err)
+			o.log("removing {member}: {error}; listing the members to learn whether it was removed", "member", label(m), "error", err)
 		}
 		l, lerr := getRetry(ctx, &o)
 		if lerr != nil {
@@ -212,7 +212,7 @@ func moveLeaderAway(ctx context.Context, o Options, cl *status.Cluster, m *Membe
 	if l := cluster.Leader(cl); l == nil || l.ID != m.ID {
 		return nil
 	}
-	o.logf("%s is the leader: moving leadership away first", label(m))
+	o.log("{member} is the leader: moving leadership away first", "member", label(m))
 	_, err := o.Session.HandOff(ctx, m.ID, cluster.HandOff{})
 	return err
 }

@@ -66,7 +66,8 @@ func (o *Options) defaults() {
 	}
 }
 
-func (o *Options) logf(format string, a ...any) { o.Session.Log.Info(fmt.Sprintf(format, a...)) }
+// log writes a message template ({key} filled from the attributes).
+func (o *Options) log(msg string, attrs ...any) { o.Session.Log.Info(msg, attrs...) }
 
 func fromPB(m *etcdserverpb.Member) Member {
 	return Member{ID: fmt.Sprintf("%x", m.ID), Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs,

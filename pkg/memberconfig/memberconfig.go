@@ -1,19 +1,22 @@
 // Package memberconfig reads an etcd member's configuration from the places
-// operators keep it: a kubeadm static pod manifest, a systemd unit's
-// ExecStart (and Environment=), an etcd YAML config file (--config-file), or
-// a plain list of flags. Flags set through ETCD_* environment variables are
-// folded in as the flags they set.
+// operators keep it: a kubeadm static pod manifest, a systemd unit (read
+// as systemd reads it: drop-ins, Environment=, EnvironmentFile=, $VAR in
+// ExecStart), an etcd YAML config file, or a plain list of flags. Flags
+// set through ETCD_* environment variables are folded in as the flags
+// they set; a --config-file the member names is read and replaces them,
+// as etcd does.
 package memberconfig
 
 import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Kinds of configuration source.
@@ -30,6 +33,18 @@ type Setting struct {
 	Line  int    `json:"line"`
 	// From says how it was set: "flag", "env" or "config-file".
 	From string `json:"from"`
+	// File is where it was set when that is not the configuration's own
+	// file (its config file, an EnvironmentFile, a drop-in).
+	File string `json:"file,omitempty"`
+}
+
+// Where is "file:line" of a setting.
+func (c *Config) Where(s Setting) string {
+	f := s.File
+	if f == "" {
+		f = c.File
+	}
+	return fmt.Sprintf("%s:%d", f, s.Line)
 }
 
 // Config is one member's configuration.
@@ -40,6 +55,13 @@ type Config struct {
 	Flags map[string]Setting `json:"flags"`
 	// Image is the container image of a static pod, if any.
 	Image string `json:"image,omitempty"`
+	// ConfigFile is the etcd config file the member reads (--config-file),
+	// merged into Flags; Ignored holds the flags etcd ignores because of
+	// it.
+	ConfigFile string             `json:"configFile,omitempty"`
+	Ignored    map[string]Setting `json:"ignored,omitempty"`
+	// workDir is a systemd unit's WorkingDirectory.
+	workDir string
 }
 
 // Name returns the member name (--name), or "".
@@ -52,14 +74,7 @@ func (c *Config) Has(flag string) bool {
 }
 
 // Names returns the configured flag names, sorted.
-func (c *Config) Names() []string {
-	var out []string
-	for k := range c.Flags {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func (c *Config) Names() []string { return slices.Sorted(maps.Keys(c.Flags)) }
 
 // Load reads and parses a member configuration file.
 func Load(path string) (*Config, error) {
@@ -78,7 +93,9 @@ func Parse(file string, data []byte) (*Config, error) {
 	switch {
 	case strings.Contains(text, "[Service]") || hasLinePrefix(text, "ExecStart="):
 		c.Kind = KindSystemd
-		err = c.parseSystemd(data)
+		if err = c.parseSystemd(data); err == nil {
+			err = c.mergeConfigFile()
+		}
 	case hasLinePrefix(text, "kind:") || hasLinePrefix(text, "apiVersion:"):
 		c.Kind = KindKubeadm
 		err = c.parseManifest(data)
@@ -87,7 +104,9 @@ func Parse(file string, data []byte) (*Config, error) {
 		err = c.parseYAML(data)
 	default:
 		c.Kind = KindFlags
-		err = c.parseFlagList(data)
+		if err = c.parseFlagList(data); err == nil {
+			err = c.mergeConfigFile()
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -143,14 +162,14 @@ func (c *Config) addArgs(args []string, line int, from string) error {
 	return nil
 }
 
-// addEnv records ETCD_FOO_BAR=x as flag foo-bar.
-func (c *Config) addEnv(key, value string, line int) {
+// addEnv records ETCD_FOO_BAR=x, set at file:line, as flag foo-bar.
+func (c *Config) addEnv(key, value, file string, line int) {
 	if !strings.HasPrefix(key, "ETCD_") {
 		return
 	}
 	name := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(key, "ETCD_"), "_", "-"))
 	if _, set := c.Flags[name]; !set {
-		c.Flags[name] = Setting{Value: value, Line: line, From: "env"}
+		c.Flags[name] = Setting{Value: value, Line: line, From: "env", File: file}
 	}
 }
 
@@ -176,39 +195,6 @@ func (c *Config) parseFlagList(data []byte) error {
 		c.addArgs(words, n, "flag")
 	}
 	return sc.Err()
-}
-
-// parseSystemd reads ExecStart= (with continuation lines) and Environment=.
-func (c *Config) parseSystemd(data []byte) error {
-	lines := strings.Split(string(data), "\n")
-	for i := 0; i < len(lines); i++ {
-		line := strings.TrimSpace(lines[i])
-		start := i + 1
-		for strings.HasSuffix(line, "\\") && i+1 < len(lines) {
-			i++
-			line = strings.TrimSuffix(line, "\\") + " " + strings.TrimSpace(lines[i])
-		}
-		switch {
-		case strings.HasPrefix(line, "ExecStart="):
-			words, err := splitWords(strings.TrimPrefix(line, "ExecStart="))
-			if err != nil {
-				return c.errAt(start, "ExecStart: %v", err)
-			}
-			// A prefix such as "-" or "@" on the binary is systemd's, not etcd's.
-			c.addArgs(words, start, "flag")
-		case strings.HasPrefix(line, "Environment="):
-			words, err := splitWords(strings.TrimPrefix(line, "Environment="))
-			if err != nil {
-				return c.errAt(start, "Environment: %v", err)
-			}
-			for _, w := range words {
-				if k, v, ok := strings.Cut(w, "="); ok {
-					c.addEnv(k, v, start)
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // manifest is the part of a static pod manifest etcdpilot reads.
@@ -255,7 +241,7 @@ func (c *Config) parseManifest(data []byte) error {
 			c.addArgs([]string{a}, line, "flag")
 		}
 		for _, e := range ct.Env {
-			c.addEnv(e.Name, e.Value, 0)
+			c.addEnv(e.Name, e.Value, "", 0)
 		}
 		return nil
 	}

@@ -128,12 +128,28 @@ func (pl *planner) memberVersion(c *memberconfig.Config) (string, string) {
 	return name, pl.low
 }
 
+// configFileOverrides says which configured flags a member's etcd ignores
+// because it reads a config file: what the plan judges is the file.
+func (pl *planner) configFileOverrides() {
+	for _, c := range pl.opts.Configs {
+		if c.ConfigFile == "" || len(c.Ignored) == 0 {
+			continue
+		}
+		member, _ := pl.memberVersion(c)
+		pl.warn(Finding{Code: "config-file-overrides", Member: member,
+			Message: fmt.Sprintf("%s: etcd reads its settings from --config-file %s and ignores --%s", c.Where(c.Flags["config-file"]), c.ConfigFile, strings.Join(c.IgnoredNames(), ", --")),
+			Reason:  "etcd's configuration guide: if a configuration file is provided, other command line flags and environment variables are ignored; the plan judges the file's keys",
+			Link:    "https://etcd.io/docs/v3.6/op-guide/configuration/"})
+	}
+}
+
 // configFindings checks every configured flag against the minors the path
 // enters: a command-line flag the target no longer accepts stops etcd at
 // start; a config-file key it no longer reads is ignored, so the setting
 // is silently off. A downgrade checks the flags the lower minor does not
 // have yet.
 func (pl *planner) configFindings() {
+	pl.configFileOverrides()
 	if pl.p.Direction == "downgrade" {
 		pl.downgradeFlags()
 		return
@@ -151,11 +167,11 @@ func (pl *planner) configFindings() {
 			}
 			if s.From == "config-file" {
 				pl.warn(Finding{Code: "config-key-ignored", Member: member,
-					Message: fmt.Sprintf("%s:%d: the config-file key %s is not read by %s (etcd %s removed it): etcd ignores unknown keys in a config file, so the setting is silently off", c.File, s.Line, key, tMinor, f.RemovedIn),
+					Message: fmt.Sprintf("%s: the config-file key %s is not read by %s (etcd %s removed it): etcd ignores unknown keys in a config file, so the setting is silently off", c.Where(s), key, tMinor, f.RemovedIn),
 					Reason:  "etcd starts, without the setting" + replacementKey(f) + noteOf(f), Link: f.Link, Flag: f.Flag})
 				continue
 			}
-			msg := fmt.Sprintf("%s:%d: %s (set by %s) is not accepted by %s: etcd %s removed it", c.File, s.Line, f.Flag, s.From, tMinor, f.RemovedIn)
+			msg := fmt.Sprintf("%s: %s (set by %s) is not accepted by %s: etcd %s removed it", c.Where(s), f.Flag, s.From, tMinor, f.RemovedIn)
 			reason := "etcd exits at start with \"flag provided but not defined\""
 			if f.Replacement != "" {
 				reason += "; use " + replacementFor(f, s.Value) + " instead"
@@ -171,7 +187,7 @@ func (pl *planner) configFindings() {
 				continue
 			}
 			pl.warn(Finding{Code: "flag-deprecated", Member: member,
-				Message: fmt.Sprintf("%s:%d: %s is deprecated in %s and removed in %s", c.File, s.Line, f.Flag, f.DeprecatedIn, f.RemovedIn),
+				Message: fmt.Sprintf("%s: %s is deprecated in %s and removed in %s", c.Where(s), f.Flag, f.DeprecatedIn, f.RemovedIn),
 				Reason:  "switch to " + orNone(f.Replacement) + " while both are accepted" + noteOf(f), Link: f.Link})
 		}
 	}
@@ -195,12 +211,12 @@ func (pl *planner) downgradeFlags() {
 			}
 			if s.From == "config-file" {
 				pl.warn(Finding{Code: "config-key-ignored", Member: member,
-					Message: fmt.Sprintf("%s:%d: the config-file key %s is new in %s: %s ignores it, so the setting is silently off", c.File, s.Line, key, f.AddedIn, tMinor),
+					Message: fmt.Sprintf("%s: the config-file key %s is new in %s: %s ignores it, so the setting is silently off", c.Where(s), key, f.AddedIn, tMinor),
 					Reason:  instead + noteOf(f), Link: f.Link, Flag: f.Flag})
 				continue
 			}
 			pl.block(Finding{Code: "flag-too-new", Member: member,
-				Message: fmt.Sprintf("%s:%d: %s (set by %s) is new in %s: etcd %s exits at start with \"flag provided but not defined\"", c.File, s.Line, f.Flag, s.From, f.AddedIn, tMinor),
+				Message: fmt.Sprintf("%s: %s (set by %s) is new in %s: etcd %s exits at start with \"flag provided but not defined\"", c.Where(s), f.Flag, s.From, f.AddedIn, tMinor),
 				Reason:  instead + " before the member is restarted on " + tMinor + noteOf(f), Link: f.Link, Flag: f.Flag})
 		}
 	}

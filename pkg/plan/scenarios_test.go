@@ -2,11 +2,15 @@ package plan
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
@@ -253,5 +257,39 @@ func TestPlanToAReleaseWithoutNotes(t *testing.T) {
 	}
 	if notes == nil || !strings.Contains(notes.Message, "3.6.18") || !strings.Contains(notes.Link, "CHANGELOG-3.6.md") {
 		t.Fatalf("want a notes-unknown warning naming 3.6.18 and the CHANGELOG:\n%s", describe(p.Warnings))
+	}
+}
+
+// A systemd unit whose --config-file sets enable-v2: the file is read
+// (its key judged as a config key, the v2 store a blocker), and the flags
+// beside it, which etcd ignores, are named.
+func TestUnitWithConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "etcd.yaml"), []byte("name: m1\nenable-v2: true\n"), 0o644))
+	unit := filepath.Join(dir, "etcd.service")
+	testutil.Must(t, os.WriteFile(unit, []byte("[Service]\nEnvironment=ETCD_CONFIG_FILE="+filepath.Join(dir, "etcd.yaml")+"\nExecStart=/usr/bin/etcd --debug\n"), 0o644))
+	c, err := memberconfig.Load(unit)
+	testutil.Must(t, err)
+	cat, err := catalog.Default()
+	testutil.Must(t, err)
+	p, err := Make(cat, Cluster{Members: []Member{{Name: "m1", Version: "3.5.36", Reachable: true}}}, Options{Target: "3.6.17", Now: now, Configs: []*memberconfig.Config{c}})
+	testutil.Must(t, err)
+	codes := func(fs []Finding) (out []string) {
+		for _, f := range fs {
+			out = append(out, f.Code)
+		}
+		return out
+	}
+	if b := codes(p.Blockers); !slices.Contains(b, "v2-store") {
+		t.Errorf("blockers %v: the config file's enable-v2 is the v2 store", b)
+	}
+	w := codes(p.Warnings)
+	if !slices.Contains(w, "config-key-ignored") || !slices.Contains(w, "config-file-overrides") {
+		t.Errorf("warnings %v", w)
+	}
+	for _, f := range p.Warnings {
+		if f.Code == "config-key-ignored" && !strings.Contains(f.Message, "etcd.yaml:2") {
+			t.Errorf("the key is located in the config file: %s", f.Message)
+		}
 	}
 }

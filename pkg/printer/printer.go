@@ -1,7 +1,8 @@
 // Package printer writes every result etcdpilot prints, one printer per
 // output format, as etcdctl does: "table" for people, "json" for programs
-// (the result's own stable field names), and "simple", etcdctl's one line
-// per record with the fields separated by ", ". The layout is chosen by the
+// (the result's own stable field names), "simple", etcdctl's one line
+// per record with the fields separated by ", ", and "fields", one
+// `"Name" : value` line per field. The layout is chosen by the
 // result's type.
 package printer
 
@@ -19,7 +20,7 @@ type Printer interface {
 }
 
 // Formats lists the output formats.
-const Formats = "table, json, simple"
+const Formats = "table, json, simple, fields"
 
 // New returns the printer for format.
 func New(format string, w io.Writer) (Printer, error) {
@@ -30,8 +31,10 @@ func New(format string, w io.Writer) (Printer, error) {
 		return jsonPrinter{w}, nil
 	case "simple":
 		return simplePrinter{w}, nil
+	case "fields":
+		return fieldsPrinter{w}, nil
 	}
-	return nil, fmt.Errorf("unknown output format %q: use -w table, -w json or -w simple", format)
+	return nil, fmt.Errorf("unknown output format %q: use -w table, -w json, -w simple or -w fields", format)
 }
 
 // Value is a result that is one value (a path, a version): table and

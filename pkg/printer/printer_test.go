@@ -60,7 +60,7 @@ func TestEveryResultHasALayout(t *testing.T) {
 		[]*binaries.Install{{Version: "v3.6.16", Dir: "/c"}},
 	}
 	for _, r := range results {
-		for _, f := range []string{"table", "simple", "json"} {
+		for _, f := range []string{"table", "simple", "json", "fields"} {
 			if out := print(t, f, r); strings.TrimSpace(out) == "" {
 				t.Errorf("%s of %T is empty", f, r)
 			}
@@ -87,5 +87,26 @@ func TestSimple(t *testing.T) {
 	}
 	if _, err := New("yaml", nil); err == nil || !strings.Contains(err.Error(), "-w simple") {
 		t.Errorf("unknown format: %v", err)
+	}
+}
+
+// fields is etcdctl's: a "name" : value line per field (the names of -w
+// json), lists repeating their elements' fields.
+func TestFields(t *testing.T) {
+	l := &member.List{Members: []member.Member{{ID: "a1", Name: "m1", Started: true}, {ID: "b2", Name: "m\"2", IsLearner: true}}}
+	got := print(t, "fields", l)
+	for _, want := range []string{`"members.id" : "a1"` + "\n", `"members.name" : "m1"` + "\n", `"members.name" : "m\"2"` + "\n", `"members.isLearner" : true` + "\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("fields member list lacks %s:\n%s", want, got)
+		}
+	}
+	if strings.Index(got, `"m1"`) > strings.Index(got, `"b2"`) {
+		t.Errorf("fields: the first member's fields come first:\n%s", got)
+	}
+	if got := print(t, "fields", Value{Name: "version", Value: "etcdpilot 1"}); got != `"version" : "etcdpilot 1"`+"\n" {
+		t.Errorf("fields value: %q", got)
+	}
+	if got := print(t, "fields", &snapshot.Report{File: "/b/s.db", Info: &snapshot.Info{Revision: 7}}); !strings.Contains(got, `.revision" : 7`) {
+		t.Errorf("fields nested number:\n%s", got)
 	}
 }

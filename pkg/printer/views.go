@@ -25,6 +25,8 @@ func viewOf(v any) (*view, error) {
 	switch v := v.(type) {
 	case Value:
 		return lines(v.Value), nil
+	case *Build:
+		return buildView(v), nil
 	case *status.Cluster:
 		return statusView(v), nil
 	case *plan.Plan:

@@ -137,7 +137,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("make the shadow: %w", err)
 	}
-	log.Info(fmt.Sprintf("shadow of cluster %s ready in %s (%s); running the upgrade to %s there", cl.ClusterID, shadow.Dir, res.Seed, o.Target))
+	log.Info("shadow of cluster {cluster} ready in {dir} ({seed}); running the upgrade to {target} there", "cluster", cl.ClusterID, "dir", shadow.Dir, "seed", res.Seed, "target", o.Target)
 	res.Report, err = inShadow(ctx, o, root, copies)
 	res.Took = time.Since(start)
 	if res.Report == nil {
@@ -175,7 +175,7 @@ func sweep(ctx context.Context, dir string, log *slog.Logger) {
 		}
 		lock.Unlock()
 		if err := os.RemoveAll(root); err == nil {
-			log.Info(fmt.Sprintf("removed %s, left by a rehearsal that was killed", root))
+			log.Info("removed {dir}, left by a rehearsal that was killed", "dir", root)
 		}
 	}
 }

@@ -82,7 +82,7 @@ func (c *Command) run(ctx context.Context, what, member, cmdline string) error {
 	if c.Exec != nil {
 		x = c.Exec(member, c.Hosts[member])
 	}
-	logging.OrDiscard(c.Log).Info(fmt.Sprintf("running %s on %s: %s", what, x, cmdline), "member", member, "hook", what)
+	logging.OrDiscard(c.Log).Info("running {hook} on {host}: {command}", "member", member, "hook", what, "host", x, "command", cmdline)
 	if _, err := x.Run(ctx, cmdline); err != nil {
 		return fmt.Errorf("%s command for %s failed: %w", what, member, err)
 	}

@@ -9,10 +9,8 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/poll"
 )
 
-// WaitHealthy waits until every member runs and the cluster is healthy
-// (cluster.Session.Healthy), until ctx ends (a minute when it has no
-// deadline). It gives up early when a member's process has exited, since a
-// dead member does not come back by itself.
+// WaitHealthy is WaitHealthyOn with a session of its own, for callers
+// that have none yet (a sandbox starting).
 func (s *Sandbox) WaitHealthy(ctx context.Context) error {
 	st, err := s.State()
 	if err != nil {
@@ -25,11 +23,20 @@ func (s *Sandbox) WaitHealthy(ctx context.Context) error {
 		return err
 	}
 	defer sess.Close()
+	return s.WaitHealthyOn(ctx, sess)
+}
+
+// WaitHealthyOn waits, through the caller's session, until every member
+// runs and the cluster is healthy (cluster.Session.Healthy, the one
+// health check), until ctx ends (a minute when it has no deadline). It
+// gives up early when a member's process has exited, since a dead member
+// does not come back by itself.
+func (s *Sandbox) WaitHealthyOn(ctx context.Context, sess *cluster.Session) error {
 	timeout := time.Minute
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
-	err = poll.Until(ctx, 200*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
+	err := poll.Until(ctx, 200*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
 		st, err := s.State()
 		if err != nil {
 			return false, poll.Stop(err)

@@ -259,7 +259,7 @@ func (s *Sandbox) Stop(ctx context.Context, name string) error {
 	if m.Process.waitGone(timeout) {
 		return nil
 	}
-	s.log().Warn(fmt.Sprintf("member %s did not stop within %s; killing it", name, timeout), "member", name)
+	s.log().Warn("member {member} did not stop within {timeout}; killing it", "member", name, "timeout", timeout)
 	m.Process.signal(sigKill)
 	if !m.Process.waitGone(10 * time.Second) {
 		return fmt.Errorf("member %s (pid %d) survived SIGKILL", name, m.Process.PID)

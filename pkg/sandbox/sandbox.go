@@ -189,7 +189,7 @@ func (s *Sandbox) bootstrap(ctx context.Context, opts Options, versions []string
 	if err := writeState(s.Dir, st); err != nil {
 		return err
 	}
-	s.log().Info(fmt.Sprintf("starting sandbox %s: %d members (%s)", st.Name, len(st.Members), describeVersions(versions)), "sandbox", st.Name)
+	s.log().Info("starting sandbox {sandbox}: {members} members ({versions})", "sandbox", st.Name, "members", len(st.Members), "versions", describeVersions(versions))
 	return s.StartAll(ctx)
 }
 

@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
-
-	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
 )
 
 // Encoding is how a saved snapshot is stored: compressed with zstd,
@@ -24,10 +21,6 @@ type Encoding struct {
 	// Recipients are age recipients (age1..., or ssh-ed25519/ssh-rsa keys).
 	Recipients []string
 }
-
-// IdentityFile holds the age identities (age-keygen's file, or an SSH
-// private key) that decrypt snapshots; set from --age-identity.
-var IdentityFile string
 
 var (
 	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
@@ -84,29 +77,17 @@ func ParseRecipients(rs []string) ([]age.Recipient, error) {
 	return out, nil
 }
 
-// encode writes the raw snapshot src into a new 0600 temporary file named
-// for dst: zstd first, then age.
-func encode(src, dst string, e Encoding) (*fsutil.TempFile, error) {
+// encoder wraps w so that what is written is stored encoded: zstd first,
+// then age. Closing it flushes both (w itself stays open).
+func encoder(w io.Writer, e Encoding) (io.WriteCloser, error) {
 	recipients, err := ParseRecipients(e.Recipients)
 	if err != nil {
 		return nil, err
 	}
-	in, err := os.Open(src)
-	if err != nil {
-		return nil, err
-	}
-	defer in.Close()
-	out, err := fsutil.CreateTemp(dst, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	bw := bufio.NewWriterSize(out.File, 1<<20)
-	var w io.Writer = bw
 	var closers []io.Closer
 	if len(recipients) > 0 {
 		aw, err := age.Encrypt(w, recipients...)
 		if err != nil {
-			out.Abort()
 			return nil, err
 		}
 		w, closers = aw, append([]io.Closer{aw}, closers...)
@@ -114,119 +95,74 @@ func encode(src, dst string, e Encoding) (*fsutil.TempFile, error) {
 	if e.Compress {
 		zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault))
 		if err != nil {
-			out.Abort()
 			return nil, err
 		}
 		w, closers = zw, append([]io.Closer{zw}, closers...)
 	}
-	if _, err := io.Copy(w, in); err != nil {
-		out.Abort()
-		return nil, err
-	}
-	for _, c := range closers { // innermost (zstd) first
-		if err := c.Close(); err != nil {
-			out.Abort()
-			return nil, err
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		out.Abort()
-		return nil, err
-	}
-	if err := out.Sync(); err != nil {
-		out.Abort()
-		return nil, err
-	}
-	return out, nil
+	return &chainWriter{Writer: w, closers: closers}, nil
 }
 
-// decode makes a raw snapshot of a stored file: it undoes age (with the
-// identities of IdentityFile) and zstd, recognised by their headers, into
-// a temporary file beside it; a plain snapshot is returned as it is.
-func decode(path string) (string, func(), error) {
-	head, err := peek(path, len(ageMagic))
-	if err != nil {
-		return "", nil, err
+// chainWriter closes its encoders innermost (zstd) first.
+type chainWriter struct {
+	io.Writer
+	closers []io.Closer
+}
+
+func (c *chainWriter) Close() error {
+	for _, cl := range c.closers {
+		if err := cl.Close(); err != nil {
+			return err
+		}
 	}
-	if !bytes.HasPrefix(head, ageMagic) && !bytes.HasPrefix(head, zstdMagic) {
-		return path, func() {}, nil
-	}
-	in, err := os.Open(path)
-	if err != nil {
-		return "", nil, err
-	}
-	defer in.Close()
-	var r io.Reader = bufio.NewReaderSize(in, 1<<20)
+	return nil
+}
+
+// encoded reports whether a stored snapshot's first bytes are age's or
+// zstd's.
+func encoded(head []byte) bool {
+	return bytes.HasPrefix(head, ageMagic) || bytes.HasPrefix(head, zstdMagic)
+}
+
+// decodeStream undoes age (with the identities in the file identity) and zstd,
+// recognised by their headers (head: r's first bytes, still unread), so
+// that reading the result yields the raw snapshot. what names it in
+// errors; call done when finished.
+func decodeStream(r io.Reader, head []byte, what, identity string) (io.Reader, func(), error) {
+	done := func() {}
 	if bytes.HasPrefix(head, ageMagic) {
-		ids, err := identities()
+		ids, err := identities(identity)
 		if err != nil {
-			return "", nil, fmt.Errorf("%s is encrypted with age: %w", path, err)
+			return nil, nil, fmt.Errorf("%s is encrypted with age: %w", what, err)
 		}
 		if r, err = age.Decrypt(r, ids...); err != nil {
-			return "", nil, fmt.Errorf("%s: decrypt: %w (is --age-identity the key of one of its recipients?)", path, err)
+			return nil, nil, fmt.Errorf("%s: decrypt: %w (is --age-identity the key of one of its recipients?)", what, err)
 		}
 		br := bufio.NewReader(r)
-		if h, _ := br.Peek(len(zstdMagic)); bytes.Equal(h, zstdMagic) {
-			head = zstdMagic
-		} else {
-			head = nil
-		}
+		head, _ = br.Peek(len(zstdMagic))
 		r = br
 	}
 	if bytes.HasPrefix(head, zstdMagic) {
 		zr, err := zstd.NewReader(r)
 		if err != nil {
-			return "", nil, err
+			return nil, nil, err
 		}
-		defer zr.Close()
-		r = zr
+		r, done = zr, zr.Close
 	}
-	// 0600, beside the fetched file (the system's temp dir when that
-	// directory is read-only).
-	out, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".decoded-*")
-	if err != nil {
-		if out, err = os.CreateTemp("", "etcdpilot-decoded-*"); err != nil {
-			return "", nil, err
-		}
-	}
-	done := func() { os.Remove(out.Name()) }
-	_, err = io.Copy(out, r)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		done()
-		return "", nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return out.Name(), done, nil
+	return r, done, nil
 }
 
-func peek(path string, n int) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b := make([]byte, n)
-	k, err := io.ReadFull(f, b)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	return b[:k], nil
-}
-
-func identities() ([]age.Identity, error) {
-	if IdentityFile == "" {
+func identities(file string) ([]age.Identity, error) {
+	if file == "" {
 		return nil, errors.New("give the key that decrypts it: --age-identity FILE")
 	}
-	f, err := os.Open(IdentityFile)
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	ids, err := age.ParseIdentities(f)
 	if err != nil {
-		return nil, fmt.Errorf("--age-identity %s: %w", IdentityFile, err)
+		return nil, fmt.Errorf("--age-identity %s: %w", file, err)
 	}
 	return ids, nil
 }

@@ -51,23 +51,21 @@ func TestCompressEncrypt(t *testing.T) {
 	if bytes.Contains(b, []byte("/plain/0001")) || fi.Size() >= sc.Size || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("stored file: %d bytes (raw %d), mode %v, plaintext inside: %v", fi.Size(), sc.Size, fi.Mode(), bytes.Contains(b, []byte("/plain/0001")))
 	}
-	store, _ := snapshot.OpenStore(ctx, dir)
+	store, _ := snapshot.Stores{}.Open(ctx, dir, false)
 	if list, _ := store.List(ctx); len(list) != 1 || !list[0].SidecarOK {
 		t.Fatalf("listing %+v", list)
 	}
 
-	snapshot.IdentityFile = ""
 	if _, err := snapshot.Verify(ctx, path, snapshot.VerifyOptions{}); err == nil || !strings.Contains(err.Error(), "--age-identity") {
 		t.Fatalf("verify without the key: %v", err)
 	}
-	snapshot.IdentityFile = idFile
-	defer func() { snapshot.IdentityFile = "" }()
-	r, err := snapshot.Verify(ctx, path, snapshot.VerifyOptions{})
+	keyed := snapshot.Stores{AgeIdentity: idFile}
+	r, err := snapshot.Verify(ctx, path, snapshot.VerifyOptions{Stores: keyed})
 	testutil.Must(t, err)
 	if !r.OK() || r.Info.Revision != wantRev {
 		t.Fatalf("verify: %+v", r)
 	}
-	file, done, err := snapshot.Local(ctx, path)
+	file, done, err := keyed.Local(ctx, path)
 	testutil.Must(t, err)
 	_, err = snapshot.RestoreSandbox(ctx, sb, file, snapshot.RestoreOptions{})
 	done()
@@ -76,7 +74,7 @@ func TestCompressEncrypt(t *testing.T) {
 	if gotRev != wantRev || len(got) != len(want) {
 		t.Fatalf("restored: revision %d, %d keys; want %d, %d", gotRev, len(got), wantRev, len(want))
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, ".*decoded*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.raw*")); len(left) != 0 {
 		t.Errorf("decoded copies left: %v", left)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
@@ -18,34 +17,30 @@ type PreChange struct {
 	Dest string
 	// Version is etcdpilot's, recorded in the sidecar.
 	Version string
+	Stores  Stores
 	Log     *slog.Logger
 }
 
 // Take saves and verifies the snapshot and returns where it is.
 func (p PreChange) Take(ctx context.Context, s *cluster.Session) (string, error) {
-	if !IsS3(p.Dest) {
-		if err := os.MkdirAll(p.Dest, 0o700); err != nil {
-			return "", err
-		}
-	}
-	_, file, err := Save(ctx, s, strings.TrimSuffix(p.Dest, "/")+"/", SaveOptions{Version: p.Version})
+	_, file, err := Save(ctx, s, strings.TrimSuffix(p.Dest, "/")+"/", SaveOptions{Version: p.Version, Stores: p.Stores})
 	if err != nil {
 		return "", err
 	}
-	r, err := Verify(ctx, file, VerifyOptions{})
+	r, err := Verify(ctx, file, VerifyOptions{Stores: p.Stores})
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", file, err)
 	}
 	if !r.OK() {
 		return "", fmt.Errorf("%s does not verify: %v", file, r.Problems)
 	}
-	logging.OrDiscard(p.Log).Info(fmt.Sprintf("snapshot %s: revision %d, %d keys, verified", file, r.Info.Revision, r.Info.KeyCount), "file", file)
+	logging.OrDiscard(p.Log).Info("snapshot {file}: revision {revision}, {keys} keys, verified", "file", file, "revision", r.Info.Revision, "keys", r.Info.KeyCount)
 	return file, nil
 }
 
 // Exists reports whether the snapshot is still in its store.
 func (p PreChange) Exists(ctx context.Context, name string) bool {
-	store, n, err := Locate(ctx, name)
+	store, n, err := p.Stores.Locate(ctx, name)
 	if err != nil {
 		return false
 	}

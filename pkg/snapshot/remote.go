@@ -16,6 +16,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/hostexec"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
+	"github.com/etcdpilot/etcdpilot/pkg/progress"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 )
 
@@ -61,7 +62,7 @@ func RestoreOnHosts(ctx context.Context, file string, targets []Target, hosts ma
 		if err != nil {
 			return err
 		}
-		log.Info(fmt.Sprintf("member %s: data directory sent to %s:%s (%.1f MiB compressed, %.1f s)", t.Name, hosts[t.Name], restoreTemp(t, stamp), float64(n)/(1<<20), time.Since(start).Seconds()))
+		log.Info("member {member}: data directory sent to {host}:{dir} ({size} compressed, {took})", "member", t.Name, "host", hosts[t.Name], "dir", restoreTemp(t, stamp), "size", progress.Bytes(n), "took", time.Since(start).Round(100*time.Millisecond))
 		return nil
 	})
 	if err != nil {
@@ -85,7 +86,7 @@ func RestoreOnHosts(ctx context.Context, file string, targets []Target, hosts ma
 	}
 	for i, t := range targets {
 		if asides[i] != "" {
-			log.Info(fmt.Sprintf("member %s: old data directory kept at %s:%s", t.Name, hosts[t.Name], asides[i]))
+			log.Info("member {member}: old data directory kept at {host}:{dir}", "member", t.Name, "host", hosts[t.Name], "dir", asides[i])
 		}
 	}
 	return token, nil

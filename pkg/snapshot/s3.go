@@ -46,7 +46,6 @@ type S3 struct {
 	Bucket, Prefix string
 	client         *s3.Client
 	endpoint       string
-	scratch        string
 	// conditional caches whether the server honours If-None-Match.
 	conditional *bool
 	// Log hears about a server without conditional writes.
@@ -57,9 +56,6 @@ const (
 	s3PartSize    = 16 << 20
 	s3Concurrency = 4
 )
-
-// IsS3 reports whether a location is an s3:// URL.
-func IsS3(location string) bool { return strings.HasPrefix(location, "s3://") }
 
 // OpenS3 connects to the bucket of an s3://bucket/prefix/ location and
 // checks that it is there and readable.
@@ -167,45 +163,58 @@ func (s *S3) String() string { return "s3://" + s.Bucket + "/" + s.Prefix }
 
 func (s *S3) key(name string) string { return s.Prefix + name }
 
-// Scratch is a local temporary directory: saves stream there and are
-// verified before the upload.
-func (s *S3) Scratch() string {
-	if s.scratch == "" {
-		s.scratch = os.TempDir()
+// Location is the object's URL.
+func (s *S3) Location(name string) string { return s.String() + name }
+
+// Put streams r into a multipart upload (never replacing an existing
+// name); when r ends, commit decides whether the upload completes, and
+// its sidecar is written after it.
+func (s *S3) Put(ctx context.Context, name string, r io.Reader, commit Commit) error {
+	var sc *Sidecar
+	body := &committedReader{r: r, commit: func() error {
+		var err error
+		sc, err = commit("")
+		return err
+	}}
+	if err := s.upload(ctx, name, body); err != nil {
+		return err
 	}
-	return s.scratch
+	if err := s.PutSidecar(ctx, name, sc); err != nil {
+		return fmt.Errorf("snapshot saved as %s but its sidecar could not be written: %w", s.Location(name), err)
+	}
+	return nil
 }
 
-// Put uploads the verified local file, then its sidecar; an existing name
-// is never replaced. The local file is removed afterwards.
-func (s *S3) Put(ctx context.Context, name string, local *fsutil.TempFile, sc *Sidecar) error {
-	defer local.Abort()
-	sum, err := fileSHA256(local.Name())
-	if err != nil {
-		return err
-	}
-	f, err := os.Open(local.Name())
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	verified := make(chan error, 1)
-	verified <- nil
-	if err := s.upload(ctx, name, f, sum, verified); err != nil {
-		return err
-	}
-	return s.PutSidecar(ctx, name, sc)
+// committedReader reads r to its end, then runs commit: nil ends the
+// stream (the upload completes), an error fails it (the upload aborts).
+type committedReader struct {
+	r      io.Reader
+	commit func() error
+	done   bool
+	err    error
 }
 
-// upload sends r as the object name; an existing name is never replaced.
-// After r ends, the upload waits for verified: nil completes it, an error
-// aborts it, so no object exists before the local copy passed its checks.
-// sum, when known before the upload starts, is the whole file's SHA-256,
-// kept as the object's metadata; a snapshot streamed straight into the
-// upload has none, and its own SHA-256 (the sidecar's, and the trailer
-// etcd wrote) is what a fetch checks. Multipart with bounded memory
+func (c *committedReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err != io.EOF {
+		return n, err
+	}
+	if !c.done {
+		c.err, c.done = c.commit(), true
+	}
+	if c.err != nil {
+		return n, c.err
+	}
+	return n, io.EOF
+}
+
+// upload sends body as the object name; an existing name is never
+// replaced (the completion carries If-None-Match: *, or a lock object
+// guards the name on servers that ignore it). The body's commit, run when
+// its reader ends, completes or aborts the upload: no object exists
+// before the bytes passed their checks. Multipart with bounded memory
 // (PartSize × Concurrency).
-func (s *S3) upload(ctx context.Context, name string, r io.Reader, sum string, verified <-chan error) error {
+func (s *S3) upload(ctx context.Context, name string, body *committedReader) error {
 	cond, err := s.conditionalWrites(ctx)
 	if err != nil {
 		return err
@@ -229,15 +238,11 @@ func (s *S3) upload(ctx context.Context, name string, r io.Reader, sum string, v
 	tm := transfermanager.New(s.client, func(o *transfermanager.Options) {
 		o.PartSizeBytes, o.Concurrency = s3PartSize, s3Concurrency
 	})
-	body := &gatedReader{r: r, gate: verified}
 	// The completion fails if the name came to exist meanwhile.
 	in := &transfermanager.UploadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.key(name)), Body: body, IfNoneMatch: aws.String("*")}
-	if sum != "" {
-		in.Metadata = map[string]string{"file-sha256": sum}
-	}
 	if _, err := tm.UploadObject(ctx, in); err != nil {
-		if body.refused != nil {
-			return body.refused
+		if body.err != nil {
+			return body.err
 		}
 		if conditionalRefused(err) {
 			return fsutil.ErrExists
@@ -247,77 +252,61 @@ func (s *S3) upload(ctx context.Context, name string, r io.Reader, sum string, v
 	return nil
 }
 
-// gatedReader reads r to its end, then waits for the gate: nil lets the
-// reader end (the upload completes), an error fails the read (the upload
-// is aborted).
-type gatedReader struct {
-	r       io.Reader
-	gate    <-chan error
-	opened  bool
-	refused error
-}
-
-func (g *gatedReader) Read(p []byte) (int, error) {
-	n, err := g.r.Read(p)
-	if err != io.EOF {
-		return n, err
-	}
-	if !g.opened {
-		g.refused, g.opened = <-g.gate, true
-	}
-	if g.refused != nil {
-		return n, g.refused
-	}
-	return n, io.EOF
-}
-
-// Fetch downloads the object into a local temporary file and checks its
-// SHA-256 against the object's metadata: a missing or corrupt object is
-// found before anything uses it.
-func (s *S3) Fetch(ctx context.Context, name string) (string, func(), error) {
+// Get streams the object; at its end the bytes are checked against the
+// SHA-256 recorded with it (the object's metadata, else the sidecar's):
+// a corrupt object fails the read that would end it.
+func (s *S3) Get(ctx context.Context, name string) (io.ReadCloser, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.key(name))})
 	if err != nil {
 		if s.notFound(err) {
-			return "", nil, fmt.Errorf("%s%s: %w", s, name, os.ErrNotExist)
+			return nil, fmt.Errorf("%s: %w", s.Location(name), os.ErrNotExist)
 		}
-		return "", nil, s.explain(err)
+		return nil, s.explain(err)
 	}
-	defer out.Body.Close()
-	tmp, err := os.CreateTemp(s.Scratch(), "."+name+".fetch-*")
-	if err != nil {
-		return "", nil, err
-	}
-	done := func() { os.Remove(tmp.Name()) }
-	h := newHasher()
-	th := &trailerHash{h: sha256.New()}
-	if _, err := io.Copy(io.MultiWriter(tmp, h, th), out.Body); err != nil {
-		tmp.Close()
-		done()
-		if strings.Contains(err.Error(), "checksum did not match") {
-			return "", nil, fmt.Errorf("%s%s is corrupt: the server's checksum of the object does not match its bytes (%v); nothing was used: use another snapshot", s, name, err)
-		}
-		return "", nil, fmt.Errorf("download %s%s: %w", s, name, s.explain(err))
-	}
-	if err := tmp.Close(); err != nil {
-		done()
-		return "", nil, err
-	}
-	if want := out.Metadata["file-sha256"]; want != "" && want != h.sum() {
-		done()
-		return "", nil, fmt.Errorf("%s%s is corrupt: its SHA-256 is %s, the upload recorded %s; nothing was used", s, name, h.sum(), want)
-	}
-	if out.Metadata["file-sha256"] == "" {
-		// Streamed into the upload: the sidecar holds the SHA-256 of the
-		// database, which etcd's trailer repeats.
-		if sc, err := s.Sidecar(ctx, name); err == nil && sc.SHA256 != "" {
-			if got := hex.EncodeToString(th.h.Sum(nil)); got != sc.SHA256 {
-				done()
-				return "", nil, fmt.Errorf("%s%s is corrupt: its database's SHA-256 is %s, the sidecar recorded %s; nothing was used", s, name, got, sc.SHA256)
-			}
+	v := &checkedObject{body: out.Body, what: s.Location(name), want: out.Metadata["file-sha256"], whole: newHasher(), db: &trailerHash{h: sha256.New()}, s: s}
+	if sc, err := s.Sidecar(ctx, name); err == nil && v.want == "" {
+		// An encoded object: the stored file's SHA-256; a plain one:
+		// its database's, which etcd's trailer repeats.
+		if len(sc.Encoding) > 0 {
+			v.want = sc.StoredSHA256
+		} else {
+			v.wantDB = sc.SHA256
 		}
 	}
-	return tmp.Name(), done, nil
+	return v, nil
 }
+
+// checkedObject reads an object and checks it at its end.
+type checkedObject struct {
+	body         io.ReadCloser
+	what         string
+	want, wantDB string
+	whole        *fileHasher
+	db           *trailerHash
+	s            *S3
+}
+
+func (c *checkedObject) Read(p []byte) (int, error) {
+	n, err := c.body.Read(p)
+	c.whole.Write(p[:n])
+	c.db.Write(p[:n])
+	switch {
+	case err == io.EOF:
+		if c.want != "" && c.want != c.whole.sum() {
+			return n, fmt.Errorf("%s is corrupt: its SHA-256 is %s, the upload recorded %s; nothing was used", c.what, c.whole.sum(), c.want)
+		}
+		if got := hex.EncodeToString(c.db.h.Sum(nil)); c.want == "" && c.wantDB != "" && got != c.wantDB {
+			return n, fmt.Errorf("%s is corrupt: its database's SHA-256 is %s, the sidecar recorded %s; nothing was used", c.what, got, c.wantDB)
+		}
+	case err != nil && strings.Contains(err.Error(), "checksum did not match"):
+		return n, fmt.Errorf("%s is corrupt: the server's checksum of the object does not match its bytes (%v); nothing was used: use another snapshot", c.what, err)
+	case err != nil:
+		return n, fmt.Errorf("download %s: %w", c.what, c.s.explain(err))
+	}
+	return n, err
+}
+
+func (c *checkedObject) Close() error { return c.body.Close() }
 
 func (s *S3) notFound(err error) bool {
 	var nsk *types.NoSuchKey
@@ -437,17 +426,3 @@ func newHasher() *fileHasher { return &fileHasher{h: sha256.New()} }
 
 func (f *fileHasher) Write(p []byte) (int, error) { return f.h.Write(p) }
 func (f *fileHasher) sum() string                 { return hex.EncodeToString(f.h.Sum(nil)) }
-
-// fileSHA256 hashes a local file.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := newHasher()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return h.sum(), nil
-}

@@ -56,7 +56,7 @@ func TestS3Store(t *testing.T) {
 	t.Parallel()
 	testutil.S3Env(t)
 	endpoint, data := testutil.S3(t, "backups")
-	snapshot.S3Settings = snapshot.S3Options{Endpoint: endpoint, PathStyle: true}
+	stores := snapshot.Stores{S3: snapshot.S3Options{Endpoint: endpoint, PathStyle: true}}
 	ctx := testutil.Context(t, 5*time.Minute)
 	sb := testutil.Sandbox(t, sandbox.Options{Members: 1, Versions: []string{testutil.V36}})
 	fill(t, sb, 200)
@@ -65,7 +65,7 @@ func TestS3Store(t *testing.T) {
 	s := testutil.Session(t, st.Conn())
 
 	start := time.Now()
-	sc, path, err := snapshot.Save(ctx, s, "s3://backups/etcd/", snapshot.SaveOptions{})
+	sc, path, err := snapshot.Save(ctx, s, "s3://backups/etcd/", snapshot.SaveOptions{Stores: stores})
 	testutil.Must(t, err, "save to s3")
 	t.Logf("saved %d MiB to %s in %s", sc.Size>>20, path, time.Since(start).Round(time.Millisecond))
 	if !strings.HasPrefix(path, "s3://backups/etcd/snapshot-") || sc.Size < 200<<20 {
@@ -75,7 +75,7 @@ func TestS3Store(t *testing.T) {
 		t.Errorf("local temporary files left: %v", left)
 	}
 
-	store, err := snapshot.OpenStore(ctx, "s3://backups/etcd/")
+	store, err := stores.Open(ctx, "s3://backups/etcd/", false)
 	testutil.Must(t, err)
 	list, err := store.List(ctx)
 	testutil.Must(t, err)
@@ -83,7 +83,7 @@ func TestS3Store(t *testing.T) {
 		t.Fatalf("listing %+v", list)
 	}
 
-	r, err := snapshot.Verify(ctx, path, snapshot.VerifyOptions{Drill: true, Binaries: testutil.Binaries(t, testutil.V36)})
+	r, err := snapshot.Verify(ctx, path, snapshot.VerifyOptions{Drill: true, Binaries: testutil.Binaries(t, testutil.V36), Stores: stores})
 	testutil.Must(t, err, "verify")
 	if !r.OK() || r.Drill == nil {
 		t.Fatalf("verify: %+v", r)
@@ -93,7 +93,7 @@ func TestS3Store(t *testing.T) {
 	}
 
 	fresh := testutil.Sandbox(t, sandbox.Options{Name: "fresh", Members: 1, Versions: []string{testutil.V36}})
-	file, done, err := snapshot.Local(ctx, path)
+	file, done, err := stores.Local(ctx, path)
 	testutil.Must(t, err)
 	_, err = snapshot.RestoreSandbox(ctx, fresh, file, snapshot.RestoreOptions{OtherCluster: true})
 	done()
@@ -107,7 +107,7 @@ func TestS3Store(t *testing.T) {
 	// Retention: two more saves, keep the newest.
 	for i := 0; i < 2; i++ {
 		time.Sleep(10 * time.Millisecond)
-		_, _, err := snapshot.Save(ctx, s, "s3://backups/etcd/", snapshot.SaveOptions{})
+		_, _, err := snapshot.Save(ctx, s, "s3://backups/etcd/", snapshot.SaveOptions{Stores: stores})
 		testutil.Must(t, err)
 	}
 	ds, err := snapshot.Prune(ctx, store, snapshot.Policy{KeepLast: 1}, false)
@@ -123,14 +123,14 @@ func TestS3Store(t *testing.T) {
 	testutil.Must(t, err)
 	b[len(b)/2] ^= 0x40
 	testutil.Must(t, os.WriteFile(obj, b, 0o600))
-	if _, err := snapshot.Verify(ctx, list[0].File, snapshot.VerifyOptions{}); err == nil || !strings.Contains(err.Error(), "is corrupt") {
+	if _, err := snapshot.Verify(ctx, list[0].File, snapshot.VerifyOptions{Stores: stores}); err == nil || !strings.Contains(err.Error(), "is corrupt") {
 		t.Errorf("verify of a corrupt object: %v", err)
 	}
-	if _, _, err := snapshot.Local(ctx, list[0].File); err == nil {
+	if _, _, err := stores.Local(ctx, list[0].File); err == nil {
 		t.Error("a corrupt object was fetched for a restore")
 	}
 
-	if _, err := snapshot.OpenStore(ctx, "s3://nope/etcd/"); err == nil || !strings.Contains(err.Error(), "bucket nope at "+endpoint+" does not exist") {
+	if _, err := stores.Open(ctx, "s3://nope/etcd/", false); err == nil || !strings.Contains(err.Error(), "bucket nope at "+endpoint+" does not exist") {
 		t.Errorf("missing bucket: %v", err)
 	}
 }

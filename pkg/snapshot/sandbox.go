@@ -84,7 +84,7 @@ func RestoreCluster(ctx context.Context, rt runtime.Runtime, cfg conn.Config, ta
 	if err := each(targets, func(t Target) error { return rt.Stop(ctx, t.Name) }); err != nil {
 		return nil, fmt.Errorf("stopping the members (the ones stopped stay stopped; etcdpilot snapshot restore again, or start them as they were): %w", err)
 	}
-	log.Info(fmt.Sprintf("every member is down (%.1f s)", time.Since(start).Seconds()))
+	log.Info("every member is down ({took})", "took", time.Since(start).Round(100*time.Millisecond))
 	opts.Force = true
 	var token string
 	var hosts map[string]hostexec.Executor
@@ -103,7 +103,7 @@ func RestoreCluster(ctx context.Context, rt runtime.Runtime, cfg conn.Config, ta
 		return nil, fmt.Errorf("%w (the members are stopped, their data directories as they were)", err)
 	}
 	res := &RestoreResult{File: file, Targets: targets, Token: token}
-	log.Info(fmt.Sprintf("restored %d data directories (%.1f s)", len(targets), time.Since(start).Seconds()))
+	log.Info("restored {members} data directories ({took})", "members", len(targets), "took", time.Since(start).Round(100*time.Millisecond))
 	if err := each(targets, func(t Target) error { return rt.Start(ctx, t.Name, runtime.StartOptions{}) }); err != nil {
 		return res, err
 	}

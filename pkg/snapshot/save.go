@@ -38,20 +38,21 @@ type SaveOptions struct {
 	// revision and requires it to equal the file's (a full scan on the
 	// member: it costs about as much as reading the file again).
 	CompareMember bool
-	// Encoding compresses and/or encrypts the stored file, after the raw
-	// snapshot has been verified.
+	// Encoding compresses and/or encrypts the stored file on the way.
 	Encoding Encoding
+	// Stores opens dest (S3 settings).
+	Stores Stores
 }
 
-// Save streams a snapshot from a member into dest (a file, or a directory
-// that gets a timestamped name) and returns its sidecar and path. The data
-// goes to a 0600 temporary file beside dest, hashed while it streams; the
-// trailer is checked, the file is fsynced, opened with bbolt and compared
-// with the member's HashKV, and only then published under its name without
-// replacing anything (a second save to the same name fails), and its
-// directory fsynced. A failure leaves nothing under the final name. Into
-// object storage the upload runs beside those checks and completes only
-// when they pass.
+// Save streams a snapshot from a member into dest (a file, a directory
+// that gets a timestamped name, or s3://BUCKET/PREFIX/[NAME]) and returns
+// its sidecar and location. The stream goes into the store's Put, hashed
+// on the way (encoded on the way with Encoding); when it ends, the
+// trailer is checked and the raw bytes — where the store staged them on
+// this machine, else a 0600 scratch copy taken on the way — are opened
+// with bbolt and, if asked, compared with the member's HashKV; only then
+// does the store publish the snapshot under its name, never replacing
+// one. A failure leaves nothing under the name.
 func Save(ctx context.Context, s *cluster.Session, dest string, opts SaveOptions) (*Sidecar, string, error) {
 	cl, err := s.Status(ctx)
 	if err != nil {
@@ -64,101 +65,95 @@ func Save(ctx context.Context, s *cluster.Session, dest string, opts SaveOptions
 	if _, err := ParseRecipients(opts.Encoding.Recipients); err != nil {
 		return nil, "", err
 	}
-	store, name, err := destination(ctx, dest, cl.ClusterID)
+	store, name, err := destination(ctx, opts.Stores, dest, cl.ClusterID)
 	if err != nil {
 		return nil, "", err
 	}
-	path := filepath.Join(store.String(), name)
-	if IsS3(dest) {
-		path = store.String() + name
-	}
+	name += opts.Encoding.Suffix()
 	c, err := s.Pool().Client(ctx, src.Endpoint)
 	if err != nil {
 		return nil, "", err
 	}
-	tmp, err := fsutil.CreateTemp(filepath.Join(store.Scratch(), name), 0o600)
-	if err != nil {
-		return nil, "", err
-	}
-	defer tmp.Abort() // no-op after Put
 	sc := &Sidecar{File: name, ClusterID: cl.ClusterID, Member: src.Name, MemberID: src.ID, Endpoint: src.Endpoint,
-		EtcdVersion: src.ServerVersion, CreatedAt: time.Now().UTC(), Etcdpilot: opts.Version}
+		EtcdVersion: src.ServerVersion, CreatedAt: time.Now().UTC(), Etcdpilot: opts.Version, Encoding: opts.Encoding.Names()}
 
-	if s3, ok := store.(*S3); ok && opts.Encoding.Suffix() == "" {
-		return saveToS3(ctx, s, c, src, s3, tmp, name, path, sc, opts)
-	}
-	sum, n, err := stream(ctx, c, &writeBehind{f: tmp.File}, src.Name, opts)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := check(ctx, s, c, src, tmp, sum, n, sc, opts); err != nil {
-		return nil, "", err
-	}
-	if suffix := opts.Encoding.Suffix(); suffix != "" {
-		enc, err := encode(tmp.Name(), filepath.Join(store.Scratch(), name+suffix), opts.Encoding)
-		if err != nil {
+	// The raw bytes are inspected in place where the store stages them
+	// here as they are; otherwise a scratch copy is kept on the way.
+	var scratch *fsutil.TempFile
+	lf, local := store.(LocalFiles)
+	if !local || opts.Encoding.Suffix() != "" {
+		dir := os.TempDir()
+		if local {
+			dir = filepath.Dir(lf.File(name))
+		}
+		if scratch, err = fsutil.CreateTemp(filepath.Join(dir, name+".raw"), 0o600); err != nil {
 			return nil, "", err
 		}
-		tmp.Abort()
-		tmp, name, path = enc, name+suffix, path+suffix
-		defer tmp.Abort()
-		sc.File, sc.Encoding = name, opts.Encoding.Names()
+		defer scratch.Abort()
 	}
-	if err := store.Put(ctx, name, tmp, sc); err != nil {
-		if fsutil.Exists(path) && !errors.Is(err, fsutil.ErrExists) {
-			return nil, "", fmt.Errorf("snapshot saved as %s but its sidecar could not be written: %w", path, err)
-		}
-		return nil, "", putError(err, path)
-	}
-	return sc, path, nil
-}
-
-// saveToS3 is Save into object storage without encoding: the stream goes
-// to the scratch file and, through a pipe, straight into the multipart
-// upload; the local checks run once it ends, and the upload completes
-// only when they pass (an error aborts it). The scratch file is not
-// fsynced: the object is the copy that must last.
-func saveToS3(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, store *S3, tmp *fsutil.TempFile, name, path string, sc *Sidecar, opts SaveOptions) (*Sidecar, string, error) {
 	pr, pw := io.Pipe()
-	verified, uploaded := make(chan error, 1), make(chan error, 1)
+	var (
+		sum       string
+		n         int64
+		stored    = newHasher()
+		streamErr = make(chan error, 1)
+	)
 	go func() {
-		err := store.upload(ctx, name, pr, "", verified)
-		pr.CloseWithError(err) // the stream stops if the upload does
-		uploaded <- err
+		// A plain stream's hash is the trailer check's below; an encoded
+		// one's stored bytes differ and are hashed as they leave.
+		var w io.Writer = pw
+		closeEnc := func() error { return nil }
+		if opts.Encoding.Suffix() != "" {
+			enc, err := encoder(io.MultiWriter(pw, stored), opts.Encoding)
+			if err != nil {
+				pw.CloseWithError(err)
+				streamErr <- err
+				return
+			}
+			w, closeEnc = enc, enc.Close
+		}
+		if scratch != nil {
+			w = io.MultiWriter(scratch.File, w)
+		}
+		var err error
+		sum, n, err = stream(ctx, c, w, src.Name, opts)
+		if err == nil {
+			err = closeEnc()
+		}
+		pw.CloseWithError(err)
+		streamErr <- err
 	}()
-	sum, n, err := stream(ctx, c, io.MultiWriter(&writeBehind{f: tmp.File}, pw), src.Name, opts)
-	pw.Close()
-	if err == nil {
-		err = inspect(ctx, s, c, src, tmp, sum, n, sc, opts)
-	}
-	verified <- err
-	if uerr := <-uploaded; uerr != nil && uerr != err {
-		return nil, "", putError(uerr, path) // the upload failed first (and broke the stream)
+	committed := false
+	err = store.Put(ctx, name, pr, func(staged string) (*Sidecar, error) {
+		committed = true
+		if err := <-streamErr; err != nil {
+			return nil, err
+		}
+		raw := staged
+		if scratch != nil {
+			raw = scratch.Name()
+		}
+		if len(sc.Encoding) > 0 {
+			sc.StoredSHA256 = stored.sum()
+		}
+		return sc, inspect(ctx, s, c, src, raw, sum, n, sc, opts)
+	})
+	// A store that failed before the stream ended stops it here; the
+	// stream's own failure is what Put returned then.
+	pr.CloseWithError(errors.New("the store stopped reading"))
+	if !committed {
+		<-streamErr
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", putError(err, store.Location(name))
 	}
-	if err := store.PutSidecar(ctx, name, sc); err != nil {
-		return nil, "", fmt.Errorf("snapshot saved as %s but its sidecar could not be written: %w", path, err)
-	}
-	return sc, path, nil
+	return sc, store.Location(name), nil
 }
 
-// check fsyncs the streamed file and inspects it (the two overlap).
-func check(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, tmp *fsutil.TempFile, sum string, n int64, sc *Sidecar, opts SaveOptions) error {
-	syncErr := make(chan error, 1)
-	go func() { syncErr <- tmp.Sync() }()
-	err := inspect(ctx, s, c, src, tmp, sum, n, sc, opts)
-	if serr := <-syncErr; serr != nil {
-		return fmt.Errorf("fsync %s: %w", tmp.Name(), serr)
-	}
-	return err
-}
-
-// inspect reads the streamed file with bbolt, records what it found in
-// the sidecar and, if asked, compares its HashKV with the member's.
-func inspect(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, tmp *fsutil.TempFile, sum string, n int64, sc *Sidecar, opts SaveOptions) error {
-	info, err := ReadInfo(tmp.Name(), false)
+// inspect reads the raw snapshot with bbolt, records what it found in the
+// sidecar and, if asked, compares its HashKV with the member's.
+func inspect(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, raw, sum string, n int64, sc *Sidecar, opts SaveOptions) error {
+	info, err := ReadInfo(raw, false)
 	if err != nil {
 		return err
 	}
@@ -283,50 +278,35 @@ func pickSource(cl *status.Cluster, from string) (*status.Member, error) {
 	return nil, fmt.Errorf("no member %q (members: %s)", from, strings.Join(names, ", "))
 }
 
-// destination turns dest into a directory store and a name: a directory
-// (existing, or ending in /) gets snapshot-<cluster>-<UTC time>.db; an
-// existing file is refused.
-func destination(ctx context.Context, dest, clusterID string) (Store, string, error) {
+// destination turns dest into a store and a name: a store (a directory,
+// a path ending in /, an s3:// bucket or prefix ending in /) gets
+// snapshot-<cluster>-<UTC time>.db; a named snapshot that exists is
+// refused, and so is a file in a directory that does not exist.
+func destination(ctx context.Context, stores Stores, dest, clusterID string) (Store, string, error) {
 	if dest == "" {
 		dest = "."
 	}
 	stamped := fmt.Sprintf("snapshot-%s-%s.db", clusterID, time.Now().UTC().Format("20060102T150405.000Z"))
-	if IsS3(dest) {
-		if strings.HasSuffix(dest, "/") || strings.Count(dest, "/") == 2 {
-			st, err := OpenStore(ctx, dest)
-			return st, stamped, err
-		}
-		st, name, err := Locate(ctx, dest)
-		if err != nil {
-			return nil, "", err
-		}
-		if ok, err := st.Exists(ctx, name); err != nil || ok {
-			if err == nil {
-				err = fmt.Errorf("%s already exists; choose another name or a prefix ending in /", dest)
-			}
-			return nil, "", err
-		}
-		return st, name, nil
+	if stores.IsStore(dest) {
+		st, err := stores.Open(ctx, dest, true)
+		return st, stamped, err
 	}
-	st, err := os.Stat(dest)
-	isDir := (err == nil && st.IsDir()) || strings.HasSuffix(dest, string(os.PathSeparator))
-	if isDir {
-		if err := os.MkdirAll(dest, 0o700); err != nil {
-			return nil, "", err
-		}
-		return Dir{Path: filepath.Clean(dest)}, stamped, nil
-	}
-	if err == nil {
-		return nil, "", fmt.Errorf("%s already exists; choose another name or a directory", dest)
-	}
-	if !isNotExist(err) {
+	st, name, err := stores.Locate(ctx, dest)
+	if err != nil {
 		return nil, "", err
 	}
-	dir := filepath.Dir(dest)
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, "", fmt.Errorf("directory %s does not exist", dir)
+	if lf, ok := st.(LocalFiles); ok {
+		if fi, err := os.Stat(filepath.Dir(lf.File(name))); err != nil || !fi.IsDir() {
+			return nil, "", fmt.Errorf("directory %s does not exist", filepath.Dir(lf.File(name)))
+		}
 	}
-	return Dir{Path: dir}, filepath.Base(dest), nil
+	if ok, err := st.Exists(ctx, name); err != nil || ok {
+		if err == nil {
+			err = fmt.Errorf("%s already exists; choose another name, or a directory or prefix ending in /", dest)
+		}
+		return nil, "", err
+	}
+	return st, name, nil
 }
 
 // writeBehind starts the kernel's writeback of every 16 MiB as soon as it is

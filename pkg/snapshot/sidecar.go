@@ -28,8 +28,10 @@ type Sidecar struct {
 	DrilledAt  *time.Time `json:"drilledAt,omitempty"`
 	Etcdpilot  string     `json:"etcdpilotVersion"`
 	// Encoding lists what the stored file went through ("zstd", "age");
-	// the sizes and hashes above are the raw snapshot's.
-	Encoding []string `json:"encoding,omitempty"`
+	// the sizes and hashes above are the raw snapshot's, StoredSHA256 the
+	// stored file's.
+	Encoding     []string `json:"encoding,omitempty"`
+	StoredSHA256 string   `json:"storedSHA256,omitempty"`
 }
 
 // SidecarPath is the sidecar of a snapshot file.

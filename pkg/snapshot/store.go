@@ -1,9 +1,11 @@
 package snapshot
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,18 +14,25 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
 )
 
-// Store keeps snapshots and their sidecars: a local directory (Dir) or,
-// later, object storage. Every snapshot command and the pre-upgrade
-// snapshot go through it.
+// Store keeps snapshots and their sidecars: a local directory (Dir) or
+// S3-compatible object storage (S3). Snapshots move through it as
+// streams; every snapshot command, the pre-change snapshot and the agent
+// go through it.
 type Store interface {
 	// String names the store for messages ("/backups", "s3://b/p/").
 	String() string
-	// Put publishes the verified local file under name with its sidecar.
-	// An existing name is never overwritten: fsutil.ErrExists.
-	Put(ctx context.Context, name string, local *fsutil.TempFile, sc *Sidecar) error
-	// Fetch makes a snapshot available as a local file; call done when
-	// finished with it.
-	Fetch(ctx context.Context, name string) (path string, done func(), err error)
+	// Location is where a snapshot of that name is ("/backups/NAME",
+	// "s3://b/p/NAME").
+	Location(name string) string
+	// Put stores what r yields under name, never replacing an existing
+	// name (fsutil.ErrExists). Once r has ended, commit decides: it gets
+	// the local file holding the bytes where the store staged them on
+	// this machine ("" otherwise) and returns the sidecar to publish with
+	// them, or an error, which leaves nothing under the name.
+	Put(ctx context.Context, name string, r io.Reader, commit Commit) error
+	// Get opens a snapshot for reading; a read that reaches the end
+	// without an error has been checked against what the store recorded.
+	Get(ctx context.Context, name string) (io.ReadCloser, error)
 	// Exists reports whether a snapshot of that name is there.
 	Exists(ctx context.Context, name string) (bool, error)
 	// List returns the snapshots, newest first, and incomplete uploads.
@@ -35,9 +44,15 @@ type Store interface {
 	Sidecar(ctx context.Context, name string) (*Sidecar, error)
 	// PutSidecar replaces a snapshot's sidecar.
 	PutSidecar(ctx context.Context, name string, sc *Sidecar) error
-	// Scratch is a directory for the temporary file a save streams into
-	// (for a directory store, the directory itself, so that Put links it).
-	Scratch() string
+}
+
+// Commit decides whether a Put is published; see Store.Put.
+type Commit func(staged string) (*Sidecar, error)
+
+// LocalFiles is a store whose snapshots are files on this machine:
+// readers use them in place, and a save is verified where it was staged.
+type LocalFiles interface {
+	File(name string) string
 }
 
 // Dir is a store in a local directory: NAME and NAME.json.
@@ -45,35 +60,51 @@ type Dir struct{ Path string }
 
 func (d Dir) String() string { return d.Path }
 
-func (d Dir) file(name string) string { return filepath.Join(d.Path, name) }
+// Location is the file's path.
+func (d Dir) Location(name string) string { return d.File(name) }
 
-// Scratch is the directory itself.
-func (d Dir) Scratch() string { return d.Path }
+// File is the snapshot's path.
+func (d Dir) File(name string) string { return filepath.Join(d.Path, name) }
 
-// Put links the temporary file to its name (never replacing one), then
-// writes the sidecar.
-func (d Dir) Put(ctx context.Context, name string, local *fsutil.TempFile, sc *Sidecar) error {
-	if filepath.Dir(local.Name()) != filepath.Clean(d.Path) {
-		return fmt.Errorf("%s is not in %s", local.Name(), d.Path)
-	}
-	if err := local.Publish(); err != nil {
+// Put streams r into a 0600 temporary file in the directory (its
+// writeback started as it arrives), then lets commit inspect it in
+// place while it is fsynced; only then is it linked to its name, never
+// replacing one, and the sidecar written.
+func (d Dir) Put(ctx context.Context, name string, r io.Reader, commit Commit) error {
+	tmp, err := fsutil.CreateTemp(d.File(name), 0o600)
+	if err != nil {
 		return err
 	}
-	return WriteSidecar(d.file(name), sc)
+	defer tmp.Abort() // no-op once published
+	if _, err := io.CopyBuffer(&writeBehind{f: tmp.File}, r, make([]byte, 1<<20)); err != nil {
+		return err
+	}
+	synced := make(chan error, 1)
+	go func() { synced <- tmp.Sync() }()
+	sc, err := commit(tmp.Name())
+	if serr := <-synced; err == nil && serr != nil {
+		err = fmt.Errorf("fsync %s: %w", tmp.Name(), serr)
+	}
+	if err != nil {
+		return err
+	}
+	if err := tmp.Publish(); err != nil {
+		return err
+	}
+	if err := WriteSidecar(d.File(name), sc); err != nil {
+		return fmt.Errorf("snapshot saved as %s but its sidecar could not be written: %w", d.File(name), err)
+	}
+	return nil
 }
 
-// Fetch returns the file itself.
-func (d Dir) Fetch(ctx context.Context, name string) (string, func(), error) {
-	p := d.file(name)
-	if _, err := os.Stat(p); err != nil {
-		return "", nil, err
-	}
-	return p, func() {}, nil
+// Get opens the file.
+func (d Dir) Get(ctx context.Context, name string) (io.ReadCloser, error) {
+	return os.Open(d.File(name))
 }
 
 // Exists stats the file.
 func (d Dir) Exists(ctx context.Context, name string) (bool, error) {
-	_, err := os.Stat(d.file(name))
+	_, err := os.Stat(d.File(name))
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
@@ -94,7 +125,7 @@ func (d Dir) List(ctx context.Context) ([]Entry, error) {
 		if err != nil || e.IsDir() {
 			continue
 		}
-		p := d.file(n)
+		p := d.File(n)
 		if strings.HasPrefix(n, ".") && strings.Contains(n, fsutil.TempSuffix) && strings.Contains(n, ".db") {
 			state := "in progress"
 			if fsutil.Abandoned(p) {
@@ -119,10 +150,10 @@ func (d Dir) List(ctx context.Context) ([]Entry, error) {
 
 // Delete removes the file and its sidecar.
 func (d Dir) Delete(ctx context.Context, name string) error {
-	if err := os.Remove(d.file(name)); err != nil {
+	if err := os.Remove(d.File(name)); err != nil {
 		return err
 	}
-	if err := os.Remove(SidecarPath(d.file(name))); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(SidecarPath(d.File(name))); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return nil
@@ -130,91 +161,54 @@ func (d Dir) Delete(ctx context.Context, name string) error {
 
 // Sidecar reads NAME.json.
 func (d Dir) Sidecar(ctx context.Context, name string) (*Sidecar, error) {
-	return ReadSidecar(d.file(name))
+	return ReadSidecar(d.File(name))
 }
 
 // PutSidecar writes NAME.json atomically.
 func (d Dir) PutSidecar(ctx context.Context, name string, sc *Sidecar) error {
-	return WriteSidecar(d.file(name), sc)
+	return WriteSidecar(d.File(name), sc)
 }
 
-// S3Settings are the S3 overrides of this process (--s3-endpoint,
-// --s3-path-style); credentials and region come from the AWS SDK's usual
-// places.
-var S3Settings S3Options
-
-// Locate splits a snapshot location (a path, or s3://bucket/prefix/NAME)
-// into its store and the snapshot's name there.
-func Locate(ctx context.Context, location string) (Store, string, error) {
-	if location == "" {
-		return nil, "", errors.New("no snapshot given")
-	}
-	if IsS3(location) {
-		i := strings.LastIndex(location, "/")
-		if i < len("s3://") || i == len(location)-1 {
-			return nil, "", fmt.Errorf("%s: name the snapshot, s3://BUCKET/PREFIX/NAME.db", location)
-		}
-		st, err := OpenS3(ctx, location[:i+1], S3Settings)
-		if err != nil {
-			return nil, "", err
-		}
-		return st, location[i+1:], nil
-	}
-	if strings.Contains(location, "://") {
-		return nil, "", fmt.Errorf("%s: a snapshot is a local path or s3://BUCKET/PREFIX/NAME", location)
-	}
-	return Dir{Path: filepath.Dir(location)}, filepath.Base(location), nil
-}
-
-// OpenStore returns the store at a location that names a directory or an
-// s3://bucket/prefix/.
-func OpenStore(ctx context.Context, location string) (Store, error) {
-	if IsS3(location) {
-		return OpenS3(ctx, location, S3Settings)
-	}
-	if strings.Contains(location, "://") {
-		return nil, fmt.Errorf("%s: a snapshot store is a local directory or s3://BUCKET/PREFIX/", location)
-	}
-	st, err := os.Stat(location)
-	if err != nil {
-		return nil, err
-	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("%s is not a directory", location)
-	}
-	return Dir{Path: location}, nil
-}
-
-// Local makes the snapshot at location a local file (downloaded and
-// checked for a remote store); call done when finished with it.
-func Local(ctx context.Context, location string) (string, func(), error) {
-	store, name, err := Locate(ctx, location)
+// fetchRaw makes a snapshot a raw local file: a plain snapshot in a
+// local store is used in place; any other is read from its store (and
+// checked on the way), its encryption and compression undone, into a 0600
+// temporary file — beside it for a local store, in the system's
+// temporary directory otherwise. Call done when finished with it.
+func fetchRaw(ctx context.Context, store Store, name, identity string) (string, func(), error) {
+	rc, err := store.Get(ctx, name)
 	if err != nil {
 		return "", nil, err
 	}
-	return fetchRaw(ctx, store, name)
-}
-
-// SidecarAt reads the sidecar of the snapshot at a location (a local
-// path or s3://...); os.ErrNotExist when it has none.
-func SidecarAt(ctx context.Context, location string) (*Sidecar, error) {
-	store, name, err := Locate(ctx, location)
-	if err != nil {
-		return nil, err
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 1<<20)
+	head, _ := br.Peek(len(ageMagic))
+	lf, local := store.(LocalFiles)
+	if local && !encoded(head) {
+		return lf.File(name), func() {}, nil
 	}
-	return store.Sidecar(ctx, name)
-}
-
-// fetchRaw fetches a snapshot and undoes its compression and encryption.
-func fetchRaw(ctx context.Context, store Store, name string) (string, func(), error) {
-	file, done, err := store.Fetch(ctx, name)
+	r, closeDecoder, err := decodeStream(br, head, store.Location(name), identity)
 	if err != nil {
 		return "", nil, err
 	}
-	raw, rawDone, err := decode(file)
+	defer closeDecoder()
+	dir := os.TempDir()
+	if local {
+		dir = filepath.Dir(lf.File(name))
+	}
+	out, err := os.CreateTemp(dir, "."+name+".raw-*")
+	if err != nil {
+		if out, err = os.CreateTemp("", "etcdpilot-raw-*"); err != nil {
+			return "", nil, err
+		}
+	}
+	done := func() { os.Remove(out.Name()) }
+	_, err = io.CopyBuffer(out, r, make([]byte, 1<<20))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		done()
-		return "", nil, err
+		return "", nil, fmt.Errorf("%s: %w", store.Location(name), err)
 	}
-	return raw, func() { rawDone(); done() }, nil
+	return out.Name(), done, nil
 }

@@ -42,7 +42,9 @@ type VerifyOptions struct {
 	Binaries    *binaries.Manager
 	// ScratchDir holds the drill's sandbox (default: the system temp dir).
 	ScratchDir string
-	Log        *slog.Logger
+	// Stores opens the location (S3 settings, the age identity).
+	Stores Stores
+	Log    *slog.Logger
 }
 
 // Verify checks the snapshot at location (through its store): the
@@ -50,11 +52,11 @@ type VerifyOptions struct {
 // count and HashKV; with a drill, a real etcd restored from the file must
 // agree too. A passing verify is recorded in the sidecar.
 func Verify(ctx context.Context, location string, opts VerifyOptions) (*Report, error) {
-	store, name, err := Locate(ctx, location)
+	store, name, err := opts.Stores.Locate(ctx, location)
 	if err != nil {
 		return nil, err
 	}
-	file, done, err := fetchRaw(ctx, store, name)
+	file, done, err := fetchRaw(ctx, store, name, opts.Stores.AgeIdentity)
 	if err != nil {
 		return nil, err
 	}

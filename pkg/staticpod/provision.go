@@ -77,7 +77,7 @@ func (r Nodes) Retire(ctx context.Context, name string) error {
 	if err := r.files(name).move(ctx, dir, aside); err != nil {
 		return fmt.Errorf("member %s: moving its data directory aside: %w", name, err)
 	}
-	logging.OrDiscard(r.Log).Info(fmt.Sprintf("%s's data directory moved aside to %s", name, aside), "member", name)
+	logging.OrDiscard(r.Log).Info("{member}'s data directory moved aside to {dir}", "member", name, "dir", aside)
 	return nil
 }
 

@@ -174,13 +174,13 @@ func (r *Runtime) Stop(ctx context.Context, member string) error {
 		if err := f.move(ctx, s.path, s.stoppedPath()); err != nil {
 			return fmt.Errorf("member %s: moving %s out: %w", member, s.path, err)
 		}
-		log.Info(fmt.Sprintf("moved %s's manifest out of %s on %s", member, filepath.Dir(s.path), f.x), "member", member)
+		log.Info("moved {member}'s manifest out of {dir} on {host}", "member", member, "dir", filepath.Dir(s.path), "host", f.x)
 	}
 	m := s.current()
 	start := time.Now()
 	err = r.waitDown(ctx, member, m, cgroup)
 	if err == nil {
-		log.Info(fmt.Sprintf("%s is down (%.1f s)", member, time.Since(start).Seconds()), "member", member)
+		log.Info("{member} is down ({took})", "member", member, "took", since(start))
 	}
 	if err == nil || s.inPlace == nil {
 		return err
@@ -242,12 +242,12 @@ func (r *Runtime) writeAndWait(ctx context.Context, member string, s state, m *M
 	delete(r.renames, member)
 	r.mu.Unlock()
 	log := logging.OrDiscard(r.Log)
-	log.Info(fmt.Sprintf("wrote %s's manifest (%s) on %s", member, m.Image(), f.x), "member", member)
+	log.Info("wrote {member}'s manifest ({image}) on {host}", "member", member, "image", m.Image(), "host", f.x)
 	start := time.Now()
 	if err := r.waitUp(ctx, member, m); err != nil {
 		return err
 	}
-	log.Info(fmt.Sprintf("%s answers (%.1f s)", member, time.Since(start).Seconds()), "member", member)
+	log.Info("{member} answers ({took})", "member", member, "took", since(start))
 	return nil
 }
 
@@ -505,3 +505,6 @@ func regexpQuote(s string) string {
 	}
 	return b.String()
 }
+
+// since is the time since t, to a tenth of a second, for messages.
+func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Millisecond) }

@@ -78,7 +78,7 @@ func readKubeadm(ctx context.Context, manifest string, env Env) (*Node, conn.Con
 			peersAsClients(&c, m, env)
 		}
 	}
-	env.Log.Info(fmt.Sprintf("kubeadm: %s from %s, --cacert %s, --cert %s", strings.Join(c.Endpoints, ","), path, c.CACert, c.Cert))
+	env.Log.Info("kubeadm: {endpoints} from {manifest}, --cacert {cacert}, --cert {cert}", "endpoints", strings.Join(c.Endpoints, ","), "manifest", path, "cacert", c.CACert, "cert", c.Cert)
 	name := cfg.Name()
 	if name == "" {
 		return nil, c, fmt.Errorf("%s: the etcd container has no --name", path)
@@ -176,6 +176,6 @@ func peersAsClients(c *conn.Config, m *staticpod.Manifest, env Env) {
 		}
 	}
 	if len(added) > 0 {
-		env.Log.Warn(fmt.Sprintf("kubeadm: the local member does not answer; trying the other control-plane nodes of --initial-cluster: %s (give --endpoints to choose)", strings.Join(added, ",")))
+		env.Log.Warn("kubeadm: the local member does not answer; trying the other control-plane nodes of --initial-cluster: {endpoints} (give --endpoints to choose)", "endpoints", strings.Join(added, ","))
 	}
 }

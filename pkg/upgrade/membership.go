@@ -52,7 +52,7 @@ func Membership(ctx context.Context, s *cluster.Session, cl *status.Cluster, dir
 		wg.Add(1)
 		go func(i int, m status.Member) {
 			defer wg.Done()
-			log.Info(fmt.Sprintf("reading the membership in %s's backend (%d bytes) ...", m.Name, m.DBSize))
+			log.Info("reading the membership in {member}'s backend ({size} bytes) ...", "member", m.Name, "size", m.DBSize)
 			c, err := s.Pool().Client(ctx, m.Endpoint)
 			if err == nil {
 				var b *membercheck.Backend

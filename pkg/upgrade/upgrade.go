@@ -173,7 +173,7 @@ func (u *upgrader) plan(ctx context.Context) (*plan.Plan, error) {
 	var blockers []string
 	for _, b := range p.Blockers {
 		if b.Code == "flag-removed" && b.Replacement != "" && renames {
-			u.opts.Log.Info(fmt.Sprintf("note: %s will become %s when the member starts on %s", b.Flag, b.Replacement, version.Minor(target)))
+			u.opts.Log.Info("note: {flag} will become {replacement} when the member starts on {minor}", "flag", b.Flag, "replacement", b.Replacement, "minor", version.Minor(target))
 			continue
 		}
 		if b.Code == plan.CodeV2WAL && u.opts.NoWALFix {
