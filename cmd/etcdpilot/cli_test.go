@@ -353,7 +353,10 @@ func TestDepsCheck(t *testing.T) {
 			} `json:"simulation"`
 		} `json:"modules"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &tree); err != nil || r.code != 1 || len(tree.Modules) != 1 {
+	// client/v2 and etcd/raft/v3 are indirect there: leftovers go mod
+	// tidy drops, not blockers (Kubernetes made this move without a code
+	// change for them).
+	if err := json.Unmarshal([]byte(r.stdout), &tree); err != nil || r.code != 0 || len(tree.Modules) != 1 {
 		t.Fatalf("deps check --to: %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
 	}
 	sim := tree.Modules[0].Simulation

@@ -329,7 +329,11 @@ func depsTable(w io.Writer, r *repo.DepsReport) error {
 }
 
 func simulationTable(w io.Writer, from string, sim *repo.Simulation) error {
-	fmt.Fprintf(w, "\nsimulated upgrade %s -> %s (from etcd %s's go.mod files; nothing was changed)\n", from, sim.Target, sim.Target)
+	how := fmt.Sprintf("from etcd %s's go.mod files", sim.Target)
+	if len(sim.Commands) > 0 {
+		how = "the go command in a copy: " + strings.Join(sim.Commands, "; ")
+	}
+	fmt.Fprintf(w, "\nsimulated upgrade %s -> %s (%s; nothing was changed)\n", from, sim.Target, how)
 	if sim.GoTo != sim.GoFrom {
 		fmt.Fprintf(w, "  go directive: %s -> %s\n", dash(sim.GoFrom), sim.GoTo)
 	}
@@ -344,8 +348,20 @@ func simulationTable(w io.Writer, from string, sim *repo.Simulation) error {
 	} else {
 		fmt.Fprintln(w, "  no requirement rises")
 	}
-	if len(sim.New) > 0 {
+	if len(sim.Commands) == 0 && len(sim.New) > 0 {
 		fmt.Fprintf(w, "  %d more modules become requirements (go mod tidy adds them)\n", len(sim.New))
+	}
+	if len(sim.Commands) > 0 && len(sim.New)+len(sim.Removed) > 0 {
+		rows := [][]string{{"  ADDED/REMOVED", "VERSION"}}
+		for _, r := range sim.New {
+			rows = append(rows, []string{"  + " + r.Path, r.To})
+		}
+		for _, r := range sim.Removed {
+			rows = append(rows, []string{"  - " + r.Path, r.From})
+		}
+		if err := Table(w, rows); err != nil {
+			return err
+		}
 	}
 	for _, c := range sim.Conflicts {
 		mark := "note"

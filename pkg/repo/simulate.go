@@ -21,10 +21,14 @@ import (
 )
 
 // Simulation is what moving a go.mod's etcd modules to another release
-// would do, computed from etcd's own go.mod files without touching the
-// tree.
+// would do, without touching the tree: predicted by the go command in a
+// copy of the module (MethodGo), or, for a go.mod without Go code beside
+// it, computed from etcd's own go.mod files (MethodGoMod).
 type Simulation struct {
 	Target string `json:"target"`
+	// Method says how it was computed; Commands what ran (MethodGo).
+	Method   string   `json:"method"`
+	Commands []string `json:"commands,omitempty"`
 	// Go is the go directive before and after (equal when it stays).
 	GoFrom string `json:"goFrom,omitempty"`
 	GoTo   string `json:"goTo,omitempty"`
@@ -33,6 +37,7 @@ type Simulation struct {
 	// does not require yet.
 	Raises    []Raise    `json:"raises"`
 	New       []Raise    `json:"new,omitempty"`
+	Removed   []Raise    `json:"removed,omitempty"`
 	Conflicts []Conflict `json:"conflicts"`
 	// Applied is the real upgrade in a copy (--apply).
 	Applied *Applied `json:"applied,omitempty"`
@@ -77,6 +82,12 @@ type Applied struct {
 	BuildOK bool   `json:"buildOK"`
 	Output  string `json:"output,omitempty"`
 }
+
+// The ways a simulation is computed.
+const (
+	MethodGo    = "go get + go mod tidy in a copy"
+	MethodGoMod = "etcd's go.mod files (no Go code beside the go.mod)"
+)
 
 // SimulateOptions tune Simulate.
 type SimulateOptions struct {
@@ -176,19 +187,28 @@ func firstLine(s string) string {
 }
 
 // Simulate computes what moving the go.mod's etcd modules to release x
-// would raise and where it would collide, from the go.mod files etcd x's
-// modules publish (minimum version selection takes the highest version any
-// of them requires). It never touches the tree; with Apply it also does
-// the upgrade for real in a copy.
+// would change and where it would collide. A module with Go code is moved
+// by the go command in a copy (predict); a bare go.mod is compared with
+// the go.mod files etcd x's modules publish (minimum version selection
+// takes the highest version any of them requires). It never touches the
+// tree; with Apply it also builds the moved copy.
 func Simulate(ctx context.Context, r *DepsReport, x string, o SimulateOptions) (*Simulation, error) {
 	if o.Go == "" {
 		o.Go = "go"
+	}
+	legacy := legacyConflicts(r, x)
+	if hasGoFiles(filepath.Dir(r.GoMod)) {
+		sim, err := predict(ctx, r, x, o)
+		if sim != nil {
+			sim.Conflicts = append(legacy, sim.Conflicts...)
+		}
+		return sim, err
 	}
 	mf, err := readModFile(r.GoMod)
 	if err != nil {
 		return nil, err
 	}
-	sim := &Simulation{Target: x, Raises: []Raise{}, Conflicts: []Conflict{}}
+	sim := &Simulation{Target: x, Method: MethodGoMod, Raises: []Raise{}, Conflicts: append([]Conflict{}, legacy...)}
 	var mods []string
 	wanted := map[string]string{} // module -> version at x
 	for _, m := range r.EtcdModules {
@@ -197,7 +217,14 @@ func Simulate(ctx context.Context, r *DepsReport, x string, o SimulateOptions) (
 		}
 		v := targetVersion(m.Path, x)
 		if v == "" {
-			sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "not-provided", Path: m.Path, Blocking: true, Message: fmt.Sprintf("%s has no release for etcd %s: %s", m.Path, x, moved[m.Path])})
+			// Without the module's code, an indirect requirement is most
+			// likely a leftover go mod tidy drops; a direct one is
+			// imported.
+			c := Conflict{Kind: "not-provided", Path: m.Path, Blocking: !indirectReq(mf, m.Path), Message: fmt.Sprintf("%s has no release for etcd %s: %s", m.Path, x, moved[m.Path])}
+			if !c.Blocking {
+				c.Message = fmt.Sprintf("%s has no release for etcd %s; it is only an indirect requirement, which go mod tidy drops unless a package imports it (run deps check beside the module's code to know)", m.Path, x)
+			}
+			sim.Conflicts = append(sim.Conflicts, c)
 			continue
 		}
 		wanted[m.Path] = v
@@ -247,6 +274,32 @@ func Simulate(ctx context.Context, r *DepsReport, x string, o SimulateOptions) (
 		sim.Applied = a
 	}
 	return sim, nil
+}
+
+func indirectReq(mf *modfile.File, path string) bool {
+	for _, q := range mf.Require {
+		if q.Mod.Path == path {
+			return q.Indirect
+		}
+	}
+	return false
+}
+
+// legacyConflicts: etcd's pre-3.5 module path cannot be moved to 3.5 or
+// later by go get; the imports change (go.etcd.io/etcd/clientv3 becomes
+// go.etcd.io/etcd/client/v3), then go mod tidy follows them.
+func legacyConflicts(r *DepsReport, x string) []Conflict {
+	var out []Conflict
+	if minor, _, _ := strings.Cut(strings.TrimPrefix(x, "3."), "."); minor < "5" && len(minor) == 1 {
+		return nil
+	}
+	for _, m := range r.EtcdModules {
+		if m.Set == SetLegacy {
+			out = append(out, Conflict{Kind: "legacy", Path: m.Path, Blocking: true,
+				Message: fmt.Sprintf("%s %s is etcd's pre-3.5 module: etcd %s is published as go.etcd.io/etcd/client/v3, api/v3, server/v3 and the others, so the imports change (go.etcd.io/etcd/clientv3 becomes go.etcd.io/etcd/client/v3); go get cannot make that move: change the imports, then run go mod tidy", m.Path, m.Version, x)})
+		}
+	}
+	return out
 }
 
 // compare sets the raises and conflicts of the project against what the

@@ -108,3 +108,49 @@ func main() { fmt.Println(clientv3.Config{}.Endpoints) }
 	}
 	os.RemoveAll(filepath.Dir(a.Dir))
 }
+
+// TestNotProvidedJudgedByImports: a module 3.6 no longer publishes is a
+// conflict only when a package imports it; an indirect leftover is
+// dropped by go mod tidy and said so.
+func TestNotProvidedJudgedByImports(t *testing.T) {
+	testutil.SkipShort(t)
+	cat, _ := catalog.Default()
+	ctx := testutil.Context(t, 10*time.Minute)
+	for _, c := range []struct {
+		name, code, raftReq string
+		blocking            bool
+		kind                string
+	}{
+		{"imported", `import _ "go.etcd.io/etcd/raft/v3/raftpb"` + "\n" + `import _ "go.etcd.io/etcd/client/v3"`, "go.etcd.io/etcd/raft/v3 v3.5.21", true, "not-provided"},
+		{"indirect only", `import _ "go.etcd.io/etcd/client/v3"`, "go.etcd.io/etcd/raft/v3 v3.5.21 // indirect", false, "dropped"},
+	} {
+		dir := t.TempDir()
+		gomod := "module example.com/raftuser\n\ngo 1.24\n\nrequire (\n\tgo.etcd.io/etcd/client/v3 v3.5.21\n\t" + c.raftReq + "\n)\n"
+		testutil.Must(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644))
+		testutil.Must(t, os.WriteFile(filepath.Join(dir, "use.go"), []byte("package raftuser\n\n"+c.code+"\n"), 0o644))
+		r, err := CheckDeps(ctx, filepath.Join(dir, "go.mod"), DepsOptions{Catalog: cat})
+		testutil.Must(t, err)
+		sim, err := Simulate(ctx, r, "3.6.16", SimulateOptions{})
+		testutil.Must(t, err, c.name)
+		if sim.Method != MethodGo || sim.Blocking() != c.blocking || !strings.Contains(conflictKinds(sim), c.kind+":go.etcd.io/etcd/raft/v3") {
+			t.Errorf("%s: method %q, blocking %v, conflicts %s", c.name, sim.Method, sim.Blocking(), conflictKinds(sim))
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, "go.mod")); string(b) != gomod {
+			t.Errorf("%s: the tree was changed", c.name)
+		}
+	}
+}
+
+// Without a Go toolchain, --to says what it needs.
+func TestPredictWithoutGo(t *testing.T) {
+	cat, _ := catalog.Default()
+	dir := t.TempDir()
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/m\n\ngo 1.24\n\nrequire go.etcd.io/etcd/client/v3 v3.5.21\n"), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "m.go"), []byte("package m\n\nimport _ \"go.etcd.io/etcd/client/v3\"\n"), 0o644))
+	r, err := CheckDeps(testutil.Context(t, time.Minute), filepath.Join(dir, "go.mod"), DepsOptions{Catalog: cat})
+	testutil.Must(t, err)
+	_, err = Simulate(testutil.Context(t, time.Minute), r, "3.6.16", SimulateOptions{Go: "no-such-go"})
+	if err == nil || !strings.Contains(err.Error(), "install Go, or leave out --to") {
+		t.Errorf("without go: %v", err)
+	}
+}

@@ -1,0 +1,340 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	goversion "go/version"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/semver"
+)
+
+// hasGoFiles reports whether the module in dir has Go code of its own
+// (a package beside go.mod or below it, outside nested modules): without
+// it, go mod tidy would drop every requirement and predict nothing.
+func hasGoFiles(dir string) bool {
+	found := false
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || found {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			n := d.Name()
+			if p != dir && (n == "vendor" || n == "testdata" || strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_") || exists(filepath.Join(p, "go.mod"))) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		found = strings.HasSuffix(d.Name(), ".go")
+		return nil
+	})
+	return found
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// predict moves the module to etcd release x with the go command itself,
+// in a scratch copy of the module: go get of every etcd module it
+// requires that x publishes, then go mod tidy, with the user's GOPROXY,
+// GOPRIVATE, GONOSUMDB and GOFLAGS. The simulation is the difference
+// between the go.mod files: raised, added and removed requirements, the go
+// directive; a module x no longer publishes is a conflict only when a
+// package of the module still imports it. With Apply, go build ./... runs
+// in the copy too. Nothing in the user's tree changes.
+func predict(ctx context.Context, r *DepsReport, x string, o SimulateOptions) (*Simulation, error) {
+	if _, err := exec.LookPath(o.Go); err != nil {
+		return nil, fmt.Errorf("deps check --to runs the go command (go get, go mod tidy) and finds no %q on PATH: install Go, or leave out --to (the offline checks above ran)", o.Go)
+	}
+	dir := filepath.Dir(r.GoMod)
+	before, err := readModFile(r.GoMod)
+	if err != nil {
+		return nil, err
+	}
+	sim := &Simulation{Target: x, Method: MethodGo, Raises: []Raise{}, Conflicts: []Conflict{}}
+	// go get names the etcd modules the module requires directly, as a
+	// person (or Dependabot) does; minimum version selection raises the
+	// indirect ones with them. A module with only indirect etcd
+	// requirements gets them all.
+	indirect := map[string]bool{}
+	for _, q := range before.Require {
+		indirect[q.Mod.Path] = q.Indirect
+	}
+	var gets, all, gone []string
+	for _, m := range r.EtcdModules {
+		if m.Set != SetLockstep || m.LocalReplace {
+			continue
+		}
+		v := targetVersion(m.Path, x)
+		switch {
+		case v == "":
+			gone = append(gone, m.Path)
+		case !indirect[m.Path]:
+			gets = append(gets, m.Path+"@"+v)
+		default:
+			all = append(all, m.Path+"@"+v)
+		}
+	}
+	if len(gets) == 0 {
+		gets = all
+	}
+	if len(gets) == 0 {
+		return sim, nil
+	}
+	sort.Strings(gets)
+	work, err := os.MkdirTemp("", "etcdpilot-deps-")
+	if err != nil {
+		return nil, err
+	}
+	if !o.Apply {
+		defer os.RemoveAll(work)
+	}
+	cp := filepath.Join(work, filepath.Base(dir))
+	if err := copyTree(dir, cp); err != nil {
+		return nil, err
+	}
+	if err := absReplaces(filepath.Join(cp, "go.mod"), dir); err != nil {
+		return nil, err
+	}
+	run := func(args ...string) (string, error) {
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(cctx, o.Go, args...)
+		cmd.Dir = cp
+		cmd.Env = goEnv()
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		return out.String(), err
+	}
+	sim.Commands = []string{"go get " + strings.Join(gets, " "), "go mod tidy"}
+	if out, err := run(append([]string{"get"}, gets...)...); err != nil {
+		return nil, goError("go get "+strings.Join(gets, " "), out, err)
+	}
+	out, err := run("mod", "tidy")
+	if err != nil && strings.Contains(out, "would select") && before.Go != nil {
+		// A module whose go directive keeps checking an older Go's
+		// selection: do what the go command says when reproducibility
+		// with that Go is not needed.
+		compat := "-compat=" + before.Go.Version
+		sim.Commands[1] += " " + compat
+		out, err = run("mod", "tidy", compat)
+	}
+	if err != nil {
+		if network(out) {
+			return nil, goError("go mod tidy", out, err)
+		}
+		sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "tidy", Blocking: true,
+			Message: fmt.Sprintf("go mod tidy fails after the move: %s", tail(strings.TrimSpace(out), 12))})
+	}
+	after, err := readModFile(filepath.Join(cp, "go.mod"))
+	if err != nil {
+		return nil, err
+	}
+	sim.diff(before, after)
+	sim.replaced(before, after)
+	if len(gone) > 0 {
+		importers, err := importersOf(ctx, o.Go, cp, gone)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range gone {
+			if pkgs := importers[p]; len(pkgs) > 0 {
+				sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "not-provided", Path: p, Blocking: true,
+					Message: fmt.Sprintf("%s has no release for etcd %s, and %s imports it: %s", p, x, strings.Join(pkgs, ", "), moved[p])})
+			} else if removed(sim, p) {
+				sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "dropped", Path: p,
+					Message: fmt.Sprintf("%s has no release for etcd %s; nothing here imports it, so go mod tidy drops it", p, x)})
+			}
+		}
+	}
+	if o.Apply {
+		out, err := run("build", "./...")
+		sim.Applied = &Applied{Dir: cp, Diff: diffFiles(r.GoMod, filepath.Join(cp, "go.mod")), BuildOK: err == nil, Output: tail(out, 40)}
+	}
+	return sim, nil
+}
+
+// goError names what the go command needs when it fails for want of the
+// network or a private module's access.
+func goError(what, out string, err error) error {
+	switch {
+	case network(out):
+		return fmt.Errorf("the module proxy cannot be reached (%s): the prediction runs %s and needs it (GOPROXY); the offline checks above still ran", firstLine(lastError(out)), what)
+	case strings.Contains(out, "410 Gone") || strings.Contains(out, "404 Not Found") || strings.Contains(out, "403 Forbidden") || strings.Contains(out, "terminal prompts disabled") || strings.Contains(out, "verifying module"):
+		return fmt.Errorf("%s: %v: %s (a private module? set GOPRIVATE for it, and GONOSUMDB)", what, err, firstLine(lastError(out)))
+	}
+	return fmt.Errorf("%s: %v: %s", what, err, tail(strings.TrimSpace(out), 12))
+}
+
+// lastError is the go command's last "go: " line, else its last line.
+func lastError(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], "go: ") {
+			return lines[i]
+		}
+	}
+	return lines[len(lines)-1]
+}
+
+// absReplaces makes the copy's directory replacements point where the
+// original's do.
+func absReplaces(gomod, origDir string) error {
+	b, err := os.ReadFile(gomod)
+	if err != nil {
+		return err
+	}
+	mf, err := modfile.Parse(gomod, b, nil)
+	if err != nil {
+		return err
+	}
+	changed := false
+	for _, r := range mf.Replace {
+		if r.New.Version == "" && !filepath.IsAbs(r.New.Path) {
+			if err := mf.AddReplace(r.Old.Path, r.Old.Version, filepath.Join(origDir, r.New.Path), ""); err != nil {
+				return err
+			}
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	out, err := mf.Format()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(gomod, out, 0o644)
+}
+
+// diff sets the raised, added and removed requirements and the go
+// directive from the go.mod files before and after.
+func (sim *Simulation) diff(before, after *modfile.File) {
+	req := func(mf *modfile.File) map[string]string {
+		m := map[string]string{}
+		for _, q := range mf.Require {
+			m[q.Mod.Path] = q.Mod.Version
+		}
+		return m
+	}
+	b, a := req(before), req(after)
+	for _, p := range slices.Sorted(maps.Keys(a)) {
+		from, had := b[p]
+		switch {
+		case !had:
+			sim.New = append(sim.New, Raise{Path: p, To: a[p], Size: "new"})
+		case from != a[p]:
+			sim.Raises = append(sim.Raises, Raise{Path: p, From: from, To: a[p], Size: size(from, a[p])})
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(b)) {
+		if _, kept := a[p]; !kept {
+			sim.Removed = append(sim.Removed, Raise{Path: p, From: b[p], Size: "removed"})
+		}
+	}
+	if before.Go != nil {
+		sim.GoFrom = before.Go.Version
+	}
+	sim.GoTo = sim.GoFrom
+	if after.Go != nil {
+		sim.GoTo = after.Go.Version
+	}
+	if sim.GoTo != sim.GoFrom && (sim.GoFrom == "" || goversion.Compare("go"+sim.GoTo, "go"+sim.GoFrom) > 0) {
+		sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "go", Message: fmt.Sprintf("the go directive %s rises to %s: builders need Go %s or later", orNoneGo(sim.GoFrom), sim.GoTo, sim.GoTo)})
+	}
+}
+
+// replaced names the replace lines that now hold a module below what the
+// move requires (the build uses the replacement, not the requirement),
+// and the version-specific ones that no longer apply.
+func (sim *Simulation) replaced(before, after *modfile.File) {
+	need := map[string]string{}
+	for _, q := range after.Require {
+		need[q.Mod.Path] = q.Mod.Version
+	}
+	for _, rp := range before.Replace {
+		v, ok := need[rp.Old.Path]
+		if !ok {
+			continue
+		}
+		switch {
+		case rp.New.Version == "":
+			sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "replace", Path: rp.Old.Path, Message: fmt.Sprintf("replace %s => %s (a directory) decides what is built; the move requires %s %s: replaced, not checked", rp.Old.Path, rp.New.Path, rp.Old.Path, v)})
+		case rp.Old.Version != "" && rp.Old.Version != v:
+			sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "replace", Path: rp.Old.Path, Message: fmt.Sprintf("replace %s %s => %s %s no longer applies: the move requires %s", rp.Old.Path, rp.Old.Version, rp.New.Path, rp.New.Version, v)})
+		case semver.Compare(base(rp.New.Version), base(v)) < 0:
+			sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "replace", Path: rp.Old.Path, Blocking: true, Message: fmt.Sprintf("replace %s => %s %s holds it below the %s the move requires: raise or drop the replace", rp.Old.Path, rp.New.Path, rp.New.Version, v)})
+		}
+	}
+	for _, ex := range before.Exclude {
+		if v, ok := need[ex.Mod.Path]; ok && semver.Compare(ex.Mod.Version, v) >= 0 {
+			sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "exclude", Path: ex.Mod.Path, Message: fmt.Sprintf("exclude %s %s: the move requires %s, so a later raise may land on the excluded version and skip past it", ex.Mod.Path, ex.Mod.Version, v)})
+		}
+	}
+}
+
+// base is a version without its pre-release or build suffix: a fork's
+// v3.6.6-k3s1 carries v3.6.6.
+func base(v string) string {
+	c := semver.Canonical(v)
+	if i := strings.IndexAny(c, "-+"); i > 0 {
+		return c[:i]
+	}
+	return c
+}
+
+func removed(sim *Simulation, path string) bool {
+	for _, r := range sim.Removed {
+		if r.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+// importersOf lists, for each module path, the module's packages (code or
+// tests) that import a package of it.
+func importersOf(ctx context.Context, gobin, dir string, mods []string) (map[string][]string, error) {
+	cmd := exec.CommandContext(ctx, gobin, "list", "-e", "-f", `{{.ImportPath}} {{join .Imports " "}} {{join .TestImports " "}} {{join .XTestImports " "}}`, "./...")
+	cmd.Dir = dir
+	cmd.Env = goEnv()
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list ./... in a copy of the module: %v", err)
+	}
+	res := map[string][]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		for _, m := range mods {
+			for _, im := range f[1:] {
+				if im == m || strings.HasPrefix(im, m+"/") {
+					res[m] = append(res[m], f[0])
+					break
+				}
+			}
+		}
+	}
+	return res, nil
+}
+
+// goEnv is the user's environment for the go command (proxy, private
+// modules, checksum database, flags), with go.mod writable and no
+// workspace.
+func goEnv() []string {
+	return append(os.Environ(), "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=mod"), "GOWORK=off")
+}
