@@ -16,7 +16,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure etcdpilot against the plain tools on real clusters, side by side",
 	}
-	cmd.AddCommand(newBenchSnapshotCmd(g), newBenchUpgradeCmd(g), newBenchHandoffCmd(g), newBenchRemoveLeaderCmd(g), newBenchStatusCmd(g), newBenchScanCmd(g), newBenchDowngradeCmd(g), newBenchRecoverCmd(g), newBenchDefragCmd(g))
+	cmd.AddCommand(newBenchSnapshotCmd(g), newBenchUpgradeCmd(g), newBenchHandoffCmd(g), newBenchRemoveLeaderCmd(g), newBenchStatusCmd(g), newBenchScanCmd(g), newBenchDowngradeCmd(g), newBenchRecoverCmd(g), newBenchDefragCmd(g), newBenchDepsCmd(g))
 	return cmd
 }
 
@@ -283,4 +283,33 @@ func benchRoot() (string, func(), error) {
 		return "", nil, err
 	}
 	return root, func() { os.RemoveAll(root) }, nil
+}
+
+func newBenchDepsCmd(g *globals) *cobra.Command {
+	o := bench.DepsOptions{}
+	cmd := &cobra.Command{
+		Use:     "deps DIR --to VERSION",
+		Short:   "Time deps check --to against the same move by hand: a copy, go get, go mod tidy",
+		Example: `  etcdpilot bench deps ~/src/myservice --to 3.6.17 --runs 5`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.To == "" {
+				return fmt.Errorf("bench deps needs --to VERSION")
+			}
+			var err error
+			if o.Catalog, err = g.catalog(); err != nil {
+				return err
+			}
+			o.Dir, o.Log = args[0], g.log
+			r, err := bench.Deps(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd, r)
+		},
+	}
+	cmd.Flags().StringVar(&o.To, "to", "", "etcd release to move the module to")
+	cmd.Flags().IntVar(&o.Runs, "runs", 5, "runs of each side")
+	positive(cmd, "runs")
+	return cmd
 }

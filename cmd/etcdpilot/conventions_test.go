@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -124,5 +126,24 @@ func TestLogFormatJSON(t *testing.T) {
 		if last["level"] != "ERROR" || last["exit"] != float64(r.code) {
 			t.Errorf("%v: the last record is not the error with its exit code: %v", args, last)
 		}
+	}
+}
+
+// bench deps times deps check --to beside the same move by hand.
+func TestBenchDeps(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("needs the module proxy")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/watcher\n\ngo 1.22\n\nrequire go.etcd.io/etcd/client/v3 v3.5.21\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nimport clientv3 \"go.etcd.io/etcd/client/v3\"\n\nfunc main() { _ = clientv3.Config{} }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, t.TempDir(), "bench", "deps", dir, "--to", "3.6.16", "--runs", "1")
+	if r.code != 0 || !strings.Contains(r.stdout, "ratio (etcdpilot / by hand)") || !strings.Contains(r.stdout, "go get go.etcd.io/etcd/client/v3@v3.6.16") {
+		t.Errorf("bench deps: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -46,8 +46,8 @@ func exists(p string) bool {
 }
 
 // predict moves the module to etcd release x with the go command itself,
-// in a scratch copy of the module: go get of every etcd module it
-// requires that x publishes, then go mod tidy, with the user's GOPROXY,
+// in a scratch copy of the module: go get of the etcd modules it requires
+// directly that x publishes, then go mod tidy, with the user's GOPROXY,
 // GOPRIVATE, GONOSUMDB and GOFLAGS. The simulation is the difference
 // between the go.mod files: raised, added and removed requirements, the go
 // directive; a module x no longer publishes is a conflict only when a
@@ -97,9 +97,12 @@ func predict(ctx context.Context, r *DepsReport, x string, o SimulateOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	if !o.Apply {
-		defer os.RemoveAll(work)
-	}
+	keep := false // an applied copy stays for the user to read
+	defer func() {
+		if !keep {
+			os.RemoveAll(work)
+		}
+	}()
 	cp := filepath.Join(work, filepath.Base(dir))
 	if err := copyTree(dir, cp); err != nil {
 		return nil, err
@@ -162,6 +165,7 @@ func predict(ctx context.Context, r *DepsReport, x string, o SimulateOptions) (*
 	if o.Apply {
 		out, err := run("build", "./...")
 		sim.Applied = &Applied{Dir: cp, Diff: diffFiles(r.GoMod, filepath.Join(cp, "go.mod")), BuildOK: err == nil, Output: tail(out, 40)}
+		keep = true
 	}
 	return sim, nil
 }
