@@ -59,8 +59,16 @@ func TestRepoCommands(t *testing.T) {
 		t.Errorf("bump with a pin left: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
-	// A staging image outside tests fails check, naming the promoted one.
-	r = run(t, state, "repo", "check", "--expect", "3.5.9", "../../pkg/repo/testdata/kubeadm-1.28")
+	// etcd's own release registry passes; a staging image outside tests
+	// fails check, naming the promoted one.
+	if r := run(t, state, "repo", "check", "--expect", "3.5.9", "../../pkg/repo/testdata/kubeadm-1.28"); r.code != 0 {
+		t.Errorf("gcr.io/etcd-development is etcd's release registry: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	kubeadm := copyTestdata(t, "kubeadm-1.28")
+	dep := filepath.Join(kubeadm, "staging/src/k8s.io/sample-apiserver/artifacts/example/deployment.yaml")
+	b, _ := os.ReadFile(dep)
+	os.WriteFile(dep, []byte(strings.Replace(string(b), "gcr.io/etcd-development/etcd", "gcr.io/k8s-staging-etcd/etcd", 1)), 0o644)
+	r = run(t, state, "repo", "check", "--expect", "3.5.9", kubeadm)
 	if r.code != 1 || !strings.Contains(r.stdout, "use the promoted registry.k8s.io/etcd:v3.5.9") {
 		t.Errorf("staging: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}

@@ -63,6 +63,16 @@ type DepsReport struct {
 	Simulation *Simulation `json:"simulation,omitempty"`
 }
 
+// hasLockstep says whether the module requires any of etcd's v3 modules.
+func (r *DepsReport) hasLockstep() bool {
+	for _, m := range r.EtcdModules {
+		if m.Set == SetLockstep {
+			return true
+		}
+	}
+	return false
+}
+
 // Failed says whether CI should fail: any error finding, or a simulated
 // upgrade that cannot just be done.
 func (r *DepsReport) Failed() bool {
@@ -143,6 +153,7 @@ func CheckDeps(ctx context.Context, path string, o DepsOptions) (*DepsReport, er
 		r.Go = mf.Go.Version
 	}
 	req := effectiveRequirements(mf)
+	var legacy []EtcdModule
 	for _, q := range mf.Require {
 		m, ok := ClassifyModule(q.Mod.Path, req[q.Mod.Path])
 		if !ok {
@@ -160,12 +171,26 @@ func CheckDeps(ctx context.Context, path string, o DepsOptions) (*DepsReport, er
 		case m.LocalReplace:
 			r.add(SevInfo, "replaced", m.Path, fmt.Sprintf("%s is replaced by the directory %s: its version is whatever that tree holds; replaced, not checked", m.Path, m.Replace), "")
 		case m.Set == SetLegacy:
-			r.add(SevError, "legacy-path", m.Path, fmt.Sprintf("%s %s (%s) is etcd's pre-3.5 module path; it conflicts with go.etcd.io/etcd/*/v3 — import go.etcd.io/etcd/client/v3 (and api/v3, client/pkg/v3) instead", m.Path, m.Version, m.Describe()), linkLegacy)
+			legacy = append(legacy, m)
 		}
 	}
 	sort.Slice(r.EtcdModules, func(i, j int) bool { return r.EtcdModules[i].Path < r.EtcdModules[j].Path })
+	// A pre-3.5 path alone builds (the 3.4 client on its own module): a
+	// warning to move on. Beside etcd's v3 modules it is a conflict: two
+	// copies of etcd's API types register the same protobuf names.
+	for _, m := range legacy {
+		sev, what := SevWarning, "3.4 and earlier, out of support since 2026-06-01; moving to 3.5+ changes the imports"
+		if r.hasLockstep() {
+			sev, what = SevError, "it conflicts with go.etcd.io/etcd/*/v3, which this module also requires"
+		}
+		r.add(sev, "legacy-path", m.Path, fmt.Sprintf("%s %s (%s) is etcd's pre-3.5 module path: %s — import go.etcd.io/etcd/client/v3 (and api/v3, client/pkg/v3) instead", m.Path, m.Version, m.Describe(), what), linkLegacy)
+	}
 	if v, ok := req["github.com/coreos/bbolt"]; ok {
-		r.add(SevError, "legacy-path", "github.com/coreos/bbolt", fmt.Sprintf("github.com/coreos/bbolt %s is bbolt's old path; it conflicts with go.etcd.io/bbolt — use go.etcd.io/bbolt", v), linkBbolt)
+		sev, what := SevWarning, "move to go.etcd.io/bbolt"
+		if _, both := req["go.etcd.io/bbolt"]; both {
+			sev, what = SevError, "it conflicts with go.etcd.io/bbolt, which this module also requires: use go.etcd.io/bbolt only"
+		}
+		r.add(sev, "legacy-path", "github.com/coreos/bbolt", fmt.Sprintf("github.com/coreos/bbolt %s is bbolt's old path: %s", v, what), linkBbolt)
 	}
 	r.Etcd = r.lockstep()
 	r.compat(req, r.Etcd)

@@ -206,19 +206,31 @@ func TestBumpKubeadmWithTwoLines(t *testing.T) {
 }
 
 // kubeadm at 1.28: one line. A patch bump moves all of it (not the 3.4
-// minimum); sample-apiserver runs etcd from a staging registry, which
-// check names with the promoted reference.
+// minimum); sample-apiserver runs etcd from etcd's own release registry
+// (gcr.io/etcd-development), which is not staging; moved to a staging
+// registry, check names the promoted reference.
 func TestKubeadmOneLineAndStaging(t *testing.T) {
 	cat, _ := catalog.Default()
 	c, err := Check("testdata/kubeadm-1.28", []string{"3.5.9"}, CheckOptions{Unlisted: cat.NotListed})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Mismatches) != 0 || len(c.Staging) != 1 || !c.Failed() ||
-		!strings.Contains(c.Staging[0].Reason, "gcr.io/etcd-development/etcd:v3.5.9 is a staging image; use the promoted registry.k8s.io/etcd:v3.5.9") {
-		t.Fatalf("check: %+v", c)
+	if len(c.Mismatches) != 0 || len(c.Staging) != 0 || c.Failed() {
+		t.Fatalf("check with etcd's release registry: %+v", c)
 	}
 	dir := testTree(t, "testdata/kubeadm-1.28")
+	dep := filepath.Join(dir, "staging/src/k8s.io/sample-apiserver/artifacts/example/deployment.yaml")
+	b, _ := os.ReadFile(dep)
+	testutil.Must(t, os.WriteFile(dep, []byte(strings.Replace(string(b), "gcr.io/etcd-development/etcd", "gcr.io/k8s-staging-etcd/etcd", 1)), 0o644))
+	c, err = Check(dir, []string{"3.5.9"}, CheckOptions{Unlisted: cat.NotListed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Staging) != 1 || !c.Failed() ||
+		!strings.Contains(c.Staging[0].Reason, "gcr.io/k8s-staging-etcd/etcd:v3.5.9 is a staging image; use the promoted registry.k8s.io/etcd:v3.5.9") {
+		t.Fatalf("check with a staging registry: %+v", c)
+	}
+	testutil.Must(t, os.WriteFile(dep, b, 0o644))
 	r, err := Bump(dir, "3.5.21", BumpOptions{Catalog: cat})
 	if err != nil {
 		t.Fatal(err)

@@ -62,7 +62,7 @@ type Pin struct {
 	DigestStart int    `json:"-"`
 	DigestEnd   int    `json:"-"`
 	// Staging marks an image from a staging registry (k8s-staging-*,
-	// *-staging*, gcr.io/etcd-development), not the promoted one.
+	// *-staging*), not a promoted or release one.
 	Staging bool `json:"staging,omitempty"`
 	// History marks a pin in release notes, a CHANGELOG or docs prose:
 	// reported, never rewritten.
@@ -155,8 +155,12 @@ func isEtcdDependency(name string) bool {
 	return n == "etcd" || n == "etcd-image" || strings.HasPrefix(n, "etcd ") || strings.HasSuffix(n, "/etcd")
 }
 
-// stagingRe matches the repositories of unpromoted images.
-var stagingRe = regexp.MustCompile(`(^|/)(k8s-staging-[\w-]+|[\w-]*-staging[\w-]*)(/|$)|^gcr\.io/etcd-development(/|$)`)
+// stagingRe matches the repositories of unpromoted images: k8s-staging-*
+// and *-staging*. gcr.io/etcd-development/etcd and quay.io/coreos/etcd are
+// etcd's own release registries ("etcd uses gcr.io/etcd-development/etcd
+// as a primary container registry, and quay.io/coreos/etcd as secondary",
+// etcd's CHANGELOG-3.3 and release notes), not staging.
+var stagingRe = regexp.MustCompile(`(^|/)(k8s-staging-[\w-]+|[\w-]*-staging[\w-]*)(/|$)`)
 
 // isStaging says whether an image repository is a staging one.
 func isStaging(image string) bool { return stagingRe.MatchString(image) }

@@ -238,8 +238,14 @@ func TestDepsCheck(t *testing.T) {
 	}
 
 	r, _ = CheckDeps(ctx, write("module x\n\ngo 1.22\n\nrequire (\n\tgithub.com/coreos/etcd v3.3.25+incompatible\n\tgithub.com/coreos/bbolt v1.3.3\n\tgoogle.golang.org/grpc v1.29.0\n)\n"), DepsOptions{Catalog: cat})
-	if got := codes(r); got != "error:grpc-incompatible error:legacy-path error:legacy-path" {
+	if got := codes(r); got != "error:grpc-incompatible warning:legacy-path warning:legacy-path" {
 		t.Errorf("legacy: %s", got)
+	}
+
+	// Beside the v3 modules, the pre-3.5 path is a conflict.
+	r, _ = CheckDeps(ctx, write("module x\n\ngo 1.22\n\nrequire (\n\tgo.etcd.io/etcd v0.5.0-alpha.5.0.20200910180754-dd1b699fc489\n\tgo.etcd.io/etcd/client/v3 v3.5.21\n\tgo.etcd.io/etcd/api/v3 v3.5.21\n)\n"), DepsOptions{Catalog: cat})
+	if got := codes(r); !strings.Contains(got, "error:legacy-path") || !r.Failed() {
+		t.Errorf("legacy beside v3: %s", got)
 	}
 
 	r, _ = CheckDeps(ctx, write("module x\n\ngo 1.22\n\nrequire (\n\tgo.etcd.io/etcd/client/v3 v3.5.4\n\tgo.etcd.io/etcd/api/v3 v3.5.4\n\tgoogle.golang.org/grpc v1.60.0\n\tgo.opentelemetry.io/otel v1.20.0\n\tgoogle.golang.org/genproto/googleapis/api v0.0.0-20240401000000-abcdefabcdef\n)\n"), DepsOptions{Catalog: cat})
