@@ -283,7 +283,7 @@ Exit status: 0 without errors, 1 with error findings or a blocking conflict
 			if err != nil {
 				return err
 			}
-			o := repo.DepsOptions{Policy: p, Govulncheck: vuln}
+			o := repo.DepsOptions{Policy: p, Govulncheck: vuln, Resolve: !g.offline}
 			if o.Catalog, err = g.catalog(); err != nil {
 				return err
 			}

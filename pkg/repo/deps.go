@@ -118,6 +118,10 @@ type DepsOptions struct {
 	Policy  Policy
 	// Govulncheck runs govulncheck -json when it is installed.
 	Govulncheck bool
+	// Resolve lets the checks ask the module proxy: a pseudo-version of
+	// etcd's pre-3.5 module is named by the release in that commit's
+	// version/version.go.
+	Resolve bool
 }
 
 const (
@@ -158,6 +162,11 @@ func CheckDeps(ctx context.Context, path string, o DepsOptions) (*DepsReport, er
 		m, ok := ClassifyModule(q.Mod.Path, req[q.Mod.Path])
 		if !ok {
 			continue
+		}
+		if o.Resolve && m.Set == SetLegacy && m.Etcd == "" && m.Commit != "" && !strings.HasPrefix(m.Path, "github.com/") {
+			if rel, err := releaseOfCommit(ctx, "go", m.Path, m.Version); err == nil {
+				m.Etcd, m.FromVersionGo = rel, true
+			}
 		}
 		if rp := replacementOf(mf, q.Mod); rp != nil {
 			m.Replace = rp.New.Path
@@ -303,7 +312,12 @@ func (r *DepsReport) compat(req map[string]string, etcdV string) {
 		// new module paths.
 		old3 := m.Etcd != "" && version.Compare(m.Etcd, "3.4.0") < 0
 		oldCommit := m.Etcd == "" && !m.Time.IsZero() && m.Time.Before(time.Date(2020, 3, 17, 0, 0, 0, 0, time.UTC))
+		// 3.4.28 moved the 3.4 client to grpc 1.58.3 (CVE-2023-44487):
+		// a commit of 3.4.28 or later builds with newer grpc (measured:
+		// 3.4.34's commit with grpc 1.65.0).
+		late34 := version.Minor(m.Etcd) == "3.4" && version.Compare(m.Etcd, "3.4.28") >= 0
 		switch {
+		case late34:
 		case semver.Compare(grpc, "v1.27.0") >= 0 && (old3 || oldCommit):
 			r.add(SevError, "grpc-incompatible", "google.golang.org/grpc", fmt.Sprintf("grpc %s breaks the etcd client %s (%s): grpc 1.27 changed its balancer and resolver API (undefined: resolver.BuildOption); move to go.etcd.io/etcd/client/v3", grpc, m.Version, m.Describe()), linkGRPC127)
 		case semver.Compare(grpc, "v1.30.0") >= 0:

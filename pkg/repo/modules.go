@@ -40,6 +40,8 @@ type EtcdModule struct {
 	// a directory, whose version nobody can check.
 	Replace      string `json:"replace,omitempty"`
 	LocalReplace bool   `json:"localReplace,omitempty"`
+	// FromVersionGo: Etcd was read from the commit's version/version.go.
+	FromVersionGo bool `json:"fromVersionGo,omitempty"`
 }
 
 // lockstepPaths are etcd's modules published at each release's version.
@@ -113,6 +115,8 @@ func etcdRelease(path, v string) string {
 func (m EtcdModule) Describe() string {
 	var s string
 	switch {
+	case m.FromVersionGo:
+		s = fmt.Sprintf("etcd %s by its version/version.go (commit %s, %s)", m.Etcd, m.Commit, m.Time.Format("2006-01-02"))
 	case m.Etcd != "" && m.Commit != "":
 		s = fmt.Sprintf("a commit after etcd %s (%s, %s)", m.Etcd, m.Commit, m.Time.Format("2006-01-02"))
 	case m.Etcd != "":

@@ -154,3 +154,34 @@ func TestPredictWithoutGo(t *testing.T) {
 		t.Errorf("without go: %v", err)
 	}
 }
+
+// TestLegacyPseudoVersionNamed: a pseudo-version of etcd's pre-3.5 module
+// is named by the release in that commit's version/version.go (read
+// through the module proxy), and a 3.4.28+ commit with a new grpc is no
+// error: it builds (3.4.28 moved the 3.4 client to grpc 1.58.3; measured
+// with 3.4.34's commit and grpc 1.65.0). A 2020 commit of the main branch
+// still breaks with grpc 1.30+.
+func TestLegacyPseudoVersionNamed(t *testing.T) {
+	testutil.SkipShort(t)
+	cat, _ := catalog.Default()
+	ctx := testutil.Context(t, 5*time.Minute)
+	p := filepath.Join(t.TempDir(), "go.mod")
+	testutil.Must(t, os.WriteFile(p, []byte("module x\n\ngo 1.22\n\nrequire (\n\tgo.etcd.io/etcd v0.0.0-20240911181550-c123b3ea3db3\n\tgoogle.golang.org/grpc v1.65.0\n)\n"), 0o644))
+	r, err := CheckDeps(ctx, p, DepsOptions{Catalog: cat, Resolve: true})
+	testutil.Must(t, err)
+	if len(r.EtcdModules) != 1 || r.EtcdModules[0].Etcd != "3.4.34" || !strings.Contains(r.EtcdModules[0].Describe(), "etcd 3.4.34 by its version/version.go (commit c123b3ea3db3") {
+		t.Errorf("3.4.34's commit: %+v", r.EtcdModules)
+	}
+	for _, f := range r.Findings {
+		if f.Severity == SevError {
+			t.Errorf("an error on a go.mod that builds: %s", f.Message)
+		}
+	}
+	b, _ := os.ReadFile("testdata/deps/etcd-manager-2021/go.mod")
+	testutil.Must(t, os.WriteFile(p, []byte(strings.Replace(string(b), "replace google.golang.org/grpc => google.golang.org/grpc v1.29.1", "", 1)), 0o644))
+	r, err = CheckDeps(ctx, p, DepsOptions{Catalog: cat, Resolve: true})
+	testutil.Must(t, err)
+	if !strings.Contains(findingCodes(r.Findings), "error:grpc-incompatible") {
+		t.Errorf("the 2020 main-branch commit with grpc 1.36.1: %s (%+v)", findingCodes(r.Findings), r.EtcdModules)
+	}
+}
