@@ -126,7 +126,7 @@ var moved = map[string]string{
 
 // downloaded is what go mod download -json says of one module.
 type downloaded struct {
-	Path, Version, GoMod, Error string
+	Path, Version, GoMod, Dir, Error string
 }
 
 // download fetches modules' go.mod files through the module proxy.
