@@ -1,0 +1,178 @@
+package repo
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/etcdpilot/etcdpilot/internal/testutil"
+	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+)
+
+// TestBumpCorpus replays real commits that moved etcd pins
+// (testdata/bump-corpus, made by scripts/bumpcorpus.sh from the projects'
+// history): repo bump runs each of the commit's moves on a copy of the
+// files as they were before it, and the result is compared with the files
+// the commit wrote. It prints, per case and in total: the version lines
+// upstream wrote (added lines naming a target version) that the bump
+// wrote too, the lines the bump wrote that upstream did not (wrong
+// edits), and closing claims that were false (the bump said nothing was
+// left while upstream's lines were not all written).
+func TestBumpCorpus(t *testing.T) {
+	cases, err := filepath.Glob("testdata/bump-corpus/*/moves.txt")
+	testutil.Must(t, err)
+	cat, _ := catalog.Default()
+	var lines []string
+	var upstream, reproduced, wrong, falseClaims int
+	for _, c := range cases {
+		dir := filepath.Dir(c)
+		name := filepath.Base(dir)
+		tree := t.TempDir()
+		testutil.Must(t, copyTree(filepath.Join(dir, "before"), tree))
+		moves := readMoves(t, c)
+		claimed, refused := true, ""
+		for _, m := range moves {
+			r, err := Bump(tree, m[1], BumpOptions{Catalog: cat, From: []string{m[0]}})
+			switch {
+			case err != nil:
+				claimed, refused = false, firstLine(err.Error())
+			case len(r.Left) > 0 || len(r.Stale) > 0:
+				claimed = false
+			}
+		}
+		var targets []string
+		for _, m := range moves {
+			targets = append(targets, m[1])
+		}
+		up, ours := map[string]int{}, map[string]int{}
+		testutil.Must(t, filepath.Walk(filepath.Join(dir, "after"), func(p string, fi os.FileInfo, err error) error {
+			if err != nil || fi.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(filepath.Join(dir, "after"), p)
+			before := fileLines(t, filepath.Join(dir, "before", rel))
+			for _, l := range added(before, fileLines(t, p)) {
+				if namesAny(l, targets) {
+					up[l]++
+				}
+			}
+			for _, l := range added(before, fileLines(t, filepath.Join(tree, rel))) {
+				ours[l]++
+			}
+			return nil
+		}))
+		k, w := 0, 0
+		var missed, extra []string
+		for l, n := range up {
+			got := min(n, ours[l])
+			k += got
+			if got < n {
+				missed = append(missed, strings.TrimSpace(l))
+			}
+		}
+		for l, n := range ours {
+			if n > up[l] {
+				w += n - up[l]
+				extra = append(extra, strings.TrimSpace(l))
+			}
+		}
+		total := 0
+		for _, n := range up {
+			total += n
+		}
+		falseClaim := claimed && k < total
+		upstream, reproduced, wrong = upstream+total, reproduced+k, wrong+w
+		line := fmt.Sprintf("%-22s %2d of %2d upstream version lines, %d wrong edits", name, k, total, w)
+		switch {
+		case refused != "":
+			line += ", refused: " + refused
+		case falseClaim:
+			line += ", FALSE CLAIM (nothing left, lines missing)"
+			falseClaims++
+		case !claimed:
+			line += ", said what it left"
+		}
+		sort.Strings(missed)
+		sort.Strings(extra)
+		for _, m := range missed {
+			line += "\n    missed " + m
+		}
+		for _, e := range extra {
+			line += "\n    wrong  " + e
+		}
+		lines = append(lines, line)
+	}
+	t.Logf("repo bump on %d real bump commits:\n%s\nTOTAL: %d of %d upstream version lines (%.1f%%), %d wrong edits, %d false closing claims",
+		len(cases), strings.Join(lines, "\n"), reproduced, upstream, pct(reproduced, upstream), wrong, falseClaims)
+}
+
+func readMoves(t *testing.T, path string) [][2]string {
+	b, err := os.ReadFile(path)
+	testutil.Must(t, err)
+	var out [][2]string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if f := strings.Fields(l); len(f) == 2 {
+			out = append(out, [2]string{f[0], f[1]})
+		}
+	}
+	return out
+}
+
+func fileLines(t *testing.T, path string) []string {
+	f, err := os.Open(path)
+	testutil.Must(t, err)
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+// added lists the lines of b that a longest-common-subsequence diff does
+// not match in a.
+func added(a, b []string) []string {
+	n, m := len(a), len(b)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var out []string
+	i, j := 0, 0
+	for j < m {
+		switch {
+		case i < n && a[i] == b[j]:
+			i, j = i+1, j+1
+		case i < n && lcs[i+1][j] >= lcs[i][j+1]:
+			i++
+		default:
+			out = append(out, b[j])
+			j++
+		}
+	}
+	return out
+}
+
+func namesAny(line string, versions []string) bool {
+	for _, v := range versions {
+		if strings.Contains(line, v) {
+			return true
+		}
+	}
+	return false
+}
