@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +66,7 @@ func runTTY(t *testing.T, stateDir, input string, args ...string) string {
 		line += " '" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	cmd := exec.Command("script", "-qec", line, "/dev/null")
-	cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+stateDir, "ETCDPILOT_LOCK_DIR="+filepath.Join(stateDir, "locks"), "ETCDPILOT_OFFLINE=1")
+	cmd.Env = cliEnv(stateDir)
 	cmd.Stdin = strings.NewReader(input)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

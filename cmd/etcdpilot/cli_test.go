@@ -43,14 +43,20 @@ func run(t *testing.T, stateDir string, args ...string) result {
 	return runEnv(t, stateDir, nil, args...)
 }
 
+// cliEnv is the environment of an etcdpilot under test: a private state
+// and lock directory, and the compiled-in catalog (test outcomes must not
+// move with etcd's next release).
+func cliEnv(stateDir string) []string {
+	return append(os.Environ(), "ETCDPILOT_STATE_DIR="+stateDir, "ETCDPILOT_LOCK_DIR="+filepath.Join(stateDir, "locks"), "ETCDPILOT_OFFLINE=1")
+}
+
 // runEnv is run with more environment variables.
 func runEnv(t *testing.T, stateDir string, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(etcdpilotBin, args...)
 	// The catalog is the compiled-in one unless a test says otherwise
-	// (ETCDPILOT_OFFLINE=0): test outcomes must not move with etcd's
-	// next release.
-	cmd.Env = append(append(os.Environ(), "ETCDPILOT_STATE_DIR="+stateDir, "ETCDPILOT_LOCK_DIR="+filepath.Join(stateDir, "locks"), "ETCDPILOT_OFFLINE=1"), env...)
+	// (ETCDPILOT_OFFLINE=0).
+	cmd.Env = append(cliEnv(stateDir), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

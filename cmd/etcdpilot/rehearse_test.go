@@ -86,7 +86,7 @@ func TestRehearseKilled(t *testing.T) {
 	testutil.Binaries(t, testutil.V36)
 	state := cliSandbox(t, "k", []string{testutil.V35})
 	cmd := exec.Command(etcdpilotBin, "upgrade", "rehearse", "--sandbox", "k", "--to", testutil.V36)
-	cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+state, "ETCDPILOT_LOCK_DIR="+filepath.Join(state, "locks"), "ETCDPILOT_OFFLINE=1")
+	cmd.Env = cliEnv(state)
 	testutil.Must(t, cmd.Start())
 	var pids []int
 	testutil.Eventually(t, 2*time.Minute, func() error {

@@ -280,7 +280,7 @@ func crashUntilDone(t *testing.T, state, journal string, first, resume []string)
 			before = len(j.Entries)
 		}
 		cmd := exec.Command(etcdpilotBin, args...)
-		cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+state, "ETCDPILOT_LOCK_DIR="+filepath.Join(state, "locks"), "ETCDPILOT_OFFLINE=1")
+		cmd.Env = cliEnv(state)
 		var out strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &out
 		testutil.Must(t, cmd.Start())
@@ -342,7 +342,7 @@ func TestResumeWithAnotherTarget(t *testing.T) {
 	testutil.Must(t, err)
 	journal := filepath.Join(sb.Dir, "upgrade-journal.json")
 	cmd := exec.Command(etcdpilotBin, "upgrade", "apply", "--sandbox", "rt", "--to", testutil.V36, "--probe=false")
-	cmd.Env = append(os.Environ(), "ETCDPILOT_STATE_DIR="+state, "ETCDPILOT_LOCK_DIR="+filepath.Join(state, "locks"), "ETCDPILOT_OFFLINE=1")
+	cmd.Env = cliEnv(state)
 	testutil.Must(t, cmd.Start())
 	testutil.Eventually(t, 2*time.Minute, func() error {
 		j, err := engine.LoadJournal(journal)

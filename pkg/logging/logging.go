@@ -78,7 +78,11 @@ func (c *console) Handle(_ context.Context, r slog.Record) error {
 	case r.Level < slog.LevelInfo:
 		b.WriteString("debug: ")
 	}
-	b.WriteString(render(r.Message, recordAttrs(c.attrs, r)))
+	msg := r.Message
+	if strings.Contains(msg, "{") {
+		msg = render(msg, recordAttrs(c.attrs, r))
+	}
+	b.WriteString(msg)
 	if r.Level < slog.LevelInfo {
 		write := func(a slog.Attr) bool {
 			fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)

@@ -15,7 +15,7 @@ import (
 
 // render fills msg's {key} placeholders from attrs.
 func render(msg string, attrs []slog.Attr) string {
-	if !strings.Contains(msg, "{") || len(attrs) == 0 {
+	if len(attrs) == 0 {
 		return msg
 	}
 	var b strings.Builder
@@ -71,6 +71,9 @@ type templated struct {
 func (t *templated) Enabled(ctx context.Context, l slog.Level) bool { return t.h.Enabled(ctx, l) }
 
 func (t *templated) Handle(ctx context.Context, r slog.Record) error {
+	if !strings.Contains(r.Message, "{") {
+		return t.h.Handle(ctx, r)
+	}
 	msg := render(r.Message, recordAttrs(t.attrs, r))
 	if msg == r.Message {
 		return t.h.Handle(ctx, r)

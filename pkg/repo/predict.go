@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	goversion "go/version"
@@ -110,17 +109,7 @@ func predict(ctx context.Context, r *DepsReport, x string, o SimulateOptions) (*
 	if err := absReplaces(filepath.Join(cp, "go.mod"), dir); err != nil {
 		return nil, err
 	}
-	run := func(args ...string) (string, error) {
-		cctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(cctx, o.Go, args...)
-		cmd.Dir = cp
-		cmd.Env = goEnv()
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		return out.String(), err
-	}
+	run := func(args ...string) (string, error) { return runGo(ctx, o.Go, cp, args...) }
 	sim.Commands = []string{"go get " + strings.Join(gets, " "), "go mod tidy"}
 	if out, err := run(append([]string{"get"}, gets...)...); err != nil {
 		return nil, goError("go get "+strings.Join(gets, " "), out, err)
@@ -336,9 +325,21 @@ func importersOf(ctx context.Context, gobin, dir string, mods []string) (map[str
 	return res, nil
 }
 
-// goEnv is the user's environment for the go command (proxy, private
-// modules, checksum database, flags), with go.mod writable and no
-// workspace.
+// runGo runs the go command in dir (goEnv; up to 15 minutes) and returns
+// its output, standard error included.
+func runGo(ctx context.Context, gobin, dir string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gobin, args...)
+	cmd.Dir = dir
+	cmd.Env = goEnv()
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// goEnv is the user's environment for every go command deps check runs
+// (proxy, private modules, checksum database, flags), in module mode with
+// go.mod writable and no workspace.
 func goEnv() []string {
-	return append(os.Environ(), "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=mod"), "GOWORK=off")
+	return append(os.Environ(), "GO111MODULE=on", "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=mod"), "GOWORK=off")
 }

@@ -140,7 +140,7 @@ func download(ctx context.Context, gobin string, mods []string) ([]downloaded, e
 	defer cancel()
 	cmd := exec.CommandContext(ctx, gobin, append([]string{"mod", "download", "-json"}, mods...)...)
 	cmd.Dir = scratch
-	cmd.Env = append(os.Environ(), "GO111MODULE=on", "GOFLAGS=-mod=mod")
+	cmd.Env = goEnv()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	runErr := cmd.Run()
@@ -380,15 +380,7 @@ func apply(ctx context.Context, gobin, dir string, wanted map[string]string) (*A
 		return nil, err
 	}
 	a := &Applied{Dir: copyDir}
-	run := func(args ...string) (string, error) {
-		cctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(cctx, gobin, args...)
-		cmd.Dir = copyDir
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	run := func(args ...string) (string, error) { return runGo(ctx, gobin, copyDir, args...) }
 	var gets []string
 	for p, v := range wanted {
 		gets = append(gets, p+"@"+v)
