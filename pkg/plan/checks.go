@@ -171,6 +171,10 @@ func (pl *planner) configFindings() {
 					Reason:  "etcd starts, without the setting" + replacementKey(f) + noteOf(f), Link: f.Link, Flag: f.Flag})
 				continue
 			}
+			if s.From == "env" {
+				pl.warn(envIgnored(c, s, f, member, fmt.Sprintf("%s no longer reads it (etcd %s removed %s)", tMinor, f.RemovedIn, f.Flag), replacementEnv(f, s.Value)))
+				continue
+			}
 			msg := fmt.Sprintf("%s: %s (set by %s) is not accepted by %s: etcd %s removed it", c.Where(s), f.Flag, s.From, tMinor, f.RemovedIn)
 			reason := "etcd exits at start with \"flag provided but not defined\""
 			if f.Replacement != "" {
@@ -215,11 +219,26 @@ func (pl *planner) downgradeFlags() {
 					Reason:  instead + noteOf(f), Link: f.Link, Flag: f.Flag})
 				continue
 			}
+			if s.From == "env" {
+				pl.warn(envIgnored(c, s, f, member, fmt.Sprintf("%s is new in %s: %s does not read it", f.Flag, f.AddedIn, tMinor), "; "+instead))
+				continue
+			}
 			pl.block(Finding{Code: "flag-too-new", Member: member,
 				Message: fmt.Sprintf("%s: %s (set by %s) is new in %s: etcd %s exits at start with \"flag provided but not defined\"", c.Where(s), f.Flag, s.From, f.AddedIn, tMinor),
 				Reason:  instead + " before the member is restarted on " + tMinor + noteOf(f), Link: f.Link, Flag: f.Flag})
 		}
 	}
+}
+
+// envIgnored is the finding for an ETCD_* variable naming a flag the
+// target minor does not have: etcd's flag parser only warns
+// "unrecognized environment variable" (pkg/flags verifyEnv) and starts,
+// so the setting is silently off. Measured on 3.6.17 with ETCD_ENABLE_V2
+// and ETCD_PROXY, and on 3.7.3 with an ETCD_EXPERIMENTAL_* variable.
+func envIgnored(c *memberconfig.Config, s memberconfig.Setting, f catalog.Flag, member, why, instead string) Finding {
+	return Finding{Code: "env-ignored", Member: member,
+		Message: fmt.Sprintf("%s: the environment variable %s is ignored: %s", c.Where(s), envName(f.Flag), why),
+		Reason:  "etcd logs \"unrecognized environment variable\" and starts without the setting" + instead + noteOf(f), Link: f.Link, Flag: f.Flag}
 }
 
 // setting finds a catalog flag in a configuration, by its flag name or
@@ -259,6 +278,22 @@ func replacementKey(f catalog.Flag) string {
 		return "; put it back as the key " + r
 	}
 	return ""
+}
+
+// replacementEnv says how to set a removed flag's replacement through
+// the environment.
+func replacementEnv(f catalog.Flag, value string) string {
+	r := strings.TrimPrefix(replacementFor(f, value), "--")
+	if r == "" {
+		return ""
+	}
+	k, v, _ := strings.Cut(r, "=")
+	return "; set " + envName(k) + "=" + v + " instead"
+}
+
+// envName is the ETCD_* variable etcd reads for a flag.
+func envName(flag string) string {
+	return "ETCD_" + strings.ToUpper(strings.ReplaceAll(strings.TrimPrefix(flag, "--"), "-", "_"))
 }
 
 func noteOf(f catalog.Flag) string {

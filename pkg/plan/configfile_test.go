@@ -96,3 +96,45 @@ experimental-initial-corrupt-check: true
 		t.Fatalf("blockers %+v warnings %+v", p.Blockers, p.Warnings)
 	}
 }
+
+// TestEnvVariableIgnoredBy37: an ETCD_* variable naming a flag 3.7
+// removed is warned about by etcd, which starts; the plan says so
+// without blocking.
+func TestEnvVariableIgnoredBy37(t *testing.T) {
+	t.Parallel()
+	bins := testutil.Binaries(t, testutil.V37)
+	in, err := bins.Get(testutil.V37)
+	testutil.Must(t, err)
+	etcd, err := in.Bin("etcd")
+	testutil.Must(t, err)
+	dir := t.TempDir()
+	client, peer := freePort(t), freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &syncBuffer{}
+	cu, pu := fmt.Sprintf("http://127.0.0.1:%d", client), fmt.Sprintf("http://127.0.0.1:%d", peer)
+	cmd := exec.CommandContext(ctx, etcd, "--name", "m1", "--data-dir", filepath.Join(dir, "data"), "--listen-client-urls", cu, "--advertise-client-urls", cu,
+		"--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu, "--initial-cluster", "m1="+pu)
+	cmd.Env = append(os.Environ(), "ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL=5s")
+	cmd.Stdout, cmd.Stderr = log, log
+	testutil.Must(t, cmd.Start())
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	testutil.Eventually(t, 30*time.Second, func() error {
+		if strings.Contains(log.String(), "ready to serve client requests") {
+			return nil
+		}
+		return fmt.Errorf("etcd 3.7.3 did not start with the variable set:\n%s", log.String())
+	})
+	if !strings.Contains(log.String(), "unrecognized environment variable") {
+		t.Fatalf("etcd 3.7.3 should warn about the variable:\n%s", log.String())
+	}
+	cat, _ := catalog.Default()
+	unit := "[Service]\nEnvironment=ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL=5s\nExecStart=/usr/bin/etcd --name m1\n"
+	u, err := memberconfig.Parse(filepath.Join(dir, "etcd.service"), []byte(unit))
+	testutil.Must(t, err)
+	p, err := plan.Make(cat, plan.Cluster{Members: []plan.Member{{Name: "m1", Version: testutil.V36}}}, plan.Options{Target: "3.7.3", Configs: []*memberconfig.Config{u}, V2WAL: map[string]int{"m1": 0}})
+	testutil.Must(t, err)
+	if len(p.Blockers) != 0 || codes(p.Warnings)["env-ignored"] != 1 {
+		t.Fatalf("a variable etcd only warns about is not a blocker: blockers %+v warnings %+v", p.Blockers, p.Warnings)
+	}
+}

@@ -60,14 +60,16 @@ var scenarios = []scenario{
 	{name: "3.6.17 to 3.7, WALs unread", from: v("3.6.17"), to: "3.7", path: []string{"3.6.17>3.7.3:minor"}, warns: []string{"v2-wal-unknown"}},
 	{name: "3.6.17 to 3.7 with a renamed experimental flag in a unit's environment", from: v("3.6.17"), to: "3.7",
 		config: "[Service]\nEnvironment=ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL=5s\nExecStart=/usr/bin/etcd --name m1\n",
-		path:   []string{"3.6.17>3.7.3:minor"}, blockers: []string{"flag-removed"}},
+		path:   []string{"3.6.17>3.7.3:minor"}, warns: []string{"env-ignored"}},
 	// 3.6 still accepts them, deprecated.
 	{name: "3.5.36 to 3.6.17 with an experimental flag", from: v("3.5.36"), to: "3.6.17", config: "--name=m1 --experimental-initial-corrupt-check=true",
 		path: []string{"3.5.36>3.6.17:minor"}, warns: []string{"flag-deprecated"}},
 	// 3.6 drops the v2 store and the --enable-v2 flag.
 	{name: "v2 enabled before 3.6", from: v("3.5.36"), to: "3.6.17", config: "--name=m1 --enable-v2=true", path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"flag-removed", "v2-store"}},
 	{name: "enable-v2=false is still a flag 3.6 rejects", from: v("3.5.36"), to: "3.6.17", config: "--name=m1 --enable-v2=false", path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"flag-removed"}},
-	{name: "v2 via ETCD_ENABLE_V2 in a unit", from: v("3.5.36"), to: "3.6.17", config: "[Service]\nEnvironment=ETCD_ENABLE_V2=true\nExecStart=/usr/bin/etcd --name=m1\n", path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"flag-removed", "v2-store"}},
+	{name: "v2 via ETCD_ENABLE_V2 in a unit", from: v("3.5.36"), to: "3.6.17", config: "[Service]\nEnvironment=ETCD_ENABLE_V2=true\nExecStart=/usr/bin/etcd --name=m1\n", path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"v2-store"}, warns: []string{"env-ignored"}},
+	// kubespray's etcd.env carries ETCD_PROXY=off into 3.6: etcd warns and starts.
+	{name: "ETCD_PROXY=off in a unit's environment file", from: v("3.5.36"), to: "3.6.17", config: "[Service]\nEnvironment=ETCD_PROXY=off\nExecStart=/usr/bin/etcd --name=m1\n", path: []string{"3.5.36>3.6.17:minor"}, warns: []string{"env-ignored"}},
 	{name: "v2 served (live probe)", from: v("3.5.36"), to: "3.6.17", mutate: func(c *Cluster) { c.Members[0].V2Enabled = true }, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"v2-store"}},
 	// 3.5 removed flags deprecated in 3.4.
 	{name: "--debug on the way to 3.5", from: v("3.4.23"), to: "3.5.36", config: "--name=m1 --debug", path: []string{"3.4.23>3.4.45:patch", "3.4.45>3.5.36:minor"}, blockers: []string{"flag-removed"}},
