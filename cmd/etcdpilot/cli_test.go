@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -459,5 +461,36 @@ func TestOneTargetRegistration(t *testing.T) {
 		if r.code == 0 || !strings.Contains(r.stderr, "no etcd manifest at /nonexistent/etcd.yaml") {
 			t.Errorf("%v: exit %d, %s", args, r.code, r.stderr)
 		}
+	}
+}
+
+// TestCtrlC (issue 28): Ctrl-C while etcdpilot waits for a member that
+// accepts connections and never answers ends with "interrupted" and exit
+// 130, not as a connection problem under --dial-timeout.
+func TestCtrlC(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	testutil.Must(t, err)
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	cmd := exec.Command(etcdpilotBin, "status", "--endpoints", "http://"+l.Addr().String(), "--dial-timeout", "60s")
+	cmd.Env = cliEnv(t.TempDir())
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	testutil.Must(t, cmd.Start())
+	time.Sleep(time.Second)
+	testutil.Must(t, cmd.Process.Signal(os.Interrupt))
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 || !strings.Contains(errb.String(), "interrupted") || strings.Contains(errb.String(), "--dial-timeout") {
+		t.Fatalf("Ctrl-C: %v\n%s", err, errb.String())
 	}
 }

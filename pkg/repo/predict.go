@@ -92,6 +92,9 @@ func predict(ctx context.Context, r *DepsReport, x string, o SimulateOptions) (*
 		return sim, nil
 	}
 	sort.Strings(gets)
+	if excludedTargets(sim, before, gets) {
+		return sim, nil
+	}
 	work, err := os.MkdirTemp("", "etcdpilot-deps-")
 	if err != nil {
 		return nil, err
@@ -276,6 +279,22 @@ func (sim *Simulation) replaced(before, after *modfile.File) {
 			sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "exclude", Path: ex.Mod.Path, Message: fmt.Sprintf("exclude %s %s: the move requires %s, so a later raise may land on the excluded version and skip past it", ex.Mod.Path, ex.Mod.Version, v)})
 		}
 	}
+}
+
+// excludedTargets names an exclude of a version the move asks go get
+// for: go get refuses it ("excluded by go.mod"), so nothing more can be
+// predicted until the exclude goes.
+func excludedTargets(sim *Simulation, before *modfile.File, gets []string) bool {
+	for _, g := range gets {
+		path, v, _ := strings.Cut(g, "@")
+		for _, ex := range before.Exclude {
+			if ex.Mod.Path == path && ex.Mod.Version == v {
+				sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "exclude", Path: path, Blocking: true,
+					Message: fmt.Sprintf("exclude %s %s removes the version the move targets (go get answers \"excluded by go.mod\"): drop the exclude, or choose another release", path, v)})
+			}
+		}
+	}
+	return len(sim.Conflicts) > 0
 }
 
 // base is a version without its pre-release or build suffix: a fork's

@@ -185,3 +185,28 @@ func TestLegacyPseudoVersionNamed(t *testing.T) {
 		t.Errorf("the 2020 main-branch commit with grpc 1.36.1: %s (%+v)", findingCodes(r.Findings), r.EtcdModules)
 	}
 }
+
+// TestPredictExcludeAndReplace (issue 27): by the go command, an exclude
+// of the very version the move targets and a replace holding an etcd
+// module below it are each named, and the replace blocks.
+func TestPredictExcludeAndReplace(t *testing.T) {
+	testutil.SkipShort(t)
+	cat, _ := catalog.Default()
+	ctx := testutil.Context(t, 10*time.Minute)
+	for _, c := range []struct{ name, extra, want string }{
+		{"exclude of the target", "exclude go.etcd.io/etcd/client/v3 v3.6.16\n", "exclude:go.etcd.io/etcd/client/v3"},
+		{"replace below the target", "replace go.etcd.io/etcd/api/v3 => go.etcd.io/etcd/api/v3 v3.5.21\n", "replace:go.etcd.io/etcd/api/v3"},
+	} {
+		dir := t.TempDir()
+		gomod := "module example.com/watcher\n\ngo 1.24\n\nrequire go.etcd.io/etcd/client/v3 v3.5.21\n\n" + c.extra
+		testutil.Must(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644))
+		testutil.Must(t, os.WriteFile(filepath.Join(dir, "use.go"), []byte("package watcher\n\nimport _ \"go.etcd.io/etcd/client/v3\"\n"), 0o644))
+		r, err := CheckDeps(ctx, filepath.Join(dir, "go.mod"), DepsOptions{Catalog: cat})
+		testutil.Must(t, err)
+		sim, err := Simulate(ctx, r, "3.6.16", SimulateOptions{})
+		testutil.Must(t, err, c.name)
+		if !strings.Contains(conflictKinds(sim), c.want) || !sim.Blocking() {
+			t.Errorf("%s: method %q, blocking %v, conflicts %s", c.name, sim.Method, sim.Blocking(), conflictKinds(sim))
+		}
+	}
+}
