@@ -16,6 +16,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
+	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
@@ -34,11 +35,13 @@ type Agent struct {
 	// Stores opens the backup stores (S3 settings, the age identity).
 	Stores snapshot.Stores
 
-	m      *metrics
-	mu     sync.Mutex
-	last   map[string]time.Time // job → last successful backup
-	leader string
-	health string // why /healthz fails, empty when fine
+	m       *metrics
+	mu      sync.Mutex
+	last    map[string]time.Time // job → last successful backup
+	leader  string
+	health  string          // why /healthz fails, empty when fine
+	known   map[string]bool // members with series
+	certsAt time.Time       // when certificates were last read
 }
 
 // Run serves /metrics and /healthz, runs the schedules until ctx ends,
@@ -47,7 +50,14 @@ type Agent struct {
 func (a *Agent) Run(ctx context.Context, ready func(addr string)) error {
 	a.Log = logging.OrDiscard(a.Log)
 	a.last = map[string]time.Time{}
+	a.known = map[string]bool{}
 	a.m = newMetrics(a.ages)
+	b := printer.ReadBuild(a.Version, catalog.Freshness{})
+	a.m.buildInfo.WithLabelValues(b.Version, b.Commit, b.GoVersion).Set(1)
+	for _, bk := range a.Config.Backups {
+		a.m.backupInterval.WithLabelValues(bk.Name).Set(bk.Schedule.Longest().Seconds())
+	}
+	a.seedAges(ctx)
 	ln, err := net.Listen("tcp", a.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.Config.Listen, err)
@@ -178,21 +188,9 @@ func (a *Agent) check(ctx context.Context) {
 	}
 	a.m.checkRuns.WithLabelValues("success").Inc()
 	a.m.checkLastSuccess.Set(unix(time.Now()))
-	for _, m := range cl.Members {
-		up := 0.0
-		if m.Reachable {
-			up = 1
-			a.m.memberDBSize.WithLabelValues(m.Name).Set(float64(m.DBSize))
-			a.m.memberDBInUse.WithLabelValues(m.Name).Set(float64(m.DBSizeInUse))
-		}
-		a.m.memberHealthy.WithLabelValues(m.Name).Set(up)
-	}
-	switch cl.Hash.Result {
-	case status.HashAgree:
-		a.m.hashAgree.Set(1)
-	case status.HashMismatch:
-		a.m.hashAgree.Set(0)
-	}
+	a.m.members(cl, a.known)
+	a.m.setHash(cl.Hash.Result)
+	a.certificates(ctx, cl)
 	a.m.alarms.Reset()
 	for _, kind := range []string{status.NoSpace, status.Corrupt} {
 		a.m.alarms.WithLabelValues(kind).Set(float64(cl.Alarms.Count(kind)))
@@ -229,6 +227,67 @@ func (a *Agent) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ok")
+}
+
+// seedAges starts each job's backup age from the newest snapshot of this
+// cluster already in its store, so the age is there from the start, not
+// only after the first success of this process.
+func (a *Agent) seedAges(ctx context.Context) {
+	var id string
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if cl, err := a.Session.Status(sctx); err == nil {
+		id = cl.ClusterID
+	}
+	cancel()
+	for _, b := range a.Config.Backups {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		t, err := newestOf(sctx, a.Stores, b.Store, id)
+		cancel()
+		switch {
+		case err != nil:
+			a.Log.Warn("backup {job}: cannot read its store for the newest snapshot: {error}; its age starts at the first success", "job", b.Name, "error", err)
+		case !t.IsZero():
+			a.last[b.Name] = t
+		}
+	}
+}
+
+// newestOf is the time of the newest complete snapshot of the cluster
+// (by its sidecar; a snapshot without one counts) in a store.
+func newestOf(ctx context.Context, stores snapshot.Stores, loc, clusterID string) (time.Time, error) {
+	st, err := stores.Open(ctx, loc, false)
+	if err != nil {
+		return time.Time{}, err
+	}
+	list, err := st.List(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var newest time.Time
+	for _, e := range list {
+		if e.Incomplete != "" || (e.Sidecar != nil && clusterID != "" && e.Sidecar.ClusterID != clusterID) {
+			continue
+		}
+		if e.Time.After(newest) {
+			newest = e.Time
+		}
+	}
+	return newest, nil
+}
+
+// certificates exports when each certificate the cluster uses expires,
+// read every ten minutes (a TLS handshake per URL).
+func (a *Agent) certificates(ctx context.Context, cl *status.Cluster) {
+	if time.Since(a.certsAt) < 10*time.Minute {
+		return
+	}
+	a.certsAt = time.Now()
+	a.m.certExpiry.Reset()
+	for _, c := range a.Session.Certificates(ctx, cl, nil, nil) {
+		if !c.NotAfter.IsZero() {
+			a.m.certExpiry.WithLabelValues(c.Kind, c.Member, c.Where).Set(unix(c.NotAfter))
+		}
+	}
 }
 
 // ages is each job's backup age, for the scrape.

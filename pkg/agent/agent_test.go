@@ -7,9 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 )
 
 // fast lets the tests run jobs every second.
@@ -98,7 +101,8 @@ func TestAgent(t *testing.T) {
 		}
 		return nil
 	})
-	for _, want := range []string{`etcdpilot_backup_age_seconds{backup="fast"}`, `etcdpilot_member_healthy{member="m1"} 1`, "etcdpilot_hash_agreement 1", `etcdpilot_alarms{alarm="NOSPACE"} 0`} {
+	for _, want := range []string{`etcdpilot_backup_age_seconds{backup="fast"}`, `etcdpilot_member_healthy{member="m1"} 1`, `etcdpilot_hash_agreement{state="agree"} 1`, `etcdpilot_hash_agreement{state="disagree"} 0`,
+		`etcdpilot_alarms{alarm="NOSPACE"} 0`, `etcdpilot_backup_interval_seconds{backup="fast"} 1`, `etcdpilot_build_info{goversion="go`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
@@ -125,6 +129,24 @@ func TestAgent(t *testing.T) {
 	}
 	scrape(t, addr)
 
+	// m3 dies, then is removed from the cluster: its series go with it,
+	// so the member-down alert clears.
+	ctx2 := testutil.Context(t, 2*time.Minute)
+	testutil.Must(t, sb.Kill(ctx2, "m3"))
+	waitMetrics(t, base, `etcdpilot_member_healthy{member="m3"} 0`, true)
+	cli, err := st.Conn().Client()
+	testutil.Must(t, err)
+	defer cli.Close()
+	l, err := cli.MemberList(ctx2)
+	testutil.Must(t, err)
+	for _, m := range l.Members {
+		if m.Name == "m3" {
+			_, err := cli.MemberRemove(ctx2, m.ID)
+			testutil.Must(t, err)
+		}
+	}
+	waitMetrics(t, base, `member="m3"`, false)
+
 	cancel()
 	select {
 	case err := <-done:
@@ -134,6 +156,92 @@ func TestAgent(t *testing.T) {
 	}
 	if code, _ := get(t, base+"/healthz"); code != 0 {
 		t.Error("/healthz still answers after the stop")
+	}
+}
+
+// waitMetrics waits until the agent's metrics hold (or no longer hold) a
+// text.
+func waitMetrics(t *testing.T, base, text string, present bool) {
+	t.Helper()
+	testutil.Eventually(t, time.Minute, func() error {
+		_, m := get(t, base+"/metrics")
+		if strings.Contains(m, text) != present {
+			return fmt.Errorf("metrics: %s present: %v", text, !present)
+		}
+		return nil
+	})
+}
+
+// TestAgentOneMember: a one-member cluster has nothing to compare its
+// hash with: the state is unknown, never a disagreement. The backup age
+// is there from the start, read from the newest snapshot already in the
+// store.
+func TestAgentOneMember(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Members: 1, Versions: []string{testutil.V36}})
+	st, _ := sb.State()
+	dir := t.TempDir()
+	sess := testutil.Session(t, st.Conn())
+	ctx := testutil.Context(t, 2*time.Minute)
+	_, _, err := snapshot.Save(ctx, sess, dir+"/", snapshot.SaveOptions{Version: "test"})
+	testutil.Must(t, err)
+	c, err := load(writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:0\nbackups:\n  - name: daily\n    schedule: \"@daily\"\n    store: %s\nchecks:\n  schedule: \"@every 1s\"\n", dir)), fast)
+	testutil.Must(t, err)
+	a := &Agent{Config: c, Session: sess, Version: "test", Log: testutil.Logger(t)}
+	actx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(actx, func(addr string) { addrc <- addr }) }()
+	defer func() { cancel(); <-done }()
+	var base string
+	select {
+	case addr := <-addrc:
+		base = "http://" + addr
+	case err := <-done:
+		t.Fatal(err)
+	}
+	_, m := get(t, base+"/metrics")
+	for _, want := range []string{`etcdpilot_backup_age_seconds{backup="daily"}`, `etcdpilot_backup_interval_seconds{backup="daily"} 86400`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("from the start, metrics lack %s", want)
+		}
+	}
+	waitMetrics(t, base, `etcdpilot_member_healthy{member="m1"} 1`, true)
+	_, m = get(t, base+"/metrics")
+	for _, want := range []string{`etcdpilot_hash_agreement{state="unknown"} 1`, `etcdpilot_hash_agreement{state="disagree"} 0`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// TestAlertRules runs the rules' unit tests with promtool, and checks
+// that every alert has a runbook, a section of the README.
+func TestAlertRules(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool not found: make test installs Debian's prometheus")
+	}
+	if out, err := exec.Command(promtool, "test", "rules", "../../deploy/prometheus/etcdpilot-rules.test.yaml").CombinedOutput(); err != nil {
+		t.Errorf("promtool test rules: %v\n%s", err, out)
+	}
+	rules, err := os.ReadFile("../../deploy/prometheus/etcdpilot-rules.yaml")
+	testutil.Must(t, err)
+	readme, err := os.ReadFile("../../README.md")
+	testutil.Must(t, err)
+	alerts := strings.Count(string(rules), "- alert:")
+	urls := regexp.MustCompile(`runbook_url: "[^"#]*#([a-z]+)"`).FindAllStringSubmatch(string(rules), -1)
+	if len(urls) != alerts {
+		t.Errorf("%d alerts, %d runbook URLs", alerts, len(urls))
+	}
+	heads := map[string]bool{}
+	for _, h := range regexp.MustCompile(`(?m)^#+ (\w+)$`).FindAllStringSubmatch(string(readme), -1) {
+		heads[strings.ToLower(h[1])] = true
+	}
+	for _, u := range urls {
+		if !heads[u[1]] {
+			t.Errorf("runbook #%s: no such section in the README", u[1])
+		}
 	}
 }
 
@@ -179,6 +287,51 @@ func scrape(t *testing.T, agent string) {
 		}
 		return nil
 	})
+	dashboardQueries(t, paddr)
+}
+
+// dashboardQueries runs every query of the Grafana dashboard, its job and
+// instance variables set to match all, against the real Prometheus: each
+// must parse, and those of the panels every agent fills must answer.
+func dashboardQueries(t *testing.T, prom string) {
+	b, err := os.ReadFile("../../deploy/grafana/etcdpilot-dashboard.json")
+	testutil.Must(t, err)
+	var d struct {
+		Templating struct{ List []struct{ Name string } }
+		Panels     []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	testutil.Must(t, json.Unmarshal(b, &d))
+	vars := map[string]bool{}
+	for _, v := range d.Templating.List {
+		vars[v.Name] = true
+	}
+	if !vars["job"] || !vars["instance"] {
+		t.Errorf("the dashboard has no job or instance variable: %v", vars)
+	}
+	sel := strings.NewReplacer("$job", ".*", "$instance", ".*")
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			if !strings.Contains(tg.Expr, `job=~"$job"`) {
+				t.Errorf("panel %q does not select by job and instance: %s", p.Title, tg.Expr)
+			}
+			q := sel.Replace(tg.Expr)
+			_, body := get(t, "http://"+prom+"/api/v1/query?query="+url.QueryEscape(q))
+			var r struct {
+				Status string
+				Data   struct{ Result []any }
+			}
+			if err := json.Unmarshal([]byte(body), &r); err != nil || r.Status != "success" {
+				t.Errorf("panel %q: %s: %.300s", p.Title, q, body)
+				continue
+			}
+			if !strings.Contains(q, "increase(") && len(r.Data.Result) == 0 { // increase needs two scrapes
+				t.Errorf("panel %q: %s: no data", p.Title, q)
+			}
+		}
+	}
 }
 
 // TestAgentDefrag: a scheduled defrag with a threshold defragments the

@@ -105,6 +105,27 @@ type limits struct{ backup, defrag, check time.Duration }
 
 var defaultLimits = limits{backup: time.Minute, defrag: time.Minute, check: 5 * time.Second}
 
+// Longest is the longest gap the schedule leaves between two runs over
+// the eight days from now (a weekday-only cron leaves the weekend).
+func (s Schedule) Longest() time.Duration {
+	sched, err := parser.Parse(s.Spec)
+	if err != nil {
+		return 0
+	}
+	t := sched.Next(time.Now())
+	end := t.Add(8 * 24 * time.Hour)
+	var longest time.Duration
+	for i := 0; i < 10000 && t.Before(end); i++ {
+		n := sched.Next(t)
+		if n.IsZero() {
+			break
+		}
+		longest = max(longest, n.Sub(t))
+		t = n
+	}
+	return longest
+}
+
 // atLeast refuses a schedule that runs more often than min.
 func (s Schedule) atLeast(what string, min time.Duration) error {
 	sched, err := parser.Parse(s.Spec)

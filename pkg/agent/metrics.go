@@ -3,6 +3,8 @@ package agent
 import (
 	"time"
 
+	"github.com/etcdpilot/etcdpilot/pkg/status"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -21,7 +23,10 @@ type metrics struct {
 	memberDBSize       *prometheus.GaugeVec
 	memberDBInUse      *prometheus.GaugeVec
 	leaderChanges      prometheus.Counter
-	hashAgree          prometheus.Gauge
+	hashAgree          *prometheus.GaugeVec
+	backupInterval     *prometheus.GaugeVec
+	certExpiry         *prometheus.GaugeVec
+	buildInfo          *prometheus.GaugeVec
 	alarms             *prometheus.GaugeVec
 	checkLastSuccess   prometheus.Gauge
 	checkRuns          *prometheus.CounterVec
@@ -58,12 +63,62 @@ func newMetrics(backupAge func() map[string]float64) *metrics {
 	m.defragMembers = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "etcdpilot", Name: "defrag_members_total", Help: "Members defragmented by scheduled runs."})
 	m.reg.MustRegister(m.defragMembers)
 	m.leaderChanges = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "etcdpilot", Name: "leader_changes_total", Help: "Leader changes seen between checks."})
-	m.hashAgree = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "etcdpilot", Name: "hash_agreement", Help: "1 when the members' key-value hashes agreed at the last check, 0 when they differ."})
+	m.hashAgree = g("hash_agreement", "The members' key-value hashes at the last check, one series per state (agree, disagree, unknown: fewer than two members compared), 1 for the state that holds.", "state")
+	m.setHash(status.HashUnknown)
+	m.backupInterval = g("backup_interval_seconds", "The longest time the backup job's schedule leaves between two runs.", "backup")
+	m.certExpiry = g("certificate_expiry_timestamp_seconds", "When a certificate the cluster uses expires (Unix time): kind (ca, client, serving, peer-serving, file), member, and the file or URL it was read from.", "kind", "member", "file")
+	m.buildInfo = g("build_info", "Always 1; the labels say which etcdpilot runs.", "version", "revision", "goversion")
 	m.checkLastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "etcdpilot", Name: "check_last_success_timestamp_seconds", Help: "When the status check last succeeded (Unix time)."})
-	m.reg.MustRegister(m.leaderChanges, m.hashAgree, m.checkLastSuccess)
+	m.reg.MustRegister(m.leaderChanges, m.checkLastSuccess)
 	m.reg.MustRegister(newAgeCollector(backupAge))
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// hashStates maps status' hash results to the metric's states.
+var hashStates = map[string]string{status.HashAgree: "agree", status.HashMismatch: "disagree", status.HashUnknown: "unknown"}
+
+// setHash sets the state that holds to 1 and the others to 0, so the
+// alert can ask for a disagreement alone.
+func (m *metrics) setHash(result string) {
+	state, ok := hashStates[result]
+	if !ok {
+		state = "unknown"
+	}
+	for _, s := range hashStates {
+		v := 0.0
+		if s == state {
+			v = 1
+		}
+		m.hashAgree.WithLabelValues(s).Set(v)
+	}
+}
+
+// members keeps the per-member series of the members in the list and
+// drops those of a member that left.
+func (m *metrics) members(cl *status.Cluster, known map[string]bool) {
+	now := map[string]bool{}
+	for _, mb := range cl.Members {
+		now[mb.Name] = true
+		up := 0.0
+		if mb.Reachable {
+			up = 1
+			m.memberDBSize.WithLabelValues(mb.Name).Set(float64(mb.DBSize))
+			m.memberDBInUse.WithLabelValues(mb.Name).Set(float64(mb.DBSizeInUse))
+		}
+		m.memberHealthy.WithLabelValues(mb.Name).Set(up)
+	}
+	for name := range known {
+		if !now[name] {
+			m.memberHealthy.DeleteLabelValues(name)
+			m.memberDBSize.DeleteLabelValues(name)
+			m.memberDBInUse.DeleteLabelValues(name)
+			delete(known, name)
+		}
+	}
+	for name := range now {
+		known[name] = true
+	}
 }
 
 // ageCollector reports each job's backup age at scrape time.
