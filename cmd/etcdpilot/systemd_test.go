@@ -38,33 +38,30 @@ func TestSystemdUnitScore(t *testing.T) {
 	}
 }
 
-// TestSystemdUnit boots a real systemd in namespaces of its own, installs
-// the shipped unit as the README says (the binary, agent.yaml, kubeadm's
-// certificate paths, a drop-in for this cluster's endpoint), starts it and
-// sees the agent, hardened as shipped, take a verified backup into
-// /var/backups/etcd, answer /metrics, keep its lock where the CLI locks,
-// and stop cleanly. systemd-analyze verify passes on the installed unit.
-func TestSystemdUnit(t *testing.T) {
+// TestSystemdInstall boots a real systemd in namespaces of its own and
+// follows the README's install block for the agent word for word, as
+// root, from a tree holding the binary, agent.yaml, an agent.env naming
+// this cluster's endpoint and the unit; kubeadm's certificate paths hold
+// the sandbox's CA and client certificate. The agent, hardened as
+// shipped, takes a verified backup into /var/backups/etcd, answers
+// /metrics, keeps its lock where the CLI locks, and stops cleanly;
+// systemd-analyze verify passes on the installed unit.
+func TestSystemdInstall(t *testing.T) {
 	t.Parallel()
+	block := readmeBlock(t, "TestSystemdInstall")
 	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V36}, TLS: true})
 	st, _ := sb.State()
 	sd := testutil.NewSystemd(t)
 
-	bin := filepath.Join(sd.UsrLocal, "bin", "etcdpilot")
-	testutil.Must(t, os.MkdirAll(filepath.Dir(bin), 0o755))
-	b, err := os.ReadFile(etcdpilotBin)
-	testutil.Must(t, err)
-	testutil.Must(t, os.WriteFile(bin, b, 0o755))
+	tree := filepath.Join(sd.Var, "tmp", "install")
+	copyFile(t, etcdpilotBin, filepath.Join(tree, "bin", "etcdpilot"), 0o755)
+	copyFile(t, unitFile, filepath.Join(tree, "deploy", "systemd", "etcdpilot-agent.service"), 0o644)
 	pki := filepath.Join(sd.Etc, "kubernetes", "pki", "etcd")
-	testutil.Must(t, os.MkdirAll(pki, 0o755))
-	for from, to := range map[string]string{st.TLS.CA: "ca.crt", st.TLS.Client.Cert: "healthcheck-client.crt", st.TLS.Client.Key: "healthcheck-client.key"} {
-		b, err := os.ReadFile(from)
-		testutil.Must(t, err)
-		testutil.Must(t, os.WriteFile(filepath.Join(pki, to), b, 0o600))
-	}
+	copyFile(t, st.TLS.CA, filepath.Join(pki, "ca.crt"), 0o644)
+	copyFile(t, st.TLS.Client.Cert, filepath.Join(pki, "healthcheck-client.crt"), 0o644)
+	copyFile(t, st.TLS.Client.Key, filepath.Join(pki, "healthcheck-client.key"), 0o600)
 	port := freePort(t)
-	testutil.Must(t, os.MkdirAll(filepath.Join(sd.Etc, "etcdpilot"), 0o755))
-	testutil.Must(t, os.WriteFile(filepath.Join(sd.Etc, "etcdpilot", "agent.yaml"), []byte(fmt.Sprintf(`listen: 127.0.0.1:%d
+	testutil.Must(t, os.WriteFile(filepath.Join(tree, "agent.yaml"), []byte(fmt.Sprintf(`listen: 127.0.0.1:%d
 backups:
   - name: minutely
     schedule: "@every 1m"
@@ -73,21 +70,12 @@ backups:
 checks:
   schedule: "@every 5s"
 `, port)), 0o600))
-	unit, err := os.ReadFile(unitFile)
-	testutil.Must(t, err)
-	// The one line a user changes: the endpoint (systemctl edit writes
-	// such a drop-in).
-	dropIn := "[Service]\nExecStart=\nExecStart=/usr/local/bin/etcdpilot agent --config /etc/etcdpilot/agent.yaml --endpoints " + st.Members[0].ClientURL +
-		" --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/etcd/healthcheck-client.crt --key /etc/kubernetes/pki/etcd/healthcheck-client.key\n" +
-		"StandardOutput=append:/var/log/etcdpilot-agent.log\nStandardError=inherit\n"
-	sd.Unit(t, "etcdpilot-agent.service", string(unit), dropIn)
-	sd.Boot(t, "etcdpilot-agent.service")
-	agentLog := func() string {
-		b, _ := os.ReadFile(filepath.Join(sd.Var, "log", "etcdpilot-agent.log"))
-		return string(b)
+	testutil.Must(t, os.WriteFile(filepath.Join(tree, "agent.env"), []byte("ETCDCTL_ENDPOINTS="+st.Members[0].ClientURL+"\n"), 0o600))
+	sd.Boot(t)
+	if out, err := sd.Run("sh", "-euc", "cd /var/tmp/install\n"+block); err != nil || strings.TrimSpace(lastLine(out)) != "active" {
+		t.Fatalf("the README's install block: %v\n%s", err, out)
 	}
-
-	if out, err := sd.Run("systemd-analyze", "verify", "/lib/systemd/system/etcdpilot-agent.service"); err != nil {
+	if out, err := sd.Run("systemd-analyze", "verify", "/etc/systemd/system/etcdpilot-agent.service"); err != nil {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -95,7 +83,7 @@ checks:
 		code, m := httpGet(base + "/metrics")
 		if code != 200 || !strings.Contains(m, `etcdpilot_backup_runs_total{backup="minutely",result="success"} 1`) {
 			status, _ := sd.Run("systemctl", "status", "--no-pager", "etcdpilot-agent")
-			return fmt.Errorf("no backup yet (%d):\n%s\n%s", code, status, agentLog())
+			return fmt.Errorf("no backup yet (%d):\n%s", code, status)
 		}
 		return nil
 	})
@@ -106,8 +94,7 @@ checks:
 	if fi, err := os.Stat(snaps[0]); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("snapshot mode: %v %v", fi.Mode(), err)
 	}
-	r := run(t, t.TempDir(), "snapshot", "verify", snaps[0])
-	if r.code != 0 {
+	if r := run(t, t.TempDir(), "snapshot", "verify", snaps[0]); r.code != 0 {
 		t.Errorf("snapshot verify: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	for _, dir := range []string{"/var/lib/etcdpilot", "/var/cache/etcdpilot", "/run/lock/etcdpilot"} {
@@ -119,8 +106,42 @@ checks:
 		t.Errorf("stop: %v %s", err, out)
 	}
 	if out, _ := sd.Run("systemctl", "is-failed", "etcdpilot-agent"); strings.TrimSpace(out) != "inactive" {
-		t.Errorf("after the stop the unit is %q:\n%s", strings.TrimSpace(out), agentLog())
+		log, _ := sd.Run("systemctl", "status", "--no-pager", "etcdpilot-agent")
+		t.Errorf("after the stop the unit is %q:\n%s", strings.TrimSpace(out), log)
 	}
+}
+
+// readmeBlock is the first sh block of the README after the line that
+// names the test.
+func readmeBlock(t *testing.T, test string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	testutil.Must(t, err)
+	s := string(b)
+	i := strings.Index(s, test)
+	if i < 0 {
+		t.Fatalf("the README does not name %s", test)
+	}
+	s = s[i:]
+	start := strings.Index(s, "```sh\n")
+	end := strings.Index(s[start+6:], "```")
+	if start < 0 || end < 0 {
+		t.Fatalf("no sh block after %s in the README", test)
+	}
+	return s[start+6 : start+6+end]
+}
+
+func copyFile(t *testing.T, from, to string, mode os.FileMode) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	testutil.Must(t, err)
+	testutil.Must(t, os.MkdirAll(filepath.Dir(to), 0o755))
+	testutil.Must(t, os.WriteFile(to, b, mode))
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 // httpGet returns the status code and body (0 and the error when the

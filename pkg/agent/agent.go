@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -21,9 +22,12 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
-// Agent runs the jobs of one configuration against one cluster.
+// Agent runs the jobs of a configuration: for the one cluster named on
+// the command line, or for each cluster the file lists.
 type Agent struct {
-	Config  *Config
+	Config *Config
+	// Session is the cluster named on the command line (the single-cluster
+	// form); listed clusters get sessions of their own.
 	Session *cluster.Session
 	Version string
 	Log     *slog.Logger
@@ -35,13 +39,24 @@ type Agent struct {
 	// Stores opens the backup stores (S3 settings, the age identity).
 	Stores snapshot.Stores
 
-	m       *metrics
+	m    *metrics
+	runs []*run
+}
+
+// run is the agent's work for one cluster and what it knows of it.
+type run struct {
+	a    *Agent
+	name string // the cluster's name, "" in the single-cluster form
+	jobs Jobs
+	sess *cluster.Session
+	log  *slog.Logger
+
 	mu      sync.Mutex
 	last    map[string]time.Time // job → last successful backup
 	leader  string
-	health  string          // why /healthz fails, empty when fine
-	known   map[string]bool // members with series
-	certsAt time.Time       // when certificates were last read
+	health  map[string]string // what fails, by source ("checks", "backup NAME")
+	known   map[string]bool   // members with series
+	certsAt time.Time         // when certificates were last read
 }
 
 // Run serves /metrics and /healthz, runs the schedules until ctx ends,
@@ -49,15 +64,28 @@ type Agent struct {
 // called with the listening address.
 func (a *Agent) Run(ctx context.Context, ready func(addr string)) error {
 	a.Log = logging.OrDiscard(a.Log)
-	a.last = map[string]time.Time{}
-	a.known = map[string]bool{}
-	a.m = newMetrics(a.ages)
+	fleet := a.Config.Fleet()
+	a.m = newMetrics(fleet, a.ages)
 	b := printer.ReadBuild(a.Version, catalog.Freshness{})
 	a.m.buildInfo.WithLabelValues(b.Version, b.Commit, b.GoVersion).Set(1)
-	for _, bk := range a.Config.Backups {
-		a.m.backupInterval.WithLabelValues(bk.Name).Set(bk.Schedule.Longest().Seconds())
+	a.runs = nil
+	for i := range a.Config.Clusters {
+		c := &a.Config.Clusters[i]
+		r := &run{a: a, name: c.Name, jobs: c.Jobs, sess: a.Session, log: a.Log,
+			last: map[string]time.Time{}, health: map[string]string{}, known: map[string]bool{}}
+		if c.Listed() {
+			r.log = a.Log.With("cluster", c.Name)
+			s, err := cluster.Open(c.Conn(), r.log)
+			if err != nil {
+				return fmt.Errorf("cluster %s: %w", c.Name, err)
+			}
+			defer s.Close()
+			r.sess = s
+		} else if a.Session == nil {
+			return fmt.Errorf("the configuration lists no cluster: name one on the command line (--endpoints, --sandbox, --kubeadm), or list clusters in the file")
+		}
+		a.runs = append(a.runs, r)
 	}
-	a.seedAges(ctx)
 	ln, err := net.Listen("tcp", a.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.Config.Listen, err)
@@ -73,24 +101,18 @@ func (a *Agent) Run(ctx context.Context, ready func(addr string)) error {
 	// own timeout: they run on a context the stop does not cancel.
 	stop := ctx
 	ctx = context.WithoutCancel(ctx)
-	for _, b := range a.Config.Backups {
-		b := b
-		if _, err := c.AddJob(b.Schedule.Spec, a.once(b.Name, func() { a.backup(ctx, b) })); err != nil {
+	jobs := 0
+	for _, r := range a.runs {
+		if err := r.schedule(ctx, c); err != nil {
 			return err
 		}
-	}
-	if ch := a.Config.Checks; ch != nil {
-		if _, err := c.AddJob(ch.Schedule.Spec, a.once("checks", func() { a.check(ctx) })); err != nil {
-			return err
-		}
-	}
-	if d := a.Config.Defrag; d != nil {
-		if _, err := c.AddJob(d.Schedule.Spec, a.once("defrag", func() { a.defragRun(ctx, d) })); err != nil {
-			return err
-		}
+		jobs += len(r.jobs.Backups)
+		// Each cluster starts on its own: one that does not answer
+		// delays no other.
+		go r.start(ctx)
 	}
 	c.Start()
-	a.Log.Info("agent serving /metrics and /healthz on {address}; {jobs} backup jobs", "address", ln.Addr().String(), "jobs", len(a.Config.Backups))
+	a.Log.Info("agent serving /metrics and /healthz on {address}; {clusters} clusters, {jobs} backup jobs", "address", ln.Addr().String(), "clusters", len(a.runs), "jobs", jobs)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -102,14 +124,36 @@ func (a *Agent) Run(ctx context.Context, ready func(addr string)) error {
 	return srv.Shutdown(sctx)
 }
 
+// schedule adds the cluster's jobs to the scheduler.
+func (r *run) schedule(ctx context.Context, c *cron.Cron) error {
+	for _, b := range r.jobs.Backups {
+		b := b
+		r.a.m.backupInterval.with(r.name, b.Name).Set(b.Schedule.Longest().Seconds())
+		if _, err := c.AddJob(b.Schedule.Spec, r.once(b.Name, func() { r.backup(ctx, b) })); err != nil {
+			return err
+		}
+	}
+	if ch := r.jobs.Checks; ch != nil {
+		if _, err := c.AddJob(ch.Schedule.Spec, r.once("checks", func() { r.check(ctx) })); err != nil {
+			return err
+		}
+	}
+	if d := r.jobs.Defrag; d != nil {
+		if _, err := c.AddJob(d.Schedule.Spec, r.once("defrag", func() { r.defragRun(ctx, d) })); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // once wraps a job so that a run never starts while the previous one is
 // under way (the skipped run is counted and logged).
-func (a *Agent) once(name string, fn func()) cron.Job {
+func (r *run) once(name string, fn func()) cron.Job {
 	var running sync.Mutex
 	return cron.FuncJob(func() {
 		if !running.TryLock() {
-			a.m.skippedOverlapping.WithLabelValues(name).Inc()
-			a.Log.Warn("{job}: the previous run is still under way; this one is skipped", "job", name)
+			r.a.m.skippedOverlapping.with(r.name, name).Inc()
+			r.log.Warn("{job}: the previous run is still under way; this one is skipped", "job", name)
 			return
 		}
 		defer running.Unlock()
@@ -118,56 +162,60 @@ func (a *Agent) once(name string, fn func()) cron.Job {
 }
 
 // backup saves a snapshot into the job's store, verifies it and prunes.
-func (a *Agent) backup(ctx context.Context, b Backup) {
+func (r *run) backup(ctx context.Context, b Backup) {
 	ctx, cancel := context.WithTimeout(ctx, b.Timeout)
 	defer cancel()
 	start := time.Now()
-	a.m.backupLastAttempt.WithLabelValues(b.Name).Set(unix(start))
-	err := a.backupOnce(ctx, b)
+	m := r.a.m
+	m.backupLastAttempt.with(r.name, b.Name).Set(unix(start))
+	err := r.backupOnce(ctx, b)
 	if err != nil {
-		a.m.backupLastOK.WithLabelValues(b.Name).Set(0)
-		a.m.backupRuns.WithLabelValues(b.Name, "failure").Inc()
-		a.Log.Error("backup {job} failed: {error}", "job", b.Name, "error", err)
+		m.backupLastOK.with(r.name, b.Name).Set(0)
+		m.backupRuns.with(r.name, b.Name, "failure").Inc()
+		r.setHealth("backup "+b.Name, fmt.Sprintf("backup %s into %s failed: %v", b.Name, b.Store, err))
+		r.log.Error("backup {job} failed: {error}", "job", b.Name, "error", err)
 		return
 	}
-	a.m.backupLastOK.WithLabelValues(b.Name).Set(1)
-	a.m.backupRuns.WithLabelValues(b.Name, "success").Inc()
-	a.m.backupDuration.WithLabelValues(b.Name).Set(time.Since(start).Seconds())
-	a.m.backupLastSuccess.WithLabelValues(b.Name).Set(unix(time.Now()))
-	a.mu.Lock()
-	a.last[b.Name] = time.Now()
-	a.mu.Unlock()
+	m.backupLastOK.with(r.name, b.Name).Set(1)
+	m.backupRuns.with(r.name, b.Name, "success").Inc()
+	m.backupDuration.with(r.name, b.Name).Set(time.Since(start).Seconds())
+	m.backupLastSuccess.with(r.name, b.Name).Set(unix(time.Now()))
+	r.setHealth("backup "+b.Name, "")
+	r.mu.Lock()
+	r.last[b.Name] = time.Now()
+	r.mu.Unlock()
 }
 
-func (a *Agent) backupOnce(ctx context.Context, b Backup) error {
+func (r *run) backupOnce(ctx context.Context, b Backup) error {
 	dest := b.Store
 	if !strings.HasSuffix(dest, "/") {
 		dest += "/"
 	}
+	stores := r.a.Stores
 	enc := snapshot.Encoding{Compress: b.Compress == "zstd", Recipients: b.Encrypt}
-	sc, path, err := snapshot.Save(ctx, a.Session, dest, snapshot.SaveOptions{Version: a.Version, Encoding: enc, Stores: a.Stores})
+	sc, path, err := snapshot.Save(ctx, r.sess, dest, snapshot.SaveOptions{Version: r.a.Version, Encoding: enc, Stores: stores})
 	if err != nil {
 		return err
 	}
 	// The raw snapshot was verified before it was stored; the stored one
 	// is read back and verified too, unless it is encrypted for a key the
 	// agent does not hold.
-	if len(b.Encrypt) == 0 || a.Stores.AgeIdentity != "" {
-		r, err := snapshot.Verify(ctx, path, snapshot.VerifyOptions{Stores: a.Stores})
+	if len(b.Encrypt) == 0 || stores.AgeIdentity != "" {
+		res, err := snapshot.Verify(ctx, path, snapshot.VerifyOptions{Stores: stores})
 		if err != nil {
 			return err
 		}
-		if !r.OK() {
-			return fmt.Errorf("%s does not verify: %s", path, strings.Join(r.Problems, "; "))
+		if !res.OK() {
+			return fmt.Errorf("%s does not verify: %s", path, strings.Join(res.Problems, "; "))
 		}
 	}
-	a.m.backupSize.WithLabelValues(b.Name).Set(float64(sc.Size))
-	a.Log.Info("backup {job}: {file} (revision {revision}, {size} bytes), verified", "job", b.Name, "file", path, "revision", sc.Revision, "size", sc.Size)
+	r.a.m.backupSize.with(r.name, b.Name).Set(float64(sc.Size))
+	r.log.Info("backup {job}: {file} (revision {revision}, {size} bytes), verified", "job", b.Name, "file", path, "revision", sc.Revision, "size", sc.Size)
 	p := snapshot.Policy{KeepLast: b.Keep.Last, KeepHourly: b.Keep.Hourly, KeepDaily: b.Keep.Daily}
 	if p == (snapshot.Policy{}) {
 		return nil
 	}
-	store, err := a.Stores.Open(ctx, b.Store, false)
+	store, err := stores.Open(ctx, b.Store, false)
 	if err != nil {
 		return err
 	}
@@ -176,88 +224,122 @@ func (a *Agent) backupOnce(ctx context.Context, b Backup) error {
 }
 
 // check reads every member's status and the hash agreement.
-func (a *Agent) check(ctx context.Context) {
+func (r *run) check(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	cl, err := a.Session.StatusWithHashes(ctx)
+	m := r.a.m
+	cl, err := r.sess.StatusWithHashes(ctx)
 	if err != nil {
-		a.m.checkRuns.WithLabelValues("failure").Inc()
-		a.setHealth("status check failed: " + err.Error())
-		a.Log.Error("status check failed: " + err.Error())
+		m.checkRuns.with(r.name, "failure").Inc()
+		r.setHealth("checks", "status check failed: "+err.Error())
+		r.log.Error("status check failed: {error}", "error", err)
 		return
 	}
-	a.m.checkRuns.WithLabelValues("success").Inc()
-	a.m.checkLastSuccess.Set(unix(time.Now()))
-	a.m.members(cl, a.known)
-	a.m.setHash(cl.Hash.Result)
-	a.certificates(ctx, cl)
-	a.m.alarms.Reset()
+	m.checkRuns.with(r.name, "success").Inc()
+	m.checkLastSuccess.with(r.name).Set(unix(time.Now()))
+	r.mu.Lock()
+	m.members(r.name, cl, r.known)
+	r.mu.Unlock()
+	m.setHash(r.name, cl.Hash.Result)
+	r.certificates(ctx, cl)
+	m.alarms.reset(r.name)
 	for _, kind := range []string{status.NoSpace, status.Corrupt} {
-		a.m.alarms.WithLabelValues(kind).Set(float64(cl.Alarms.Count(kind)))
+		m.alarms.with(r.name, kind).Set(float64(cl.Alarms.Count(kind)))
 	}
-	a.mu.Lock()
-	if a.leader != "" && cl.Leader != "" && cl.Leader != a.leader {
-		a.m.leaderChanges.Inc()
+	r.mu.Lock()
+	if r.leader != "" && cl.Leader != "" && cl.Leader != r.leader {
+		m.leaderChanges.with(r.name).Inc()
 	}
 	if cl.Leader != "" {
-		a.leader = cl.Leader
+		r.leader = cl.Leader
 	}
-	a.mu.Unlock()
+	r.mu.Unlock()
 	if cl.Health != status.Healthy {
-		a.setHealth(fmt.Sprintf("cluster %s: %s", cl.Health, cl.Why()))
+		r.setHealth("checks", fmt.Sprintf("cluster %s: %s", cl.Health, cl.Why()))
 		return
 	}
-	a.setHealth("")
+	r.setHealth("checks", "")
 }
 
-func (a *Agent) setHealth(why string) {
-	a.mu.Lock()
-	a.health = why
-	a.mu.Unlock()
+// setHealth records why a source fails, or that it no longer does.
+func (r *run) setHealth(source, why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if why == "" {
+		delete(r.health, source)
+		return
+	}
+	r.health[source] = why
 }
 
-// healthz answers 200 while the agent runs and its last check found the
-// cluster healthy, 503 with the reason otherwise.
-func (a *Agent) healthz(w http.ResponseWriter, r *http.Request) {
-	a.mu.Lock()
-	why := a.health
-	a.mu.Unlock()
-	if why != "" {
-		http.Error(w, why, http.StatusServiceUnavailable)
+// healthz answers 200 while the agent runs and nothing fails: the last
+// check of each cluster found it healthy, each store was readable at
+// start and each job's last backup succeeded; 503 with every reason
+// otherwise.
+func (a *Agent) healthz(w http.ResponseWriter, _ *http.Request) {
+	var why []string
+	for _, r := range a.runs {
+		r.mu.Lock()
+		for _, w := range r.health {
+			if r.name != "" {
+				w = "cluster " + r.name + ": " + w
+			}
+			why = append(why, w)
+		}
+		r.mu.Unlock()
+	}
+	if len(why) > 0 {
+		sort.Strings(why)
+		http.Error(w, strings.Join(why, "\n"), http.StatusServiceUnavailable)
 		return
 	}
 	fmt.Fprintln(w, "ok")
 }
 
-// seedAges starts each job's backup age from the newest snapshot of this
-// cluster already in its store, so the age is there from the start, not
-// only after the first success of this process.
-func (a *Agent) seedAges(ctx context.Context) {
+// start reads, once, what the cluster's stores already hold: each job's
+// backup age starts from the newest snapshot of this cluster there (so
+// the age is known from the start, not only after the first success of
+// this process), and a store that cannot be read or written is named in
+// /healthz at once; the other jobs go on.
+func (r *run) start(ctx context.Context) {
 	var id string
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	if cl, err := a.Session.Status(sctx); err == nil {
+	if cl, err := r.sess.Status(sctx); err == nil {
 		id = cl.ClusterID
 	}
 	cancel()
-	for _, b := range a.Config.Backups {
+	for _, b := range r.jobs.Backups {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		t, err := newestOf(sctx, a.Stores, b.Store, id)
+		t, err := newestOf(sctx, r.a.Stores, b.Store, id)
 		cancel()
-		switch {
-		case err != nil:
-			a.Log.Warn("backup {job}: cannot read its store for the newest snapshot: {error}; its age starts at the first success", "job", b.Name, "error", err)
-		case !t.IsZero():
-			a.last[b.Name] = t
+		if err != nil {
+			r.setHealth("backup "+b.Name, fmt.Sprintf("backup %s: store %s: %v", b.Name, b.Store, err))
+			r.log.Error("backup {job}: store {store}: {error}", "job", b.Name, "store", b.Store, "error", err)
+			continue
+		}
+		if !t.IsZero() {
+			r.mu.Lock()
+			if r.last[b.Name].IsZero() {
+				r.last[b.Name] = t
+			}
+			r.mu.Unlock()
 		}
 	}
 }
 
 // newestOf is the time of the newest complete snapshot of the cluster
-// (by its sidecar; a snapshot without one counts) in a store.
+// (by its sidecar; a snapshot without one counts) in a store, which must
+// be writable where the store can tell (a local directory, made when
+// missing, as the first backup would).
 func newestOf(ctx context.Context, stores snapshot.Stores, loc, clusterID string) (time.Time, error) {
-	st, err := stores.Open(ctx, loc, false)
+	st, err := stores.Open(ctx, loc, true)
 	if err != nil {
 		return time.Time{}, err
+	}
+	if w, ok := st.(interface{ Writable() error }); ok {
+		if err := w.Writable(); err != nil {
+			return time.Time{}, err
+		}
 	}
 	list, err := st.List(ctx)
 	if err != nil {
@@ -277,26 +359,28 @@ func newestOf(ctx context.Context, stores snapshot.Stores, loc, clusterID string
 
 // certificates exports when each certificate the cluster uses expires,
 // read every ten minutes (a TLS handshake per URL).
-func (a *Agent) certificates(ctx context.Context, cl *status.Cluster) {
-	if time.Since(a.certsAt) < 10*time.Minute {
+func (r *run) certificates(ctx context.Context, cl *status.Cluster) {
+	if time.Since(r.certsAt) < 10*time.Minute {
 		return
 	}
-	a.certsAt = time.Now()
-	a.m.certExpiry.Reset()
-	for _, c := range a.Session.Certificates(ctx, cl, nil, nil) {
+	r.certsAt = time.Now()
+	r.a.m.certExpiry.reset(r.name)
+	for _, c := range r.sess.Certificates(ctx, cl, nil, nil) {
 		if !c.NotAfter.IsZero() {
-			a.m.certExpiry.WithLabelValues(c.Kind, c.Member, c.Where).Set(unix(c.NotAfter))
+			r.a.m.certExpiry.with(r.name, c.Kind, c.Member, c.Where).Set(unix(c.NotAfter))
 		}
 	}
 }
 
 // ages is each job's backup age, for the scrape.
-func (a *Agent) ages() map[string]float64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := map[string]float64{}
-	for job, t := range a.last {
-		out[job] = time.Since(t).Seconds()
+func (a *Agent) ages() []age {
+	var out []age
+	for _, r := range a.runs {
+		r.mu.Lock()
+		for job, t := range r.last {
+			out = append(out, age{r.name, job, time.Since(t).Seconds()})
+		}
+		r.mu.Unlock()
 	}
 	return out
 }

@@ -47,6 +47,14 @@ func TestLoad(t *testing.T) {
 		"backups:\n  - schedule: \"@every 0s\"\n    store: /b\n":  "line 2: backup backup-1 schedule \"@every 0s\" runs every 1s: the shortest is every 1m0s",
 		"backups:\n  - schedule: \"@every 30s\"\n    store: /b\n": "the shortest is every 1m0s",
 		"checks:\n  schedule: \"@every 1s\"\n":                    "the shortest is every 5s",
+		// A fleet: each cluster named once, with endpoints and jobs; jobs
+		// at the top belong to the single-cluster form only.
+		"clusters:\n  - name: a\n    endpoints: [http://127.0.0.1:2379]\n    checks: {schedule: \"@every 5s\"}\nchecks: {schedule: \"@every 5s\"}\n":                  "with clusters listed, give each cluster its jobs",
+		"clusters:\n  - name: a\n    endpoints: [x]\n    checks: {schedule: \"@every 5s\"}\n  - name: a\n    endpoints: [y]\n    checks: {schedule: \"@every 5s\"}\n": "cluster a is listed twice",
+		"clusters:\n  - name: a\n    checks: {schedule: \"@every 5s\"}\n":                                                                                             "cluster a has no endpoints",
+		"clusters:\n  - name: a b\n    endpoints: [x]\n    checks: {schedule: \"@every 5s\"}\n":                                                                       "name \"a b\"",
+		"clusters:\n  - name: a\n    endpoints: [x]\n":                                                                                                                "cluster a: nothing to do",
+		"clusters:\n  - name: a\n    endpoints: [x]\n    passwordFile: /nonexistent/pw\n    checks: {schedule: \"@every 5s\"}\n":                                      "passwordFile: open /nonexistent/pw",
 	} {
 		if _, err := Load(writeConfig(t, text)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", text, err, want)
@@ -200,18 +208,101 @@ func TestAgentOneMember(t *testing.T) {
 	case err := <-done:
 		t.Fatal(err)
 	}
-	_, m := get(t, base+"/metrics")
-	for _, want := range []string{`etcdpilot_backup_age_seconds{backup="daily"}`, `etcdpilot_backup_interval_seconds{backup="daily"} 86400`} {
-		if !strings.Contains(m, want) {
-			t.Errorf("from the start, metrics lack %s", want)
-		}
-	}
+	// Read from the store at start, long before the daily run.
+	waitMetrics(t, base, `etcdpilot_backup_age_seconds{backup="daily"}`, true)
+	waitMetrics(t, base, `etcdpilot_backup_interval_seconds{backup="daily"} 86400`, true)
 	waitMetrics(t, base, `etcdpilot_member_healthy{member="m1"} 1`, true)
-	_, m = get(t, base+"/metrics")
+	_, m := get(t, base+"/metrics")
 	for _, want := range []string{`etcdpilot_hash_agreement{state="unknown"} 1`, `etcdpilot_hash_agreement{state="disagree"} 0`} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// TestAgentFleet: one agent serves three clusters listed in its file.
+// Each cluster's series carry its label; a cluster that accepts
+// connections and never answers delays no other; a store that cannot be
+// written is named in /healthz at start while the other jobs go on.
+func TestAgentFleet(t *testing.T) {
+	t.Parallel()
+	sa := testutil.Sandbox(t, sandbox.Options{Members: 1, Versions: []string{testutil.V36}})
+	sb := testutil.Sandbox(t, sandbox.Options{Members: 1, Versions: []string{testutil.V36}})
+	sta, _ := sa.State()
+	stb, _ := sb.State()
+	hang, err := net.Listen("tcp", "127.0.0.1:0")
+	testutil.Must(t, err)
+	defer hang.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := hang.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	dir := t.TempDir()
+	notADir := filepath.Join(dir, "file")
+	testutil.Must(t, os.WriteFile(notADir, nil, 0o600))
+	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
+clusters:
+  - name: a
+    endpoints: [%s]
+    backups:
+      - {name: fast, schedule: "@every 1s", store: %s, keep: {last: 2}}
+    checks: {schedule: "@every 1s"}
+  - name: b
+    endpoints: [%s]
+    backups:
+      - {name: fast, schedule: "@every 1s", store: %s, keep: {last: 2}}
+      - {name: broken, schedule: "@every 1s", store: %s}
+    checks: {schedule: "@every 1s"}
+  - name: c
+    endpoints: [http://%s]
+    dialTimeout: 30s
+    checks: {schedule: "@every 1s"}
+`, sta.Members[0].ClientURL, filepath.Join(dir, "a"), stb.Members[0].ClientURL, filepath.Join(dir, "b"), filepath.Join(notADir, "sub"), hang.Addr())
+	c, err := load(writeConfig(t, cfg), fast)
+	testutil.Must(t, err)
+	a := &Agent{Config: c, Version: "test", Log: testutil.Logger(t)}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, func(addr string) { addrc <- addr }) }()
+	var base string
+	select {
+	case addr := <-addrc:
+		base = "http://" + addr
+	case err := <-done:
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`etcdpilot_backup_runs_total{backup="fast",cluster="a",result="success"} 2`,
+		`etcdpilot_backup_runs_total{backup="fast",cluster="b",result="success"} 2`,
+		`etcdpilot_member_healthy{cluster="a",member="m1"} 1`,
+		`etcdpilot_member_healthy{cluster="b",member="m1"} 1`,
+		`etcdpilot_hash_agreement{cluster="a",state="unknown"} 1`,
+	} {
+		waitMetrics(t, base, want, true)
+	}
+	code, body := get(t, base+"/healthz")
+	if code != 503 || !strings.Contains(body, "cluster b: backup broken") || !strings.Contains(body, "not a directory") || strings.Contains(body, "cluster a") {
+		t.Errorf("/healthz: %d %s", code, body)
+	}
+	cancel()
+	// The stop waits for the check of c under way, bounded by its timeout.
+	select {
+	case err := <-done:
+		testutil.Must(t, err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the agent did not stop")
 	}
 }
 
@@ -457,6 +548,6 @@ func TestAgentStopWaitsForTheBackup(t *testing.T) {
 
 func testutilCounter(a *Agent, job, result string) float64 {
 	m := &dto.Metric{}
-	a.m.backupRuns.WithLabelValues(job, result).Write(m)
+	a.m.backupRuns.with("", job, result).Write(m)
 	return m.GetCounter().GetValue()
 }

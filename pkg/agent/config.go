@@ -10,19 +10,33 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/etcdpilot/etcdpilot/pkg/conn"
 	"github.com/etcdpilot/etcdpilot/pkg/defrag"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"go.yaml.in/yaml/v3"
 )
 
-// Config is the agent's configuration file.
+// Config is the agent's configuration file: either jobs at the top, for
+// the one cluster named on the command line, or a list of clusters, each
+// with its connection settings and its jobs (one agent serving a fleet).
 type Config struct {
 	// Listen is where /metrics and /healthz are served.
 	Listen string `yaml:"listen"`
+	// Clusters, when given, are served each with its own jobs; their
+	// metrics carry a cluster label.
+	Clusters []Cluster `yaml:"clusters"`
+	// Jobs at the top are the single-cluster form.
+	Jobs `yaml:",inline"`
+}
+
+// Jobs are what the agent does for one cluster.
+type Jobs struct {
 	// Backups are the scheduled snapshots.
 	Backups []Backup `yaml:"backups"`
 	// Checks is the schedule of status and hash checks.
@@ -30,6 +44,39 @@ type Config struct {
 	// Defrag is the schedule and thresholds of rolling defragmentations.
 	Defrag *Defrag `yaml:"defrag"`
 }
+
+func (j *Jobs) empty() bool { return len(j.Backups) == 0 && j.Checks == nil && j.Defrag == nil }
+
+// Cluster is one cluster of a fleet: etcdctl's connection settings (the
+// password read from a file, never from this one) and its jobs.
+type Cluster struct {
+	Name           string        `yaml:"name"`
+	Endpoints      []string      `yaml:"endpoints"`
+	CACert         string        `yaml:"cacert"`
+	Cert           string        `yaml:"cert"`
+	Key            string        `yaml:"key"`
+	User           string        `yaml:"user"`
+	PasswordFile   string        `yaml:"passwordFile"`
+	DialTimeout    time.Duration `yaml:"dialTimeout"`
+	CommandTimeout time.Duration `yaml:"commandTimeout"`
+	Jobs           `yaml:",inline"`
+
+	password string
+}
+
+// Conn is the cluster's connection configuration.
+func (c *Cluster) Conn() conn.Config {
+	return conn.Config{Endpoints: c.Endpoints, CACert: c.CACert, Cert: c.Cert, Key: c.Key, User: c.User, Password: c.password,
+		DialTimeout: c.DialTimeout, CommandTimeout: c.CommandTimeout}
+}
+
+// Fleet says whether the file lists clusters (their metrics then carry a
+// cluster label).
+func (c *Config) Fleet() bool { return len(c.Clusters) > 0 && c.Clusters[0].Listed() }
+
+// Listed says whether the cluster comes from the file's list (else it is
+// the one named on the command line).
+func (c *Cluster) Listed() bool { return len(c.Endpoints) > 0 }
 
 // Defrag is a scheduled rolling defragmentation (etcdpilot defrag): on
 // each run, the members that meet the thresholds are defragmented one at
@@ -158,47 +205,103 @@ func load(path string, lim limits) (*Config, error) {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:9479"
 	}
-	if len(c.Backups) == 0 && c.Checks == nil && c.Defrag == nil {
-		return nil, fmt.Errorf("%s: nothing to do: give backups, checks or defrag", path)
+	if len(c.Clusters) > 0 {
+		if !c.Jobs.empty() {
+			return nil, fmt.Errorf("%s: jobs at the top serve the cluster named on the command line; with clusters listed, give each cluster its jobs", path)
+		}
+		return &c, c.checkClusters(path, lim)
 	}
+	if c.Jobs.empty() {
+		return nil, fmt.Errorf("%s: nothing to do: give backups, checks or defrag (or clusters, each with its jobs)", path)
+	}
+	if err := c.Jobs.check(path, lim); err != nil {
+		return nil, err
+	}
+	c.Clusters = []Cluster{{Jobs: c.Jobs}}
+	return &c, nil
+}
+
+// checkClusters checks a fleet: names unique and fit for a label, each
+// with endpoints and jobs; passwords read from their files.
+func (c *Config) checkClusters(path string, lim limits) error {
+	seen := map[string]bool{}
+	for i := range c.Clusters {
+		cl := &c.Clusters[i]
+		if !clusterName.MatchString(cl.Name) {
+			return fmt.Errorf("%s: cluster %d: name %q: give each cluster a name of letters, digits, '-', '_' or '.' (it labels its metrics)", path, i+1, cl.Name)
+		}
+		if seen[cl.Name] {
+			return fmt.Errorf("%s: cluster %s is listed twice", path, cl.Name)
+		}
+		seen[cl.Name] = true
+		if len(cl.Endpoints) == 0 {
+			return fmt.Errorf("%s: cluster %s has no endpoints", path, cl.Name)
+		}
+		if cl.Jobs.empty() {
+			return fmt.Errorf("%s: cluster %s: nothing to do: give backups, checks or defrag", path, cl.Name)
+		}
+		if cl.PasswordFile != "" {
+			b, err := os.ReadFile(cl.PasswordFile)
+			if err != nil {
+				return fmt.Errorf("%s: cluster %s: passwordFile: %v", path, cl.Name, err)
+			}
+			cl.password = strings.TrimRight(string(b), "\r\n")
+		}
+		if err := cl.Jobs.check(path+": cluster "+cl.Name, lim); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var clusterName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// check fills the defaults of one cluster's jobs and refuses what cannot
+// run.
+func (c *Jobs) check(path string, lim limits) error {
+	names := map[string]bool{}
 	for i := range c.Backups {
 		b := &c.Backups[i]
 		if b.Name == "" {
 			b.Name = fmt.Sprintf("backup-%d", i+1)
 		}
+		if names[b.Name] {
+			return fmt.Errorf("%s: backup %s is named twice", path, b.Name)
+		}
+		names[b.Name] = true
 		if b.Store == "" {
-			return nil, fmt.Errorf("%s: line %d: backup %s has no store (a directory or s3://bucket/prefix/)", path, b.Schedule.Line, b.Name)
+			return fmt.Errorf("%s: line %d: backup %s has no store (a directory or s3://bucket/prefix/)", path, b.Schedule.Line, b.Name)
 		}
 		if b.Schedule.Spec == "" {
-			return nil, fmt.Errorf("%s: backup %s has no schedule", path, b.Name)
+			return fmt.Errorf("%s: backup %s has no schedule", path, b.Name)
 		}
 		if err := b.Schedule.atLeast("backup "+b.Name, lim.backup); err != nil {
-			return nil, fmt.Errorf("%s: %v", path, err)
+			return fmt.Errorf("%s: %v", path, err)
 		}
 		if b.Timeout <= 0 {
 			b.Timeout = time.Hour
 		}
 		if b.Compress != "" && b.Compress != "zstd" {
-			return nil, fmt.Errorf("%s: backup %s: compress %q: zstd is the one compression offered", path, b.Name, b.Compress)
+			return fmt.Errorf("%s: backup %s: compress %q: zstd is the one compression offered", path, b.Name, b.Compress)
 		}
 		if _, err := snapshot.ParseRecipients(b.Encrypt); err != nil {
-			return nil, fmt.Errorf("%s: backup %s: %v", path, b.Name, err)
+			return fmt.Errorf("%s: backup %s: %v", path, b.Name, err)
 		}
 	}
 	if c.Checks != nil && c.Checks.Schedule.Spec == "" {
-		return nil, fmt.Errorf("%s: checks have no schedule", path)
+		return fmt.Errorf("%s: checks have no schedule", path)
 	}
 	if c.Checks != nil {
 		if err := c.Checks.Schedule.atLeast("checks", lim.check); err != nil {
-			return nil, fmt.Errorf("%s: %v", path, err)
+			return fmt.Errorf("%s: %v", path, err)
 		}
 	}
 	if d := c.Defrag; d != nil {
 		if err := d.check(lim.defrag); err != nil {
-			return nil, fmt.Errorf("%s: defrag: %v", path, err)
+			return fmt.Errorf("%s: defrag: %v", path, err)
 		}
 	}
-	return &c, nil
+	return nil
 }
 
 func (d *Defrag) check(min time.Duration) error {

@@ -19,8 +19,9 @@ import (
 // The plan is bounded by the job's timeout; the run by one timeout per
 // member chosen, plus one for the compaction and the hand-off and one
 // for the checks around them.
-func (a *Agent) defragRun(ctx context.Context, d *Defrag) {
-	opts := defrag.Options{Session: a.Session, Catalog: a.Catalog, IfFree: d.free, IfFragmented: d.fragmented,
+func (r *run) defragRun(ctx context.Context, d *Defrag) {
+	a, m := r.a, r.a.m
+	opts := defrag.Options{Session: r.sess, Catalog: a.Catalog, IfFree: d.free, IfFragmented: d.fragmented,
 		Compact: d.Compact, Keep: d.CompactKeep, Leader: defrag.LeaderHandOff}
 	pctx, cancel := context.WithTimeout(ctx, d.Timeout)
 	p, err := defrag.MakePlan(pctx, opts)
@@ -29,26 +30,26 @@ func (a *Agent) defragRun(ctx context.Context, d *Defrag) {
 		err = fmt.Errorf("%s", p.Refusal)
 	}
 	if err != nil {
-		a.m.defragRuns.WithLabelValues("failure").Inc()
-		a.Log.Error("defrag: {error}", "error", err)
+		m.defragRuns.with(r.name, "failure").Inc()
+		r.log.Error("defrag: {error}", "error", err)
 		return
 	}
 	if len(p.Chosen()) == 0 {
-		a.m.defragRuns.WithLabelValues("skipped").Inc()
-		a.Log.Info("defrag: no member meets the thresholds; nothing to do")
+		m.defragRuns.with(r.name, "skipped").Inc()
+		r.log.Info("defrag: no member meets the thresholds; nothing to do")
 		return
 	}
 	ctx, cancel = context.WithTimeout(ctx, time.Duration(len(p.Chosen())+2)*d.Timeout)
 	defer cancel()
-	rep, err := defrag.Apply(ctx, defrag.ApplyOptions{Options: opts, Timeout: d.Timeout, Log: a.Log,
+	rep, err := defrag.Apply(ctx, defrag.ApplyOptions{Options: opts, Timeout: d.Timeout, Log: r.log,
 		JournalPath: target.ClusterJournal(a.StateDir, p.ClusterID), LockDir: a.LockDir})
 	if err != nil {
-		a.m.defragRuns.WithLabelValues("failure").Inc()
-		a.Log.Error("defrag failed: {error}", "error", err)
+		m.defragRuns.with(r.name, "failure").Inc()
+		r.log.Error("defrag failed: {error}", "error", err)
 		return
 	}
-	a.m.defragRuns.WithLabelValues("success").Inc()
-	a.m.defragMembers.Add(float64(len(rep.Plan.Chosen())))
+	m.defragRuns.with(r.name, "success").Inc()
+	m.defragMembers.with(r.name).Add(float64(len(rep.Plan.Chosen())))
 	var before, after int64
 	for _, m := range rep.Before {
 		before += m.DBSize
@@ -56,5 +57,5 @@ func (a *Agent) defragRun(ctx context.Context, d *Defrag) {
 	for _, m := range rep.After {
 		after += m.DBSize
 	}
-	a.Log.Info("defrag: {members} members in {took}, databases {before} → {after} in all", "members", len(rep.Plan.Chosen()), "took", rep.Took.Round(1e6), "before", defrag.Bytes(before), "after", defrag.Bytes(after))
+	r.log.Info("defrag: {members} members in {took}, databases {before} → {after} in all", "members", len(rep.Plan.Chosen()), "took", rep.Took.Round(1e6), "before", defrag.Bytes(before), "after", defrag.Bytes(after))
 }

@@ -60,6 +60,18 @@ type Dir struct{ Path string }
 
 func (d Dir) String() string { return d.Path }
 
+// Writable checks that snapshots can be written into the directory (a
+// capability callers discover: a long-running agent says at start that
+// its store is read-only, instead of at the first backup).
+func (d Dir) Writable() error {
+	f, err := os.CreateTemp(d.Path, ".etcdpilot-probe-*")
+	if err != nil {
+		return fmt.Errorf("cannot write snapshots there: %w", err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 // Location is the file's path.
 func (d Dir) Location(name string) string { return d.File(name) }
 
