@@ -61,7 +61,9 @@ func (g gauges) with(cluster string, lv ...string) prometheus.Gauge {
 	return g.v.WithLabelValues(labels(g.fleet, cluster, lv)...)
 }
 
-func (g gauges) delete(cluster string, lv ...string) { g.v.DeleteLabelValues(labels(g.fleet, cluster, lv)...) }
+func (g gauges) delete(cluster string, lv ...string) {
+	g.v.DeleteLabelValues(labels(g.fleet, cluster, lv)...)
+}
 
 // reset drops every series of the cluster.
 func (g gauges) reset(cluster string) {
