@@ -86,6 +86,37 @@ func NewNode(t testutil.T, versions ...string) *Node {
 	return n
 }
 
+// NewContainerd starts containerd alone (no kubelet), for tests that run
+// an image with ctr. It shares the nodes' lock and cleanup.
+func NewContainerd(t testutil.T) *Node {
+	t.Helper()
+	for _, tool := range []string{"containerd", "ctr", "runc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found: run `make test-deps` (Debian's containerd and runc)", tool)
+		}
+	}
+	lock, err := fsutil.LockWait(context.Background(), filepath.Join(os.TempDir(), "etcdpilot-kubelet.lock"), func() {})
+	testutil.Must(t, err, "kubelet lock")
+	t.Cleanup(func() { lock.Unlock() })
+	reapStale()
+	dir, err := os.MkdirTemp("", "ep-node-")
+	testutil.Must(t, err)
+	n := &Node{Dir: dir, socket: filepath.Join(dir, "containerd.sock"), sysctls: map[string]string{}}
+	t.Cleanup(func() { n.cleanup(t) })
+	testutil.Must(t, os.MkdirAll(filepath.Join(dir, "cni"), 0o755))
+	n.startContainerd(t)
+	return n
+}
+
+// Ctr runs ctr against the node's containerd, in the k8s.io namespace.
+func (n *Node) Ctr(args ...string) (string, error) {
+	out, err := exec.Command("ctr", append([]string{"-a", n.socket, "-n", "k8s.io"}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("ctr %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
 func (n *Node) startContainerd(t testutil.T) {
 	t.Helper()
 	cfg := filepath.Join(n.Dir, "containerd.toml")
@@ -183,9 +214,11 @@ func (n *Node) cleanup(t testutil.T) {
 			}
 		}
 	}
-	entries, _ := os.ReadDir(n.Manifests)
-	for _, e := range entries {
-		os.Remove(filepath.Join(n.Manifests, e.Name()))
+	if n.Manifests != "" {
+		entries, _ := os.ReadDir(n.Manifests)
+		for _, e := range entries {
+			os.Remove(filepath.Join(n.Manifests, e.Name()))
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -304,7 +337,10 @@ func (n *Node) unmount() {
 func removeCgroups() {
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods*")
 	more, _ := filepath.Glob("/sys/fs/cgroup/kubepods*")
-	for _, r := range append(roots, more...) {
+	// ctr run puts containers under a cgroup named after the namespace.
+	ctr, _ := filepath.Glob("/sys/fs/cgroup/*/k8s.io")
+	roots = append(append(roots, more...), ctr...)
+	for _, r := range roots {
 		var dirs []string
 		filepath.WalkDir(r, func(p string, d os.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
