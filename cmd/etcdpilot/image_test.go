@@ -23,27 +23,8 @@ func TestImage(t *testing.T) {
 	t.Parallel()
 	testutil.SkipShort(t)
 	dir := t.TempDir()
-	static := filepath.Join(dir, "etcdpilot-static")
-	build := exec.Command("go", "build", "-trimpath", "-o", static, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("static build: %v\n%s", err, out)
-	}
-	digest := func(out string) string {
-		cmd := exec.Command("go", "run", "../../scripts/image", "-bin", static, "-version", "test", "-out", out)
-		cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
-		b, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("scripts/image: %v\n%s", err, b)
-		}
-		m := regexp.MustCompile(`sha256:[0-9a-f]{64}`).Find(b)
-		if m == nil {
-			t.Fatalf("no digest:\n%s", b)
-		}
-		return string(m)
-	}
-	out := filepath.Join(dir, "image")
-	if d1, d2 := digest(out), digest(filepath.Join(dir, "again")); d1 != d2 {
+	archive, d1 := buildImage(t, dir, "image")
+	if _, d2 := buildImage(t, dir, "again"); d1 != d2 {
 		t.Errorf("the image is not reproducible: %s then %s", d1, d2)
 	}
 
@@ -61,7 +42,7 @@ func TestImage(t *testing.T) {
 	testutil.Must(t, os.Chown(backups, 65532, 65532))
 
 	n := kube.NewContainerd(t)
-	if o, err := n.Ctr("images", "import", filepath.Join(out, "etcdpilot-test.oci.tar")); err != nil || !strings.Contains(o, "etcdpilot:test") {
+	if o, err := n.Ctr("images", "import", archive); err != nil || !strings.Contains(o, "etcdpilot:test") {
 		t.Fatalf("import: %v\n%s", err, o)
 	}
 	o, err := n.Ctr("run", "--rm", "--net-host", "--read-only",
@@ -84,4 +65,30 @@ func TestImage(t *testing.T) {
 	if r := run(t, t.TempDir(), "snapshot", "verify", snaps[0]); r.code != 0 {
 		t.Errorf("snapshot verify: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// buildImage builds the image as make image does, tagged "test", into
+// dir/out (the static binary is built once per dir), and returns its OCI
+// tar and digest.
+func buildImage(t *testing.T, dir, out string) (archive, digest string) {
+	t.Helper()
+	static := filepath.Join(dir, "etcdpilot-static")
+	if _, err := os.Stat(static); err != nil {
+		build := exec.Command("go", "build", "-trimpath", "-o", static, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("static build: %v\n%s", err, out)
+		}
+	}
+	cmd := exec.Command("go", "run", "../../scripts/image", "-bin", static, "-version", "test", "-out", filepath.Join(dir, out))
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/image: %v\n%s", err, b)
+	}
+	m := regexp.MustCompile(`sha256:[0-9a-f]{64}`).Find(b)
+	if m == nil {
+		t.Fatalf("no digest:\n%s", b)
+	}
+	return filepath.Join(dir, out, "etcdpilot-test.oci.tar"), string(m)
 }

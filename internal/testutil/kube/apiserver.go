@@ -84,6 +84,11 @@ func StartAPIServer(t testutil.T, etcd conn.Config) *APIServer {
 
 // Do sends a request as the admin and returns the status and body.
 func (a *APIServer) Do(ctx context.Context, method, path string, body any) (int, []byte, error) {
+	return a.DoContent(ctx, method, path, body, "")
+}
+
+// DoContent is Do with the body's content type named (a patch's).
+func (a *APIServer) DoContent(ctx context.Context, method, path string, body any, contentType string) (int, []byte, error) {
 	var r io.Reader
 	if body != nil {
 		switch b := body.(type) {
@@ -106,6 +111,9 @@ func (a *APIServer) Do(ctx context.Context, method, path string, body any) (int,
 		req.Header.Set("Content-Type", "application/yaml")
 		if _, ok := body.([]byte); !ok {
 			req.Header.Set("Content-Type", "application/json")
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
 		}
 	}
 	resp, err := a.client.Do(req)

@@ -46,6 +46,9 @@ type Node struct {
 	socket    string
 	sysctls   map[string]string
 	procs     []*exec.Cmd
+	// registered: the kubelet serves an API server's pods, which stay
+	// until the node stops.
+	registered bool
 }
 
 // kernel settings the kubelet changes at start.
@@ -55,6 +58,20 @@ var sysctls = []string{"vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic"
 // of versions imported. One node runs at a time on a machine (they share
 // the kubepods cgroups): the others wait.
 func NewNode(t testutil.T, versions ...string) *Node {
+	t.Helper()
+	return newNode(t, nodeOptions{versions: versions})
+}
+
+// nodeOptions: the etcd images to import, other image tars to import, and
+// the kubeconfig of an API server to register with (a standalone kubelet
+// without it).
+type nodeOptions struct {
+	versions   []string
+	images     []string
+	kubeconfig string
+}
+
+func newNode(t testutil.T, o nodeOptions) *Node {
 	t.Helper()
 	kubelet := Tool(t, "kubelet")
 	for _, tool := range []string{"containerd", "ctr", "runc"} {
@@ -80,10 +97,33 @@ func NewNode(t testutil.T, versions ...string) *Node {
 	for _, d := range []string{n.Manifests, n.PodLogs, filepath.Join(dir, "cni")} {
 		testutil.Must(t, os.MkdirAll(d, 0o755))
 	}
+	n.registered = o.kubeconfig != ""
+	if n.registered {
+		n.cni(t)
+	}
 	n.startContainerd(t)
-	n.importImages(t, versions...)
-	n.startKubelet(t, kubelet)
+	n.importImages(t, o.versions...)
+	for _, img := range o.images {
+		if out, err := n.Ctr("images", "import", img); err != nil {
+			t.Fatalf("import %s: %v\n%s", img, err, out)
+		}
+	}
+	n.startKubelet(t, kubelet, o.kubeconfig)
 	return n
+}
+
+// cni gives containerd a network configuration, so the node reports its
+// network ready: loopback only (CNI's own plugin, built by make
+// kubernetes), enough for host-network pods.
+func (n *Node) cni(t testutil.T) {
+	t.Helper()
+	bin := filepath.Join(n.Dir, "cni-bin")
+	testutil.Must(t, os.MkdirAll(bin, 0o755))
+	b, err := os.ReadFile(Tool(t, "cni-loopback"))
+	testutil.Must(t, err)
+	testutil.Must(t, os.WriteFile(filepath.Join(bin, "loopback"), b, 0o755))
+	testutil.Must(t, os.WriteFile(filepath.Join(n.Dir, "cni", "10-loopback.conflist"),
+		[]byte(`{"cniVersion": "1.0.0", "name": "host-only", "plugins": [{"type": "loopback"}]}`), 0o644))
 }
 
 // NewContainerd starts containerd alone (no kubelet), for tests that run
@@ -137,14 +177,15 @@ state = %[2]q
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
     conf_dir = %[5]q
-`, filepath.Join(n.Dir, "containerd-root"), filepath.Join(n.Dir, "containerd-state"), n.socket, PauseImage, filepath.Join(n.Dir, "cni"))), 0o644))
+    bin_dir = %[6]q
+`, filepath.Join(n.Dir, "containerd-root"), filepath.Join(n.Dir, "containerd-state"), n.socket, PauseImage, filepath.Join(n.Dir, "cni"), filepath.Join(n.Dir, "cni-bin"))), 0o644))
 	n.start(t, "containerd", "containerd", "--config", cfg)
 	testutil.Eventually(t, 30*time.Second, func() error {
 		return exec.Command("ctr", "-a", n.socket, "version").Run()
 	})
 }
 
-func (n *Node) startKubelet(t testutil.T, bin string) {
+func (n *Node) startKubelet(t testutil.T, bin, kubeconfig string) {
 	t.Helper()
 	port, healthz := freePort(t), freePort(t)
 	cfg := filepath.Join(n.Dir, "kubelet.yaml")
@@ -157,7 +198,7 @@ failSwapOn: false
 failCgroupV1: false
 fileCheckFrequency: 1s
 syncFrequency: 5s
-registerNode: false
+registerNode: %[6]t
 address: 127.0.0.1
 port: %[3]d
 readOnlyPort: 0
@@ -172,8 +213,12 @@ authentication:
 authorization:
   mode: AlwaysAllow
 enforceNodeAllocatable: []
-`, n.Manifests, n.socket, port, healthz, n.PodLogs)), 0o644))
-	n.start(t, "kubelet", bin, "--config", cfg, "--root-dir", filepath.Join(n.Dir, "kubelet"), "--hostname-override", "node1")
+`, n.Manifests, n.socket, port, healthz, n.PodLogs, kubeconfig != "")), 0o644))
+	args := []string{"--config", cfg, "--root-dir", filepath.Join(n.Dir, "kubelet"), "--hostname-override", "node1"}
+	if kubeconfig != "" {
+		args = append(args, "--kubeconfig", kubeconfig, "--node-ip", "127.0.0.1")
+	}
+	n.start(t, "kubelet", bin, args...)
 	testutil.Eventually(t, 60*time.Second, func() error {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", healthz))
 		if err != nil {
@@ -222,7 +267,8 @@ func (n *Node) cleanup(t testutil.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for ctx.Err() == nil && len(n.containerPIDs()) > 0 {
+	// An API server's pods stay while it runs: nothing to wait for.
+	for !n.registered && ctx.Err() == nil && len(n.containerPIDs()) > 0 {
 		time.Sleep(500 * time.Millisecond)
 	}
 	for i := len(n.procs) - 1; i >= 0; i-- {
