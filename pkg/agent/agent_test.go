@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
+	"github.com/etcdpilot/etcdpilot/pkg/engine"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 )
@@ -135,13 +137,26 @@ func TestAgent(t *testing.T) {
 	if out, err := exec.Command(promtool, "check", "rules", "../../deploy/prometheus/etcdpilot-rules.yaml").CombinedOutput(); err != nil {
 		t.Errorf("promtool check rules: %v\n%s", err, out)
 	}
-	scrape(t, addr)
+	prom := scrape(t, addr)
+	dashboardQueries(t, prom)
+	time.Sleep(3 * time.Second) // three rule evaluations
+	for _, a := range alerts(t, prom) {
+		if strings.HasPrefix(a, "EtcdMemberDown") || strings.HasPrefix(a, "EtcdHashesDisagree") {
+			t.Errorf("healthy cluster, alert %s", a)
+		}
+	}
 
 	// m3 dies, then is removed from the cluster: its series go with it,
-	// so the member-down alert clears.
+	// so the member-down alert, raised by the real Prometheus, clears.
 	ctx2 := testutil.Context(t, 2*time.Minute)
 	testutil.Must(t, sb.Kill(ctx2, "m3"))
 	waitMetrics(t, base, `etcdpilot_member_healthy{member="m3"} 0`, true)
+	testutil.Eventually(t, time.Minute, func() error {
+		if a := alerts(t, prom); !slices.Contains(a, "EtcdMemberDown{m3}") {
+			return fmt.Errorf("alerts %v", a)
+		}
+		return nil
+	})
 	cli, err := st.Conn().Client()
 	testutil.Must(t, err)
 	defer cli.Close()
@@ -154,6 +169,12 @@ func TestAgent(t *testing.T) {
 		}
 	}
 	waitMetrics(t, base, `member="m3"`, false)
+	testutil.Eventually(t, time.Minute, func() error {
+		if a := alerts(t, prom); slices.Contains(a, "EtcdMemberDown{m3}") {
+			return fmt.Errorf("the alert stays after the removal: %v", a)
+		}
+		return nil
+	})
 
 	cancel()
 	select {
@@ -217,6 +238,13 @@ func TestAgentOneMember(t *testing.T) {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	// The shipped rules, evaluated by a real Prometheus: nothing pending
+	// or firing on a healthy one-member cluster.
+	prom := scrape(t, strings.TrimPrefix(base, "http://"))
+	time.Sleep(3 * time.Second)
+	if a := alerts(t, prom); len(a) > 0 {
+		t.Errorf("alerts on a healthy one-member cluster: %v", a)
 	}
 }
 
@@ -336,9 +364,10 @@ func TestAlertRules(t *testing.T) {
 	}
 }
 
-// scrape runs Debian's Prometheus against the agent and reads the backup
-// age back through its query API.
-func scrape(t *testing.T, agent string) {
+// scrape runs Debian's Prometheus against the agent, with the shipped
+// alert rules evaluated every second, reads the backup age back through
+// its query API, and returns its address; it stops when the test ends.
+func scrape(t *testing.T, agent string) string {
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Fatal("prometheus not found: make test installs Debian's prometheus")
@@ -348,17 +377,19 @@ func scrape(t *testing.T, agent string) {
 	testutil.Must(t, err)
 	paddr := ln.Addr().String()
 	ln.Close()
+	rules, err := filepath.Abs("../../deploy/prometheus/etcdpilot-rules.yaml")
+	testutil.Must(t, err)
 	conf := filepath.Join(dir, "prometheus.yml")
-	testutil.Must(t, os.WriteFile(conf, []byte(fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: etcdpilot\n    static_configs:\n      - targets: [%q]\n", agent)), 0o600))
+	testutil.Must(t, os.WriteFile(conf, []byte(fmt.Sprintf("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [%q]\nscrape_configs:\n  - job_name: etcdpilot\n    static_configs:\n      - targets: [%q]\n", rules, agent)), 0o600))
 	cmd := exec.Command(bin, "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+paddr)
 	logf, _ := os.Create(filepath.Join(dir, "prometheus.log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	testutil.Must(t, cmd.Start())
-	defer func() {
+	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
 		logf.Close()
-	}()
+	})
 	testutil.Eventually(t, time.Minute, func() error {
 		_, body := get(t, "http://"+paddr+"/api/v1/query?query=etcdpilot_backup_age_seconds")
 		var r struct {
@@ -373,12 +404,32 @@ func scrape(t *testing.T, agent string) {
 		if err := json.Unmarshal([]byte(body), &r); err != nil || r.Status != "success" || len(r.Data.Result) == 0 {
 			return fmt.Errorf("no sample yet: %.200s", body)
 		}
-		if r.Data.Result[0].Metric["backup"] != "fast" {
+		if r.Data.Result[0].Metric["backup"] != "fast" && r.Data.Result[0].Metric["backup"] != "daily" {
 			return fmt.Errorf("labels %v", r.Data.Result[0].Metric)
 		}
 		return nil
 	})
-	dashboardQueries(t, paddr)
+	return paddr
+}
+
+// alerts lists the alerts Prometheus holds (pending or firing), as
+// "name{member}" strings.
+func alerts(t *testing.T, prom string) []string {
+	_, body := get(t, "http://"+prom+"/api/v1/alerts")
+	var r struct {
+		Data struct {
+			Alerts []struct {
+				Labels map[string]string
+				State  string
+			}
+		}
+	}
+	testutil.Must(t, json.Unmarshal([]byte(body), &r))
+	var out []string
+	for _, a := range r.Data.Alerts {
+		out = append(out, a.Labels["alertname"]+"{"+a.Labels["member"]+"}")
+	}
+	return out
 }
 
 // dashboardQueries runs every query of the Grafana dashboard, its job and
@@ -465,12 +516,24 @@ func TestAgentDefrag(t *testing.T) {
 	c, err := load(writeConfig(t, "listen: 127.0.0.1:0\ndefrag:\n  schedule: \"@every 1s\"\n  ifFree: 1MiB\n"), fast)
 	testutil.Must(t, err)
 	state := t.TempDir()
+	// A change by hand on the node (upgrade apply, defrag) holds the
+	// cluster's lock in the directory the agent shares: the agent's
+	// defrag refuses while it does.
+	cl0, err := s.Status(ctx)
+	testutil.Must(t, err)
+	held, err := engine.Lock(filepath.Join(state, "locks"), cl0.ClusterID)
+	testutil.Must(t, err)
 	a := &Agent{Config: c, Session: s, Version: "test", Log: testutil.Logger(t), StateDir: state, LockDir: filepath.Join(state, "locks")}
 	actx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() { done <- a.Run(actx, func(addr string) { addrc <- addr }) }()
 	base := "http://" + <-addrc
+	waitMetrics(t, base, `etcdpilot_defrag_runs_total{result="failure"}`, true)
+	if _, m := get(t, base+"/metrics"); strings.Contains(m, `etcdpilot_defrag_runs_total{result="success"}`) {
+		t.Fatal("the agent defragmented while another change held the lock")
+	}
+	held.Unlock()
 	testutil.Eventually(t, time.Minute, func() error {
 		_, m := get(t, base+"/metrics")
 		if !strings.Contains(m, `etcdpilot_defrag_runs_total{result="success"} 1`) || !strings.Contains(m, `etcdpilot_defrag_runs_total{result="skipped"}`) {
