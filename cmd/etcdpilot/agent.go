@@ -46,6 +46,11 @@ The file (YAML; an unknown key or a bad schedule is refused with its line):
     compact: true                   # optional, with compactKeep: REVISIONS
     timeout: 10m                    # per member
 
+Agents of one cluster elect one in the cluster (etcd's election, the key
+/etcdpilot/agent/leader under a 15 s lease; "election: false" turns it off):
+only it takes the backups and runs the defragmentations; the others check
+and take over when it stops.
+
 A fleet instead: the same jobs under each cluster, with its connection
 settings (the password read from a file); every metric then carries a
 cluster label, and a cluster that does not answer delays no other.

@@ -57,6 +57,7 @@ type run struct {
 	health  map[string]string // what fails, by source ("checks", "backup NAME")
 	known   map[string]bool   // members with series
 	certsAt time.Time         // when certificates were last read
+	leading bool              // this agent runs backups and defrags
 }
 
 // Run serves /metrics and /healthz, runs the schedules until ctx ends,
@@ -110,6 +111,10 @@ func (a *Agent) Run(ctx context.Context, ready func(addr string)) error {
 		// Each cluster starts on its own: one that does not answer
 		// delays no other.
 		go r.start(ctx)
+		r.setLeader(!a.Config.Elects())
+		if a.Config.Elects() {
+			go r.elect(stop)
+		}
 	}
 	c.Start()
 	a.Log.Info("agent serving /metrics and /healthz on {address}; {clusters} clusters, {jobs} backup jobs", "address", ln.Addr().String(), "clusters", len(a.runs), "jobs", jobs)
@@ -165,6 +170,11 @@ func (r *run) once(name string, fn func()) cron.Job {
 func (r *run) backup(ctx context.Context, b Backup) {
 	ctx, cancel := context.WithTimeout(ctx, b.Timeout)
 	defer cancel()
+	if !r.leads() {
+		// Another agent takes the backups: the age is the store's.
+		r.refreshAge(ctx, b)
+		return
+	}
 	start := time.Now()
 	m := r.a.m
 	m.backupLastAttempt.with(r.name, b.Name).Set(unix(start))
@@ -325,6 +335,24 @@ func (r *run) start(ctx context.Context) {
 			r.mu.Unlock()
 		}
 	}
+}
+
+// refreshAge reads a job's backup age from its store, as a standby agent
+// sees the backups the leading one takes.
+func (r *run) refreshAge(ctx context.Context, b Backup) {
+	var id string
+	if cl, err := r.sess.Status(ctx); err == nil {
+		id = cl.ClusterID
+	}
+	t, err := newestOf(ctx, r.a.Stores, b.Store, id)
+	if err != nil || t.IsZero() {
+		return
+	}
+	r.mu.Lock()
+	if t.After(r.last[b.Name]) {
+		r.last[b.Name] = t
+	}
+	r.mu.Unlock()
 }
 
 // newestOf is the time of the newest complete snapshot of the cluster

@@ -334,6 +334,60 @@ clusters:
 	}
 }
 
+// TestAgentElection: two agents on one cluster elect one in etcd; only
+// it backs up, the other reports the store's backup age and takes over
+// when the first stops.
+func TestAgentElection(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Members: 1, Versions: []string{testutil.V36}})
+	st, _ := sb.State()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf("listen: 127.0.0.1:0\nbackups:\n  - name: fast\n    schedule: \"@every 1s\"\n    store: %s\n    keep: {last: 3}\nchecks:\n  schedule: \"@every 1s\"\n", dir)
+	type agent struct {
+		base   string
+		cancel context.CancelFunc
+		done   chan error
+	}
+	start := func() *agent {
+		c, err := load(writeConfig(t, cfg), fast)
+		testutil.Must(t, err)
+		a := &Agent{Config: c, Session: testutil.Session(t, st.Conn()), Version: "test", Log: testutil.Logger(t)}
+		ctx, cancel := context.WithCancel(context.Background())
+		ag := &agent{cancel: cancel, done: make(chan error, 1)}
+		addrc := make(chan string, 1)
+		go func() { ag.done <- a.Run(ctx, func(addr string) { addrc <- addr }) }()
+		ag.base = "http://" + <-addrc
+		t.Cleanup(func() { cancel(); <-ag.done })
+		return ag
+	}
+	one, two := start(), start()
+	var leader, standby *agent
+	testutil.Eventually(t, time.Minute, func() error {
+		_, m1 := get(t, one.base+"/metrics")
+		_, m2 := get(t, two.base+"/metrics")
+		switch {
+		case strings.Contains(m1, "etcdpilot_agent_leader 1") && strings.Contains(m2, "etcdpilot_agent_leader 0"):
+			leader, standby = one, two
+		case strings.Contains(m2, "etcdpilot_agent_leader 1") && strings.Contains(m1, "etcdpilot_agent_leader 0"):
+			leader, standby = two, one
+		default:
+			return fmt.Errorf("no single leader yet: %q %q", grepLine(m1, "etcdpilot_agent_leader "), grepLine(m2, "etcdpilot_agent_leader "))
+		}
+		return nil
+	})
+	waitMetrics(t, leader.base, `etcdpilot_backup_runs_total{backup="fast",result="success"} 2`, true)
+	// The standby takes none, and reads the age from the store.
+	waitMetrics(t, standby.base, `etcdpilot_backup_age_seconds{backup="fast"}`, true)
+	if _, m := get(t, standby.base+"/metrics"); strings.Contains(m, "etcdpilot_backup_runs_total{") {
+		t.Errorf("the standby backed up: %s", grepLine(m, "etcdpilot_backup_runs_total{"))
+	}
+	leader.cancel()
+	testutil.Must(t, <-leader.done)
+	leader.done <- nil // for the cleanup
+	waitMetrics(t, standby.base, "etcdpilot_agent_leader 1", true)
+	waitMetrics(t, standby.base, `etcdpilot_backup_runs_total{backup="fast",result="success"}`, true)
+}
+
 // TestAlertRules runs the rules' unit tests with promtool, and checks
 // that every alert has a runbook, a section of the README.
 func TestAlertRules(t *testing.T) {

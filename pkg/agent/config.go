@@ -33,7 +33,14 @@ type Config struct {
 	Clusters []Cluster `yaml:"clusters"`
 	// Jobs at the top are the single-cluster form.
 	Jobs `yaml:",inline"`
+	// Election, on unless false: agents of one cluster elect, in the
+	// cluster (a key under /etcdpilot/agent/ with a lease), the one that
+	// takes the backups and runs the defragmentations.
+	Election *bool `yaml:"election"`
 }
+
+// Elects says whether the agents of a cluster elect a leader.
+func (c *Config) Elects() bool { return c.Election == nil || *c.Election }
 
 // Jobs are what the agent does for one cluster.
 type Jobs struct {

@@ -21,6 +21,9 @@ import (
 // for the checks around them.
 func (r *run) defragRun(ctx context.Context, d *Defrag) {
 	a, m := r.a, r.a.m
+	if !r.leads() {
+		return // another agent runs them
+	}
 	opts := defrag.Options{Session: r.sess, Catalog: a.Catalog, IfFree: d.free, IfFragmented: d.fragmented,
 		Compact: d.Compact, Keep: d.CompactKeep, Leader: defrag.LeaderHandOff}
 	pctx, cancel := context.WithTimeout(ctx, d.Timeout)

@@ -35,6 +35,7 @@ type metrics struct {
 	skippedOverlapping counters
 	defragRuns         counters
 	defragMembers      counters
+	leader             gauges
 	buildInfo          *prometheus.GaugeVec
 }
 
@@ -115,6 +116,7 @@ func newMetrics(fleet bool, backupAge func() []age) *metrics {
 	m.skippedOverlapping = c("runs_skipped_total", "Scheduled runs skipped because the job's previous run was still under way.", "task")
 	m.defragRuns = c("defrag_runs_total", "Scheduled defragmentations by result (success, skipped: no member met the thresholds, failure).", "result")
 	m.defragMembers = c("defrag_members_total", "Members defragmented by scheduled runs.")
+	m.leader = g("agent_leader", "1 while this agent leads the cluster's agents (it takes the backups and runs the defragmentations), 0 while another does.")
 	m.buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "etcdpilot", Name: "build_info", Help: "Always 1; the labels say which etcdpilot runs."}, []string{"version", "revision", "goversion"})
 	m.reg.MustRegister(m.buildInfo)
 	m.reg.MustRegister(&ageCollector{desc: prometheus.NewDesc("etcdpilot_backup_age_seconds", "Seconds since the backup job's last successful snapshot: from the newest snapshot of the cluster in its store at start, then from each success (absent until one is known).", names([]string{"backup"}), nil), ages: backupAge, fleet: fleet})
