@@ -26,6 +26,8 @@ import (
 // privilege, backs the stacked etcd up into versitygw and answers
 // /metrics and /healthz; a Job made from the CronJob (as kubectl create
 // job --from does) saves a verified snapshot and prunes, without a shell.
+// A real Prometheus scraping the pod with the shipped rules holds no
+// alert for the healthy one-member stacked etcd.
 //
 // What the test changes in the manifests, as an operator would: the
 // image's tag, the host paths of the PKI, lock and state (a test's
@@ -98,8 +100,26 @@ func TestDeployOnKubernetes(t *testing.T) {
 		}
 		return nil
 	})
-	if code, m := httpGet(fmt.Sprintf("http://127.0.0.1:%d/metrics", port)); code != 200 || !strings.Contains(m, `etcdpilot_backup_runs_total{backup="hourly",result="success"}`) {
-		t.Errorf("the agent's /metrics: %d %.300s", code, m)
+	// The object is there once uploaded; the run counts once verified.
+	testutil.Eventually(t, time.Minute, func() error {
+		if code, m := httpGet(fmt.Sprintf("http://127.0.0.1:%d/metrics", port)); code != 200 || !strings.Contains(m, `etcdpilot_backup_runs_total{backup="hourly",result="success"}`) {
+			return fmt.Errorf("the agent's /metrics: %d, no successful backup counted", code)
+		}
+		return nil
+	})
+	// The shipped rules, evaluated by a real Prometheus scraping the pod:
+	// the stacked etcd is a healthy one-member cluster, so nothing is
+	// pending or firing (the hash state is unknown, not a disagreement).
+	prom := testutil.Prometheus(t, fmt.Sprintf("127.0.0.1:%d", port), "../../deploy/prometheus/etcdpilot-rules.yaml")
+	testutil.Eventually(t, time.Minute, func() error {
+		if len(testutil.PromQuery(t, prom, `etcdpilot_hash_agreement{state="unknown"} == 1`)) == 0 {
+			return fmt.Errorf("no hash state scraped yet")
+		}
+		return nil
+	})
+	time.Sleep(3 * time.Second) // three rule evaluations
+	if a := testutil.Alerts(t, prom); len(a) > 0 {
+		t.Errorf("alerts on the healthy one-member stacked etcd: %v", a)
 	}
 
 	// A Job from the CronJob, as kubectl create job --from=cronjob/... makes.

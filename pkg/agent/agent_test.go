@@ -140,7 +140,7 @@ func TestAgent(t *testing.T) {
 	prom := scrape(t, addr)
 	dashboardQueries(t, prom)
 	time.Sleep(3 * time.Second) // three rule evaluations
-	for _, a := range alerts(t, prom) {
+	for _, a := range testutil.Alerts(t, prom) {
 		if strings.HasPrefix(a, "EtcdMemberDown") || strings.HasPrefix(a, "EtcdHashesDisagree") {
 			t.Errorf("healthy cluster, alert %s", a)
 		}
@@ -152,7 +152,7 @@ func TestAgent(t *testing.T) {
 	testutil.Must(t, sb.Kill(ctx2, "m3"))
 	waitMetrics(t, base, `etcdpilot_member_healthy{member="m3"} 0`, true)
 	testutil.Eventually(t, time.Minute, func() error {
-		if a := alerts(t, prom); !slices.Contains(a, "EtcdMemberDown{m3}") {
+		if a := testutil.Alerts(t, prom); !slices.Contains(a, "EtcdMemberDown{m3}") {
 			return fmt.Errorf("alerts %v", a)
 		}
 		return nil
@@ -170,7 +170,7 @@ func TestAgent(t *testing.T) {
 	}
 	waitMetrics(t, base, `member="m3"`, false)
 	testutil.Eventually(t, time.Minute, func() error {
-		if a := alerts(t, prom); slices.Contains(a, "EtcdMemberDown{m3}") {
+		if a := testutil.Alerts(t, prom); slices.Contains(a, "EtcdMemberDown{m3}") {
 			return fmt.Errorf("the alert stays after the removal: %v", a)
 		}
 		return nil
@@ -243,7 +243,7 @@ func TestAgentOneMember(t *testing.T) {
 	// or firing on a healthy one-member cluster.
 	prom := scrape(t, strings.TrimPrefix(base, "http://"))
 	time.Sleep(3 * time.Second)
-	if a := alerts(t, prom); len(a) > 0 {
+	if a := testutil.Alerts(t, prom); len(a) > 0 {
 		t.Errorf("alerts on a healthy one-member cluster: %v", a)
 	}
 }
@@ -418,72 +418,17 @@ func TestAlertRules(t *testing.T) {
 	}
 }
 
-// scrape runs Debian's Prometheus against the agent, with the shipped
-// alert rules evaluated every second, reads the backup age back through
-// its query API, and returns its address; it stops when the test ends.
+// scrape runs a real Prometheus against the agent with the shipped alert
+// rules, and waits until it holds the backup age.
 func scrape(t *testing.T, agent string) string {
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatal("prometheus not found: make test installs Debian's prometheus")
-	}
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	testutil.Must(t, err)
-	paddr := ln.Addr().String()
-	ln.Close()
-	rules, err := filepath.Abs("../../deploy/prometheus/etcdpilot-rules.yaml")
-	testutil.Must(t, err)
-	conf := filepath.Join(dir, "prometheus.yml")
-	testutil.Must(t, os.WriteFile(conf, []byte(fmt.Sprintf("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [%q]\nscrape_configs:\n  - job_name: etcdpilot\n    static_configs:\n      - targets: [%q]\n", rules, agent)), 0o600))
-	cmd := exec.Command(bin, "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+paddr)
-	logf, _ := os.Create(filepath.Join(dir, "prometheus.log"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	testutil.Must(t, cmd.Start())
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-	})
+	prom := testutil.Prometheus(t, agent, "../../deploy/prometheus/etcdpilot-rules.yaml")
 	testutil.Eventually(t, time.Minute, func() error {
-		_, body := get(t, "http://"+paddr+"/api/v1/query?query=etcdpilot_backup_age_seconds")
-		var r struct {
-			Status string
-			Data   struct {
-				Result []struct {
-					Metric map[string]string
-					Value  []any
-				}
-			}
-		}
-		if err := json.Unmarshal([]byte(body), &r); err != nil || r.Status != "success" || len(r.Data.Result) == 0 {
-			return fmt.Errorf("no sample yet: %.200s", body)
-		}
-		if r.Data.Result[0].Metric["backup"] != "fast" && r.Data.Result[0].Metric["backup"] != "daily" {
-			return fmt.Errorf("labels %v", r.Data.Result[0].Metric)
+		if len(testutil.PromQuery(t, prom, "etcdpilot_backup_age_seconds")) == 0 {
+			return fmt.Errorf("no backup age scraped yet")
 		}
 		return nil
 	})
-	return paddr
-}
-
-// alerts lists the alerts Prometheus holds (pending or firing), as
-// "name{member}" strings.
-func alerts(t *testing.T, prom string) []string {
-	_, body := get(t, "http://"+prom+"/api/v1/alerts")
-	var r struct {
-		Data struct {
-			Alerts []struct {
-				Labels map[string]string
-				State  string
-			}
-		}
-	}
-	testutil.Must(t, json.Unmarshal([]byte(body), &r))
-	var out []string
-	for _, a := range r.Data.Alerts {
-		out = append(out, a.Labels["alertname"]+"{"+a.Labels["member"]+"}")
-	}
-	return out
+	return prom
 }
 
 // dashboardQueries runs every query of the Grafana dashboard, its job and
