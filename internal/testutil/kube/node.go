@@ -381,6 +381,18 @@ func (n *Node) unmount() {
 // removeCgroups removes the kubepods cgroups the kubelet made, leaves
 // first.
 func removeCgroups() {
+	// Killed containers leave their cgroups a moment after they die.
+	for i := 0; i < 40; i++ {
+		if removeCgroupsOnce() {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// removeCgroupsOnce removes the cgroups kubelets and ctr made, and says
+// whether none is left.
+func removeCgroupsOnce() bool {
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods*")
 	more, _ := filepath.Glob("/sys/fs/cgroup/kubepods*")
 	// ctr run puts containers under a cgroup named after the namespace.
@@ -398,6 +410,13 @@ func removeCgroups() {
 			os.Remove(dirs[i])
 		}
 	}
+	left := 0
+	for _, r := range roots {
+		if _, err := os.Stat(r); err == nil {
+			left++
+		}
+	}
+	return left == 0
 }
 
 // stopGroup stops a process group started with Setpgid: SIGTERM, then
