@@ -108,3 +108,16 @@ func promGet(t T, prom, path string, v any) {
 		t.Fatalf("prometheus %s: %v: %.300s", path, err, b)
 	}
 }
+
+// HTTPGet returns the status code and body of a GET (0 and the error when
+// the request fails), with a 10 s timeout.
+func HTTPGet(url string) (int, string) {
+	c := http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -69,15 +67,7 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, url string) (int, string) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
+func get(t *testing.T, url string) (int, string) { return testutil.HTTPGet(url) }
 
 // TestAgent runs the agent on a sandbox: a backup every second into a
 // directory keeping the last 2, checks every second. The exposition passes
@@ -92,17 +82,8 @@ func TestAgent(t *testing.T) {
 	c, err := load(writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:0\nbackups:\n  - name: fast\n    schedule: \"@every 1s\"\n    store: %s\n    keep: {last: 2}\nchecks:\n  schedule: \"@every 1s\"\n", dir)), fast)
 	testutil.Must(t, err)
 	a := &Agent{Config: c, Session: testutil.Session(t, st.Conn()), Version: "test", Log: testutil.Logger(t)}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, func(addr string) { addrc <- addr }) }()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatal(err)
-	}
-	base := "http://" + addr
+	ag := startAgent(t, a)
+	base, addr := ag.base, strings.TrimPrefix(ag.base, "http://")
 	var metrics string
 	testutil.Eventually(t, time.Minute, func() error {
 		_, metrics = get(t, base+"/metrics")
@@ -176,15 +157,53 @@ func TestAgent(t *testing.T) {
 		return nil
 	})
 
-	cancel()
-	select {
-	case err := <-done:
-		testutil.Must(t, err)
-	case <-time.After(time.Minute):
-		t.Fatal("the agent did not stop")
-	}
+	ag.stop(t)
 	if code, _ := get(t, base+"/healthz"); code != 0 {
 		t.Error("/healthz still answers after the stop")
+	}
+}
+
+// running is an agent under test.
+type running struct {
+	base    string // http://ADDRESS
+	cancel  context.CancelFunc
+	done    chan error
+	stopped bool
+}
+
+// startAgent runs a until the test ends (or stop), once it serves.
+func startAgent(t *testing.T, a *Agent) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	addrc := make(chan string, 1)
+	go func() { r.done <- a.Run(ctx, func(addr string) { addrc <- addr }) }()
+	select {
+	case addr := <-addrc:
+		r.base = "http://" + addr
+	case err := <-r.done:
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !r.stopped {
+			cancel()
+			<-r.done
+		}
+	})
+	return r
+}
+
+// stop stops the agent, which waits for the runs under way (two minutes
+// at the most here).
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	r.stopped = true
+	r.cancel()
+	select {
+	case err := <-r.done:
+		testutil.Must(t, err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the agent did not stop")
 	}
 }
 
@@ -216,19 +235,7 @@ func TestAgentOneMember(t *testing.T) {
 	testutil.Must(t, err)
 	c, err := load(writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:0\nbackups:\n  - name: daily\n    schedule: \"@daily\"\n    store: %s\nchecks:\n  schedule: \"@every 1s\"\n", dir)), fast)
 	testutil.Must(t, err)
-	a := &Agent{Config: c, Session: sess, Version: "test", Log: testutil.Logger(t)}
-	actx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(actx, func(addr string) { addrc <- addr }) }()
-	defer func() { cancel(); <-done }()
-	var base string
-	select {
-	case addr := <-addrc:
-		base = "http://" + addr
-	case err := <-done:
-		t.Fatal(err)
-	}
+	base := startAgent(t, &Agent{Config: c, Session: sess, Version: "test", Log: testutil.Logger(t)}).base
 	// Read from the store at start, long before the daily run.
 	waitMetrics(t, base, `etcdpilot_backup_age_seconds{backup="daily"}`, true)
 	waitMetrics(t, base, `etcdpilot_backup_interval_seconds{backup="daily"} 86400`, true)
@@ -299,18 +306,8 @@ clusters:
 `, sta.Members[0].ClientURL, filepath.Join(dir, "a"), stb.Members[0].ClientURL, filepath.Join(dir, "b"), filepath.Join(notADir, "sub"), hang.Addr())
 	c, err := load(writeConfig(t, cfg), fast)
 	testutil.Must(t, err)
-	a := &Agent{Config: c, Version: "test", Log: testutil.Logger(t)}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, func(addr string) { addrc <- addr }) }()
-	var base string
-	select {
-	case addr := <-addrc:
-		base = "http://" + addr
-	case err := <-done:
-		t.Fatal(err)
-	}
+	ag := startAgent(t, &Agent{Config: c, Version: "test", Log: testutil.Logger(t)})
+	base := ag.base
 	for _, want := range []string{
 		`etcdpilot_backup_runs_total{backup="fast",cluster="a",result="success"} 2`,
 		`etcdpilot_backup_runs_total{backup="fast",cluster="b",result="success"} 2`,
@@ -324,14 +321,8 @@ clusters:
 	if code != 503 || !strings.Contains(body, "cluster b: backup broken") || !strings.Contains(body, "not a directory") || strings.Contains(body, "cluster a") {
 		t.Errorf("/healthz: %d %s", code, body)
 	}
-	cancel()
 	// The stop waits for the check of c under way, bounded by its timeout.
-	select {
-	case err := <-done:
-		testutil.Must(t, err)
-	case <-time.After(2 * time.Minute):
-		t.Fatal("the agent did not stop")
-	}
+	ag.stop(t)
 }
 
 // TestAgentElection: two agents on one cluster elect one in etcd; only
@@ -343,25 +334,13 @@ func TestAgentElection(t *testing.T) {
 	st, _ := sb.State()
 	dir := t.TempDir()
 	cfg := fmt.Sprintf("listen: 127.0.0.1:0\nbackups:\n  - name: fast\n    schedule: \"@every 1s\"\n    store: %s\n    keep: {last: 3}\nchecks:\n  schedule: \"@every 1s\"\n", dir)
-	type agent struct {
-		base   string
-		cancel context.CancelFunc
-		done   chan error
-	}
-	start := func() *agent {
+	start := func() *running {
 		c, err := load(writeConfig(t, cfg), fast)
 		testutil.Must(t, err)
-		a := &Agent{Config: c, Session: testutil.Session(t, st.Conn()), Version: "test", Log: testutil.Logger(t)}
-		ctx, cancel := context.WithCancel(context.Background())
-		ag := &agent{cancel: cancel, done: make(chan error, 1)}
-		addrc := make(chan string, 1)
-		go func() { ag.done <- a.Run(ctx, func(addr string) { addrc <- addr }) }()
-		ag.base = "http://" + <-addrc
-		t.Cleanup(func() { cancel(); <-ag.done })
-		return ag
+		return startAgent(t, &Agent{Config: c, Session: testutil.Session(t, st.Conn()), Version: "test", Log: testutil.Logger(t)})
 	}
 	one, two := start(), start()
-	var leader, standby *agent
+	var leader, standby *running
 	testutil.Eventually(t, time.Minute, func() error {
 		_, m1 := get(t, one.base+"/metrics")
 		_, m2 := get(t, two.base+"/metrics")
@@ -381,9 +360,7 @@ func TestAgentElection(t *testing.T) {
 	if _, m := get(t, standby.base+"/metrics"); strings.Contains(m, "etcdpilot_backup_runs_total{") {
 		t.Errorf("the standby backed up: %s", grepLine(m, "etcdpilot_backup_runs_total{"))
 	}
-	leader.cancel()
-	testutil.Must(t, <-leader.done)
-	leader.done <- nil // for the cleanup
+	leader.stop(t)
 	waitMetrics(t, standby.base, "etcdpilot_agent_leader 1", true)
 	waitMetrics(t, standby.base, `etcdpilot_backup_runs_total{backup="fast",result="success"}`, true)
 }
@@ -522,12 +499,8 @@ func TestAgentDefrag(t *testing.T) {
 	testutil.Must(t, err)
 	held, err := engine.Lock(filepath.Join(state, "locks"), cl0.ClusterID)
 	testutil.Must(t, err)
-	a := &Agent{Config: c, Session: s, Version: "test", Log: testutil.Logger(t), StateDir: state, LockDir: filepath.Join(state, "locks")}
-	actx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(actx, func(addr string) { addrc <- addr }) }()
-	base := "http://" + <-addrc
+	ag := startAgent(t, &Agent{Config: c, Session: s, Version: "test", Log: testutil.Logger(t), StateDir: state, LockDir: filepath.Join(state, "locks")})
+	base := ag.base
 	waitMetrics(t, base, `etcdpilot_defrag_runs_total{result="failure"}`, true)
 	if _, m := get(t, base+"/metrics"); strings.Contains(m, `etcdpilot_defrag_runs_total{result="success"}`) {
 		t.Fatal("the agent defragmented while another change held the lock")
@@ -543,8 +516,7 @@ func TestAgentDefrag(t *testing.T) {
 		}
 		return nil
 	})
-	cancel()
-	testutil.Must(t, <-done)
+	ag.stop(t)
 	cl, err := s.Status(ctx)
 	testutil.Must(t, err)
 	for _, m := range cl.Members {
@@ -582,9 +554,7 @@ func TestAgentStopWaitsForTheBackup(t *testing.T) {
 	c, err := load(writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:0\nbackups:\n  - name: slow\n    schedule: \"@every 1s\"\n    store: %s\n", dir)), fast)
 	testutil.Must(t, err)
 	a := &Agent{Config: c, Session: testutil.Session(t, st.Conn()), Version: "test", Log: testutil.Logger(t)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, nil) }()
+	ag := startAgent(t, a)
 	// Stop as soon as the save's temporary file appears.
 	testutil.Eventually(t, time.Minute, func() error {
 		if tmp, _ := filepath.Glob(filepath.Join(dir, ".*")); len(tmp) > 0 {
@@ -592,13 +562,7 @@ func TestAgentStopWaitsForTheBackup(t *testing.T) {
 		}
 		return fmt.Errorf("no save under way yet")
 	})
-	cancel()
-	select {
-	case err := <-done:
-		testutil.Must(t, err)
-	case <-time.After(2 * time.Minute):
-		t.Fatal("the agent did not stop")
-	}
+	ag.stop(t)
 	snaps, _ := filepath.Glob(filepath.Join(dir, "*.db"))
 	if len(snaps) != 1 {
 		t.Fatalf("snapshots after the stop: %v (the run under way must finish)", snaps)

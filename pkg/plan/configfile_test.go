@@ -51,11 +51,6 @@ func freePort(t *testing.T) int {
 // same setting as a flag blocks (etcd exits at start).
 func TestConfigFileKeyIgnoredBy37(t *testing.T) {
 	t.Parallel()
-	bins := testutil.Binaries(t, testutil.V37)
-	in, err := bins.Get(testutil.V37)
-	testutil.Must(t, err)
-	etcd, err := in.Bin("etcd")
-	testutil.Must(t, err)
 	dir := t.TempDir()
 	client, peer := freePort(t), freePort(t)
 	cfg := fmt.Sprintf(`name: m1
@@ -70,19 +65,7 @@ experimental-initial-corrupt-check: true
 	file := filepath.Join(dir, "etcd.yaml")
 	testutil.Must(t, os.WriteFile(file, []byte(cfg), 0o600))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	log := &syncBuffer{}
-	cmd := exec.CommandContext(ctx, etcd, "--config-file", file)
-	cmd.Stdout, cmd.Stderr = log, log
-	testutil.Must(t, cmd.Start())
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	testutil.Eventually(t, 30*time.Second, func() error {
-		if strings.Contains(log.String(), "ready to serve client requests") {
-			return nil
-		}
-		return fmt.Errorf("etcd 3.7.3 did not start from the config file:\n%s", log.String())
-	})
+	log := start37(t, nil, "--config-file", file)
 	if !strings.Contains(log.String(), `"initial-corrupt-check":false`) {
 		t.Fatalf("etcd 3.7.3 should run with the initial corruption check off:\n%s", log.String())
 	}
@@ -102,29 +85,11 @@ experimental-initial-corrupt-check: true
 // without blocking.
 func TestEnvVariableIgnoredBy37(t *testing.T) {
 	t.Parallel()
-	bins := testutil.Binaries(t, testutil.V37)
-	in, err := bins.Get(testutil.V37)
-	testutil.Must(t, err)
-	etcd, err := in.Bin("etcd")
-	testutil.Must(t, err)
 	dir := t.TempDir()
 	client, peer := freePort(t), freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	log := &syncBuffer{}
 	cu, pu := fmt.Sprintf("http://127.0.0.1:%d", client), fmt.Sprintf("http://127.0.0.1:%d", peer)
-	cmd := exec.CommandContext(ctx, etcd, "--name", "m1", "--data-dir", filepath.Join(dir, "data"), "--listen-client-urls", cu, "--advertise-client-urls", cu,
-		"--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu, "--initial-cluster", "m1="+pu)
-	cmd.Env = append(os.Environ(), "ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL=5s")
-	cmd.Stdout, cmd.Stderr = log, log
-	testutil.Must(t, cmd.Start())
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	testutil.Eventually(t, 30*time.Second, func() error {
-		if strings.Contains(log.String(), "ready to serve client requests") {
-			return nil
-		}
-		return fmt.Errorf("etcd 3.7.3 did not start with the variable set:\n%s", log.String())
-	})
+	log := start37(t, []string{"ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL=5s"}, "--name", "m1", "--data-dir", filepath.Join(dir, "data"),
+		"--listen-client-urls", cu, "--advertise-client-urls", cu, "--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu, "--initial-cluster", "m1="+pu)
 	if !strings.Contains(log.String(), "unrecognized environment variable") {
 		t.Fatalf("etcd 3.7.3 should warn about the variable:\n%s", log.String())
 	}
@@ -137,4 +102,29 @@ func TestEnvVariableIgnoredBy37(t *testing.T) {
 	if len(p.Blockers) != 0 || codes(p.Warnings)["env-ignored"] != 1 {
 		t.Fatalf("a variable etcd only warns about is not a blocker: blockers %+v warnings %+v", p.Blockers, p.Warnings)
 	}
+}
+
+// start37 starts a real etcd 3.7.3 with args and env added, waits until it
+// serves, and returns its log; it stops when the test ends.
+func start37(t *testing.T, env []string, args ...string) *syncBuffer {
+	t.Helper()
+	bins := testutil.Binaries(t, testutil.V37)
+	in, err := bins.Get(testutil.V37)
+	testutil.Must(t, err)
+	etcd, err := in.Bin("etcd")
+	testutil.Must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	log := &syncBuffer{}
+	cmd := exec.CommandContext(ctx, etcd, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = log, log
+	testutil.Must(t, cmd.Start())
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	testutil.Eventually(t, 30*time.Second, func() error {
+		if strings.Contains(log.String(), "ready to serve client requests") {
+			return nil
+		}
+		return fmt.Errorf("etcd 3.7.3 did not start (%v):\n%s", args, log.String())
+	})
+	return log
 }

@@ -74,27 +74,14 @@ type nodeOptions struct {
 func newNode(t testutil.T, o nodeOptions) *Node {
 	t.Helper()
 	kubelet := Tool(t, "kubelet")
-	for _, tool := range []string{"containerd", "ctr", "runc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found: run `make test-deps` (Debian's containerd and runc)", tool)
-		}
-	}
-	lock, err := fsutil.LockWait(context.Background(), filepath.Join(os.TempDir(), "etcdpilot-kubelet.lock"), func() {})
-	testutil.Must(t, err, "kubelet lock")
-	t.Cleanup(func() { lock.Unlock() })
-	reapStale()
-
-	dir, err := os.MkdirTemp("", "ep-node-")
-	testutil.Must(t, err)
-	n := &Node{Dir: dir, Manifests: filepath.Join(dir, "kubernetes", "manifests"), PodLogs: filepath.Join(dir, "pod-logs"),
-		socket: filepath.Join(dir, "containerd.sock"), sysctls: map[string]string{}}
+	n := claimNode(t)
+	n.Manifests, n.PodLogs = filepath.Join(n.Dir, "kubernetes", "manifests"), filepath.Join(n.Dir, "pod-logs")
 	for _, s := range sysctls {
 		if b, err := os.ReadFile("/proc/sys/" + s); err == nil {
 			n.sysctls[s] = strings.TrimSpace(string(b))
 		}
 	}
-	t.Cleanup(func() { n.cleanup(t) })
-	for _, d := range []string{n.Manifests, n.PodLogs, filepath.Join(dir, "cni")} {
+	for _, d := range []string{n.Manifests, n.PodLogs} {
 		testutil.Must(t, os.MkdirAll(d, 0o755))
 	}
 	n.registered = o.kubeconfig != ""
@@ -130,6 +117,16 @@ func (n *Node) cni(t testutil.T) {
 // an image with ctr. It shares the nodes' lock and cleanup.
 func NewContainerd(t testutil.T) *Node {
 	t.Helper()
+	n := claimNode(t)
+	n.startContainerd(t)
+	return n
+}
+
+// claimNode waits for the machine's one node at a time (nodes share the
+// kubepods cgroups), reaps what a killed run left, and makes the node's
+// directory, removed with everything the node started when the test ends.
+func claimNode(t testutil.T) *Node {
+	t.Helper()
 	for _, tool := range []string{"containerd", "ctr", "runc"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not found: run `make test-deps` (Debian's containerd and runc)", tool)
@@ -144,7 +141,6 @@ func NewContainerd(t testutil.T) *Node {
 	n := &Node{Dir: dir, socket: filepath.Join(dir, "containerd.sock"), sysctls: map[string]string{}}
 	t.Cleanup(func() { n.cleanup(t) })
 	testutil.Must(t, os.MkdirAll(filepath.Join(dir, "cni"), 0o755))
-	n.startContainerd(t)
 	return n
 }
 
