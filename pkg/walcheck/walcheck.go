@@ -13,9 +13,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/client/pkg/v3/fileutil"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/snap"
 	"go.etcd.io/etcd/server/v3/storage/wal"
 	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
@@ -72,31 +74,119 @@ func Check(dataDir, walDir string) (*Result, error) {
 	case !errors.Is(err, snap.ErrNoSnapshot):
 		return nil, fmt.Errorf("load the newest snapshot in %s: %w", snapDir, err)
 	}
-	w, err := wal.OpenForRead(lg, walDir, start)
+	return replay(walDir, start)
+}
+
+// replay decodes the WAL's records from the segment holding the start
+// snapshot on, as etcd replays them, one record at a time: it keeps what
+// it counts, never the entries, so memory stays flat whatever the WAL's
+// size (etcd's WAL.ReadAll keeps every entry). An entry that overrides
+// earlier ones (raft's figure 7: the same index again, from a newer
+// leader) drops what was counted from that index on, as ReadAll does.
+// A torn last record ends the read where etcd's ends it.
+func replay(walDir string, start walpb.Snapshot) (*Result, error) {
+	files, err := segmentsFrom(walDir, start.Index)
 	if err != nil {
-		return nil, fmt.Errorf("open the WAL in %s: %w", walDir, err)
+		return nil, err
 	}
-	defer w.Close()
-	_, hs, ents, err := w.ReadAll()
-	if err != nil && len(ents) == 0 {
+	var readers []fileutil.FileReader
+	for _, f := range files {
+		defer f.Close()
+		readers = append(readers, fileutil.NewFileReader(f))
+	}
+	dec := wal.NewDecoder(readers...)
+	r := &Result{SnapshotIndex: start.Index, LastIndex: start.Index}
+	type v2 struct {
+		index  uint64
+		custom bool
+	}
+	var v2s []v2 // few: 3.5 writes a handful per member
+	rec := &walpb.Record{}
+	for err = dec.Decode(rec); err == nil; err = dec.Decode(rec) {
+		switch rec.Type {
+		case crcType:
+			if c := dec.LastCRC(); c != 0 && rec.Validate(c) != nil {
+				return nil, fmt.Errorf("read the WAL in %s: %w", walDir, wal.ErrCRCMismatch)
+			}
+			dec.UpdateCRC(rec.Crc)
+		case stateType:
+			r.Commit = wal.MustUnmarshalState(rec.Data).Commit
+		case entryType:
+			var e raftpb.Entry
+			if err := e.Unmarshal(rec.Data); err != nil {
+				return nil, fmt.Errorf("read the WAL in %s: an entry does not decode: %w", walDir, err)
+			}
+			if e.Index <= start.Index {
+				continue
+			}
+			if e.Index > r.LastIndex+1 {
+				return nil, fmt.Errorf("read the WAL in %s: %w: entry %d follows %d", walDir, wal.ErrSliceOutOfRange, e.Index, r.LastIndex)
+			}
+			// Overridden entries leave the count.
+			for len(v2s) > 0 && v2s[len(v2s)-1].index >= e.Index {
+				v2s = v2s[:len(v2s)-1]
+			}
+			r.LastIndex = e.Index
+			if e.Type != raftpb.EntryNormal || len(e.Data) == 0 || !IsV2(e.Data) {
+				continue
+			}
+			p := V2Path(e.Data)
+			v2s = append(v2s, v2{e.Index, p != "" && !strings.HasPrefix(p, "/0/") && p != "/0"})
+		}
+	}
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, fmt.Errorf("read the WAL in %s: %w", walDir, err)
 	}
-	r := &Result{SnapshotIndex: start.Index, Entries: len(ents), LastIndex: start.Index, Commit: hs.Commit}
-	for _, e := range ents {
-		r.LastIndex = e.Index
-		if e.Type != raftpb.EntryNormal || len(e.Data) == 0 || !IsV2(e.Data) {
-			continue
-		}
-		r.V2++
-		if p := V2Path(e.Data); p != "" && !strings.HasPrefix(p, "/0/") && p != "/0" {
+	r.Entries = int(r.LastIndex - start.Index)
+	r.V2 = len(v2s)
+	for i, v := range v2s {
+		if v.custom {
 			r.V2Custom++
 		}
-		if r.FirstV2 == 0 {
-			r.FirstV2 = e.Index
+		if i == 0 {
+			r.FirstV2 = v.index
 		}
-		r.LastV2 = e.Index
+		r.LastV2 = v.index
 	}
 	return r, nil
+}
+
+// Record types of etcd's WAL (server/storage/wal).
+const (
+	entryType = 2
+	stateType = 3
+)
+
+// segmentsFrom opens, in order, the WAL segments from the one holding
+// index on (the last whose first index is not above it), as etcd does.
+func segmentsFrom(walDir string, index uint64) ([]*os.File, error) {
+	names, err := filepath.Glob(filepath.Join(walDir, "*.wal"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	first := 0
+	for i, n := range names {
+		var seq, idx uint64
+		if _, err := fmt.Sscanf(filepath.Base(n), "%016x-%016x.wal", &seq, &idx); err != nil {
+			return nil, fmt.Errorf("%s: not a WAL segment name", n)
+		}
+		if idx <= index {
+			first = i
+		}
+	}
+	var files []*os.File
+	for _, n := range names[first:] {
+		f, err := os.Open(n)
+		if err != nil {
+			for _, o := range files {
+				o.Close()
+			}
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
 }
 
 // V2Path is the store path a v2 request writes ("/0/version", "/1/key"),

@@ -1,0 +1,162 @@
+package walcheck
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/client/pkg/v3/fileutil"
+	"go.etcd.io/etcd/server/v3/storage/wal"
+	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/zap"
+
+	"github.com/etcdpilot/etcdpilot/internal/testutil"
+)
+
+// writeWAL writes a WAL with etcd's own writer: n entries from index 1
+// (every tenth a v2 request, value bytes of payload each), then, when
+// override is set, entries 6 to 8 again under a newer term (raft's
+// figure 7), the middle one a v2 request.
+func writeWAL(t testing.TB, dir string, n, payload int, override bool) {
+	t.Helper()
+	w, err := wal.Create(zap.NewNop(), dir, nil)
+	testutil.Must(t, err)
+	v3 := etcdserverpb.InternalRaftRequest{Put: &etcdserverpb.PutRequest{Key: []byte("k"), Value: make([]byte, payload)}}
+	v3b, err := v3.Marshal()
+	testutil.Must(t, err)
+	v2 := etcdserverpb.Request{Method: "PUT", Path: "/1/custom"}
+	v2b, err := v2.Marshal()
+	testutil.Must(t, err)
+	entry := func(i, term uint64) raftpb.Entry {
+		if i%10 == 0 {
+			return raftpb.Entry{Index: i, Term: term, Data: v2b}
+		}
+		return raftpb.Entry{Index: i, Term: term, Data: v3b}
+	}
+	for i := uint64(1); i <= uint64(n); i += 100 {
+		var ents []raftpb.Entry
+		for j := i; j < i+100 && j <= uint64(n); j++ {
+			ents = append(ents, entry(j, 1))
+		}
+		testutil.Must(t, w.Save(raftpb.HardState{Term: 1, Commit: ents[len(ents)-1].Index}, ents))
+	}
+	if override {
+		testutil.Must(t, w.Save(raftpb.HardState{Term: 2, Commit: 5}, []raftpb.Entry{{Index: 6, Term: 2, Data: v3b}, {Index: 7, Term: 2, Data: v2b}, {Index: 8, Term: 2, Data: v3b}}))
+	}
+	testutil.Must(t, w.Close())
+}
+
+// readAll is what etcd's WAL.ReadAll makes of the same WAL.
+func readAll(t testing.TB, dir string) (int, int, uint64) {
+	w, err := wal.OpenForRead(zap.NewNop(), dir, walpb.Snapshot{})
+	testutil.Must(t, err)
+	defer w.Close()
+	_, _, ents, err := w.ReadAll()
+	if err != nil && len(ents) == 0 {
+		t.Fatal(err)
+	}
+	v2 := 0
+	for _, e := range ents {
+		if len(e.Data) > 0 && IsV2(e.Data) {
+			v2++
+		}
+	}
+	return len(ents), v2, ents[len(ents)-1].Index
+}
+
+// TestReplayMatchesReadAll: the streaming read counts what etcd's
+// ReadAll returns, with overridden entries and with a torn last record.
+func TestReplayMatchesReadAll(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		override bool
+		tear     int64
+	}{{"plain", false, 0}, {"overridden entries", true, 0}, {"torn last record", false, 100}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "wal")
+			writeWAL(t, dir, 1000, 1000, c.override)
+			if c.tear > 0 {
+				names, _ := filepath.Glob(filepath.Join(dir, "*.wal"))
+				last := names[len(names)-1]
+				fi, err := os.Stat(last)
+				testutil.Must(t, err)
+				// The segment is preallocated: cut into the last record.
+				end := lastRecordEnd(t, last)
+				testutil.Must(t, os.Truncate(last, min(fi.Size(), end-c.tear)))
+			}
+			n, v2, last := readAll(t, dir)
+			t.Logf("ReadAll: %d entries, %d v2, last %d", n, v2, last)
+			r, err := replay(dir, walpb.Snapshot{})
+			testutil.Must(t, err)
+			if r.Entries != n || r.V2 != v2 || r.LastIndex != last {
+				t.Fatalf("replay: %d entries, %d v2, last %d; ReadAll: %d, %d, %d", r.Entries, r.V2, r.LastIndex, n, v2, last)
+			}
+			if r.V2Custom != v2 {
+				t.Errorf("custom v2 writes: %d of %d", r.V2Custom, v2)
+			}
+		})
+	}
+}
+
+// lastRecordEnd is the offset after the last record etcd's decoder reads.
+func lastRecordEnd(t *testing.T, segment string) int64 {
+	f, err := os.Open(segment)
+	testutil.Must(t, err)
+	defer f.Close()
+	dec := wal.NewDecoder(fileutil.NewFileReader(f))
+	rec := &walpb.Record{}
+	for dec.Decode(rec) == nil {
+	}
+	return dec.LastOffset()
+}
+
+// walEntries of 100 KiB make the benchmark's WAL (640: 64 MiB).
+var walEntries = 640
+
+// BenchmarkReplay reads a 64 MiB WAL with the streaming replay and with
+// etcd's ReadAll, and reports each one's peak heap: flat for the replay,
+// the WAL's size for ReadAll.
+func BenchmarkReplay(b *testing.B) {
+	dir := filepath.Join(b.TempDir(), "wal")
+	writeWAL(b, dir, walEntries, 100<<10, false)
+	for _, c := range []struct {
+		name string
+		read func()
+	}{
+		{"replay", func() { replay(dir, walpb.Snapshot{}) }},
+		{"ReadAll", func() { readAll(b, dir) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var peak atomic.Uint64
+			for i := 0; i < b.N; i++ {
+				runtime.GC()
+				var base runtime.MemStats
+				runtime.ReadMemStats(&base)
+				done := make(chan struct{})
+				go func() {
+					var m runtime.MemStats
+					for {
+						select {
+						case <-done:
+							return
+						default:
+						}
+						runtime.ReadMemStats(&m)
+						if d := m.HeapAlloc - min(m.HeapAlloc, base.HeapAlloc); d > peak.Load() {
+							peak.Store(d)
+						}
+						time.Sleep(time.Millisecond)
+					}
+				}()
+				c.read()
+				close(done)
+			}
+			b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+		})
+	}
+}
