@@ -42,6 +42,15 @@ type Config struct {
 	HealthChecked bool `json:"-"`
 }
 
+// The clients send no keepalive pings. etcd's server takes any ping on a
+// connection without an open stream as a strike (PermitWithoutStream
+// false, server/embed/etcd.go) and ends the connection with a GOAWAY
+// "too_many_pings" at the third; with etcdctl's keepalive (2 s, which
+// gRPC raises to 10 s) a client idle after one request got it after about
+// 30 s (TestKeepaliveAsTheServerAccepts, etcd 3.6.17), ending whatever
+// stream it held next. A command's requests are bounded by their
+// deadlines instead.
+
 // Defaults as in etcdctl.
 const (
 	DefaultDialTimeout    = 2 * time.Second
@@ -237,18 +246,15 @@ func (c Config) Client() (*clientv3.Client, error) {
 		eps[i] = clientEndpoint(ep, tlsCfg != nil)
 	}
 	return clientv3.New(clientv3.Config{
-		Endpoints:            eps,
-		DialTimeout:          c.dialTimeout(),
-		DialKeepAliveTime:    2 * time.Second,
-		DialKeepAliveTimeout: 6 * time.Second,
-		TLS:                  tlsCfg,
-		Username:             c.User,
-		Password:             c.Password,
-		Logger:               zap.NewNop(),
-		DialOptions:          c.dialOptions(),
-		AutoSyncInterval:     0,
-		RejectOldCluster:     false,
-		PermitWithoutStream:  true,
+		Endpoints:        eps,
+		DialTimeout:      c.dialTimeout(),
+		TLS:              tlsCfg,
+		Username:         c.User,
+		Password:         c.Password,
+		Logger:           zap.NewNop(),
+		DialOptions:      c.dialOptions(),
+		AutoSyncInterval: 0,
+		RejectOldCluster: false,
 	})
 }
 

@@ -128,15 +128,12 @@ func (p *Pool) dial(ctx context.Context, eps []string) (*clientv3.Client, error)
 	// later), and the dial is bounded by DialTimeout.
 	start := time.Now()
 	c, err := clientv3.New(clientv3.Config{
-		Endpoints:            urls,
-		DialTimeout:          p.cfg.dialTimeout(),
-		DialKeepAliveTime:    2 * time.Second,
-		DialKeepAliveTimeout: 6 * time.Second,
-		TLS:                  p.tls,
-		Username:             p.cfg.User,
-		Password:             p.cfg.Password,
-		Logger:               zap.NewNop(),
-		PermitWithoutStream:  true,
+		Endpoints:   urls,
+		DialTimeout: p.cfg.dialTimeout(),
+		TLS:         p.tls,
+		Username:    p.cfg.User,
+		Password:    p.cfg.Password,
+		Logger:      zap.NewNop(),
 		DialOptions: []grpc.DialOption{
 			// A member that restarts is back within seconds; gRPC's default
 			// reconnect backoff (1 s growing to 120 s) would keep its
