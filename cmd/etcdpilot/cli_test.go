@@ -183,6 +183,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"sandbox", "up", "--name", ""}, 2, "sandbox name"},
 		{[]string{"defrag", "--sandbox", "x", "--if-free", "-5MiB"}, 2, "is negative"},
 		{[]string{"defrag", "--sandbox", "x", "--if-fragmented", "150%"}, 2, "outside 0% to 100%"},
+		// Several members into one data directory.
+		{[]string{"snapshot", "restore", "x.db", "--initial-cluster", "a=http://10.0.0.1:2380,b=http://10.0.0.2:2380", "--data-dir-template", "/tmp/etcd"}, 2, "has no {name}: 2 members would share one data directory"},
 	}
 	for _, tc := range cases {
 		r := run(t, state, tc.args...)

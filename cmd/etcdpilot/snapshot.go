@@ -152,6 +152,15 @@ watches end with "compacted" and clients re-list.`,
 			if t.SSH != "" && (t.Sandbox != "" || t.Runtime == "" && !t.Kubeadm) {
 				return fmt.Errorf("--ssh reaches the nodes of a static-pod restore: give --runtime static-pod or --kubeadm with it")
 			}
+			// The targets are checked before the snapshot is fetched (an
+			// S3 one may be large).
+			var targets []snapshot.Target
+			if t.Sandbox == "" && t.Runtime == "" && !t.Kubeadm {
+				var err error
+				if targets, err = restoreTargets(initialCluster, names, peerURLs, dataDir, dataDirTemplate); err != nil {
+					return err
+				}
+			}
 			file, done, err := g.stores.Local(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -178,10 +187,6 @@ watches end with "compacted" and clients re-list.`,
 				}
 				res.File = args[0]
 				return g.print(cmd, res)
-			}
-			targets, err := restoreTargets(initialCluster, names, peerURLs, dataDir, dataDirTemplate)
-			if err != nil {
-				return err
 			}
 			opts.Token, opts.InitialCluster, opts.Force, opts.EtcdVersion = token, initialCluster, force, etcdVersion
 			tok, err := snapshot.RestoreDataDirs(file, targets, opts)
