@@ -105,6 +105,7 @@ func (a *Agent) Run(ctx context.Context, ready func(addr string)) error {
 	jobs := 0
 	for _, r := range a.runs {
 		if err := r.schedule(ctx, c); err != nil {
+			srv.Close()
 			return err
 		}
 		jobs += len(r.jobs.Backups)
