@@ -58,6 +58,7 @@ type run struct {
 	known   map[string]bool   // members with series
 	certsAt time.Time         // when certificates were last read
 	leading bool              // this agent runs backups and defrags
+	id      string            // the cluster's ID, once read
 }
 
 // Run serves /metrics and /healthz, runs the schedules until ctx ends,
@@ -313,11 +314,8 @@ func (a *Agent) healthz(w http.ResponseWriter, _ *http.Request) {
 // this process), and a store that cannot be read or written is named in
 // /healthz at once; the other jobs go on.
 func (r *run) start(ctx context.Context) {
-	var id string
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	if cl, err := r.sess.Status(sctx); err == nil {
-		id = cl.ClusterID
-	}
+	id := r.clusterID(sctx)
 	cancel()
 	for _, b := range r.jobs.Backups {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -341,11 +339,7 @@ func (r *run) start(ctx context.Context) {
 // refreshAge reads a job's backup age from its store, as a standby agent
 // sees the backups the leading one takes.
 func (r *run) refreshAge(ctx context.Context, b Backup) {
-	var id string
-	if cl, err := r.sess.Status(ctx); err == nil {
-		id = cl.ClusterID
-	}
-	t, err := newestOf(ctx, r.a.Stores, b.Store, id)
+	t, err := newestOf(ctx, r.a.Stores, b.Store, r.clusterID(ctx))
 	if err != nil || t.IsZero() {
 		return
 	}
@@ -354,6 +348,24 @@ func (r *run) refreshAge(ctx context.Context, b Backup) {
 		r.last[b.Name] = t
 	}
 	r.mu.Unlock()
+}
+
+// clusterID is the cluster's ID, read once ("" while the cluster does not
+// answer): it tells this cluster's snapshots from others' in a store.
+func (r *run) clusterID(ctx context.Context) string {
+	r.mu.Lock()
+	id := r.id
+	r.mu.Unlock()
+	if id != "" {
+		return id
+	}
+	if cl, err := r.sess.Status(ctx); err == nil {
+		r.mu.Lock()
+		r.id = cl.ClusterID
+		r.mu.Unlock()
+		return cl.ClusterID
+	}
+	return ""
 }
 
 // newestOf is the time of the newest complete snapshot of the cluster

@@ -1,10 +1,8 @@
 package conn_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,24 +13,6 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
 
-// lockedBuffer collects gRPC's log lines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestKeepaliveAsTheServerAccepts: a connection of the pool used once,
 // left idle for 45 s, then holding a watch: etcd never ends it with a
 // GOAWAY "too_many_pings". It did, after about 30 s, while the client sent
@@ -41,7 +21,7 @@ func (l *lockedBuffer) String() string {
 func TestKeepaliveAsTheServerAccepts(t *testing.T) {
 	sb := testutil.Sandbox(t, sandbox.Options{Members: 1, Versions: []string{testutil.V36}})
 	st, _ := sb.State()
-	logs := &lockedBuffer{}
+	logs := &testutil.SyncBuffer{}
 	grpclog.SetLoggerV2(grpclog.NewLoggerV2WithVerbosity(logs, logs, logs, 2))
 	p, err := conn.NewPool(st.Conn())
 	testutil.Must(t, err)

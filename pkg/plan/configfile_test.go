@@ -1,7 +1,6 @@
 package plan_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,24 +16,6 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/plan"
 )
-
-// syncBuffer is a buffer the etcd process writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -106,7 +86,7 @@ func TestEnvVariableIgnoredBy37(t *testing.T) {
 
 // start37 starts a real etcd 3.7.3 with args and env added, waits until it
 // serves, and returns its log; it stops when the test ends.
-func start37(t *testing.T, env []string, args ...string) *syncBuffer {
+func start37(t *testing.T, env []string, args ...string) *testutil.SyncBuffer {
 	t.Helper()
 	bins := testutil.Binaries(t, testutil.V37)
 	in, err := bins.Get(testutil.V37)
@@ -114,7 +94,7 @@ func start37(t *testing.T, env []string, args ...string) *syncBuffer {
 	etcd, err := in.Bin("etcd")
 	testutil.Must(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	log := &syncBuffer{}
+	log := &testutil.SyncBuffer{}
 	cmd := exec.CommandContext(ctx, etcd, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = log, log

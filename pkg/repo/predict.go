@@ -285,16 +285,18 @@ func (sim *Simulation) replaced(before, after *modfile.File) {
 // for: go get refuses it ("excluded by go.mod"), so nothing more can be
 // predicted until the exclude goes.
 func excludedTargets(sim *Simulation, before *modfile.File, gets []string) bool {
+	found := false
 	for _, g := range gets {
 		path, v, _ := strings.Cut(g, "@")
 		for _, ex := range before.Exclude {
 			if ex.Mod.Path == path && ex.Mod.Version == v {
 				sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "exclude", Path: path, Blocking: true,
 					Message: fmt.Sprintf("exclude %s %s removes the version the move targets (go get answers \"excluded by go.mod\"): drop the exclude, or choose another release", path, v)})
+				found = true
 			}
 		}
 	}
-	return len(sim.Conflicts) > 0
+	return found
 }
 
 // base is a version without its pre-release or build suffix: a fork's
