@@ -340,14 +340,17 @@ func TestAgentElection(t *testing.T) {
 		return startAgent(t, &Agent{Config: c, Session: testutil.Session(t, st.Conn()), Version: "test", Log: testutil.Logger(t)})
 	}
 	one, two := start(), start()
+	// The samples, from the start of their line: the HELP text also
+	// begins "etcdpilot_agent_leader 1 while ...".
+	const leads, standsBy = "\netcdpilot_agent_leader 1\n", "\netcdpilot_agent_leader 0\n"
 	var leader, standby *running
 	testutil.Eventually(t, time.Minute, func() error {
 		_, m1 := get(t, one.base+"/metrics")
 		_, m2 := get(t, two.base+"/metrics")
 		switch {
-		case strings.Contains(m1, "etcdpilot_agent_leader 1") && strings.Contains(m2, "etcdpilot_agent_leader 0"):
+		case strings.Contains(m1, leads) && strings.Contains(m2, standsBy):
 			leader, standby = one, two
-		case strings.Contains(m2, "etcdpilot_agent_leader 1") && strings.Contains(m1, "etcdpilot_agent_leader 0"):
+		case strings.Contains(m2, leads) && strings.Contains(m1, standsBy):
 			leader, standby = two, one
 		default:
 			return fmt.Errorf("no single leader yet: %q %q", grepLine(m1, "etcdpilot_agent_leader "), grepLine(m2, "etcdpilot_agent_leader "))
@@ -361,7 +364,7 @@ func TestAgentElection(t *testing.T) {
 		t.Errorf("the standby backed up: %s", grepLine(m, "etcdpilot_backup_runs_total{"))
 	}
 	leader.stop(t)
-	waitMetrics(t, standby.base, "etcdpilot_agent_leader 1", true)
+	waitMetrics(t, standby.base, leads, true)
 	waitMetrics(t, standby.base, `etcdpilot_backup_runs_total{backup="fast",result="success"}`, true)
 }
 
