@@ -95,6 +95,7 @@ cluster label, and a cluster that does not answer delays no other.
 			defer t.Close()
 			s := t.Session
 			a := &agent.Agent{Config: c, Session: s, Version: Version, Log: g.log, Catalog: cat, StateDir: g.root(), Stores: g.stores}
+			a.Configs, a.Runtime = g.memberConfigs(cmd, t)
 			return a.Run(cmd.Context(), nil)
 		},
 	}

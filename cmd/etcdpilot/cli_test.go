@@ -112,7 +112,7 @@ func TestSandboxUpStatusDown(t *testing.T) {
 	// The etcdctl environment works for etcdpilot too.
 	endpoints := strings.Trim(strings.TrimPrefix(strings.TrimSpace(r.stdout[strings.Index(r.stdout, "http"):]), ""), "'\n")
 	cmd := exec.Command(etcdpilotBin, "status")
-	cmd.Env = append(os.Environ(), "ETCDCTL_ENDPOINTS="+strings.Fields(endpoints)[0])
+	cmd.Env = append(cliEnv(t.TempDir()), "ETCDCTL_ENDPOINTS="+strings.Fields(endpoints)[0])
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "HEALTHY") {
 		t.Fatalf("status via ETCDCTL_ENDPOINTS: %v\n%s", err, out)
 	}
@@ -391,7 +391,7 @@ func TestDepsCheck(t *testing.T) {
 	}
 	// No module proxy: a clear error, and the offline checks still print.
 	cmd := exec.Command(etcdpilotBin, "deps", "check", k8s+"/go.mod", "--to", "3.6.16", "--govulncheck=false")
-	cmd.Env = append(os.Environ(), "GOPROXY=off", "GOMODCACHE="+t.TempDir(), "GOFLAGS=-mod=mod")
+	cmd.Env = append(cliEnv(t.TempDir()), "GOPROXY=off", "GOMODCACHE="+t.TempDir(), "GOFLAGS=-mod=mod")
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "module proxy") || !strings.Contains(string(out), "etcd 3.5.9") {
 		t.Errorf("without the proxy: %v\n%s", err, out)

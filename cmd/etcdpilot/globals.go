@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -78,7 +79,7 @@ func (g *globals) register(root *cobra.Command) {
 	positive(root, "dial-timeout", "command-timeout")
 	f.StringVarP(&g.output, "write-out", "w", "table", "set the output format (table, json, simple, fields)")
 	f.StringVar(&g.cacheDir, "cache-dir", "", "etcd binary cache (default $XDG_CACHE_HOME/etcdpilot)")
-	f.StringVar(&g.stateDir, "state-dir", "", "sandbox state directory (default $XDG_STATE_HOME/etcdpilot)")
+	f.StringVar(&g.stateDir, "state-dir", "", "state directory: sandboxes, journals, caches (default $ETCDPILOT_STATE_DIR, $XDG_STATE_HOME/etcdpilot, for root /var/lib/etcdpilot, else ~/.local/state/etcdpilot)")
 	f.StringVar(&g.catalogF, "catalog", "", "release catalog file replacing the embedded one")
 	f.BoolVar(&g.offline, "offline", catalog.OfflineFromEnv(), "never ask the Go module proxy for etcd's newest releases: use the cached list and the compiled-in one (env ETCDPILOT_OFFLINE)")
 	f.StringVar(&g.logLevel, "log-level", "info", "log messages at this level and above on stderr: debug, info, warn, error")
@@ -210,6 +211,12 @@ func (g *globals) fromEnv(cmd *cobra.Command) error {
 	g.stores.Log = func(msg string) { g.log.Warn(msg) }
 	if g.conn.InsecureSkipVerify {
 		g.log.Warn("--insecure-skip-tls-verify: the servers' certificates are not checked, so anyone on the network path can read and change what etcdpilot sends")
+	}
+	if g.stateDir == "" {
+		for _, d := range sandbox.Leftovers() {
+			g.log.Warn("{dir} is from an earlier etcdpilot: root's state is now {new}, shared with the agent; move it there (mv {dir} {new}/) or pass --state-dir {old}",
+				"dir", d, "new", sandbox.SystemRoot, "old", filepath.Dir(d))
+		}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,13 +28,16 @@ import (
 // /metrics and /healthz; a Job made from the CronJob (as kubectl create
 // job --from does) saves a verified snapshot and prunes, without a shell.
 // A real Prometheus scraping the pod with the shipped rules holds no
-// alert for the healthy one-member stacked etcd.
+// alert for the healthy one-member stacked etcd; its member-down alert is
+// raised when a learner added beside it is killed, and clears once the
+// learner is removed.
 //
 // What the test changes in the manifests, as an operator would: the
 // image's tag, the host paths of the PKI, lock and state (a test's
 // directories, not the host's), the etcd endpoint, the S3 server
 // (--s3-endpoint and path style for versitygw), the bucket, the metrics
-// port (host network), and the agent's schedule (every minute).
+// port (host network), and the agent's schedules (backups every minute,
+// checks every 5 s).
 func TestDeployOnKubernetes(t *testing.T) {
 	t.Parallel()
 	sb := testutil.Sandbox(t, sandbox.Options{Members: 1, Versions: []string{testutil.V36}, TLS: true})
@@ -61,6 +65,7 @@ func TestDeployOnKubernetes(t *testing.T) {
 		"s3://etcd-backups/cluster-1/", "s3://etcd-backups/k8s/",
 		"9479", fmt.Sprint(port),
 		`schedule: "0 * * * *"`+"\n        store:", `schedule: "@every 1m"`+"\n        store:",
+		`schedule: "@every 30s"`, `schedule: "@every 5s"`,
 		"            - --config=/etc/etcdpilot/agent.yaml", "            - --config=/etc/etcdpilot/agent.yaml\n            - --s3-endpoint="+s3+"\n            - --s3-path-style",
 		"                - s3://etcd-backups/cluster-1/", "                - s3://etcd-backups/k8s/\n                - --s3-endpoint="+s3+"\n                - --s3-path-style",
 		"[snapshot, prune, s3://etcd-backups/cluster-1/,", "[snapshot, prune, s3://etcd-backups/k8s/, --s3-endpoint="+s3+", --s3-path-style,",
@@ -121,6 +126,30 @@ func TestDeployOnKubernetes(t *testing.T) {
 	if a := testutil.Alerts(t, prom); len(a) > 0 {
 		t.Errorf("alerts on the healthy one-member stacked etcd: %v", a)
 	}
+
+	// A member dies, then is removed: the member-down alert is raised,
+	// then clears with its series. The member is a learner beside the
+	// one voter, so the API server keeps its quorum throughout.
+	home := filepath.Dir(filepath.Dir(sb.Dir))
+	for _, args := range [][]string{{"member", "add", "m2", "--sandbox", st.Name}, {"sandbox", "proc", "kill", "m2", "--name", st.Name}} {
+		if r := run(t, home, args...); r.code != 0 {
+			t.Fatalf("%v: %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	alert := func(raised bool) {
+		t.Helper()
+		testutil.Eventually(t, 2*time.Minute, func() error {
+			if a := testutil.Alerts(t, prom); slices.Contains(a, "EtcdMemberDown{m2}") != raised {
+				return fmt.Errorf("EtcdMemberDown{m2} raised %v, want %v: %v", !raised, raised, a)
+			}
+			return nil
+		})
+	}
+	alert(true)
+	if r := run(t, home, "member", "remove", "m2", "--sandbox", st.Name); r.code != 0 {
+		t.Fatalf("member remove: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	alert(false)
 
 	// A Job from the CronJob, as kubectl create job --from=cronjob/... makes.
 	var cj struct {

@@ -9,6 +9,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/certs"
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/target"
@@ -78,6 +79,14 @@ func showStatus(cmd *cobra.Command, g *globals, s *cluster.Session, certificates
 // certificates reads the cluster's certificates, with the member
 // configurations of the sandbox or the kubeadm node when there is one.
 func (g *globals) certificates(cmd *cobra.Command, t *target.Target, cl *status.Cluster) []certs.Cert {
+	configs, rt := g.memberConfigs(cmd, t)
+	return t.Session.Certificates(cmd.Context(), cl, configs, rt)
+}
+
+// memberConfigs are the member configurations of the sandbox or the
+// kubeadm node, with the runtime that reads the files they name; a
+// failure to read them is a warning (the certificate files go unread).
+func (g *globals) memberConfigs(cmd *cobra.Command, t *target.Target) ([]*memberconfig.Config, runtime.Runtime) {
 	configs, err := t.Configs(cmd.Context())
 	if err != nil {
 		g.log.Warn("certificate files not read", "err", err)
@@ -86,7 +95,7 @@ func (g *globals) certificates(cmd *cobra.Command, t *target.Target, cl *status.
 	if t.Node != nil {
 		rt = t.Node.Runtime
 	}
-	return t.Session.Certificates(cmd.Context(), cl, configs, rt)
+	return configs, rt
 }
 
 // advisories lists, per version the members run, the known issues and

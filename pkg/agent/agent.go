@@ -17,7 +17,9 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
+	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
@@ -38,6 +40,12 @@ type Agent struct {
 	StateDir, LockDir string
 	// Stores opens the backup stores (S3 settings, the age identity).
 	Stores snapshot.Stores
+	// Configs and Runtime are the member configurations of the cluster
+	// named on the command line (a sandbox's, a kubeadm node's manifest)
+	// and the runtime that reads their files; the certificate files they
+	// name are exported beside those of memberConfigs in the file.
+	Configs []*memberconfig.Config
+	Runtime runtime.Runtime
 
 	m    *metrics
 	runs []*run
@@ -406,7 +414,11 @@ func (r *run) certificates(ctx context.Context, cl *status.Cluster) {
 	}
 	r.certsAt = time.Now()
 	r.a.m.certExpiry.reset(r.name)
-	for _, c := range r.sess.Certificates(ctx, cl, nil, nil) {
+	configs, rt := r.jobs.configs, runtime.Runtime(nil)
+	if r.name == "" {
+		configs, rt = append(configs, r.a.Configs...), r.a.Runtime
+	}
+	for _, c := range r.sess.Certificates(ctx, cl, configs, rt) {
 		if !c.NotAfter.IsZero() {
 			r.a.m.certExpiry.with(r.name, c.Kind, c.Member, c.Where).Set(unix(c.NotAfter))
 		}

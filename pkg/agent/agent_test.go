@@ -16,7 +16,6 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
@@ -463,34 +462,7 @@ func TestAgentDefrag(t *testing.T) {
 	st, _ := sb.State()
 	s := testutil.Session(t, st.Conn())
 	ctx := testutil.Context(t, 2*time.Minute)
-	cli, err := s.Pool().Cluster(ctx)
-	testutil.Must(t, err)
-	value := strings.Repeat("x", 64<<10)
-	for i := 0; i < 64; i++ { // 4 MiB, then deleted and compacted: free pages
-		_, err := cli.Put(ctx, fmt.Sprintf("/fill/%d", i), value)
-		testutil.Must(t, err)
-	}
-	resp, err := cli.Delete(ctx, "/fill/", clientv3.WithPrefix())
-	testutil.Must(t, err)
-	_, err = cli.Compact(ctx, resp.Header.Revision, clientv3.WithCompactPhysical())
-	testutil.Must(t, err)
-	// bbolt frees the compacted pages for good at a later write
-	// transaction: write until every member shows them free.
-	testutil.Eventually(t, time.Minute, func() error {
-		if _, err := cli.Put(ctx, "/tick", "x"); err != nil {
-			return err
-		}
-		cl, err := s.Status(ctx)
-		if err != nil {
-			return err
-		}
-		for _, m := range cl.Members {
-			if m.DBSize-m.DBSizeInUse < 2<<20 {
-				return fmt.Errorf("%s: %d bytes free", m.Name, m.DBSize-m.DBSizeInUse)
-			}
-		}
-		return nil
-	})
+	testutil.Fragment(t, s)
 
 	c, err := load(writeConfig(t, "listen: 127.0.0.1:0\ndefrag:\n  schedule: \"@every 1s\"\n  ifFree: 1MiB\n"), fast)
 	testutil.Must(t, err)
@@ -579,4 +551,30 @@ func testutilCounter(a *Agent, job, result string) float64 {
 	m := &dto.Metric{}
 	a.m.backupRuns.with("", job, result).Write(m)
 	return m.GetCounter().GetValue()
+}
+
+// TestAgentCertificates: the expiry of every certificate the cluster
+// uses is exported: the session's CA and client pair, each member's
+// serving certificate from the handshake, and the certificate files the
+// member configurations of memberConfigs name.
+func TestAgentCertificates(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Members: 1, Versions: []string{testutil.V36}, TLS: true})
+	st, _ := sb.State()
+	m := st.Members[0]
+	flags := filepath.Join(t.TempDir(), "m1.flags")
+	testutil.Must(t, os.WriteFile(flags, []byte("--name=m1\n--cert-file="+m.Cert.Cert+"\n--key-file="+m.Cert.Key+"\n"), 0o600))
+	c, err := load(writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:0\nchecks:\n  schedule: \"@every 1s\"\nmemberConfigs: [%s]\n", flags)), fast)
+	testutil.Must(t, err)
+	base := startAgent(t, &Agent{Config: c, Session: testutil.Session(t, st.Conn()), Version: "test", Log: testutil.Logger(t)}).base
+	for _, want := range []string{
+		`etcdpilot_certificate_expiry_timestamp_seconds{file="` + st.TLS.CA + `",kind="ca",member=""}`,
+		`etcdpilot_certificate_expiry_timestamp_seconds{file="` + m.Cert.Cert + `",kind="server-file",member="m1"}`,
+		`kind="serving",member="m1"}`,
+	} {
+		waitMetrics(t, base, want, true)
+	}
+	if _, err := load(writeConfig(t, "checks:\n  schedule: \"@every 1s\"\nmemberConfigs: [/nonexistent/etcd.yaml]\n"), fast); err == nil || !strings.Contains(err.Error(), "memberConfigs") {
+		t.Errorf("a missing member configuration: %v", err)
+	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
 	"github.com/etcdpilot/etcdpilot/pkg/defrag"
+	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"go.yaml.in/yaml/v3"
 )
@@ -50,6 +51,13 @@ type Jobs struct {
 	Checks *Check `yaml:"checks"`
 	// Defrag is the schedule and thresholds of rolling defragmentations.
 	Defrag *Defrag `yaml:"defrag"`
+	// MemberConfigs are member configuration files (a kubeadm manifest,
+	// a systemd unit, an etcd config file), as status --member-config
+	// takes them: the certificate files they name are exported with the
+	// rest. Read at start.
+	MemberConfigs []string `yaml:"memberConfigs"`
+
+	configs []*memberconfig.Config
 }
 
 func (j *Jobs) empty() bool { return len(j.Backups) == 0 && j.Checks == nil && j.Defrag == nil }
@@ -153,11 +161,13 @@ func (s *Schedule) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // limits are the shortest intervals between runs: a verified snapshot
-// and a rolling defragmentation each take a while and load the cluster;
-// checks are cheap.
+// takes a while and loads the cluster; checks are cheap, and so is a
+// defrag run that finds no member over its thresholds (a status call),
+// while one that finds some defragments them and only then frees its
+// schedule (runs never overlap).
 type limits struct{ backup, defrag, check time.Duration }
 
-var defaultLimits = limits{backup: time.Minute, defrag: time.Minute, check: 5 * time.Second}
+var defaultLimits = limits{backup: time.Minute, defrag: 5 * time.Second, check: 5 * time.Second}
 
 // Longest is the longest gap the schedule leaves between two runs over
 // the eight days from now (a weekday-only cron leaves the weekend).
@@ -307,6 +317,13 @@ func (c *Jobs) check(path string, lim limits) error {
 		if err := d.check(lim.defrag); err != nil {
 			return fmt.Errorf("%s: defrag: %v", path, err)
 		}
+	}
+	for _, f := range c.MemberConfigs {
+		mc, err := memberconfig.Load(f)
+		if err != nil {
+			return fmt.Errorf("%s: memberConfigs: %v", path, err)
+		}
+		c.configs = append(c.configs, mc)
 	}
 	return nil
 }

@@ -86,8 +86,11 @@ func (s *State) Member(name string) (*Member, error) {
 	return nil, fmt.Errorf("sandbox %s has no member %q (members: %v)", s.Name, name, names)
 }
 
-// Root is the directory holding all sandboxes: $ETCDPILOT_STATE_DIR, else
-// $XDG_STATE_HOME/etcdpilot, else ~/.local/state/etcdpilot.
+// Root is etcdpilot's state directory (sandboxes, journals of real
+// clusters' changes, the release cache): $ETCDPILOT_STATE_DIR, else
+// $XDG_STATE_HOME/etcdpilot, else for root /var/lib/etcdpilot (the
+// agent's, in its systemd unit and its pod: the node's CLI and the agent
+// then see each other's journals), else ~/.local/state/etcdpilot.
 func Root() string {
 	if d := os.Getenv("ETCDPILOT_STATE_DIR"); d != "" {
 		return d
@@ -95,10 +98,46 @@ func Root() string {
 	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
 		return filepath.Join(d, "etcdpilot")
 	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "state", "etcdpilot")
+	if os.Geteuid() == 0 {
+		return SystemRoot
+	}
+	if d := UserRoot(); d != "" {
+		return d
 	}
 	return filepath.Join(os.TempDir(), "etcdpilot-state")
+}
+
+// SystemRoot is root's state directory.
+const SystemRoot = "/var/lib/etcdpilot"
+
+// UserRoot is ~/.local/state/etcdpilot ("" without a home directory); it
+// was root's state directory too before SystemRoot.
+func UserRoot() string {
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(h, ".local", "state", "etcdpilot")
+}
+
+// Leftovers names what an earlier etcdpilot left in root's former state
+// directory (~/.local/state/etcdpilot) when root's is now SystemRoot:
+// journals of changes and sandboxes, which the default no longer finds.
+func Leftovers() []string {
+	if os.Getenv("ETCDPILOT_STATE_DIR") != "" || os.Getenv("XDG_STATE_HOME") != "" || os.Geteuid() != 0 {
+		return nil
+	}
+	old := UserRoot()
+	if old == "" {
+		return nil
+	}
+	var out []string
+	for _, d := range []string{"upgrades", "sandboxes"} {
+		if es, err := os.ReadDir(filepath.Join(old, d)); err == nil && len(es) > 0 {
+			out = append(out, filepath.Join(old, d))
+		}
+	}
+	return out
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,40}$`)
