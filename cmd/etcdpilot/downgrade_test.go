@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
+	"github.com/etcdpilot/etcdpilot/pkg/upgrade"
 )
 
 // TestDowngradeApplySurvivesCrashes: 3.6.16 → 3.5 with etcd's downgrade
@@ -139,6 +141,25 @@ func TestPlanChecksMembershipBefore36(t *testing.T) {
 			}
 			if r.code != 1 || !strings.Contains(r.stdout, "[membership-inconsistent] m4") || !strings.Contains(r.stdout, "etcdpilot member replace m4 --force") {
 				t.Fatalf("plan after a promotion on 3.5.19: %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			// Read from the backends' pages beside the running members
+			// (issue 31): the same findings as the whole streamed backends.
+			if strings.Count(r.stderr, "membership read from") != 4 {
+				t.Errorf("the plan did not read the backends' pages:\n%s", r.stderr)
+			}
+			sb, err := sandbox.Open(state, "learner", nil)
+			testutil.Must(t, err)
+			st, _ := sb.State()
+			s := testutil.Session(t, st.Conn())
+			ctx := testutil.Context(t, time.Minute)
+			cl, err := s.Status(ctx)
+			testutil.Must(t, err)
+			pages, err := upgrade.Membership(ctx, s, cl, sb, t.TempDir(), testutil.Logger(t))
+			testutil.Must(t, err)
+			streamed, err := upgrade.Membership(ctx, s, cl, nil, t.TempDir(), testutil.Logger(t))
+			testutil.Must(t, err)
+			if len(pages) == 0 || !reflect.DeepEqual(pages, streamed) {
+				t.Errorf("findings from the pages %+v, from the streams %+v", pages, streamed)
 			}
 			for _, args := range [][]string{
 				{"upgrade", "apply", "--to", testutil.V35, "--probe=false"},

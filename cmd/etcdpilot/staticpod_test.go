@@ -74,6 +74,9 @@ func TestStaticPodUpgradeAndRollback(t *testing.T) {
 	cmd.Process.Kill()
 	cmd.Wait()
 	t.Logf("first attempt, killed:\n%s", out.String())
+	if strings.Count(out.String(), "membership read from") != 3 {
+		t.Errorf("the plan did not read each member's membership from its backend's pages:\n%s", out.String())
+	}
 
 	r = run(t, state, append([]string{"upgrade", "rollback"}, args...)...)
 	if r.code != 0 {

@@ -47,30 +47,34 @@ func Read(path string) (*Backend, error) {
 	b := &Backend{Members: map[uint64]Member{}, Removed: map[uint64]bool{}}
 	err = db.View(func(tx *bolt.Tx) error {
 		if mb := tx.Bucket([]byte("members")); mb != nil {
-			if err := mb.ForEach(func(k, v []byte) error {
-				var m Member
-				if err := json.Unmarshal(v, &m); err != nil {
-					return fmt.Errorf("members/%s: %w", k, err)
-				}
-				b.Members[m.ID] = m
-				return nil
-			}); err != nil {
+			if err := mb.ForEach(b.addMember); err != nil {
 				return err
 			}
 		}
 		if rb := tx.Bucket([]byte("members_removed")); rb != nil {
-			return rb.ForEach(func(k, _ []byte) error {
-				id, err := strconv.ParseUint(string(k), 16, 64)
-				if err != nil {
-					return fmt.Errorf("members_removed/%s: %w", k, err)
-				}
-				b.Removed[id] = true
-				return nil
-			})
+			return rb.ForEach(func(k, _ []byte) error { return b.addRemoved(k) })
 		}
 		return nil
 	})
 	return b, err
+}
+
+func (b *Backend) addMember(k, v []byte) error {
+	var m Member
+	if err := json.Unmarshal(v, &m); err != nil {
+		return fmt.Errorf("members/%s: %w", k, err)
+	}
+	b.Members[m.ID] = m
+	return nil
+}
+
+func (b *Backend) addRemoved(k []byte) error {
+	id, err := strconv.ParseUint(string(k), 16, 64)
+	if err != nil {
+		return fmt.Errorf("members_removed/%s: %w", k, err)
+	}
+	b.Removed[id] = true
+	return nil
 }
 
 // FromMember streams the member's backend (Maintenance.Snapshot) into a

@@ -85,7 +85,9 @@ func compareMember(ctx context.Context, p *conn.Pool, ep string, info *Info, bum
 		return c, err
 	}
 	c.KeyCount = resp.Count
-	hk, err := cli.HashKV(cctx, ep, info.Revision)
+	hctx, hcancel := p.WithScanTimeout(ctx, info.Size)
+	defer hcancel()
+	hk, err := cli.HashKV(hctx, ep, info.Revision)
 	if err != nil {
 		return c, err
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -42,7 +43,15 @@ type SaveOptions struct {
 	Encoding Encoding
 	// Stores opens dest (S3 settings).
 	Stores Stores
+	// Stall ends a stream whose member sends nothing for this long while
+	// etcdpilot waits for it (default StallTimeout). The clients send no
+	// keepalive pings (etcd's server answers them with GOAWAY), so a
+	// frozen member would otherwise hold the save forever.
+	Stall time.Duration
 }
+
+// StallTimeout is how long a snapshot stream may stay silent.
+const StallTimeout = 30 * time.Second
 
 // Save streams a snapshot from a member into dest (a file, a directory
 // that gets a timestamped name, or s3://BUCKET/PREFIX/[NAME]) and returns
@@ -174,7 +183,7 @@ func putError(err error, path string) error {
 }
 
 func compareMemberHash(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, info *Info, sc *Sidecar) error {
-	hctx, cancel := s.Pool().WithTimeout(ctx)
+	hctx, cancel := s.Pool().WithScanTimeout(ctx, src.DBSize)
 	defer cancel()
 	hk, err := c.HashKV(hctx, src.Endpoint, info.Revision)
 	if err != nil {
@@ -203,7 +212,17 @@ func stream(ctx context.Context, c *clientv3.Client, w io.Writer, member string,
 	if opts.OnBytes != nil {
 		dst = io.MultiWriter(dst, callback(opts.OnBytes))
 	}
-	n, err := io.CopyBuffer(dst, rc, make([]byte, 1<<20))
+	stall := opts.Stall
+	if stall <= 0 {
+		stall = StallTimeout
+	}
+	src := &stallGuard{r: rc}
+	stop := src.watch(stall, cancel)
+	n, err := io.CopyBuffer(dst, src, make([]byte, 1<<20))
+	stop()
+	if src.stalled.Load() {
+		return "", n, fmt.Errorf("%s sent nothing for %s (after %s): the member is frozen or the network drops its replies; nothing was saved", member, stall, progress.Bytes(n))
+	}
 	if err != nil {
 		return "", n, fmt.Errorf("snapshot stream from %s broke after %s: %w; nothing was saved", member, progress.Bytes(n), err)
 	}
@@ -336,4 +355,43 @@ type SaveResult struct {
 	Path    string        `json:"path"`
 	Took    time.Duration `json:"took"`
 	Sidecar *Sidecar      `json:"sidecar"`
+}
+
+// stallGuard times the waits for a stream: a wait longer than the limit
+// cancels the stream. Time the writer takes (a slow upload) is not a
+// wait.
+type stallGuard struct {
+	r       io.Reader
+	since   atomic.Int64 // when the pending Read began (unix ns), 0 outside one
+	stalled atomic.Bool
+}
+
+func (g *stallGuard) Read(p []byte) (int, error) {
+	g.since.Store(time.Now().UnixNano())
+	n, err := g.r.Read(p)
+	g.since.Store(0)
+	return n, err
+}
+
+// watch cancels the stream when a wait exceeds limit, until stop.
+func (g *stallGuard) watch(limit time.Duration, cancel context.CancelFunc) (stop func()) {
+	done := make(chan struct{})
+	tick := max(limit/10, 10*time.Millisecond)
+	go func() {
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if s := g.since.Load(); s != 0 && time.Since(time.Unix(0, s)) > limit {
+					g.stalled.Store(true)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -68,7 +68,7 @@ func compareOnce(ctx context.Context, p *conn.Pool, members []Member) Hash {
 				out[k].err = err
 				return
 			}
-			cctx, cancel := p.WithTimeout(ctx)
+			cctx, cancel := p.WithScanTimeout(ctx, m.DBSize)
 			defer cancel()
 			r, err := c.HashKV(cctx, m.Endpoint, rev)
 			if err != nil {

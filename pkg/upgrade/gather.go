@@ -49,7 +49,7 @@ func LivePlan(ctx context.Context, g Gathering) (*plan.Plan, error) {
 		if err := os.MkdirAll(g.ScratchDir, 0o700); err != nil {
 			return nil, err
 		}
-		if po.Membership, err = Membership(ctx, g.Session, st, g.ScratchDir, g.Log); err != nil {
+		if po.Membership, err = Membership(ctx, g.Session, st, g.Runtime, g.ScratchDir, g.Log); err != nil {
 			return nil, fmt.Errorf("membership check before 3.6: %w", err)
 		}
 	}

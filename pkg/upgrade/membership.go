@@ -3,12 +3,17 @@ package upgrade
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
-	"sync"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/hostexec"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/membercheck"
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
@@ -28,10 +33,15 @@ func NeedsMembershipCheck(cl *status.Cluster, target string) bool {
 	return true
 }
 
-// Membership streams every reachable member's backend (a snapshot into a
-// temporary file under dir, removed after) and compares it with the
-// member list.
-func Membership(ctx context.Context, s *cluster.Session, cl *status.Cluster, dir string, log *slog.Logger) ([]membercheck.Finding, error) {
+// Membership reads the membership each reachable member's backend holds
+// and compares it with the member list. Where the runtime reaches a
+// member's data directory on this machine (sandboxes, static pods on
+// this node), it reads the few pages of member/snap/db the lookup needs,
+// beside the running member and without its lock; otherwise, or when the
+// file cannot be read that way, it streams the backend (a snapshot into
+// a temporary file under dir, removed after), one member at a time, each
+// stream bounded by a deadline that follows the member's size.
+func Membership(ctx context.Context, s *cluster.Session, cl *status.Cluster, rt runtime.Runtime, dir string, log *slog.Logger) ([]membercheck.Finding, error) {
 	log = logging.OrDiscard(log)
 	ml, err := status.MemberList(ctx, s.Pool())
 	if err != nil {
@@ -42,36 +52,106 @@ func Membership(ctx context.Context, s *cluster.Session, cl *status.Cluster, dir
 		list = append(list, membercheck.Listed{ID: m.ID, Name: m.Name, IsLearner: m.IsLearner})
 	}
 	backends := map[string]*membercheck.Backend{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	errs := make([]error, len(cl.Members))
-	for i, m := range cl.Members {
+	for _, m := range cl.Members {
 		if !m.Reachable {
 			continue
 		}
-		wg.Add(1)
-		go func(i int, m status.Member) {
-			defer wg.Done()
-			log.Info("reading the membership in {member}'s backend ({size} bytes) ...", "member", m.Name, "size", m.DBSize)
-			c, err := s.Pool().Client(ctx, m.Endpoint)
-			if err == nil {
-				var b *membercheck.Backend
-				if b, err = membercheck.FromMember(ctx, c, dir); err == nil {
-					mu.Lock()
-					backends[m.Name] = b
-					mu.Unlock()
-				}
-			}
+		b, err := fromPages(ctx, rt, m.Name, log)
+		if b == nil {
 			if err != nil {
-				errs[i] = fmt.Errorf("read the backend of %s: %w", m.Name, err)
+				log.Warn("{member}: the backend's pages could not be read ({error}); streaming it instead", "member", m.Name, "error", err)
 			}
-		}(i, m)
+			if b, err = fromStream(ctx, s, m, dir, log); err != nil {
+				return nil, fmt.Errorf("read the backend of %s: %w", m.Name, err)
+			}
+		}
+		backends[m.Name] = b
 	}
-	wg.Wait()
-	for _, err := range errs {
+	return membercheck.Compare(list, backends), nil
+}
+
+// fromPages reads a member's membership from its backend file where the
+// runtime reaches its data directory (nil, nil where it does not).
+func fromPages(ctx context.Context, rt runtime.Runtime, member string, log *slog.Logger) (*membercheck.Backend, error) {
+	dd, ok := rt.(runtime.DataDirs)
+	if !ok {
+		return nil, nil
+	}
+	dir, err := dd.DataDir(ctx, member)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "member", "snap", "db")
+	var r io.ReaderAt
+	where := "local"
+	if h, ok := rt.(runtime.Hosted); ok {
+		if ex := h.Host(member); ex != nil {
+			if _, local := ex.(hostexec.Local); !local {
+				r, where = hostReader{ctx: ctx, ex: ex, path: path}, ex.String()
+			}
+		}
+	}
+	if r == nil {
+		f, err := os.Open(path)
 		if err != nil {
 			return nil, err
 		}
+		defer f.Close()
+		r = f
 	}
-	return membercheck.Compare(list, backends), nil
+	b, read, err := membercheck.ReadPages(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s (%s): %w", path, where, err)
+	}
+	log.Info("{member}: membership read from {bytes} bytes of {path} ({where})", "member", member, "bytes", read, "path", path, "where", where)
+	return b, nil
+}
+
+// hostReader reads a file on a member's host (over SSH) in 512-byte
+// blocks with dd, one command per read: the page reader's offsets are
+// multiples of the page size.
+type hostReader struct {
+	ctx  context.Context
+	ex   hostexec.Executor
+	path string
+}
+
+func (h hostReader) ReadAt(p []byte, off int64) (int, error) {
+	if off%512 != 0 {
+		return 0, fmt.Errorf("read at %d: not on a 512-byte block", off)
+	}
+	out, err := h.ex.Run(h.ctx, fmt.Sprintf("dd if=%s bs=512 skip=%d count=%d 2>/dev/null", hostexec.Quote(h.path), off/512, (len(p)+511)/512))
+	if err != nil {
+		return 0, err
+	}
+	n := copy(p, out.Stdout)
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// fromStream streams one member's backend, with a deadline of a minute
+// plus a second for every 10 MiB (a tenth of what a member sends on a
+// slow disk).
+func fromStream(ctx context.Context, s *cluster.Session, m status.Member, dir string, log *slog.Logger) (*membercheck.Backend, error) {
+	timeout := StreamTimeout(m.DBSize)
+	log.Info("reading the membership in {member}'s backend ({size} bytes, up to {timeout}) ...", "member", m.Name, "size", m.DBSize, "timeout", timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := s.Pool().Client(ctx, m.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	b, err := membercheck.FromMember(ctx, c, dir)
+	if ctx.Err() == context.DeadlineExceeded {
+		return nil, fmt.Errorf("the stream of %d bytes did not end within %s: %w", m.DBSize, timeout, err)
+	}
+	return b, err
+}
+
+// StreamTimeout bounds a stream of a member's whole backend: a minute,
+// plus a second per 10 MiB.
+func StreamTimeout(size int64) time.Duration {
+	return time.Minute + time.Duration(size/(10<<20))*time.Second
 }

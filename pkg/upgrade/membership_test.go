@@ -1,0 +1,51 @@
+package upgrade
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/internal/testutil"
+	"github.com/etcdpilot/etcdpilot/pkg/hostexec"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
+	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+)
+
+// onHost is a sandbox whose members' hosts are reached through an
+// executor (here, a real sshd), as static pods over SSH are.
+type onHost struct {
+	*sandbox.Sandbox
+	ex hostexec.Executor
+}
+
+func (o onHost) Host(string) hostexec.Executor { return o.ex }
+
+// TestMembershipFromPagesOverSSH: the membership read from the live
+// members' backend pages through a real sshd (dd, block by block) is
+// what the whole streamed backends say, for a few KiB per member.
+func TestMembershipFromPagesOverSSH(t *testing.T) {
+	t.Parallel()
+	target, port, opts := testutil.SSHD(t)
+	sb := testutil.Sandbox(t, sandbox.Options{Members: 3, Versions: []string{testutil.V35}})
+	st, _ := sb.State()
+	s := testutil.Session(t, st.Conn())
+	ctx := testutil.Context(t, 2*time.Minute)
+	cl, err := s.Status(ctx)
+	testutil.Must(t, err)
+	var log testutil.SyncBuffer
+	l, err := logging.New(&log, "info", "text")
+	testutil.Must(t, err)
+	ssh := hostexec.SSH{Target: target, Port: port, Options: opts, Timeout: time.Minute}
+	pages, err := Membership(ctx, s, cl, onHost{sb, ssh}, t.TempDir(), l)
+	testutil.Must(t, err)
+	if n := strings.Count(log.String(), "(ssh "+target); n != 3 || strings.Contains(log.String(), "streaming it instead") {
+		t.Fatalf("%d members read over SSH:\n%s", n, log.String())
+	}
+	streamed, err := Membership(ctx, s, cl, nil, t.TempDir(), testutil.Logger(t))
+	testutil.Must(t, err)
+	if !reflect.DeepEqual(pages, streamed) {
+		t.Errorf("findings from the pages %+v, from the streams %+v", pages, streamed)
+	}
+	t.Log(log.String())
+}
