@@ -16,7 +16,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure etcdpilot against the plain tools on real clusters, side by side",
 	}
-	cmd.AddCommand(newBenchSnapshotCmd(g), newBenchUpgradeCmd(g), newBenchHandoffCmd(g), newBenchRemoveLeaderCmd(g), newBenchStatusCmd(g), newBenchScanCmd(g), newBenchDowngradeCmd(g), newBenchRecoverCmd(g), newBenchDefragCmd(g), newBenchDepsCmd(g))
+	cmd.AddCommand(newBenchSnapshotCmd(g), newBenchUpgradeCmd(g), newBenchHandoffCmd(g), newBenchRemoveLeaderCmd(g), newBenchStatusCmd(g), newBenchScanCmd(g), newBenchDowngradeCmd(g), newBenchRecoverCmd(g), newBenchDefragCmd(g), newBenchDepsCmd(g), newBenchScaleCmd(g))
 	return cmd
 }
 
@@ -311,5 +311,56 @@ func newBenchDepsCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.To, "to", "", "etcd release to move the module to")
 	cmd.Flags().IntVar(&o.Runs, "runs", 5, "runs of each side")
 	positive(cmd, "runs")
+	return cmd
+}
+
+func newBenchScaleCmd(g *globals) *cobra.Command {
+	o := bench.ScaleOptions{}
+	var sizes []string
+	var valueSize string
+	cmd := &cobra.Command{
+		Use:   "scale",
+		Short: "Fill sandboxes to Kubernetes sizes, then measure status, upgrade plan and upgrade apply beside etcdctl",
+		Long: `Fill a sandbox of --members members of --from to each --sizes with incompressible
+values (kubeadm's --snapshot-count=10000), then run, each as a process: etcdctl
+endpoint status and hashkv --cluster and snapshot save of one member, then
+etcdpilot status, upgrade plan (through the sandbox, which reads the backends'
+pages, and through --endpoints alone, which streams them) and upgrade apply to
+--to. Each row: wall time, maximum RSS, the bytes the members sent (their gRPC
+counters) and the peak size of the command's scratch directories; then the
+restart of each member, from apply's journal. A size the disk cannot hold is
+skipped, saying so.`,
+		Example: `  etcdpilot bench scale --sizes 16MiB,1GiB,4GiB`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, s := range sizes {
+				n, err := defrag.ParseBytes(s)
+				if err != nil || n <= 0 {
+					return fmt.Errorf("--sizes %q: give sizes such as 16MiB,1GiB,4GiB", s)
+				}
+				o.Sizes = append(o.Sizes, n)
+			}
+			vs, err := defrag.ParseBytes(valueSize)
+			if err != nil || vs <= 0 || vs > 1<<20 {
+				return fmt.Errorf("--value-size %q: give a size from 1B to 1MiB (etcd refuses requests over 1.5 MiB)", valueSize)
+			}
+			o.ValueSize = int(vs)
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			o.Binaries, o.Log, o.Etcdpilot, o.Progress = g.binaries(g.progress(cmd)), g.log, self, g.progress(cmd)
+			return runBench(cmd, g, func(root string) (any, error) {
+				o.Root = root
+				return bench.Scale(cmd.Context(), o)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&o.From, "from", "3.5.36", "etcd version of the sandboxes")
+	cmd.Flags().StringVar(&o.To, "to", "3.6.17", "etcd version upgrade plan and apply go to")
+	cmd.Flags().StringSliceVar(&sizes, "sizes", []string{"16MiB", "1GiB", "4GiB"}, "database sizes")
+	cmd.Flags().StringVar(&valueSize, "value-size", "100KiB", "size of each value written")
+	cmd.Flags().IntVar(&o.Members, "members", 3, "members of each sandbox")
+	positive(cmd, "members")
 	return cmd
 }

@@ -115,3 +115,37 @@ func TestStatusBench(t *testing.T) {
 	testutil.Must(t, r.Table(&b))
 	t.Log(b.String())
 }
+
+// TestScaleBench: at 4 MiB, every command runs and is measured; the plan
+// that reads the backends' pages makes the members send less than 1% of
+// their databases and uses no scratch disk, the streaming one sends
+// every member's database; apply's three restarts are read from its
+// journal.
+func TestScaleBench(t *testing.T) {
+	t.Parallel()
+	bins := testutil.Binaries(t, testutil.V35, testutil.V36)
+	r, err := bench.Scale(testutil.Context(t, 5*time.Minute), bench.ScaleOptions{From: testutil.V35, To: testutil.V36, Sizes: []int64{4 << 20},
+		Members: 3, ValueSize: 64 << 10, Root: testutil.Root(t), Binaries: bins, Etcdpilot: testutil.Etcdpilot(t), Log: testutil.Logger(t)})
+	testutil.Must(t, err)
+	var b strings.Builder
+	testutil.Must(t, r.Table(&b))
+	t.Log("\n" + b.String())
+	rows := map[string]bench.ScaleRow{}
+	restarts := 0
+	for _, x := range r.Rows {
+		rows[x.Command] = x
+		if strings.HasPrefix(x.Command, "  restart of ") {
+			restarts++
+		}
+	}
+	pages, streams := rows["etcdpilot upgrade plan (sandbox: pages)"], rows["etcdpilot upgrade plan (--endpoints: streams)"]
+	if pages.Wall == 0 || pages.Sent*100 > pages.DBSize || pages.PeakTmp != 0 || pages.MaxRSS == 0 {
+		t.Errorf("plan from pages: %+v", pages)
+	}
+	if streams.Sent*2 < 5*streams.DBSize || streams.PeakTmp == 0 { // about three databases
+		t.Errorf("plan from streams: %+v", streams)
+	}
+	if apply := rows["etcdpilot upgrade apply"]; apply.Wall == 0 || restarts != 3 {
+		t.Errorf("apply %+v, %d restarts", apply, restarts)
+	}
+}

@@ -1,0 +1,408 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/etcdpilot/etcdpilot/pkg/binaries"
+	"github.com/etcdpilot/etcdpilot/pkg/engine"
+	"github.com/etcdpilot/etcdpilot/pkg/logging"
+	"github.com/etcdpilot/etcdpilot/pkg/printer"
+	"github.com/etcdpilot/etcdpilot/pkg/progress"
+	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+)
+
+// ScaleOptions configure the scale benchmark.
+type ScaleOptions struct {
+	From, To  string
+	Sizes     []int64
+	Members   int
+	ValueSize int
+	Root      string
+	Binaries  *binaries.Manager
+	// Etcdpilot is the binary to time, a process per command.
+	Etcdpilot string
+	Log       *slog.Logger
+	Progress  io.Writer
+}
+
+// ScaleRow is one command on one database size.
+type ScaleRow struct {
+	Size    int64         `json:"size"`   // the size asked for
+	DBSize  int64         `json:"dbSize"` // the first member's, measured
+	Command string        `json:"command"`
+	Wall    time.Duration `json:"wall"`
+	MaxRSS  int64         `json:"maxRSS"`  // bytes
+	Sent    int64         `json:"sent"`    // bytes the members sent (their gRPC counters)
+	PeakTmp int64         `json:"peakTmp"` // bytes, in the command's scratch directories
+	Note    string        `json:"note,omitempty"`
+}
+
+// ScaleResult holds every size's rows.
+type ScaleResult struct {
+	From    string     `json:"from"`
+	To      string     `json:"to"`
+	Members int        `json:"members"`
+	Rows    []ScaleRow `json:"rows"`
+}
+
+// Scale fills sandboxes of From to each size with incompressible values
+// (kubeadm's --snapshot-count=10000, a quota above the size) and runs,
+// each as its own process: etcdctl endpoint status and hashkv --cluster
+// and snapshot save of one member (the plain tools), then etcdpilot
+// status, upgrade plan (through the sandbox runtime, which reads the
+// backends' pages, and through --endpoints only, which streams them) and
+// upgrade apply to To. Each row has the wall time, the process's maximum
+// RSS, the bytes the members sent and the peak size of its scratch
+// directories; apply's member restarts come from its journal.
+func Scale(ctx context.Context, o ScaleOptions) (*ScaleResult, error) {
+	log := logging.OrDiscard(o.Log)
+	etcdctl, err := tool(ctx, o.Binaries, o.From, "etcdctl")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := o.Binaries.Install(ctx, o.To, binaries.Options{}); err != nil {
+		return nil, err
+	}
+	res := &ScaleResult{From: o.From, To: o.To, Members: o.Members}
+	for i, size := range o.Sizes {
+		if free := freeBytes(o.Root); free < need(size, o.Members) {
+			res.Rows = append(res.Rows, ScaleRow{Size: size, Note: fmt.Sprintf("skipped: %s free, %s needed", progress.Bytes(free), progress.Bytes(need(size, o.Members)))})
+			continue
+		}
+		rows, err := scaleOne(ctx, o, etcdctl, fmt.Sprintf("bench-scale-%d", i+1), size, log)
+		res.Rows = append(res.Rows, rows...)
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// need is the disk a size takes: each member's database and WAL, two
+// snapshots, and a margin.
+func need(size int64, members int) int64 { return int64(members)*size*2 + 2*size + 1<<30 }
+
+func freeBytes(dir string) int64 {
+	var st syscall.Statfs_t
+	if syscall.Statfs(dir, &st) != nil {
+		return 0
+	}
+	return int64(st.Bavail) * st.Bsize
+}
+
+func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size int64, log *slog.Logger) ([]ScaleRow, error) {
+	sb, st, err := newSandbox(ctx, o.Root, o.Binaries, sandbox.Options{Name: name, Members: o.Members, Versions: []string{o.From},
+		ExtraFlags: []string{"--snapshot-count=10000", fmt.Sprintf("--quota-backend-bytes=%d", 2*size+1<<30)}})
+	if err != nil {
+		return nil, err
+	}
+	defer sb.Destroy(context.Background())
+	db, err := fillRandom(ctx, st, size, o.ValueSize, o.Progress)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("{name}: {members} members of etcd {version}, database {size}", "name", name, "members", o.Members, "version", o.From, "size", progress.Bytes(db))
+	eps := strings.Join(st.Endpoints(), ",")
+	var rows []ScaleRow
+	run := func(label string, env []string, name string, args ...string) (ScaleRow, error) {
+		r, err := measureCmd(ctx, st, env, name, args...)
+		r.Size, r.DBSize, r.Command = size, db, label
+		if err == nil {
+			rows = append(rows, r)
+			log.Info("{size}: {command}: {wall}, max RSS {rss}, members sent {sent}, peak scratch {tmp}", "size", progress.Bytes(size), "command", label,
+				"wall", r.Wall.Round(time.Millisecond), "rss", progress.Bytes(r.MaxRSS), "sent", progress.Bytes(r.Sent), "tmp", progress.Bytes(r.PeakTmp))
+		}
+		return r, err
+	}
+	pilot := func(scratch string) []string {
+		return []string{"ETCDPILOT_STATE_DIR=" + o.Root, "ETCDPILOT_OFFLINE=1", "ETCDPILOT_LOCK_DIR=" + filepath.Join(scratch, "locks"), "TMPDIR=" + scratch}
+	}
+	for _, c := range []struct {
+		label string
+		pilot bool
+		args  []string
+	}{
+		{"etcdctl endpoint status --cluster", false, []string{"--endpoints", eps, "endpoint", "status", "--cluster", "-w", "json"}},
+		{"etcdctl endpoint hashkv --cluster", false, []string{"--endpoints", eps, "endpoint", "hashkv", "--cluster", "-w", "json"}},
+		{"etcdctl snapshot save (one member)", false, []string{"--endpoints", st.Members[0].Endpoint(), "snapshot", "save", "{scratch}/s.db"}},
+		{"etcdpilot status", true, []string{"status", "--sandbox", name, "-w", "json"}},
+		{"etcdpilot upgrade plan (sandbox: pages)", true, []string{"upgrade", "plan", "--sandbox", name, "--to", o.To, "-w", "json"}},
+		{"etcdpilot upgrade plan (--endpoints: streams)", true, []string{"upgrade", "plan", "--endpoints", eps, "--to", o.To, "-w", "json"}},
+	} {
+		scratch, err := os.MkdirTemp(o.Root, "scratch-")
+		if err != nil {
+			return rows, err
+		}
+		args := make([]string, len(c.args))
+		for i, a := range c.args {
+			args[i] = strings.ReplaceAll(a, "{scratch}", scratch)
+		}
+		bin, env := etcdctl, []string{"ETCDCTL_API=3", "TMPDIR=" + scratch}
+		if c.pilot {
+			bin, env = o.Etcdpilot, pilot(scratch)
+		}
+		_, err = run(c.label, env, bin, args...)
+		os.RemoveAll(scratch)
+		if err != nil && !strings.Contains(c.label, "plan") {
+			return rows, err
+		}
+	}
+	scratch, err := os.MkdirTemp(o.Root, "scratch-")
+	if err != nil {
+		return rows, err
+	}
+	defer os.RemoveAll(scratch)
+	journal := filepath.Join(scratch, "journal.json")
+	if _, err := run("etcdpilot upgrade apply", pilot(scratch), o.Etcdpilot, "upgrade", "apply", "--sandbox", name, "--to", o.To,
+		"--journal", journal, "--snapshot-dir", scratch, "--probe=false"); err != nil {
+		return rows, err
+	}
+	j, err := engine.LoadJournal(journal)
+	if err != nil {
+		return rows, err
+	}
+	started := map[string]time.Time{}
+	for _, e := range j.Entries {
+		if e.Action != engine.Restart {
+			continue
+		}
+		if e.Status == "started" {
+			started[e.Member] = e.At
+		} else if e.Status == "done" {
+			rows = append(rows, ScaleRow{Size: size, DBSize: db, Command: "  restart of " + e.Member, Wall: e.At.Sub(started[e.Member])})
+		}
+	}
+	return rows, nil
+}
+
+// fillRandom writes incompressible values of valueSize from 8 writers until the
+// first member's database reaches size; it returns that size.
+func fillRandom(ctx context.Context, st *sandbox.State, size int64, valueSize int, out io.Writer) (int64, error) {
+	cli, err := st.Conn().Client()
+	if err != nil {
+		return 0, err
+	}
+	defer cli.Close()
+	ep := st.Members[0].Endpoint()
+	var next atomic.Int64
+	var reached atomic.Bool
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	bar := progress.NewCounter(out, "filling to "+progress.Bytes(size), size)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			r := rand.New(rand.NewChaCha8([32]byte{byte(w)}))
+			val := make([]byte, valueSize)
+			for !reached.Load() {
+				i := next.Add(1)
+				for k := 0; k+8 <= len(val); k += 8 {
+					v := r.Uint64()
+					for b := 0; b < 8; b++ {
+						val[k+b] = byte(v >> (8 * b))
+					}
+				}
+				cctx, cancel := context.WithTimeout(ctx, time.Minute)
+				_, err := cli.Put(cctx, fmt.Sprintf("/registry/bench/%09d", i), string(val))
+				if err == nil && i%64 == 0 {
+					s, serr := cli.Status(cctx, ep)
+					if err = serr; err == nil && s.DbSize >= size {
+						reached.Store(true)
+					}
+				}
+				cancel()
+				if err != nil {
+					errs <- err
+					reached.Store(true)
+					return
+				}
+				bar.Write(val)
+			}
+		}(w)
+	}
+	wg.Wait()
+	bar.Finish()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	s, err := cli.Status(ctx, ep)
+	if err != nil {
+		return 0, err
+	}
+	return s.DbSize, nil
+}
+
+// measureCmd runs one command and returns its wall time, peak RSS (the
+// kernel's VmHWM, read while it runs: a forked child's rusage counts its
+// parent's pages), the bytes the members sent meanwhile (their counters,
+// read while it runs, so that a member's restart does not lose what it
+// sent before) and the peak size of the scratch directories named by
+// TMPDIR in env (and, for etcdpilot, the state's tmp).
+func measureCmd(ctx context.Context, st *sandbox.State, env []string, name string, args ...string) (ScaleRow, error) {
+	var r ScaleRow
+	var dirs []string
+	for _, e := range env {
+		if d, ok := strings.CutPrefix(e, "TMPDIR="); ok {
+			dirs = append(dirs, d)
+		}
+		if d, ok := strings.CutPrefix(e, "ETCDPILOT_STATE_DIR="); ok {
+			dirs = append(dirs, filepath.Join(d, "tmp"))
+		}
+	}
+	sent := &sentCounter{last: map[string]int64{}}
+	if err := sent.poll(st); err != nil {
+		return r, err
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return r, err
+	}
+	done := make(chan struct{})
+	polled := make(chan struct{}, 2)
+	var rss atomic.Int64
+	go func() { // the high-water mark, often: a short command ends quickly
+		defer func() { polled <- struct{}{} }()
+		for {
+			rss.Store(max(rss.Load(), hwm(cmd.Process.Pid)))
+			select {
+			case <-done:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	go func() {
+		defer func() { polled <- struct{}{} }()
+		for {
+			var n int64
+			for _, d := range dirs {
+				n += duBytes(d)
+			}
+			r.PeakTmp = max(r.PeakTmp, n)
+			sent.poll(st)
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	err := cmd.Wait()
+	r.Wall = time.Since(start)
+	close(done)
+	<-polled
+	<-polled
+	r.MaxRSS = rss.Load()
+	sent.poll(st)
+	r.Sent = sent.total
+	if err != nil {
+		return r, fmt.Errorf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out.String())
+	}
+	return r, nil
+}
+
+// hwm is a running process's peak RSS in bytes (0 once it is gone).
+func hwm(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// duBytes is the size of the files under dir.
+func duBytes(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+// sentCounter adds up what the members' gRPC servers sent
+// (etcd_network_client_grpc_sent_bytes_total) across polls; a counter
+// that went back (the member restarted) counts from zero.
+type sentCounter struct {
+	last  map[string]int64
+	total int64
+}
+
+func (c *sentCounter) poll(st *sandbox.State) error {
+	hc := http.Client{Timeout: 10 * time.Second}
+	for _, m := range st.Members {
+		resp, err := hc.Get(m.ClientURL + "/metrics")
+		if err != nil {
+			continue // restarting
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "etcd_network_client_grpc_sent_bytes_total "); ok {
+				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				if err != nil {
+					return err
+				}
+				n := int64(f)
+				if last, seen := c.last[m.Name]; seen {
+					if n >= last {
+						c.total += n - last
+					} else {
+						c.total += n
+					}
+				}
+				c.last[m.Name] = n
+			}
+		}
+	}
+	return nil
+}
+
+// Table writes every row, size by size.
+func (r *ScaleResult) Table(w io.Writer) error {
+	fmt.Fprintf(w, "%d members, etcd %s (upgrade to %s), incompressible values\n\n", r.Members, r.From, r.To)
+	rows := [][]string{{"DB", "COMMAND", "WALL", "MAX RSS", "MEMBERS SENT", "PEAK SCRATCH", "NOTE"}}
+	for _, x := range r.Rows {
+		db := progress.Bytes(x.DBSize)
+		if x.DBSize == 0 {
+			db = progress.Bytes(x.Size)
+		}
+		if x.Command == "" || strings.HasPrefix(x.Command, "  ") {
+			rows = append(rows, []string{db, x.Command, x.Wall.Round(10 * time.Millisecond).String(), "", "", "", x.Note})
+			continue
+		}
+		rows = append(rows, []string{db, x.Command, x.Wall.Round(10 * time.Millisecond).String(), progress.Bytes(x.MaxRSS), progress.Bytes(x.Sent), progress.Bytes(x.PeakTmp), x.Note})
+	}
+	return printer.Table(w, rows)
+}
