@@ -19,6 +19,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
+	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/progress"
@@ -296,7 +297,7 @@ func measureCmd(ctx context.Context, st *sandbox.State, env []string, name strin
 		for {
 			var n int64
 			for _, d := range dirs {
-				n += duBytes(d)
+				n += fsutil.DirSize(d)
 			}
 			r.PeakTmp = max(r.PeakTmp, n)
 			sent.poll(st)
@@ -334,18 +335,6 @@ func hwm(pid int) int64 {
 		}
 	}
 	return 0
-}
-
-// duBytes is the size of the files under dir.
-func duBytes(dir string) int64 {
-	var n int64
-	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
-		if err == nil && fi.Mode().IsRegular() {
-			n += fi.Size()
-		}
-		return nil
-	})
-	return n
 }
 
 // sentCounter adds up what the members' gRPC servers sent

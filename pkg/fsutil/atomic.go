@@ -265,3 +265,15 @@ func CopyTree(from, to string) error {
 	}
 	return SyncDir(filepath.Dir(to))
 }
+
+// DirSize is the size of the regular files under dir (what it can read).
+func DirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}

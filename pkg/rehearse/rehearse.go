@@ -190,7 +190,7 @@ func spaceNeeded(cl *status.Cluster, src *sandbox.Sandbox, copies bool, snap str
 			return 0, err
 		}
 		for _, m := range st.Members {
-			n += dirSize(m.DataDir)
+			n += fsutil.DirSize(m.DataDir)
 		}
 	} else {
 		for _, m := range cl.Members {
@@ -205,17 +205,6 @@ func spaceNeeded(cl *status.Cluster, src *sandbox.Sandbox, copies bool, snap str
 		}
 	}
 	return n + n/2 + int64(len(cl.Members))*64<<20, nil
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
-		if err == nil && fi.Mode().IsRegular() {
-			n += fi.Size()
-		}
-		return nil
-	})
-	return n
 }
 
 func freeBytes(dir string) (int64, error) {

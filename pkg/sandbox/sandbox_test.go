@@ -181,7 +181,18 @@ func TestCreateOnAFullDisk(t *testing.T) {
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", tiny).CombinedOutput(); err != nil {
 		t.Skipf("mount tmpfs: %v %s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("umount", tiny).Run() })
+	t.Cleanup(func() {
+		// A member that failed on the full disk may still be exiting:
+		// busy for a moment.
+		for i := 0; exec.Command("umount", tiny).Run() != nil; i++ {
+			if i == 100 {
+				exec.Command("umount", "-l", tiny).Run()
+				t.Errorf("%s stayed busy for 10 s", tiny)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	ctx := testutil.Context(t, 2*time.Minute)
 	_, err := sandbox.Create(ctx, tiny, bins, sandbox.Options{Name: "full", Members: 1, Versions: []string{testutil.V35}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "free space there") {
