@@ -46,13 +46,12 @@ func journalDone(ctx context.Context, e *Env, s Step) (bool, error) { return e.J
 // (<dir>.etcdpilot-before-force-new-cluster-<time>), never deleted by
 // etcdpilot: the way back if --force-new-cluster breaks it.
 func keepCopyRun(ctx context.Context, e *Env, s Step) error {
-	dd, ok := e.Runtime.(runtime.DataDirs)
-	if !ok {
-		return errors.New("this runtime cannot reach the member's data directory to copy it")
-	}
-	dir, err := dd.DataDir(ctx, s.Member)
+	dir, ok, err := runtime.LocalDataDir(ctx, e.Runtime, s.Member)
 	if err != nil {
 		return err
+	}
+	if !ok {
+		return errors.New("this runtime cannot reach the member's data directory on this machine to copy it")
 	}
 	if err := e.Runtime.Stop(ctx, s.Member); err != nil {
 		return err

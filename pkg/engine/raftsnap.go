@@ -29,12 +29,8 @@ func V2Entries(ctx context.Context, rt runtime.Runtime, member string) (n int, o
 // ReadWAL checks the member's WAL where the runtime can reach its data
 // directory; (nil, nil) where it cannot.
 func ReadWAL(ctx context.Context, rt runtime.Runtime, member string) (*walcheck.Result, error) {
-	dd, can := rt.(runtime.DataDirs)
-	if !can {
-		return nil, nil
-	}
-	dir, err := dd.DataDir(ctx, member)
-	if err != nil {
+	dir, ok, err := runtime.LocalDataDir(ctx, rt, member)
+	if !ok {
 		return nil, err
 	}
 	return walcheck.Check(dir, "")
@@ -42,9 +38,14 @@ func ReadWAL(ctx context.Context, rt runtime.Runtime, member string) (*walcheck.
 
 // CanTakeRaftSnapshots says whether the runtime can make members take a
 // raft snapshot and check that they did.
-func CanTakeRaftSnapshots(rt runtime.Runtime) bool {
+// The members' WALs must be on this machine: a runtime that reaches a
+// member over SSH names a path on the member's node.
+func CanTakeRaftSnapshots(rt runtime.Runtime, members ...string) bool {
 	_, o := rt.(runtime.FlagOverrider)
 	_, d := rt.(runtime.DataDirs)
+	for _, m := range members {
+		d = d && runtime.Local(rt, m)
+	}
 	return o && d
 }
 
@@ -59,7 +60,7 @@ func walClean(ctx context.Context, e *Env, s Step) (bool, error) {
 // and then until its WAL replay holds no v2 entry.
 func raftSnapshotRun(ctx context.Context, e *Env, s Step) error {
 	o, ok := e.Runtime.(runtime.FlagOverrider)
-	if !ok || !CanTakeRaftSnapshots(e.Runtime) {
+	if !ok || !CanTakeRaftSnapshots(e.Runtime, s.Member) {
 		return errors.New("this runtime cannot start a member with --snapshot-count=1 and read its WAL; do it by hand (see etcdpilot wal check)")
 	}
 	if err := e.readyToStop(ctx, s.Member, s.Version); err != nil {
@@ -77,8 +78,9 @@ func raftSnapshotRun(ctx context.Context, e *Env, s Step) error {
 	var n int
 	err := poll.Until(ctx, 100*time.Millisecond, e.GateTimeout, func(ctx context.Context) (bool, error) {
 		var rerr error
-		n, _, rerr = V2Entries(ctx, e.Runtime, s.Member)
-		return rerr == nil && n == 0, nil
+		var read bool
+		n, read, rerr = V2Entries(ctx, e.Runtime, s.Member)
+		return rerr == nil && read && n == 0, nil
 	})
 	if err != nil {
 		return fmt.Errorf("%s took no raft snapshot past its %d v2 entries within %s: %w", s.Member, n, e.GateTimeout, err)

@@ -231,12 +231,8 @@ func inspect(ctx context.Context, rt runtime.Runtime, m *Member) {
 			m.Running = map[bool]string{true: "running", false: "gone"}[up]
 		}
 	}
-	dd, ok := rt.(runtime.DataDirs)
+	dir, ok, _ := runtime.LocalDataDir(ctx, rt, m.Name)
 	if !ok {
-		return
-	}
-	dir, err := dd.DataDir(ctx, m.Name)
-	if err != nil {
 		return
 	}
 	m.DataDir = dir

@@ -66,6 +66,35 @@ type DataDirs interface {
 	DataDir(ctx context.Context, member string) (string, error)
 }
 
+// LocalDataDir is the member's data directory when this machine can read
+// it: the runtime names it (DataDirs), and the member's host, if the
+// runtime has hosts, is this one. ok is false otherwise — a static pod
+// over SSH names a path on its own node, which here may be another
+// member's data directory.
+func LocalDataDir(ctx context.Context, rt Runtime, member string) (dir string, ok bool, err error) {
+	dd, can := rt.(DataDirs)
+	if !can || !Local(rt, member) {
+		return "", false, nil
+	}
+	dir, err = dd.DataDir(ctx, member)
+	return dir, err == nil, err
+}
+
+// Local says whether the member's host is this machine: the runtime has
+// no hosts, or reaches this member's with the local executor.
+func Local(rt Runtime, member string) bool {
+	h, hosted := rt.(Hosted)
+	if !hosted {
+		return true
+	}
+	ex := h.Host(member)
+	if ex == nil {
+		return true
+	}
+	_, local := ex.(hostexec.Local)
+	return local
+}
+
 // Hosted is a runtime whose members live on hosts it reaches through an
 // executor (here or over SSH): what must end up on a member's host (a
 // restored data directory) goes through Host.

@@ -1,9 +1,12 @@
 package runtime
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/etcdpilot/etcdpilot/pkg/hostexec"
 )
 
 func TestRenameFlags(t *testing.T) {
@@ -34,5 +37,32 @@ func TestCommandValidate(t *testing.T) {
 	}
 	if err := (&Command{StartCmd: "x"}).Validate(); err == nil {
 		t.Fatal("missing stop command accepted")
+	}
+}
+
+// twoHosts has one member here and one over SSH, with the same path:
+// kubeadm puts every node's data in /var/lib/etcd.
+type twoHosts struct{}
+
+func (twoHosts) Stop(context.Context, string) error                { return nil }
+func (twoHosts) Start(context.Context, string, StartOptions) error { return nil }
+func (twoHosts) DataDir(context.Context, string) (string, error)   { return "/var/lib/etcd", nil }
+func (twoHosts) Host(m string) hostexec.Executor {
+	if m == "far" {
+		return hostexec.SSH{Target: "root@10.0.0.2"}
+	}
+	return hostexec.Local{}
+}
+
+func TestLocalDataDir(t *testing.T) {
+	ctx := context.Background()
+	if d, ok, err := LocalDataDir(ctx, twoHosts{}, "near"); !ok || err != nil || d != "/var/lib/etcd" {
+		t.Errorf("near: %q %v %v", d, ok, err)
+	}
+	if d, ok, err := LocalDataDir(ctx, twoHosts{}, "far"); ok || err != nil || d != "" {
+		t.Errorf("far: another node's path taken for this one's: %q %v %v", d, ok, err)
+	}
+	if !Local(twoHosts{}, "near") || Local(twoHosts{}, "far") {
+		t.Error("Local")
 	}
 }

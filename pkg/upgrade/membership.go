@@ -84,14 +84,10 @@ func fromPages(ctx context.Context, rt runtime.Runtime, member string, log *slog
 	path := filepath.Join(dir, "member", "snap", "db")
 	var r io.ReaderAt
 	where := "local"
-	if h, ok := rt.(runtime.Hosted); ok {
-		if ex := h.Host(member); ex != nil {
-			if _, local := ex.(hostexec.Local); !local {
-				r, where = hostReader{ctx: ctx, ex: ex, path: path}, ex.String()
-			}
-		}
-	}
-	if r == nil {
+	if !runtime.Local(rt, member) {
+		ex := rt.(runtime.Hosted).Host(member)
+		r, where = hostReader{ctx: ctx, ex: ex, path: path}, ex.String()
+	} else {
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, err

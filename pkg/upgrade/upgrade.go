@@ -180,7 +180,7 @@ func (u *upgrader) plan(ctx context.Context) (*plan.Plan, error) {
 			u.opts.Log.Warn("--no-wal-fix: " + b.Message)
 			continue
 		}
-		if b.Code == plan.CodeV2WAL && engine.CanTakeRaftSnapshots(u.opts.Runtime) {
+		if b.Code == plan.CodeV2WAL && engine.CanTakeRaftSnapshots(u.opts.Runtime, memberNames(p)...) {
 			u.opts.Log.Info("note: every member takes a raft snapshot on 3.6 (a restart with --snapshot-count=1) before it starts on 3.7")
 			continue
 		}
@@ -235,7 +235,7 @@ func (u *upgrader) hopSteps(ctx context.Context, hop plan.Step) ([]engine.Step, 
 	if err != nil {
 		return nil, err
 	}
-	if hop.Kind == "minor" && version.Minor(hop.To) == "3.7" && !u.opts.NoWALFix && engine.CanTakeRaftSnapshots(u.opts.Runtime) {
+	if hop.Kind == "minor" && version.Minor(hop.To) == "3.7" && !u.opts.NoWALFix && engine.CanTakeRaftSnapshots(u.opts.Runtime, stepMembers(steps)...) {
 		steps = withRaftSnapshots(steps, hop.From)
 	}
 	if hop.Kind == "minor" {
@@ -277,6 +277,24 @@ func (u *upgrader) renames(v string) map[string]string {
 	for _, f := range u.opts.Catalog.FlagsRemovedUpTo("3.0", version.Minor(v)) {
 		if f.Replacement != "" {
 			out[f.Flag] = f.Replacement
+		}
+	}
+	return out
+}
+
+func memberNames(p *plan.Plan) []string {
+	var out []string
+	for _, m := range p.Current.Members {
+		out = append(out, m.Name)
+	}
+	return out
+}
+
+func stepMembers(steps []engine.Step) []string {
+	var out []string
+	for _, s := range steps {
+		if s.Member != "" {
+			out = append(out, s.Member)
 		}
 	}
 	return out

@@ -23,6 +23,7 @@ import (
 	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Result is what a member replays on start.
@@ -112,8 +113,8 @@ func replay(walDir string, start walpb.Snapshot) (*Result, error) {
 		case stateType:
 			r.Commit = wal.MustUnmarshalState(rec.Data).Commit
 		case entryType:
-			var e raftpb.Entry
-			if err := e.Unmarshal(rec.Data); err != nil {
+			e, err := entryOf(rec.Data)
+			if err != nil {
 				return nil, fmt.Errorf("read the WAL in %s: an entry does not decode: %w", walDir, err)
 			}
 			if e.Index <= start.Index {
@@ -259,12 +260,78 @@ func firstRecord(path string) error {
 	return nil
 }
 
+// entryOf reads a raft entry's type, index and data from its encoding
+// without copying the data (a WAL of large values would otherwise be
+// copied once more); anything it does not expect goes to raftpb's own
+// decoder.
+func entryOf(b []byte) (raftpb.Entry, error) {
+	var e raftpb.Entry
+	for rest := b; len(rest) > 0; {
+		num, typ, n := protowire.ConsumeTag(rest)
+		if n < 0 {
+			return e, e.Unmarshal(b)
+		}
+		rest = rest[n:]
+		switch {
+		case num >= 1 && num <= 3 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(rest)
+			if n < 0 {
+				return e, e.Unmarshal(b)
+			}
+			rest = rest[n:]
+			switch num {
+			case 1:
+				e.Type = raftpb.EntryType(v)
+			case 2:
+				e.Term = v
+			case 3:
+				e.Index = v
+			}
+		case num == 4 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(rest)
+			if n < 0 {
+				return e, e.Unmarshal(b)
+			}
+			rest, e.Data = rest[n:], v
+		default:
+			return e, e.Unmarshal(b)
+		}
+	}
+	return e, nil
+}
+
 // IsV2 says whether an entry's data is a v2 request: it does not parse as
 // etcd's v3 InternalRaftRequest, or carries the v2 request in it.
+//
+// Most entries are v3 requests: their top-level fields are read without
+// decoding (or copying) the request, and one without the v2 field (2) is
+// not v2. Anything else goes to etcdserverpb's decoder.
 func IsV2(data []byte) bool {
+	if v3, sure := plainV3(data); sure {
+		return !v3
+	}
 	var req etcdserverpb.InternalRaftRequest
 	if err := req.Unmarshal(data); err != nil {
 		return true
 	}
 	return req.V2 != nil
+}
+
+// plainV3 scans an InternalRaftRequest's top-level fields: ID (1) is a
+// varint, every other field a message. sure is false when a field is
+// not what that schema says, or is the v2 request (2): the decoder
+// decides then.
+func plainV3(data []byte) (v3, sure bool) {
+	for rest := data; len(rest) > 0; {
+		num, typ, n := protowire.ConsumeTag(rest)
+		if n < 0 || num == 2 || (num == 1) != (typ == protowire.VarintType) || (num != 1 && typ != protowire.BytesType) {
+			return false, false
+		}
+		rest = rest[n:]
+		if n = protowire.ConsumeFieldValue(num, typ, rest); n < 0 {
+			return false, false
+		}
+		rest = rest[n:]
+	}
+	return true, true
 }
