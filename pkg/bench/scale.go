@@ -47,6 +47,7 @@ type ScaleRow struct {
 	Command string        `json:"command"`
 	Wall    time.Duration `json:"wall"`
 	MaxRSS  int64         `json:"maxRSS"`  // bytes
+	MaxAnon int64         `json:"maxAnon"` // bytes: the peak of RssAnon (RSS without mapped files)
 	Sent    int64         `json:"sent"`    // bytes the members sent (their gRPC counters)
 	PeakTmp int64         `json:"peakTmp"` // bytes, in the command's scratch directories
 	Note    string        `json:"note,omitempty"`
@@ -120,8 +121,9 @@ func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size in
 	eps := strings.Join(st.Endpoints(), ",")
 	var rows []ScaleRow
 	run := func(label string, env []string, name string, args ...string) (ScaleRow, error) {
-		r, err := measureCmd(ctx, st, env, name, args...)
+		r, out, err := measureCmd(ctx, st, env, name, args...)
 		r.Size, r.DBSize, r.Command = size, db, label
+		log.Debug("{command}:\n{output}", "command", label, "output", out)
 		if err == nil {
 			rows = append(rows, r)
 			log.Info("{size}: {command}: {wall}, max RSS {rss}, members sent {sent}, peak scratch {tmp}", "size", progress.Bytes(size), "command", label,
@@ -140,6 +142,7 @@ func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size in
 		{"etcdctl endpoint status --cluster", false, []string{"--endpoints", eps, "endpoint", "status", "--cluster", "-w", "json"}},
 		{"etcdctl endpoint hashkv --cluster", false, []string{"--endpoints", eps, "endpoint", "hashkv", "--cluster", "-w", "json"}},
 		{"etcdctl snapshot save (one member)", false, []string{"--endpoints", st.Members[0].Endpoint(), "snapshot", "save", "{scratch}/s.db"}},
+		{"etcdpilot snapshot save", true, []string{"snapshot", "save", "{scratch}/s.db", "--sandbox", name, "--from", st.Members[0].Name}},
 		{"etcdpilot status", true, []string{"status", "--sandbox", name, "-w", "json"}},
 		{"etcdpilot upgrade plan (sandbox: pages)", true, []string{"upgrade", "plan", "--sandbox", name, "--to", o.To, "-w", "json"}},
 		{"etcdpilot upgrade plan (--endpoints: streams)", true, []string{"upgrade", "plan", "--endpoints", eps, "--to", o.To, "-w", "json"}},
@@ -255,7 +258,7 @@ func fillRandom(ctx context.Context, st *sandbox.State, size int64, valueSize in
 // read while it runs, so that a member's restart does not lose what it
 // sent before) and the peak size of the scratch directories named by
 // TMPDIR in env (and, for etcdpilot, the state's tmp).
-func measureCmd(ctx context.Context, st *sandbox.State, env []string, name string, args ...string) (ScaleRow, error) {
+func measureCmd(ctx context.Context, st *sandbox.State, env []string, name string, args ...string) (ScaleRow, string, error) {
 	var r ScaleRow
 	var dirs []string
 	for _, e := range env {
@@ -268,7 +271,7 @@ func measureCmd(ctx context.Context, st *sandbox.State, env []string, name strin
 	}
 	sent := &sentCounter{last: map[string]int64{}}
 	if err := sent.poll(st); err != nil {
-		return r, err
+		return r, "", err
 	}
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -276,15 +279,17 @@ func measureCmd(ctx context.Context, st *sandbox.State, env []string, name strin
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return r, err
+		return r, "", err
 	}
 	done := make(chan struct{})
 	polled := make(chan struct{}, 2)
-	var rss atomic.Int64
+	var rss, anon atomic.Int64
 	go func() { // the high-water mark, often: a short command ends quickly
 		defer func() { polled <- struct{}{} }()
 		for {
-			rss.Store(max(rss.Load(), hwm(cmd.Process.Pid)))
+			h, a := memory(cmd.Process.Pid)
+			rss.Store(max(rss.Load(), h))
+			anon.Store(max(anon.Load(), a))
 			select {
 			case <-done:
 				return
@@ -313,28 +318,35 @@ func measureCmd(ctx context.Context, st *sandbox.State, env []string, name strin
 	close(done)
 	<-polled
 	<-polled
-	r.MaxRSS = rss.Load()
+	r.MaxRSS, r.MaxAnon = rss.Load(), anon.Load()
 	sent.poll(st)
 	r.Sent = sent.total
 	if err != nil {
-		return r, fmt.Errorf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out.String())
+		return r, out.String(), fmt.Errorf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out.String())
 	}
-	return r, nil
+	return r, out.String(), nil
 }
 
-// hwm is a running process's peak RSS in bytes (0 once it is gone).
-func hwm(pid int) int64 {
+// memory is a running process's peak RSS (VmHWM) and its anonymous
+// RSS now, in bytes (0 once it is gone).
+func memory(pid int) (hwm, anon int64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0
+		return 0, 0
+	}
+	kb := func(v string) int64 {
+		n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		return n << 10
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
+			hwm = kb(v)
+		}
+		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			anon = kb(v)
 		}
 	}
-	return 0
+	return hwm, anon
 }
 
 // sentCounter adds up what the members' gRPC servers sent
@@ -381,17 +393,17 @@ func (c *sentCounter) poll(st *sandbox.State) error {
 // Table writes every row, size by size.
 func (r *ScaleResult) Table(w io.Writer) error {
 	fmt.Fprintf(w, "%d members, etcd %s (upgrade to %s), incompressible values\n\n", r.Members, r.From, r.To)
-	rows := [][]string{{"DB", "COMMAND", "WALL", "MAX RSS", "MEMBERS SENT", "PEAK SCRATCH", "NOTE"}}
+	rows := [][]string{{"DB", "COMMAND", "WALL", "MAX RSS", "MAX ANON", "MEMBERS SENT", "PEAK SCRATCH", "NOTE"}}
 	for _, x := range r.Rows {
 		db := progress.Bytes(x.DBSize)
 		if x.DBSize == 0 {
 			db = progress.Bytes(x.Size)
 		}
 		if x.Command == "" || strings.HasPrefix(x.Command, "  ") {
-			rows = append(rows, []string{db, x.Command, x.Wall.Round(10 * time.Millisecond).String(), "", "", "", x.Note})
+			rows = append(rows, []string{db, x.Command, x.Wall.Round(10 * time.Millisecond).String(), "", "", "", "", x.Note})
 			continue
 		}
-		rows = append(rows, []string{db, x.Command, x.Wall.Round(10 * time.Millisecond).String(), progress.Bytes(x.MaxRSS), progress.Bytes(x.Sent), progress.Bytes(x.PeakTmp), x.Note})
+		rows = append(rows, []string{db, x.Command, x.Wall.Round(10 * time.Millisecond).String(), progress.Bytes(x.MaxRSS), progress.Bytes(x.MaxAnon), progress.Bytes(x.Sent), progress.Bytes(x.PeakTmp), x.Note})
 	}
 	return printer.Table(w, rows)
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 )
 
 // Info is what a snapshot file says about itself.
@@ -123,10 +124,11 @@ func ReadInfo(path string, check bool) (info *Info, err error) {
 		return nil, fmt.Errorf("%w: %s: bbolt cannot open it: %v", ErrCorrupt, path, err)
 	}
 	defer db.Close()
+	tr := &trimmer{addr: db.Info().Data, size: st.Size()}
 	info = &Info{Size: st.Size()}
 	err = db.View(func(tx *bolt.Tx) error {
 		if check {
-			if err := tx.ForEach(func(name []byte, b *bolt.Bucket) error { return walk(b, name) }); err != nil {
+			if err := tx.ForEach(func(name []byte, b *bolt.Bucket) error { return walk(b, name, tr) }); err != nil {
 				return fmt.Errorf("%w: %s: bbolt consistency check: %v", ErrCorrupt, path, err)
 			}
 		}
@@ -145,7 +147,7 @@ func ReadInfo(path string, check bool) (info *Info, err error) {
 			info.ClusterVersion = string(cb.Get([]byte("clusterVersion")))
 		}
 		info.Members, info.Removed = bucketKeys(tx, "members"), bucketKeys(tx, "members_removed")
-		return scanKeys(keys, info)
+		return scanKeys(keys, info, tr)
 	})
 	if err != nil {
 		if !errors.Is(err, ErrCorrupt) {
@@ -172,7 +174,7 @@ func bucketKeys(tx *bolt.Tx, name string) []string {
 
 // walk reads every key and value of a bucket and its sub-buckets in page
 // order and requires the keys to ascend.
-func walk(b *bolt.Bucket, name []byte) error {
+func walk(b *bolt.Bucket, name []byte, tr *trimmer) error {
 	if b == nil {
 		return fmt.Errorf("%q is not a bucket", name)
 	}
@@ -183,9 +185,10 @@ func walk(b *bolt.Bucket, name []byte) error {
 			return fmt.Errorf("bucket %q: keys out of order at %x", name, k)
 		}
 		prev = k
+		tr.read(k, v)
 		if v == nil {
 			if sub := b.Bucket(k); sub != nil {
-				if err := walk(sub, k); err != nil {
+				if err := walk(sub, k, tr); err != nil {
 					return err
 				}
 			}
@@ -209,7 +212,7 @@ func parseRev(k []byte) (rev, bool, error) {
 // and every key/value up to the revision; at or below the compact revision
 // only each key's latest revision is hashed, and a tombstone at exactly the
 // compact revision is skipped).
-func scanKeys(b *bolt.Bucket, info *Info) error {
+func scanKeys(b *bolt.Bucket, info *Info, tr *trimmer) error {
 	type latest struct {
 		r         rev
 		tombstone bool
@@ -222,6 +225,7 @@ func scanKeys(b *bolt.Bucket, info *Info) error {
 	// Without a compaction every revision is hashed, in one pass.
 	hashNow := c == 0
 	err := b.ForEach(func(k, v []byte) error {
+		tr.read(k, v)
 		r, tomb, err := parseRev(k)
 		if err != nil {
 			return err
@@ -259,6 +263,7 @@ func scanKeys(b *bolt.Bucket, info *Info) error {
 	}
 	if !hashNow {
 		err = b.ForEach(func(k, v []byte) error {
+			tr.read(k, v)
 			r, tomb, _ := parseRev(k)
 			if r.main <= c && len(keep) > 0 && !keep[r] {
 				return nil
@@ -305,4 +310,24 @@ func kvKey(b []byte) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("key-value record without a key")
+}
+
+// trimmer drops the pages bbolt's read-only mapping of the file has
+// faulted in, after every 16 MiB of keys and values read: reading a
+// 4 GiB snapshot then keeps a few dozen MiB resident instead of the whole
+// file. The pages stay in the page cache, and one read again faults back
+// in with the same bytes: on a read-only shared file mapping nothing is
+// lost.
+type trimmer struct {
+	addr uintptr
+	size int64
+	n    int
+}
+
+func (t *trimmer) read(k, v []byte) {
+	if t.n += len(k) + len(v); t.n < 16<<20 || t.addr == 0 || t.size <= 0 {
+		return
+	}
+	t.n = 0
+	unix.Syscall(unix.SYS_MADVISE, t.addr, uintptr(t.size), unix.MADV_DONTNEED)
 }

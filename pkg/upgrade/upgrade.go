@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
@@ -263,11 +265,23 @@ func withRaftSnapshots(steps []engine.Step, from string) []engine.Step {
 // how many of them write custom data (3.6 refuses those).
 func WALState(ctx context.Context, rt runtime.Runtime, cl *status.Cluster) (v2, custom map[string]int) {
 	v2, custom = map[string]int{}, map[string]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, goruntime.GOMAXPROCS(0)) // a WAL read is CPU-bound (CRC, decoding)
 	for _, m := range cl.Members {
-		if r, err := engine.ReadWAL(ctx, rt, m.Name); err == nil && r != nil {
-			v2[m.Name], custom[m.Name] = r.V2, r.V2Custom
-		}
+		wg.Add(1)
+		go func(name string) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if r, err := engine.ReadWAL(ctx, rt, name); err == nil && r != nil {
+				mu.Lock()
+				v2[name], custom[name] = r.V2, r.V2Custom
+				mu.Unlock()
+			}
+		}(m.Name)
 	}
+	wg.Wait()
 	return v2, custom
 }
 
