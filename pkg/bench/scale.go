@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
@@ -81,7 +80,7 @@ func Scale(ctx context.Context, o ScaleOptions) (*ScaleResult, error) {
 	}
 	res := &ScaleResult{From: o.From, To: o.To, Members: o.Members}
 	for i, size := range o.Sizes {
-		if free := freeBytes(o.Root); free < need(size, o.Members) {
+		if free, _ := fsutil.FreeBytes(o.Root); free < need(size, o.Members) {
 			res.Rows = append(res.Rows, ScaleRow{Size: size, Note: fmt.Sprintf("skipped: %s free, %s needed", progress.Bytes(free), progress.Bytes(need(size, o.Members)))})
 			continue
 		}
@@ -97,14 +96,6 @@ func Scale(ctx context.Context, o ScaleOptions) (*ScaleResult, error) {
 // need is the disk a size takes: each member's database and WAL, two
 // snapshots, and a margin.
 func need(size int64, members int) int64 { return int64(members)*size*2 + 2*size + 1<<30 }
-
-func freeBytes(dir string) int64 {
-	var st syscall.Statfs_t
-	if syscall.Statfs(dir, &st) != nil {
-		return 0
-	}
-	return int64(st.Bavail) * st.Bsize
-}
 
 func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size int64, log *slog.Logger) ([]ScaleRow, error) {
 	sb, st, err := newSandbox(ctx, o.Root, o.Binaries, sandbox.Options{Name: name, Members: o.Members, Versions: []string{o.From},
@@ -140,7 +131,9 @@ func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size in
 		args  []string
 	}{
 		{"etcdctl endpoint status --cluster", false, []string{"--endpoints", eps, "endpoint", "status", "--cluster", "-w", "json"}},
-		{"etcdctl endpoint hashkv --cluster", false, []string{"--endpoints", eps, "endpoint", "hashkv", "--cluster", "-w", "json"}},
+		// etcdctl's 5 s default cuts HashKV off at a few GiB: given the
+		// time it needs, as an operator would.
+		{"etcdctl endpoint hashkv --cluster", false, []string{"--endpoints", eps, "endpoint", "hashkv", "--cluster", "-w", "json", "--command-timeout=10m"}},
 		{"etcdctl snapshot save (one member)", false, []string{"--endpoints", st.Members[0].Endpoint(), "snapshot", "save", "{scratch}/s.db"}},
 		{"etcdpilot snapshot save", true, []string{"snapshot", "save", "{scratch}/s.db", "--sandbox", name, "--from", st.Members[0].Name}},
 		{"etcdpilot status", true, []string{"status", "--sandbox", name, "-w", "json"}},
@@ -159,10 +152,12 @@ func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size in
 		if c.pilot {
 			bin, env = o.Etcdpilot, pilot(scratch)
 		}
-		_, err = run(c.label, env, bin, args...)
+		r, err := run(c.label, env, bin, args...)
 		os.RemoveAll(scratch)
-		if err != nil && !strings.Contains(c.label, "plan") {
-			return rows, err
+		if err != nil { // a row that says so; the others still run
+			r.Note = "failed: " + firstLine(err.Error())
+			rows = append(rows, r)
+			log.Warn("{command}: {error}", "command", c.label, "error", err)
 		}
 	}
 	scratch, err := os.MkdirTemp(o.Root, "scratch-")
@@ -171,9 +166,10 @@ func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size in
 	}
 	defer os.RemoveAll(scratch)
 	journal := filepath.Join(scratch, "journal.json")
-	if _, err := run("etcdpilot upgrade apply", pilot(scratch), o.Etcdpilot, "upgrade", "apply", "--sandbox", name, "--to", o.To,
+	if r, err := run("etcdpilot upgrade apply", pilot(scratch), o.Etcdpilot, "upgrade", "apply", "--sandbox", name, "--to", o.To,
 		"--journal", journal, "--snapshot-dir", scratch, "--probe=false"); err != nil {
-		return rows, err
+		r.Note = "failed: " + firstLine(err.Error())
+		return append(rows, r), nil
 	}
 	j, err := engine.LoadJournal(journal)
 	if err != nil {
@@ -406,4 +402,9 @@ func (r *ScaleResult) Table(w io.Writer) error {
 		rows = append(rows, []string{db, x.Command, x.Wall.Round(10 * time.Millisecond).String(), progress.Bytes(x.MaxRSS), progress.Bytes(x.MaxAnon), progress.Bytes(x.Sent), progress.Bytes(x.PeakTmp), x.Note})
 	}
 	return printer.Table(w, rows)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
 }

@@ -10,7 +10,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
+	"github.com/etcdpilot/etcdpilot/pkg/progress"
 	"golang.org/x/sys/unix"
 )
 
@@ -276,4 +278,27 @@ func DirSize(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// FreeBytes is the space an unprivileged writer has left on dir's
+// filesystem.
+func FreeBytes(dir string) (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}
+
+// NeedSpace refuses when dir's filesystem has less than need bytes free
+// (plus a 64 MiB margin), saying what for.
+func NeedSpace(dir string, need int64, what string) error {
+	free, err := FreeBytes(dir)
+	if err != nil {
+		return nil // a filesystem that cannot tell: the write itself will say
+	}
+	if free < need+64<<20 {
+		return fmt.Errorf("%s needs about %s free in %s, which has %s: free space there or choose another place; nothing was written", what, progress.Bytes(need+64<<20), dir, progress.Bytes(free))
+	}
+	return nil
 }

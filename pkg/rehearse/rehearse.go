@@ -104,7 +104,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	if free, err := freeBytes(o.Dir); err == nil && free < need {
+	if free, err := fsutil.FreeBytes(o.Dir); err == nil && free < need {
 		return nil, fmt.Errorf("a rehearsal needs about %d MiB under %s (copies of %d members and their growth), only %d MiB are free: free some space or rehearse elsewhere (--shadow-dir); nothing was started", need>>20, o.Dir, len(cl.Members), free>>20)
 	}
 	sweep(ctx, o.Dir, log)
@@ -205,14 +205,6 @@ func spaceNeeded(cl *status.Cluster, src *sandbox.Sandbox, copies bool, snap str
 		}
 	}
 	return n + n/2 + int64(len(cl.Members))*64<<20, nil
-}
-
-func freeBytes(dir string) (int64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return 0, err
-	}
-	return int64(st.Bavail) * int64(st.Bsize), nil
 }
 
 // inShadow runs etcdpilot's inside half (in a network namespace of its

@@ -90,6 +90,9 @@ func Save(ctx context.Context, s *cluster.Session, dest string, opts SaveOptions
 	// here as they are; otherwise a scratch copy is kept on the way.
 	var scratch *fsutil.TempFile
 	lf, local := store.(LocalFiles)
+	if err := needSpace(lf, local, name, opts.Encoding.Suffix() != "", src.DBSize); err != nil {
+		return nil, "", err
+	}
 	if !local || opts.Encoding.Suffix() != "" {
 		dir := os.TempDir()
 		if local {
@@ -394,4 +397,19 @@ func (g *stallGuard) watch(limit time.Duration, cancel context.CancelFunc) (stop
 		}
 	}()
 	return func() { close(done) }
+}
+
+// needSpace refuses a save this machine's disk cannot hold before
+// anything streams: the database's size where a local store stages it
+// (twice when it is also encoded there), or its scratch copy in the
+// temporary directory for a remote store.
+func needSpace(lf LocalFiles, local bool, name string, encoded bool, size int64) error {
+	dir, need := os.TempDir(), size
+	if local {
+		dir = filepath.Dir(lf.File(name))
+		if encoded {
+			need *= 2
+		}
+	}
+	return fsutil.NeedSpace(dir, need, fmt.Sprintf("a snapshot of %s", progress.Bytes(size)))
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
 	"github.com/etcdpilot/etcdpilot/pkg/hostexec"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/membercheck"
@@ -131,6 +132,9 @@ func (h hostReader) ReadAt(p []byte, off int64) (int, error) {
 // plus a second for every 10 MiB (a tenth of what a member sends on a
 // slow disk).
 func fromStream(ctx context.Context, s *cluster.Session, m status.Member, dir string, log *slog.Logger) (*membercheck.Backend, error) {
+	if err := fsutil.NeedSpace(dir, m.DBSize, fmt.Sprintf("streaming %s's backend (%d bytes) for the membership check", m.Name, m.DBSize)); err != nil {
+		return nil, err
+	}
 	timeout := StreamTimeout(m.DBSize)
 	log.Info("reading the membership in {member}'s backend ({size} bytes, up to {timeout}) ...", "member", m.Name, "size", m.DBSize, "timeout", timeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)

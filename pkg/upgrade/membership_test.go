@@ -1,6 +1,9 @@
 package upgrade
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -48,4 +51,39 @@ func TestMembershipFromPagesOverSSH(t *testing.T) {
 		t.Errorf("findings from the pages %+v, from the streams %+v", pages, streamed)
 	}
 	t.Log(log.String())
+}
+
+// junkDB names, for every member, a data directory whose backend is not
+// a bbolt file.
+type junkDB struct {
+	*sandbox.Sandbox
+	dir string
+}
+
+func (j junkDB) DataDir(context.Context, string) (string, error) { return j.dir, nil }
+
+// TestMembershipFallsBackToTheStream: a backend file the page reader
+// cannot read is named, and the member's backend is streamed instead:
+// the same findings.
+func TestMembershipFallsBackToTheStream(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Members: 3, Versions: []string{testutil.V35}})
+	st, _ := sb.State()
+	s := testutil.Session(t, st.Conn())
+	ctx := testutil.Context(t, 2*time.Minute)
+	cl, err := s.Status(ctx)
+	testutil.Must(t, err)
+	dir := t.TempDir()
+	testutil.Must(t, os.MkdirAll(filepath.Join(dir, "member", "snap"), 0o700))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "member", "snap", "db"), []byte(strings.Repeat("not bbolt", 1000)), 0o600))
+	var log testutil.SyncBuffer
+	l, err := logging.New(&log, "info", "text")
+	testutil.Must(t, err)
+	got, err := Membership(ctx, s, cl, junkDB{sb, dir}, t.TempDir(), l)
+	testutil.Must(t, err)
+	want, err := Membership(ctx, s, cl, sb, t.TempDir(), testutil.Logger(t))
+	testutil.Must(t, err)
+	if strings.Count(log.String(), "no valid bbolt meta page); streaming it instead") != 3 || !reflect.DeepEqual(got, want) {
+		t.Errorf("fallback: %+v, want %+v\n%s", got, want, log.String())
+	}
 }
