@@ -253,32 +253,38 @@ func ReadPages(r io.ReaderAt) (*Backend, int64, error) {
 	f := &pageFile{r: r}
 	var last error
 	for attempt := 0; attempt < 5; attempt++ {
-		b, err := f.readOnce()
-		if err == nil {
-			return b, f.Read, nil
+		b, moved, err := f.readOnce()
+		if !moved {
+			return b, f.Read, err
 		}
 		last = err
 	}
 	return nil, f.Read, fmt.Errorf("%w (%v)", ErrMoving, last)
 }
 
-func (f *pageFile) readOnce() (*Backend, error) {
+// readOnce reads the membership once; moved says the file changed under
+// the read (a transaction committed past the next one), which a retry
+// may get past. An error without a move is the file's.
+func (f *pageFile) readOnce() (b *Backend, moved bool, err error) {
 	f.pageSize = 4096
 	m, err := f.meta()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	f.pageSize, f.high = m.pageSize, m.highWater
-	b := &Backend{Members: map[uint64]Member{}, Removed: map[uint64]bool{}}
+	b = &Backend{Members: map[uint64]Member{}, Removed: map[uint64]bool{}}
 	readErr := f.members(m.root, b)
 	after, err := f.meta()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if after.txid > m.txid+1 {
-		return nil, fmt.Errorf("transaction %d became %d during the read", m.txid, after.txid)
+		return nil, true, fmt.Errorf("transaction %d became %d during the read", m.txid, after.txid)
 	}
-	return b, readErr
+	if readErr != nil {
+		return nil, false, readErr
+	}
+	return b, false, nil
 }
 
 func (f *pageFile) members(root uint64, b *Backend) error {

@@ -258,7 +258,8 @@ func TestMemberKilledMidSave(t *testing.T) {
 	}
 }
 
-// Disk full: a 1 MiB tmpfs. The save fails cleanly; so does a restore.
+// Disk full: a 1 MiB tmpfs. The save is refused before it streams, with
+// the space it needs; a restore fails cleanly.
 func TestDiskFull(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -270,9 +271,11 @@ func TestDiskFull(t *testing.T) {
 	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V35}, Members: 1})
 	st, _ := sb.State()
 	write(t, st.Conn(), "/big/", 3, 1<<20)
-	_, _, err := snapshot.Save(ctx, testutil.Session(t, st.Conn()), filepath.Join(dir, "s.db"), snapshot.SaveOptions{})
-	if err == nil || !strings.Contains(err.Error(), "no space") {
-		t.Fatalf("want a no-space error, got %v", err)
+	// Refused before anything streams, with the space needed.
+	var sent int64
+	_, _, err := snapshot.Save(ctx, testutil.Session(t, st.Conn()), filepath.Join(dir, "s.db"), snapshot.SaveOptions{OnBytes: func(n int64) { sent = n }})
+	if err == nil || !strings.Contains(err.Error(), "free in "+dir) || !strings.Contains(err.Error(), "nothing was written") || sent != 0 {
+		t.Fatalf("want the space needed, before the stream; got %v (%d bytes streamed)", err, sent)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 0 {

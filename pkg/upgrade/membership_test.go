@@ -83,7 +83,7 @@ func TestMembershipFallsBackToTheStream(t *testing.T) {
 	testutil.Must(t, err)
 	want, err := Membership(ctx, s, cl, sb, t.TempDir(), testutil.Logger(t))
 	testutil.Must(t, err)
-	if strings.Count(log.String(), "no valid bbolt meta page); streaming it instead") != 3 || !reflect.DeepEqual(got, want) {
+	if strings.Count(log.String(), "(local): no valid bbolt meta page); streaming it instead") != 3 || !reflect.DeepEqual(got, want) {
 		t.Errorf("fallback: %+v, want %+v\n%s", got, want, log.String())
 	}
 }
