@@ -24,35 +24,6 @@ type onHost struct {
 
 func (o onHost) Host(string) hostexec.Executor { return o.ex }
 
-// TestMembershipFromPagesOverSSH: the membership read from the live
-// members' backend pages through a real sshd (dd, block by block) is
-// what the whole streamed backends say, for a few KiB per member.
-func TestMembershipFromPagesOverSSH(t *testing.T) {
-	t.Parallel()
-	target, port, opts := testutil.SSHD(t)
-	sb := testutil.Sandbox(t, sandbox.Options{Members: 3, Versions: []string{testutil.V35}})
-	st, _ := sb.State()
-	s := testutil.Session(t, st.Conn())
-	ctx := testutil.Context(t, 2*time.Minute)
-	cl, err := s.Status(ctx)
-	testutil.Must(t, err)
-	var log testutil.SyncBuffer
-	l, err := logging.New(&log, "info", "text")
-	testutil.Must(t, err)
-	ssh := hostexec.SSH{Target: target, Port: port, Options: opts, Timeout: time.Minute}
-	pages, err := Membership(ctx, s, cl, onHost{sb, ssh}, t.TempDir(), l)
-	testutil.Must(t, err)
-	if n := strings.Count(log.String(), "(ssh "+target); n != 3 || strings.Contains(log.String(), "streaming it instead") {
-		t.Fatalf("%d members read over SSH:\n%s", n, log.String())
-	}
-	streamed, err := Membership(ctx, s, cl, nil, t.TempDir(), testutil.Logger(t))
-	testutil.Must(t, err)
-	if !reflect.DeepEqual(pages, streamed) {
-		t.Errorf("findings from the pages %+v, from the streams %+v", pages, streamed)
-	}
-	t.Log(log.String())
-}
-
 // junkDB names, for every member, a data directory whose backend is not
 // a bbolt file.
 type junkDB struct {
@@ -62,28 +33,43 @@ type junkDB struct {
 
 func (j junkDB) DataDir(context.Context, string) (string, error) { return j.dir, nil }
 
-// TestMembershipFallsBackToTheStream: a backend file the page reader
-// cannot read is named, and the member's backend is streamed instead:
-// the same findings.
-func TestMembershipFallsBackToTheStream(t *testing.T) {
+// TestMembershipFromPages: the membership read from the live members'
+// backend pages through a real sshd (dd, block by block) is what the
+// whole streamed backends say, for a few KiB per member; a backend file
+// the page reader cannot read is named, and streamed instead, with the
+// same findings.
+func TestMembershipFromPages(t *testing.T) {
 	t.Parallel()
+	target, port, opts := testutil.SSHD(t)
 	sb := testutil.Sandbox(t, sandbox.Options{Members: 3, Versions: []string{testutil.V35}})
 	st, _ := sb.State()
 	s := testutil.Session(t, st.Conn())
 	ctx := testutil.Context(t, 2*time.Minute)
 	cl, err := s.Status(ctx)
 	testutil.Must(t, err)
-	dir := t.TempDir()
-	testutil.Must(t, os.MkdirAll(filepath.Join(dir, "member", "snap"), 0o700))
-	testutil.Must(t, os.WriteFile(filepath.Join(dir, "member", "snap", "db"), []byte(strings.Repeat("not bbolt", 1000)), 0o600))
+	streamed, err := Membership(ctx, s, cl, nil, t.TempDir(), testutil.Logger(t))
+	testutil.Must(t, err)
+
 	var log testutil.SyncBuffer
 	l, err := logging.New(&log, "info", "text")
 	testutil.Must(t, err)
-	got, err := Membership(ctx, s, cl, junkDB{sb, dir}, t.TempDir(), l)
+	ssh := hostexec.SSH{Target: target, Port: port, Options: opts, Timeout: time.Minute}
+	pages, err := Membership(ctx, s, cl, onHost{sb, ssh}, t.TempDir(), l)
 	testutil.Must(t, err)
-	want, err := Membership(ctx, s, cl, sb, t.TempDir(), testutil.Logger(t))
+	if n := strings.Count(log.String(), "(ssh "+target); n != 3 || strings.Contains(log.String(), "streaming it instead") || !reflect.DeepEqual(pages, streamed) {
+		t.Errorf("%d members read over SSH: %+v, streamed %+v\n%s", n, pages, streamed, log.String())
+	}
+
+	dir := t.TempDir()
+	testutil.Must(t, os.MkdirAll(filepath.Join(dir, "member", "snap"), 0o700))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "member", "snap", "db"), []byte(strings.Repeat("not bbolt", 1000)), 0o600))
+	var junkLog testutil.SyncBuffer
+	if l, err = logging.New(&junkLog, "info", "text"); err != nil {
+		t.Fatal(err)
+	}
+	fallback, err := Membership(ctx, s, cl, junkDB{sb, dir}, t.TempDir(), l)
 	testutil.Must(t, err)
-	if strings.Count(log.String(), "(local): no valid bbolt meta page); streaming it instead") != 3 || !reflect.DeepEqual(got, want) {
-		t.Errorf("fallback: %+v, want %+v\n%s", got, want, log.String())
+	if strings.Count(junkLog.String(), "(local): no valid bbolt meta page); streaming it instead") != 3 || !reflect.DeepEqual(fallback, streamed) {
+		t.Errorf("fallback: %+v, streamed %+v\n%s", fallback, streamed, junkLog.String())
 	}
 }
