@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -414,9 +415,11 @@ func (r *run) certificates(ctx context.Context, cl *status.Cluster) {
 	}
 	r.certsAt = time.Now()
 	r.a.m.certExpiry.reset(r.name)
+	// The command line's cluster (the single-cluster form) brings its
+	// own member configurations and the runtime that reads their files.
 	configs, rt := r.jobs.configs, runtime.Runtime(nil)
 	if r.name == "" {
-		configs, rt = append(configs, r.a.Configs...), r.a.Runtime
+		configs, rt = slices.Concat(configs, r.a.Configs), r.a.Runtime
 	}
 	for _, c := range r.sess.Certificates(ctx, cl, configs, rt) {
 		if !c.NotAfter.IsZero() {

@@ -117,7 +117,7 @@ func (h hostReader) ReadAt(p []byte, off int64) (int, error) {
 	if off%512 != 0 {
 		return 0, fmt.Errorf("read at %d: not on a 512-byte block", off)
 	}
-	out, err := h.ex.Run(h.ctx, fmt.Sprintf("dd if=%s bs=512 skip=%d count=%d 2>/dev/null", hostexec.Quote(h.path), off/512, (len(p)+511)/512))
+	out, err := h.ex.Run(h.ctx, fmt.Sprintf("dd if=%s bs=512 skip=%d count=%d", hostexec.Quote(h.path), off/512, (len(p)+511)/512))
 	if err != nil {
 		return 0, err
 	}
@@ -129,8 +129,8 @@ func (h hostReader) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // fromStream streams one member's backend, with a deadline of a minute
-// plus a second for every 10 MiB (a tenth of what a member sends on a
-// slow disk).
+// plus a second for every 10 MiB (10 MiB/s: well below what a member
+// sends even from a slow disk), after checking dir can hold it.
 func fromStream(ctx context.Context, s *cluster.Session, m status.Member, dir string, log *slog.Logger) (*membercheck.Backend, error) {
 	if err := fsutil.NeedSpace(dir, m.DBSize, fmt.Sprintf("streaming %s's backend (%d bytes) for the membership check", m.Name, m.DBSize)); err != nil {
 		return nil, err
