@@ -35,8 +35,13 @@ func (pl *planner) clusterBlockers() {
 			pl.block(Finding{Code: "learner-present", Member: m.Name, Message: fmt.Sprintf("%s is a learner", m.Name),
 				Reason: "promote (etcdpilot member promote) or remove learners before upgrading; membership changes during an upgrade hit known bugs (too many learner members, learner promotion on 3.6.0-3.6.3)", Link: learnerLink})
 		}
-		quota := pl.quota(m.Name)
+		quota, known := pl.quota(m.Name)
 		switch {
+		case m.DBSize > quota && !known && cl.Live:
+			// A member over its quota raises NOSPACE (an alarm blocks
+			// below); without one, its quota is not etcd's default.
+			pl.warn(Finding{Code: "db-over-default-quota", Member: m.Name, Message: fmt.Sprintf("%s's database is %s, over etcd's default quota of %s, and no NOSPACE alarm is raised: its --quota-backend-bytes is larger, and unknown here", m.Name, progress.Bytes(m.DBSize), progress.Bytes(quota)),
+				Reason: "give the member's configuration (--member-config, or --sandbox/--kubeadm) to check the database against its real quota", Link: quotaLink})
 		case m.DBSize > quota:
 			pl.block(Finding{Code: "db-over-quota", Member: m.Name, Message: fmt.Sprintf("%s's database is %s, over its quota of %s", m.Name, progress.Bytes(m.DBSize), progress.Bytes(quota)),
 				Reason: "compact and defragment first; a member over quota raises NOSPACE and refuses writes", Link: quotaLink})
@@ -103,15 +108,17 @@ func (pl *planner) configTrue(member, flag string) bool {
 	return ok && (v.Value == "true" || v.Value == "")
 }
 
-func (pl *planner) quota(member string) int64 {
-	if c := pl.configFor(member); c != nil {
-		if s, ok := c.Flags["quota-backend-bytes"]; ok {
-			if n, err := strconv.ParseInt(s.Value, 10, 64); err == nil && n > 0 {
-				return n
-			}
+func (pl *planner) quota(member string) (n int64, known bool) {
+	c := pl.configFor(member)
+	if c == nil {
+		return DefaultQuota, false
+	}
+	if s, ok := c.Flags["quota-backend-bytes"]; ok {
+		if n, err := strconv.ParseInt(s.Value, 10, 64); err == nil && n > 0 {
+			return n, true
 		}
 	}
-	return DefaultQuota
+	return DefaultQuota, true // configured without the flag: the default
 }
 
 // memberVersion is the version of the member a configuration belongs to.

@@ -116,6 +116,8 @@ var scenarios = []scenario{
 	}, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"no-quorum", "unreachable", "unreachable"}},
 	{name: "NOSPACE alarm", from: v("3.5.36"), to: "3.6.17", mutate: func(c *Cluster) { c.Alarms = status.Alarms{{Type: status.NoSpace, Member: "m1"}} }, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"alarm"}},
 	{name: "database over quota", from: v("3.5.36"), to: "3.6.17", config: "--name=m1 --quota-backend-bytes=1073741824", mutate: func(c *Cluster) { c.Members[0].DBSize = 1536 << 20 }, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"db-over-quota"}},
+	{name: "database over the default quota, quota unknown, no alarm", from: v("3.5.36"), to: "3.6.17", mutate: func(c *Cluster) { c.Live, c.Health, c.Members[0].DBSize = true, "healthy", 4<<30 }, path: []string{"3.5.36>3.6.17:minor"}, warns: []string{"db-over-default-quota"}},
+	{name: "database over the default quota, no flag, configured", from: v("3.5.36"), to: "3.6.17", config: "--name=m1", mutate: func(c *Cluster) { c.Live, c.Health, c.Members[0].DBSize = true, "healthy", 4<<30 }, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"db-over-quota"}},
 	{name: "database near the default quota", from: v("3.5.36"), to: "3.6.17", mutate: func(c *Cluster) { c.Members[0].DBSize = 1900 << 20 }, path: []string{"3.5.36>3.6.17:minor"}, warns: []string{"db-near-quota"}},
 	// 3.7.0 and 3.7.1 judge the data's minimum version from the v2
 	// snapshot (etcd-io/etcd#22171, fixed in 3.7.2): patch first.
