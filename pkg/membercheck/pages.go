@@ -1,7 +1,6 @@
 package membercheck
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -197,55 +196,6 @@ func (f *pageFile) walk(root uint64, inline []byte, depth int, fn func(flags uin
 	return nil
 }
 
-// bucket finds a sub-bucket of the root bucket: its root page, or its
-// inline page; found is false when the root bucket has no such key.
-func (f *pageFile) bucket(root uint64, name string) (broot uint64, inline []byte, found bool, err error) {
-	n, err := f.page(root)
-	if err != nil {
-		return 0, nil, false, err
-	}
-	for depth := 0; n.flags()&branchFlag != 0; depth++ {
-		if depth > 32 {
-			return 0, nil, false, fmt.Errorf("tree deeper than 32 levels")
-		}
-		// The last child whose first key is at or below the name.
-		next := uint64(0)
-		for i := 0; i < n.count(); i++ {
-			_, k, _, child, err := n.elem(i)
-			if err != nil {
-				return 0, nil, false, err
-			}
-			if i == 0 || bytes.Compare(k, []byte(name)) <= 0 {
-				next = child
-			}
-		}
-		if n, err = f.page(next); err != nil {
-			return 0, nil, false, err
-		}
-	}
-	if n.flags()&leafFlag == 0 {
-		return 0, nil, false, fmt.Errorf("page %d: flags %#x, not a branch or leaf", root, n.flags())
-	}
-	for i := 0; i < n.count(); i++ {
-		fl, k, v, _, err := n.elem(i)
-		if err != nil {
-			return 0, nil, false, err
-		}
-		if string(k) != name {
-			continue
-		}
-		if fl&bucketLeaf == 0 || len(v) < bucketHeader {
-			return 0, nil, false, fmt.Errorf("%s is not a bucket", name)
-		}
-		broot = binary.LittleEndian.Uint64(v)
-		if broot == 0 {
-			inline = v[bucketHeader:]
-		}
-		return broot, inline, true, nil
-	}
-	return 0, nil, false, nil
-}
-
 // ReadPages reads the membership from a backend file that may be in use
 // (a running member's member/snap/db), without its lock, from the pages
 // it needs. It returns the backend and the bytes read.
@@ -288,15 +238,36 @@ func (f *pageFile) readOnce() (b *Backend, moved bool, err error) {
 }
 
 func (f *pageFile) members(root uint64, b *Backend) error {
-	for _, name := range []string{"members", "members_removed"} {
-		broot, inline, found, err := f.bucket(root, name)
-		if err != nil {
-			return err
+	// The root bucket holds etcd's dozen buckets: one leaf page.
+	type sub struct {
+		root   uint64
+		inline []byte
+	}
+	subs := map[string]sub{}
+	err := f.walk(root, nil, 0, func(fl uint32, k, v []byte) error {
+		name := string(k)
+		if name != "members" && name != "members_removed" {
+			return nil
 		}
+		if fl&bucketLeaf == 0 || len(v) < bucketHeader {
+			return fmt.Errorf("%s is not a bucket", name)
+		}
+		s := sub{root: binary.LittleEndian.Uint64(v)}
+		if s.root == 0 {
+			s.inline = v[bucketHeader:]
+		}
+		subs[name] = s
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"members", "members_removed"} {
+		s, found := subs[name]
 		if !found {
 			continue
 		}
-		err = f.walk(broot, inline, 0, func(fl uint32, k, v []byte) error {
+		err = f.walk(s.root, s.inline, 0, func(fl uint32, k, v []byte) error {
 			if fl&bucketLeaf != 0 {
 				return nil
 			}

@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -237,7 +239,7 @@ func (u *upgrader) hopSteps(ctx context.Context, hop plan.Step) ([]engine.Step, 
 	if err != nil {
 		return nil, err
 	}
-	if hop.Kind == "minor" && version.Minor(hop.To) == "3.7" && !u.opts.NoWALFix && engine.CanTakeRaftSnapshots(u.opts.Runtime, stepMembers(steps)...) {
+	if hop.Kind == "minor" && version.Minor(hop.To) == "3.7" && !u.opts.NoWALFix && engine.CanTakeRaftSnapshots(u.opts.Runtime, slices.Collect(maps.Keys(from))...) {
 		steps = withRaftSnapshots(steps, hop.From)
 	}
 	if hop.Kind == "minor" {
@@ -300,16 +302,6 @@ func memberNames(p *plan.Plan) []string {
 	var out []string
 	for _, m := range p.Current.Members {
 		out = append(out, m.Name)
-	}
-	return out
-}
-
-func stepMembers(steps []engine.Step) []string {
-	var out []string
-	for _, s := range steps {
-		if s.Member != "" {
-			out = append(out, s.Member)
-		}
 	}
 	return out
 }
