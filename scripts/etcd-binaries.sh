@@ -7,12 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${ETCDPILOT:-bin/etcdpilot}
 versions=${ETCD_VERSIONS:-"3.5.36 3.6.17 3.7.3 3.5.20 3.5.19"}
+# Binaries go into the cache; the release catalog etcdpilot fetches on the
+# way goes into a state directory of this run, not the user's (for root,
+# /var/lib/etcdpilot: the agent's).
+state=$(mktemp -d)
+work=
+trap 'rm -rf "$state" ${work:+"$work"}' EXIT
+export ETCDPILOT_STATE_DIR=$state
 
 "$bin" etcd install $versions
 
 if ! "$bin" etcd path 3.4.23 >/dev/null 2>&1; then
 	work=$(mktemp -d)
-	trap 'rm -rf "$work"' EXIT
 	(
 		cd "$work"
 		if ! apt-get download etcd-server etcd-client >/dev/null 2>&1; then
