@@ -13,8 +13,16 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The etcdpilot processes the benchmarks run keep their state (the
+	// release catalog's cache) here, not in the user's state directory.
+	state, err := os.MkdirTemp("", "etcdpilot-bench-state-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("ETCDPILOT_STATE_DIR", state)
 	code := m.Run()
 	testutil.CleanupEtcdpilot()
+	os.RemoveAll(state)
 	os.Exit(code)
 }
 
