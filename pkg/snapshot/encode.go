@@ -166,3 +166,34 @@ func identities(file string) ([]age.Identity, error) {
 	}
 	return ids, nil
 }
+
+// EncodeBytes encodes a small whole object as snapshots are stored.
+func EncodeBytes(data []byte, e Encoding) ([]byte, error) {
+	var buf bytes.Buffer
+	w, err := encoder(&buf, e)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(data); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeBytes undoes EncodeBytes (what names the object in errors,
+// identity is the age identity file).
+func DecodeBytes(data []byte, what, identity string) ([]byte, error) {
+	r, done, err := decodeStream(bytes.NewReader(data), data, what, identity)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	out, err := io.ReadAll(io.LimitReader(r, maxObject))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}

@@ -224,3 +224,9 @@ func fetchRaw(ctx context.Context, store Store, name, identity string) (string, 
 	}
 	return out.Name(), done, nil
 }
+
+// FetchRaw makes a stored snapshot a raw local file (see fetchRaw): the
+// file may be the stored one itself, so callers only read it.
+func FetchRaw(ctx context.Context, store Store, name, identity string) (string, func(), error) {
+	return fetchRaw(ctx, store, name, identity)
+}
