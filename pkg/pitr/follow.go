@@ -6,22 +6,28 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"sync/atomic"
+	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 )
 
 // Follow is continuous backup: a full snapshot as the base, then a chain
-// of segments after it, resumed where the store's newest chain ends; when
-// a chain ends (compaction ran ahead, another cluster answers, the store
-// refused too long) the revisions lost are a gap and a new base is taken
-// at once.
+// of segments after it, resumed where the store's newest chain ends.
+// Every FullEvery a new base is taken while the old chain still records,
+// and the old chain ends only once it holds the new base's revision, so
+// that no revision falls between them. When a chain ends on its own
+// (compaction ran ahead, another cluster answers, the store refused too
+// long) the revisions lost are a gap and a new base is taken at once.
 type Follow struct {
 	Session *cluster.Session
 	Store   snapshot.Store
 	// Location is the store's location, for Save.
 	Location string
 	Save     snapshot.SaveOptions
+	// FullEvery starts a new chain from a new base this often (0: never).
+	FullEvery time.Duration
 	// Recorder carries the segments' settings and hooks; its client,
 	// cluster and base are set here.
 	Recorder Recorder
@@ -32,6 +38,10 @@ type Follow struct {
 	Gap func(g Gap, reason string)
 }
 
+// handOverWait bounds how long an old chain may take to reach the new
+// base's revision.
+const handOverWait = 30 * time.Second
+
 // Run records until ctx ends.
 func (f *Follow) Run(ctx context.Context) error {
 	if f.Log == nil {
@@ -41,8 +51,9 @@ func (f *Follow) Run(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("%s cannot hold point-in-time segments", f.Store)
 	}
-	fresh := false // a chain just ended: take a new base
 	var lost *ChainEnded
+	var next *base // the base the next chain starts from (nil: resume or take one)
+	fresh := false
 	for ctx.Err() == nil {
 		cl, err := f.Session.Status(ctx)
 		if err != nil {
@@ -52,55 +63,132 @@ func (f *Follow) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		rec := f.Recorder
-		rec.Client, rec.Cluster, rec.Objects = client, cl.ClusterID, objs
-		var ch *Chain
-		if !fresh {
-			ch, err = newest(ctx, f.Store, cl.ClusterID)
+		if next == nil && !fresh {
+			ch, err := newest(ctx, f.Store, cl.ClusterID)
 			if err != nil {
 				return err
 			}
-		}
-		if ch != nil {
-			rec.Base, rec.BaseRevision, rec.From = ch.Base.Name, ch.BaseRevision, ch.Through+1
-			f.Log.Info("resuming the chain", "base", ch.Base.Name, "from", rec.From)
-		} else {
-			sc, loc, err := snapshot.Save(ctx, f.Session, f.Location, f.Save)
-			if err != nil {
-				return fmt.Errorf("base snapshot: %w", err)
-			}
-			rec.Base, rec.BaseRevision, rec.From = path.Base(loc), sc.Revision, sc.Revision+1
-			f.Log.Info("base snapshot", "file", loc, "revision", sc.Revision)
-			if f.NewBase != nil {
-				f.NewBase(sc)
-			}
-			if lost != nil && f.Gap != nil && sc.Revision > lost.Next {
-				f.Gap(Gap{From: lost.Next, To: sc.Revision - 1}, lost.Reason)
+			if ch != nil {
+				next = &base{name: ch.Base.Name, rev: ch.BaseRevision, from: ch.Through + 1, at: ch.Base.Time}
+				f.Log.Info("resuming the chain", "base", ch.Base.Name, "from", next.from)
 			}
 		}
-		err = rec.Run(ctx)
+		if next == nil {
+			if next, err = f.takeBase(ctx); err != nil {
+				return err
+			}
+			if lost != nil && f.Gap != nil && next.rev > lost.Next {
+				f.Gap(Gap{From: lost.Next, To: next.rev - 1}, lost.Reason)
+			}
+		}
+		rec := f.Recorder
+		rec.Client, rec.Cluster, rec.Objects = client, cl.ClusterID, objs
+		rec.Base, rec.BaseRevision, rec.From = next.name, next.rev, next.from
+		var through atomic.Int64
+		through.Store(next.from - 1)
+		rec.Covered = func(rev int64, at time.Time) {
+			through.Store(rev)
+			if f.Recorder.Covered != nil {
+				f.Recorder.Covered(rev, at)
+			}
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- rec.Run(rctx) }()
+		var full <-chan time.Time
+		if f.FullEvery > 0 {
+			full = time.After(max(0, f.FullEvery-time.Since(next.at)))
+		}
+		next, fresh = nil, false
+		for waiting := true; waiting; {
+			select {
+			case err = <-done:
+				waiting = false
+			case <-full:
+				b := f.handOver(ctx, &through, done)
+				if b == nil {
+					full = time.After(f.FullEvery)
+					continue
+				}
+				next, waiting = b, false
+				cancel()
+				err = <-done
+				if reached := through.Load(); reached < b.rev-1 && f.Gap != nil {
+					f.Gap(Gap{From: reached + 1, To: b.rev - 1}, "the old chain did not reach the new base in time")
+				}
+			}
+		}
+		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
-		if !errors.As(err, &lost) {
+		if errors.As(err, &lost) {
+			f.Log.Warn("the chain ended; taking a new base", "next", lost.Next, "reason", lost.Reason)
+			fresh = true
+			continue
+		}
+		if err != nil && next == nil {
 			return err
 		}
-		f.Log.Warn("the chain ended; taking a new base", "next", lost.Next, "reason", lost.Reason)
-		fresh = true
 	}
 	return nil
 }
 
-// newest is the cluster's newest chain whose base is in the store.
+// base is where a chain starts.
+type base struct {
+	name      string
+	rev, from int64
+	at        time.Time
+}
+
+func (f *Follow) takeBase(ctx context.Context) (*base, error) {
+	sc, loc, err := snapshot.Save(ctx, f.Session, f.Location, f.Save)
+	if err != nil {
+		return nil, fmt.Errorf("base snapshot: %w", err)
+	}
+	f.Log.Info("base snapshot", "file", loc, "revision", sc.Revision)
+	if f.NewBase != nil {
+		f.NewBase(sc)
+	}
+	return &base{name: path.Base(loc), rev: sc.Revision, from: sc.Revision + 1, at: sc.CreatedAt}, nil
+}
+
+// handOver takes the next base while the chain still records and waits
+// for the chain to reach its revision. A failed save leaves the old
+// chain going (nil).
+func (f *Follow) handOver(ctx context.Context, through *atomic.Int64, done chan error) *base {
+	b, err := f.takeBase(ctx)
+	if err != nil {
+		f.Log.Warn("new base not taken; the chain goes on", "err", err)
+		return nil
+	}
+	deadline := time.Now().Add(handOverWait)
+	for through.Load() < b.rev && time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			done <- err // the chain ended meanwhile; Run reads it
+			return b
+		case <-ctx.Done():
+			return b
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return b
+}
+
+// newest is the cluster's chain that reaches furthest, of those whose
+// base is in the store and that have no hole (a plain snapshot is a chain
+// too: recording may go on from it).
 func newest(ctx context.Context, store snapshot.Store, clusterID string) (*Chain, error) {
 	chains, err := Chains(ctx, store, clusterID)
 	if err != nil {
 		return nil, err
 	}
-	for i := len(chains) - 1; i >= 0; i-- {
-		if chains[i].Base != nil && len(chains[i].Holes) == 0 {
-			return chains[i], nil
+	var best *Chain
+	for _, ch := range chains {
+		if ch.Base != nil && len(ch.Holes) == 0 && (best == nil || ch.Through >= best.Through) {
+			best = ch
 		}
 	}
-	return nil, nil
+	return best, nil
 }

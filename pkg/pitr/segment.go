@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
+
+	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 )
 
 // Revision is one revision of the cluster: the events of one transaction,
@@ -60,7 +62,7 @@ const Prefix = "pitr/"
 
 // Name is a segment's object name: ordered by revision as text.
 func (h *Header) Name() string {
-	return fmt.Sprintf("%s%s/%020d/%020d-%020d.seg", Prefix, h.Cluster, h.BaseRevision, h.First, h.Last)
+	return fmt.Sprintf("%s%020d-%020d.seg", snapshot.SegmentsPrefix(h.Cluster, h.BaseRevision), h.First, h.Last)
 }
 
 // ParseName reads cluster, base revision and range from an object name

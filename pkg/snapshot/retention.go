@@ -113,7 +113,7 @@ func Prune(ctx context.Context, st Store, p Policy, dryRun bool) ([]Decision, er
 		var err error
 		if a, ok := st.(incompleteAborter); ok && d.Incomplete != "" {
 			err = a.AbortIncomplete(ctx, d.Name)
-		} else {
+		} else if err = deleteSegments(ctx, st, d.Sidecar); err == nil {
 			err = st.Delete(ctx, d.Name)
 		}
 		if err != nil {
@@ -128,4 +128,30 @@ func Prune(ctx context.Context, st Store, p Policy, dryRun bool) ([]Decision, er
 // touch a finished snapshot of that name.
 type incompleteAborter interface {
 	AbortIncomplete(ctx context.Context, name string) error
+}
+
+// SegmentsPrefix is where the point-in-time segments recorded after a
+// base snapshot (cluster, revision) are kept in its store.
+func SegmentsPrefix(cluster string, rev int64) string {
+	return fmt.Sprintf("pitr/%s/%020d/", cluster, rev)
+}
+
+// deleteSegments removes the point-in-time segments recorded after a
+// snapshot before the snapshot itself: a segment is never kept without
+// its base.
+func deleteSegments(ctx context.Context, st Store, sc *Sidecar) error {
+	objs, ok := st.(Objects)
+	if !ok || sc == nil || sc.ClusterID == "" {
+		return nil
+	}
+	names, err := objs.ListObjects(ctx, SegmentsPrefix(sc.ClusterID, sc.Revision))
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := objs.DeleteObject(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
