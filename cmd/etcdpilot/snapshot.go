@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
+	"github.com/etcdpilot/etcdpilot/pkg/pitr"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/target"
@@ -19,7 +20,7 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 		Use:   "snapshot",
 		Short: "Checksummed, atomic, restorable snapshots: save, verify, restore, ls, prune",
 	}
-	cmd.AddCommand(newSnapshotSaveCmd(g), newSnapshotVerifyCmd(g), newSnapshotRestoreCmd(g), newSnapshotLsCmd(g), newSnapshotPruneCmd(g))
+	cmd.AddCommand(newSnapshotSaveCmd(g), newSnapshotVerifyCmd(g), newSnapshotRestoreCmd(g), newSnapshotLsCmd(g), newSnapshotPruneCmd(g), newSnapshotFollowCmd(g))
 	return cmd
 }
 
@@ -74,15 +75,26 @@ count, size, SHA-256 and HashKV.`,
 func newSnapshotVerifyCmd(g *globals) *cobra.Command {
 	var drill bool
 	var etcdVersion string
+	var pf pointFlags
+	var tf target.Flags
 	cmd := &cobra.Command{
-		Use:   "verify FILE|s3://BUCKET/PREFIX/NAME",
+		Use:   "verify FILE|s3://BUCKET/PREFIX/NAME|STORE --to-revision R",
 		Short: "Check trailer, sidecar, bbolt consistency, revision, key count and HashKV; --drill restores it into a scratch etcd",
 		Example: `  etcdpilot snapshot verify /var/backups/etcd/prod-20261204T0300Z.db
-  etcdpilot snapshot verify s3://backups/etcd/prod-20261204T0300Z.db --drill`,
+  etcdpilot snapshot verify s3://backups/etcd/prod-20261204T0300Z.db --drill
+  etcdpilot snapshot verify /var/backups/etcd --to-revision 81234 --drill --endpoints https://10.0.0.1:2379`,
 		Long: `Exit status: 0 when everything matches, 1 on any mismatch, 2 when the file
-cannot be read or is not a snapshot.`,
+cannot be read or is not a snapshot.
+
+With --to-revision or --to-time, the point is rebuilt from the store's base and
+segments (see snapshot follow) and verified; when the source cluster is named
+(--endpoints, --sandbox, --kubeadm) and still holds the revision, the rebuild,
+compacted where the source is, must have the source's HashKV at it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if pf.set() {
+				return verifyPoint(cmd, g, args[0], pf, tf, drill, etcdVersion)
+			}
 			r, err := snapshot.Verify(cmd.Context(), args[0], snapshot.VerifyOptions{Drill: drill, EtcdVersion: etcdVersion, Binaries: g.binaries(g.progress(cmd)), Log: g.log, Stores: g.stores})
 			if err != nil {
 				return err
@@ -98,6 +110,8 @@ cannot be read or is not a snapshot.`,
 	}
 	cmd.Flags().BoolVar(&drill, "drill", false, "restore into a scratch single-member etcd of the snapshot's version and compare")
 	cmd.Flags().StringVar(&etcdVersion, "etcd-version", "", "etcd version for the drill (default: the sidecar's)")
+	pf.register(cmd.Flags())
+	tf.Register(cmd.Flags(), target.Naming)
 	return cmd
 }
 
@@ -106,9 +120,10 @@ func newSnapshotRestoreCmd(g *globals) *cobra.Command {
 	var names []string
 	var force, kubernetes bool
 	var opts snapshot.RestoreOptions
+	var pf pointFlags
 	var t target.Flags // --sandbox; --runtime static-pod, --manifest, --pod-logs, --ssh, --kubeadm
 	cmd := &cobra.Command{
-		Use:   "restore FILE|s3://BUCKET/PREFIX/NAME",
+		Use:   "restore FILE|s3://BUCKET/PREFIX/NAME|STORE --to-revision R|--to-time T",
 		Short: "Restore a sandbox, or the data directories of all members, from a snapshot",
 		Long: `With --sandbox NAME: stop that sandbox's members, move their data directories
 aside, restore them from the snapshot with a new cluster token, start them and
@@ -134,9 +149,18 @@ Under a running Kubernetes, a restore must not hand out revisions the API
 server and its watchers have already seen: --kubernetes raises every
 revision by 1,000,000,000 and marks the older ones compacted (etcdutl's
 --bump-revision N --mark-compacted, which can also be given directly), so
-watches end with "compacted" and clients re-list.`,
+watches end with "compacted" and clients re-list.
+
+With --to-revision R or --to-time T, the argument is a store that snapshot
+follow writes: the snapshot restored is rebuilt from its base and segments at
+that revision (or the newest one recorded at or before that time), and, where
+the cluster restored still holds the revision, proven by its HashKV first.
+Leases are not in etcd's watch stream: those granted after the base come back
+with the TTL the recorder read when it first saw them (10 s when they were
+already gone), and, as after any restore, every lease starts its TTL afresh.`,
 		Example: `  etcdpilot snapshot restore backup.db --sandbox default
   etcdpilot snapshot restore backup.db --sandbox default --kubernetes
+  etcdpilot snapshot restore /var/backups/etcd --to-time 2026-12-04T14:59:00Z --sandbox default
   etcdpilot snapshot restore backup.db --kubeadm --manifest '/etc/kubernetes/manifests/etcd-{name}.yaml' --kubernetes
   etcdpilot snapshot restore backup.db --kubeadm --ssh 'root@{host}' --kubernetes
   etcdpilot snapshot restore backup.db --initial-cluster a=https://10.0.0.1:2380,b=https://10.0.0.2:2380,c=https://10.0.0.3:2380 \
@@ -161,13 +185,32 @@ watches end with "compacted" and clients re-list.`,
 					return err
 				}
 			}
-			file, done, err := g.stores.Local(cmd.Context(), args[0])
-			if err != nil {
-				return err
+			var pt *pitr.Point
+			var file string
+			var done func()
+			var err error
+			if pf.set() {
+				source, closeSource := pointSource(cmd, g, t)
+				pt, done, err = pf.rebuild(cmd, g, args[0], source)
+				closeSource()
+				if err != nil {
+					return err
+				}
+				file, opts.Sidecar = pt.File, pt.Sidecar
+			} else {
+				if file, done, err = g.stores.Local(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				if sc, err := g.stores.SidecarAt(cmd.Context(), args[0]); err == nil {
+					opts.Sidecar = sc
+				}
 			}
 			defer done()
-			if sc, err := g.stores.SidecarAt(cmd.Context(), args[0]); err == nil {
-				opts.Sidecar = sc
+			show := func(r *snapshot.RestoreResult) error {
+				if pt != nil {
+					return g.print(cmd, &pitr.Restored{Point: pt, Restore: r})
+				}
+				return g.print(cmd, r)
 			}
 			if t.Sandbox != "" {
 				s, err := g.openSandbox(t.Sandbox, g.progress(cmd))
@@ -178,7 +221,7 @@ watches end with "compacted" and clients re-list.`,
 				if err != nil {
 					return err
 				}
-				return g.print(cmd, &snapshot.RestoreResult{File: args[0], Sandbox: t.Sandbox, Compared: cmp})
+				return show(&snapshot.RestoreResult{File: args[0], Sandbox: t.Sandbox, Compared: cmp})
 			}
 			if t.Runtime != "" || t.Kubeadm {
 				res, err := restoreStaticPods(cmd, g, t, file, opts)
@@ -186,14 +229,14 @@ watches end with "compacted" and clients re-list.`,
 					return err
 				}
 				res.File = args[0]
-				return g.print(cmd, res)
+				return show(res)
 			}
 			opts.Token, opts.InitialCluster, opts.Force, opts.EtcdVersion = token, initialCluster, force, etcdVersion
 			tok, err := snapshot.RestoreDataDirs(file, targets, opts)
 			if err != nil {
 				return err
 			}
-			return g.print(cmd, &snapshot.RestoreResult{File: args[0], Targets: targets, InitialCluster: initialCluster, Token: tok})
+			return show(&snapshot.RestoreResult{File: args[0], Targets: targets, InitialCluster: initialCluster, Token: tok})
 		},
 	}
 	t.Register(cmd.Flags(), target.Naming|target.Runtimes)
@@ -209,6 +252,7 @@ watches end with "compacted" and clients re-list.`,
 	cmd.Flags().BoolVar(&opts.MarkCompacted, "mark-compacted", false, "mark the revisions before the bump compacted, so watchers re-list (needs --bump-revision)")
 	cmd.Flags().BoolVar(&opts.OtherCluster, "other-cluster", false, "restore a snapshot of another cluster into the running one (its keys replace the cluster's)")
 	cmd.Flags().BoolVar(&kubernetes, "kubernetes", false, "restore under a running Kubernetes: --bump-revision 1000000000 --mark-compacted unless given")
+	pf.register(cmd.Flags())
 	return cmd
 }
 
@@ -308,16 +352,26 @@ func restoreTargets(initialCluster string, names []string, peerURLs, dataDir, te
 }
 
 func newSnapshotLsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var points bool
+	var clusterID string
+	cmd := &cobra.Command{
 		Use:   "ls DIR|s3://BUCKET/PREFIX/",
-		Short: "List snapshots with their sidecars and when they were last verified, and saves that never finished",
+		Short: "List snapshots with their sidecars and when they were last verified, and saves that never finished; --points: the revisions restorable",
 		Example: `  etcdpilot snapshot ls /var/backups/etcd
+  etcdpilot snapshot ls /var/backups/etcd --points
   etcdpilot snapshot ls s3://backups/etcd/ --s3-endpoint https://minio.example:9000 --s3-path-style`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := g.stores.Open(cmd.Context(), args[0], false)
 			if err != nil {
 				return err
+			}
+			if points {
+				pts, err := pitr.List(cmd.Context(), store, clusterID, g.stores.AgeIdentity)
+				if err != nil {
+					return err
+				}
+				return g.print(cmd, pts)
 			}
 			list, err := store.List(cmd.Context())
 			if err != nil {
@@ -326,6 +380,9 @@ func newSnapshotLsCmd(g *globals) *cobra.Command {
 			return g.print(cmd, snapshot.Listing(list))
 		},
 	}
+	cmd.Flags().BoolVar(&points, "points", false, "list the restorable ranges of revisions and times (snapshot follow's chains) and every gap")
+	cmd.Flags().StringVar(&clusterID, "cluster-id", "", "with --points: only this cluster's")
+	return cmd
 }
 
 func newSnapshotPruneCmd(g *globals) *cobra.Command {

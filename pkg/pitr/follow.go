@@ -42,7 +42,8 @@ type Follow struct {
 // base's revision.
 const handOverWait = 30 * time.Second
 
-// Run records until ctx ends.
+// Run records until ctx ends; what fails on the way (the cluster or the
+// store unreachable) is logged and retried.
 func (f *Follow) Run(ctx context.Context) error {
 	if f.Log == nil {
 		f.Log = slog.New(slog.DiscardHandler)
@@ -54,19 +55,29 @@ func (f *Follow) Run(ctx context.Context) error {
 	var lost *ChainEnded
 	var next *base // the base the next chain starts from (nil: resume or take one)
 	fresh := false
+	retry := func(what string, err error) {
+		f.Log.Warn(what+"; retrying in 5s", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
 	for ctx.Err() == nil {
 		cl, err := f.Session.Status(ctx)
 		if err != nil {
-			return err
+			retry("cluster status", err)
+			continue
 		}
 		client, err := f.Session.Pool().Cluster(ctx)
 		if err != nil {
-			return err
+			retry("cluster client", err)
+			continue
 		}
 		if next == nil && !fresh {
 			ch, err := newest(ctx, f.Store, cl.ClusterID)
 			if err != nil {
-				return err
+				retry("reading the store", err)
+				continue
 			}
 			if ch != nil {
 				next = &base{name: ch.Base.Name, rev: ch.BaseRevision, from: ch.Through + 1, at: ch.Base.Time}
@@ -75,7 +86,8 @@ func (f *Follow) Run(ctx context.Context) error {
 		}
 		if next == nil {
 			if next, err = f.takeBase(ctx); err != nil {
-				return err
+				retry("base snapshot", err)
+				continue
 			}
 			if lost != nil && f.Gap != nil && next.rev > lost.Next {
 				f.Gap(Gap{From: lost.Next, To: next.rev - 1}, lost.Reason)
@@ -128,7 +140,7 @@ func (f *Follow) Run(ctx context.Context) error {
 			continue
 		}
 		if err != nil && next == nil {
-			return err
+			retry("recording", err)
 		}
 	}
 	return nil

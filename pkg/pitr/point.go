@@ -173,3 +173,20 @@ func List(ctx context.Context, store snapshot.Store, clusterID, identity string)
 	}
 	return &Points{Chains: chains, Gaps: Gaps(chains)}, errors.Join(errs...)
 }
+
+// Verified is a verify of a rebuilt point.
+type Verified struct {
+	Point  *Point           `json:"point"`
+	Report *snapshot.Report `json:"report"`
+}
+
+// OK is the report's verdict, and a proof that did not fail.
+func (v *Verified) OK() bool {
+	return v.Report.OK() && (v.Point.Proof == nil || v.Point.Proof.State != "differs") && v.Point.Broken == ""
+}
+
+// Restored is a restore of a rebuilt point.
+type Restored struct {
+	Point   *Point                  `json:"point"`
+	Restore *snapshot.RestoreResult `json:"restore"`
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
 	"github.com/etcdpilot/etcdpilot/pkg/member"
+	"github.com/etcdpilot/etcdpilot/pkg/pitr"
 	"github.com/etcdpilot/etcdpilot/pkg/plan"
 	"github.com/etcdpilot/etcdpilot/pkg/repo"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
@@ -54,6 +55,9 @@ func TestEveryResultHasALayout(t *testing.T) {
 		&snapshot.Pruning{Decisions: []snapshot.Decision{{Entry: snapshot.Entry{File: "/b/s.db", Time: now}, Keep: true}}},
 		&snapshot.RestoreResult{File: "/b/s.db", Targets: []snapshot.Target{{Name: "a", DataDir: "/d"}}},
 		sandbox.Listing{{Name: "s", Members: 3}, {Name: "bad", Error: "corrupt"}},
+		&pitr.Points{Chains: []*pitr.Chain{{Cluster: "c1", BaseRevision: 5, Through: 9, Base: &snapshot.Entry{Name: "s.db", Time: now}}}, Gaps: []pitr.Gap{{From: 10, To: 12}}},
+		&pitr.Verified{Point: &pitr.Point{Result: &pitr.Result{Revision: 9}, Proof: &pitr.Proof{State: "proven", Source: &pitr.SourceHash{Member: "m1"}}}, Report: &snapshot.Report{File: "/b/p.db", Info: &sc.Info}},
+		&pitr.Restored{Point: &pitr.Point{Result: &pitr.Result{Revision: 9}}, Restore: &snapshot.RestoreResult{File: "/b", Sandbox: "s"}},
 		sandbox.EnvVars{{"ETCDCTL_ENDPOINTS", "http://h:1"}},
 		&sandbox.Removed{Name: "s"},
 		&binaries.Install{Version: "v3.6.16", Dir: "/c"},

@@ -9,6 +9,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/defrag"
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
 	"github.com/etcdpilot/etcdpilot/pkg/member"
+	"github.com/etcdpilot/etcdpilot/pkg/pitr"
 	"github.com/etcdpilot/etcdpilot/pkg/plan"
 	"github.com/etcdpilot/etcdpilot/pkg/recovery"
 	"github.com/etcdpilot/etcdpilot/pkg/rehearse"
@@ -59,6 +60,12 @@ func viewOf(v any) (*view, error) {
 		return pruneView(v), nil
 	case *snapshot.RestoreResult:
 		return restoreView(v), nil
+	case *pitr.Points:
+		return pointsView(v), nil
+	case *pitr.Verified:
+		return verifiedView(v), nil
+	case *pitr.Restored:
+		return restoredView(v), nil
 	case sandbox.Listing:
 		return sandboxListView(v), nil
 	case sandbox.EnvVars:
