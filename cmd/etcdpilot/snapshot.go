@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/pitr"
+	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/target"

@@ -113,6 +113,7 @@ func (a *Agent) Run(ctx context.Context, ready func(addr string)) error {
 	stop := ctx
 	ctx = context.WithoutCancel(ctx)
 	jobs := 0
+	var recording sync.WaitGroup
 	for _, r := range a.runs {
 		if err := r.schedule(ctx, c); err != nil {
 			srv.Close()
@@ -126,6 +127,10 @@ func (a *Agent) Run(ctx context.Context, ready func(addr string)) error {
 		if a.Config.Elects() {
 			go r.elect(stop)
 		}
+		if ct := r.jobs.Continuous; ct != nil {
+			recording.Add(1)
+			go func() { defer recording.Done(); r.continuous(stop, ct) }()
+		}
 	}
 	c.Start()
 	a.Log.Info("agent serving /metrics and /healthz on {address}; {clusters} clusters, {jobs} backup jobs", "address", ln.Addr().String(), "clusters", len(a.runs), "jobs", jobs)
@@ -135,6 +140,7 @@ func (a *Agent) Run(ctx context.Context, ready func(addr string)) error {
 	<-stop.Done()
 	a.Log.Info("stopping: waiting for the runs under way")
 	<-c.Stop().Done()
+	recording.Wait() // each recorder flushes what it saw
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)

@@ -51,6 +51,9 @@ type Jobs struct {
 	Checks *Check `yaml:"checks"`
 	// Defrag is the schedule and thresholds of rolling defragmentations.
 	Defrag *Defrag `yaml:"defrag"`
+	// Continuous is continuous backup (snapshot follow's): restorable to
+	// any revision or time.
+	Continuous *Continuous `yaml:"continuous"`
 	// MemberConfigs are member configuration files (a kubeadm manifest,
 	// a systemd unit, an etcd config file), as status --member-config
 	// takes them: the certificate files they name are exported with the
@@ -60,7 +63,9 @@ type Jobs struct {
 	configs []*memberconfig.Config
 }
 
-func (j *Jobs) empty() bool { return len(j.Backups) == 0 && j.Checks == nil && j.Defrag == nil }
+func (j *Jobs) empty() bool {
+	return len(j.Backups) == 0 && j.Checks == nil && j.Defrag == nil && j.Continuous == nil
+}
 
 // Cluster is one cluster of a fleet: etcdctl's connection settings (the
 // password read from a file, never from this one) and its jobs.
@@ -125,6 +130,55 @@ type Backup struct {
 	// Compress is "zstd" or empty; Encrypt lists age recipients.
 	Compress string   `yaml:"compress"`
 	Encrypt  []string `yaml:"encrypt"`
+}
+
+// Continuous is continuous backup: a base snapshot, then every revision
+// as it happens, in segments; a new base every FullEvery.
+type Continuous struct {
+	// Store is a directory or s3://bucket/prefix/ (a backup job's may be
+	// shared: the chains' bases are snapshots there).
+	Store     string        `yaml:"store"`
+	FullEvery time.Duration `yaml:"fullEvery"`
+	Flush     time.Duration `yaml:"flush"`
+	// SegmentSize cuts a segment early ("8MiB", the default).
+	SegmentSize string `yaml:"segmentSize"`
+	// Keep is applied after each new base; segments go with their base.
+	Keep     Keep     `yaml:"keep"`
+	Compress string   `yaml:"compress"`
+	Encrypt  []string `yaml:"encrypt"`
+
+	segmentSize int64
+}
+
+func (c *Continuous) check() error {
+	if c.Store == "" {
+		return errors.New("no store (a directory or s3://bucket/prefix/)")
+	}
+	if c.FullEvery == 0 {
+		c.FullEvery = time.Hour
+	}
+	if c.FullEvery < time.Minute {
+		return fmt.Errorf("fullEvery %s: a base is a full snapshot: at most one a minute", c.FullEvery)
+	}
+	if c.Flush == 0 {
+		c.Flush = time.Second
+	}
+	if c.Flush < 10*time.Millisecond || c.Flush > time.Minute {
+		return fmt.Errorf("flush %s: give 10ms to 1m (the RPO is about this)", c.Flush)
+	}
+	c.segmentSize = 8 << 20
+	if c.SegmentSize != "" {
+		n, err := defrag.ParseBytes(c.SegmentSize)
+		if err != nil || n < 4096 {
+			return fmt.Errorf("segmentSize %q: give a size such as 8MiB", c.SegmentSize)
+		}
+		c.segmentSize = n
+	}
+	if c.Compress != "" && c.Compress != "zstd" {
+		return fmt.Errorf("compress %q: zstd is the one compression offered", c.Compress)
+	}
+	_, err := snapshot.ParseRecipients(c.Encrypt)
+	return err
 }
 
 // Keep is a retention policy (snapshot prune's).
@@ -229,7 +283,7 @@ func load(path string, lim limits) (*Config, error) {
 		return &c, c.checkClusters(path, lim)
 	}
 	if c.Jobs.empty() {
-		return nil, fmt.Errorf("%s: nothing to do: give backups, checks or defrag (or clusters, each with its jobs)", path)
+		return nil, fmt.Errorf("%s: nothing to do: give backups, continuous, checks or defrag (or clusters, each with its jobs)", path)
 	}
 	if err := c.Jobs.check(path, lim); err != nil {
 		return nil, err
@@ -255,7 +309,7 @@ func (c *Config) checkClusters(path string, lim limits) error {
 			return fmt.Errorf("%s: cluster %s has no endpoints", path, cl.Name)
 		}
 		if cl.Jobs.empty() {
-			return fmt.Errorf("%s: cluster %s: nothing to do: give backups, checks or defrag", path, cl.Name)
+			return fmt.Errorf("%s: cluster %s: nothing to do: give backups, continuous, checks or defrag", path, cl.Name)
 		}
 		if cl.PasswordFile != "" {
 			b, err := os.ReadFile(cl.PasswordFile)
@@ -316,6 +370,11 @@ func (c *Jobs) check(path string, lim limits) error {
 	if d := c.Defrag; d != nil {
 		if err := d.check(lim.defrag); err != nil {
 			return fmt.Errorf("%s: defrag: %v", path, err)
+		}
+	}
+	if ct := c.Continuous; ct != nil {
+		if err := ct.check(); err != nil {
+			return fmt.Errorf("%s: continuous: %v", path, err)
 		}
 	}
 	for _, f := range c.MemberConfigs {

@@ -36,6 +36,14 @@ type metrics struct {
 	defragRuns         counters
 	defragMembers      counters
 	leader             gauges
+	pitrStored         gauges
+	pitrCovered        gauges
+	pitrSegments       counters
+	pitrSegmentBytes   counters
+	pitrErrors         counters
+	pitrBases          counters
+	pitrGaps           counters
+	pitrGapRevisions   counters
 	buildInfo          *prometheus.GaugeVec
 }
 
@@ -117,6 +125,14 @@ func newMetrics(fleet bool, backupAge func() []age) *metrics {
 	m.defragRuns = c("defrag_runs_total", "Scheduled defragmentations by result (success, skipped: no member met the thresholds, failure).", "result")
 	m.defragMembers = c("defrag_members_total", "Members defragmented by scheduled runs.")
 	m.leader = g("agent_leader", "1 while this agent leads the cluster's agents (it takes the backups and runs the defragmentations), 0 while another does.")
+	m.pitrStored = g("pitr_stored_revision", "The newest revision continuous backup has stored.")
+	m.pitrCovered = g("pitr_covered_timestamp_seconds", "When continuous backup last knew every revision of the cluster to be stored (Unix time): the RPO is the time since.")
+	m.pitrSegments = c("pitr_segments_total", "Segments continuous backup has stored.")
+	m.pitrSegmentBytes = c("pitr_segment_bytes_total", "Bytes of the segments continuous backup has stored.")
+	m.pitrErrors = c("pitr_segment_errors_total", "Segment writes the store refused (the segment is held and written again).")
+	m.pitrBases = c("pitr_bases_total", "Base snapshots continuous backup has taken.")
+	m.pitrGaps = c("pitr_gaps_total", "Chains that ended with revisions not recorded (compacted before they were seen, the store refusing too long).")
+	m.pitrGapRevisions = c("pitr_gap_revisions_total", "Revisions no chain holds.")
 	m.buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "etcdpilot", Name: "build_info", Help: "Always 1; the labels say which etcdpilot runs."}, []string{"version", "revision", "goversion"})
 	m.reg.MustRegister(m.buildInfo)
 	m.reg.MustRegister(&ageCollector{desc: prometheus.NewDesc("etcdpilot_backup_age_seconds", "Seconds since the backup job's last successful snapshot: from the newest snapshot of the cluster in its store at start, then from each success (absent until one is known).", names([]string{"backup"}), nil), ages: backupAge, fleet: fleet})

@@ -32,7 +32,8 @@ type Follow struct {
 	// cluster and base are set here.
 	Recorder Recorder
 	Log      *slog.Logger
-	// NewBase hears of each base snapshot taken.
+	// NewBase hears of each base snapshot taken, once the chain before
+	// it has ended (a prune there never races a recorder).
 	NewBase func(sc *snapshot.Sidecar)
 	// Gap hears of revisions no chain holds.
 	Gap func(g Gap, reason string)
@@ -93,6 +94,9 @@ func (f *Follow) Run(ctx context.Context) error {
 				f.Gap(Gap{From: lost.Next, To: next.rev - 1}, lost.Reason)
 			}
 		}
+		if next.taken != nil && f.NewBase != nil {
+			f.NewBase(next.taken) // the chain before it has ended
+		}
 		rec := f.Recorder
 		rec.Client, rec.Cluster, rec.Objects = client, cl.ClusterID, objs
 		rec.Base, rec.BaseRevision, rec.From = next.name, next.rev, next.from
@@ -151,6 +155,7 @@ type base struct {
 	name      string
 	rev, from int64
 	at        time.Time
+	taken     *snapshot.Sidecar // a base just taken (nil: resumed)
 }
 
 func (f *Follow) takeBase(ctx context.Context) (*base, error) {
@@ -159,10 +164,7 @@ func (f *Follow) takeBase(ctx context.Context) (*base, error) {
 		return nil, fmt.Errorf("base snapshot: %w", err)
 	}
 	f.Log.Info("base snapshot", "file", loc, "revision", sc.Revision)
-	if f.NewBase != nil {
-		f.NewBase(sc)
-	}
-	return &base{name: path.Base(loc), rev: sc.Revision, from: sc.Revision + 1, at: sc.CreatedAt}, nil
+	return &base{name: path.Base(loc), rev: sc.Revision, from: sc.Revision + 1, at: sc.CreatedAt, taken: sc}, nil
 }
 
 // handOver takes the next base while the chain still records and waits

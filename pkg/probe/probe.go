@@ -9,6 +9,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -190,6 +191,18 @@ func (p *Probe) Stop(ctx context.Context) *Result {
 		r.Errors = append(r.Errors, "could not remove the probe keys under "+p.opts.Prefix+": "+err.Error())
 	}
 	return r
+}
+
+// Halt stops the probe without asking the cluster anything more (it may
+// be gone) and returns every operation it made. Write n went to the key
+// Options.Prefix + "w/" + n as twelve digits, and to Prefix + "reg".
+func (p *Probe) Halt() []Op {
+	p.cancel()
+	p.wg.Wait()
+	p.cli.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.ops)
 }
 
 // lost returns acknowledged writes whose keys are missing.

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -103,6 +104,9 @@ func Prune(ctx context.Context, st Store, p Policy, dryRun bool) ([]Decision, er
 		return nil, err
 	}
 	ds := Decide(entries, p)
+	if err := keepLiveChains(ctx, st, ds); err != nil {
+		return nil, err
+	}
 	if dryRun {
 		return ds, nil
 	}
@@ -151,6 +155,47 @@ func deleteSegments(ctx context.Context, st Store, sc *Sidecar) error {
 	for _, n := range names {
 		if err := objs.DeleteObject(ctx, n); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// keepLiveChains keeps the base of each cluster's newest point-in-time
+// chain, whatever the policy says: a recorder may still be writing its
+// segments, and a segment is never kept without its base.
+func keepLiveChains(ctx context.Context, st Store, ds []Decision) error {
+	objs, ok := st.(Objects)
+	if !ok {
+		return nil
+	}
+	names, err := objs.ListObjects(ctx, "pitr/")
+	if err != nil {
+		return err
+	}
+	// pitr/CLUSTER/BASE/FIRST-LAST.seg...: names sort by revision within
+	// a base; the live chain is the one whose last segment ends latest.
+	type end struct {
+		base string
+		last string
+	}
+	live := map[string]end{}
+	for _, n := range names {
+		parts := strings.Split(n, "/")
+		if len(parts) != 4 {
+			continue
+		}
+		_, last, _ := strings.Cut(strings.SplitN(parts[3], ".", 2)[0], "-")
+		if e := live[parts[1]]; last > e.last {
+			live[parts[1]] = end{base: parts[2], last: last}
+		}
+	}
+	for i := range ds {
+		d := &ds[i]
+		if d.Keep || d.Sidecar == nil {
+			continue
+		}
+		if e, ok := live[d.Sidecar.ClusterID]; ok && e.base == fmt.Sprintf("%020d", d.Sidecar.Revision) {
+			d.Keep, d.Reason = true, append(d.Reason, "base of the newest point-in-time chain")
 		}
 	}
 	return nil
