@@ -54,6 +54,13 @@ func TestLoad(t *testing.T) {
 		"clusters:\n  - name: a b\n    endpoints: [x]\n    checks: {schedule: \"@every 5s\"}\n":                                                                       "name \"a b\"",
 		"clusters:\n  - name: a\n    endpoints: [x]\n":                                                                                                                "cluster a: nothing to do",
 		"clusters:\n  - name: a\n    endpoints: [x]\n    passwordFile: /nonexistent/pw\n    checks: {schedule: \"@every 5s\"}\n":                                      "passwordFile: open /nonexistent/pw",
+		// Continuous backup: a store, sane intervals and sizes.
+		"continuous:\n  flush: 1s\n":                    "continuous: no store",
+		"continuous:\n  store: /b\n  fullEvery: 10s\n":  "at most one a minute",
+		"continuous:\n  store: /b\n  flush: 5m\n":       "give 10ms to 1m",
+		"continuous:\n  store: /b\n  segmentSize: 8\n":  "segmentSize \"8\"",
+		"continuous:\n  store: /b\n  compress: gzip\n":  "zstd is the one compression",
+		"continuous:\n  store: /b\n  encrypt: [nope]\n": "not an age recipient",
 	} {
 		if _, err := Load(writeConfig(t, text)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", text, err, want)
@@ -63,6 +70,23 @@ func TestLoad(t *testing.T) {
 	testutil.Must(t, err)
 	if c.Backups[0].Timeout != 30*time.Minute || c.Backups[0].Keep.Last != 3 || c.Backups[0].Name != "backup-1" || c.Listen != "127.0.0.1:9479" {
 		t.Errorf("config %+v", c)
+	}
+	// Every agent file the README shows loads.
+	readme, err := os.ReadFile("../../README.md")
+	testutil.Must(t, err)
+	blocks := regexp.MustCompile(`(?s)cat > agent.yaml <<'YAML'\n(.*?)\nYAML\n`).FindAllSubmatch(readme, -1)
+	if len(blocks) < 2 {
+		t.Fatalf("%d agent files in the README", len(blocks))
+	}
+	for _, b := range blocks {
+		if _, err := Load(writeConfig(t, string(b[1]))); err != nil {
+			t.Errorf("the README's agent file:\n%s\n%v", b[1], err)
+		}
+	}
+	c, err = Load(writeConfig(t, "continuous:\n  store: /b\n"))
+	testutil.Must(t, err)
+	if ct := c.Continuous; ct.FullEvery != time.Hour || ct.Flush != time.Second || ct.segmentSize != 8<<20 {
+		t.Errorf("continuous defaults %+v", ct)
 	}
 }
 
