@@ -62,7 +62,11 @@ func (r *run) continuous(stop context.Context, c *Continuous) {
 			},
 		}
 		r.log.Info("continuous backup into {store}", "store", c.Store)
-		f.Run(ctx)
+		if err := f.Run(ctx); err != nil {
+			r.setHealth(source, "continuous backup: "+err.Error())
+			r.log.Error("continuous backup: {error}", "error", err)
+			sleep(ctx, 5*time.Second)
+		}
 		cancel()
 		// Another agent records now, or the agent stops: this one's RPO
 		// series would only grow stale.

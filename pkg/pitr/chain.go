@@ -186,6 +186,9 @@ func Pick(chains []*Chain, rev int64) (*Chain, error) {
 			best = ch
 		}
 		near = append(near, fmt.Sprintf("%d..%d", ch.BaseRevision, ch.Through))
+		for _, h := range ch.Holes {
+			near = append(near, fmt.Sprintf("(then segments missing for %d..%d: the %d after them cannot be used)", h.From, h.To, len(ch.Stranded)))
+		}
 	}
 	if best == nil {
 		if len(near) == 0 {

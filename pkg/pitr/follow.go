@@ -44,7 +44,8 @@ type Follow struct {
 const handOverWait = 30 * time.Second
 
 // Run records until ctx ends; what fails on the way (the cluster or the
-// store unreachable) is logged and retried.
+// store unreachable) is logged and retried. It holds the store's lock in
+// the cluster meanwhile (ErrRecorded when another recorder does).
 func (f *Follow) Run(ctx context.Context) error {
 	if f.Log == nil {
 		f.Log = slog.New(slog.DiscardHandler)
@@ -53,15 +54,48 @@ func (f *Follow) Run(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("%s cannot hold point-in-time segments", f.Store)
 	}
+	for ctx.Err() == nil {
+		cli, err := f.Session.Pool().Cluster(ctx)
+		var lost <-chan struct{}
+		release := func() {}
+		if err == nil {
+			lost, release, err = f.lockStore(ctx, cli)
+		}
+		if errors.Is(err, ErrRecorded) {
+			return err
+		}
+		if err != nil {
+			f.Log.Warn("the store's lock in the cluster; retrying in 5s", "err", err)
+			sleep(ctx, 5*time.Second)
+			continue
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-lost:
+				f.Log.Warn("the store's lock was lost (its lease ended); taking it again")
+				cancel()
+			case <-lctx.Done():
+			}
+		}()
+		err = f.record(lctx, objs)
+		cancel()
+		release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// record runs chains while ctx lasts.
+func (f *Follow) record(ctx context.Context, objs snapshot.Objects) error {
 	var lost *ChainEnded
 	var next *base // the base the next chain starts from (nil: resume or take one)
 	fresh := false
 	retry := func(what string, err error) {
 		f.Log.Warn(what+"; retrying in 5s", "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(5 * time.Second):
-		}
+		sleep(ctx, 5*time.Second)
 	}
 	for ctx.Err() == nil {
 		cl, err := f.Session.Status(ctx)
@@ -205,4 +239,11 @@ func newest(ctx context.Context, store snapshot.Store, clusterID string) (*Chain
 		}
 	}
 	return best, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
 }

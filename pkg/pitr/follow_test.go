@@ -2,7 +2,9 @@ package pitr_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,7 +59,17 @@ func TestHandOverResumeAndGap(t *testing.T) {
 		testutil.Must(t, <-done, "follow")
 		return last
 	}
+	// A second recorder of the same store is refused while the first runs.
+	second := make(chan error, 1)
+	go func() {
+		time.Sleep(2 * time.Second)
+		f := &pitr.Follow{Session: s, Store: store, Location: dir, Log: testutil.Logger(t)}
+		second <- f.Run(ctx)
+	}()
 	last := run(7*time.Second, 300)
+	if err := <-second; !errors.Is(err, pitr.ErrRecorded) || !strings.Contains(err.Error(), "held by ") {
+		t.Fatalf("a second recorder of the store: %v", err)
+	}
 	chains, err := pitr.Chains(ctx, store, "")
 	testutil.Must(t, err, "chains")
 	if len(chains) < 3 || len(gaps) > 0 || len(pitr.Gaps(chains)) > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -210,6 +211,17 @@ func TestRecordAndRebuild(t *testing.T) {
 			}
 			if _, err := rebuild(last, 0, true, chains[0]); err == nil {
 				t.Fatal("strict rebuild past a broken segment succeeded")
+			}
+			// A segment missing: the chain stops before it, and a revision
+			// after it is refused, naming the hole.
+			testutil.Must(t, os.Remove(p))
+			holed, err := pitr.Chains(ctx, store, "")
+			testutil.Must(t, err)
+			if h := holed[0].Holes; len(h) != 1 || h[0].From != broken.First || holed[0].Through != broken.First-1 {
+				t.Fatalf("holes %v, through %d; want one from %d", h, holed[0].Through, broken.First)
+			}
+			if _, err := pitr.Pick(holed, last); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("segments missing for %d..", broken.First)) {
+				t.Fatalf("a revision after the hole: %v", err)
 			}
 			// The output is never replaced.
 			out := filepath.Join(t.TempDir(), "x.db")

@@ -108,7 +108,7 @@ func (s *S3) PutObject(ctx context.Context, name string, data []byte) error {
 		return err
 	}
 	if !cond {
-		if ok, err := s.objectExists(ctx, name); err != nil {
+		if ok, err := s.Exists(ctx, name); err != nil {
 			return err
 		} else if ok {
 			return fsutil.ErrExists
@@ -123,17 +123,6 @@ func (s *S3) PutObject(ctx context.Context, name string, data []byte) error {
 		return s.explain(err)
 	}
 	return nil
-}
-
-func (s *S3) objectExists(ctx context.Context, name string) (bool, error) {
-	_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.key(name))})
-	if err == nil {
-		return true, nil
-	}
-	if s.notFound(err) {
-		return false, nil
-	}
-	return false, s.explain(err)
 }
 
 // GetObject reads the object.
