@@ -455,6 +455,7 @@ func TestOneTargetRegistration(t *testing.T) {
 		"etcdpilot upgrade plan": {"--to", "3.6"}, "etcdpilot upgrade apply": {"--to", "3.6"}, "etcdpilot upgrade rehearse": {"--to", "3.6"},
 		"etcdpilot downgrade plan": {"--to", "3.5"}, "etcdpilot downgrade apply": {"--to", "3.5"},
 		"etcdpilot upgrade abandon": {"--reason", "test"},
+		"etcdpilot snapshot follow": {state}, "etcdpilot snapshot verify": {state, "--to-revision", "5"},
 	}
 	for _, path := range cluster {
 		args := append(strings.Fields(strings.TrimPrefix(path, "etcdpilot ")), "--kubeadm", "--manifest", "/nonexistent/etcd.yaml")

@@ -135,25 +135,28 @@ func (p *pointFlags) rebuild(cmd *cobra.Command, g *globals, location string, so
 }
 
 // pointSource is the cluster a rebuild is proven against: the one the
-// command names, when it names one (nil otherwise, or when it cannot be
-// reached: the proof is then unavailable).
-func pointSource(cmd *cobra.Command, g *globals, tf target.Flags) (*cluster.Session, func()) {
+// command names, when it names one (nil otherwise). Flags that cannot
+// name a cluster (a missing manifest) are an error; a cluster that does
+// not answer leaves the proof unavailable, said in the output.
+func pointSource(cmd *cobra.Command, g *globals, tf target.Flags) (*cluster.Session, func(), error) {
 	if tf.Sandbox == "" && !tf.Kubeadm && len(g.endpointsGiven) == 0 {
-		return nil, func() {}
+		return nil, func() {}, nil
 	}
 	tf.Runtime = ""
 	t, err := g.open(cmd, tf, target.Connect)
 	if err != nil {
-		g.log.Warn("the source cluster cannot be asked for its HashKV", "err", err)
-		return nil, func() {}
+		return nil, nil, err
 	}
-	return t.Session, func() { t.Close() }
+	return t.Session, func() { t.Close() }, nil
 }
 
 // verifyPoint rebuilds a point and verifies the file (with a drill on
 // the base's etcd version unless --etcd-version).
 func verifyPoint(cmd *cobra.Command, g *globals, location string, pf pointFlags, tf target.Flags, drill bool, etcdVersion string) error {
-	source, closeSource := pointSource(cmd, g, tf)
+	source, closeSource, err := pointSource(cmd, g, tf)
+	if err != nil {
+		return err
+	}
 	defer closeSource()
 	pt, done, err := pf.rebuild(cmd, g, location, source)
 	if err != nil {

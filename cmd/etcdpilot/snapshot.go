@@ -95,6 +95,9 @@ compacted where the source is, must have the source's HashKV at it.`,
 			if pf.set() {
 				return verifyPoint(cmd, g, args[0], pf, tf, drill, etcdVersion)
 			}
+			if tf.Sandbox != "" || tf.Kubeadm {
+				return fmt.Errorf("--sandbox and --kubeadm name the cluster a point is proven against: give --to-revision or --to-time with them")
+			}
 			r, err := snapshot.Verify(cmd.Context(), args[0], snapshot.VerifyOptions{Drill: drill, EtcdVersion: etcdVersion, Binaries: g.binaries(g.progress(cmd)), Log: g.log, Stores: g.stores})
 			if err != nil {
 				return err
@@ -190,7 +193,10 @@ already gone), and, as after any restore, every lease starts its TTL afresh.`,
 			var done func()
 			var err error
 			if pf.set() {
-				source, closeSource := pointSource(cmd, g, t)
+				source, closeSource, err := pointSource(cmd, g, t)
+				if err != nil {
+					return err
+				}
 				pt, done, err = pf.rebuild(cmd, g, args[0], source)
 				closeSource()
 				if err != nil {

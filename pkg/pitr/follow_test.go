@@ -32,10 +32,10 @@ func TestHandOverResumeAndGap(t *testing.T) {
 	var mu sync.Mutex
 	var gaps []pitr.Gap
 	var bases int
-	run := func(d time.Duration, writes int) int64 {
+	run := func(d time.Duration, writes int, fullEvery time.Duration) int64 {
 		t.Helper()
 		fctx, stop := context.WithCancel(ctx)
-		f := &pitr.Follow{Session: s, Store: store, Location: dir, FullEvery: 2 * time.Second, Log: testutil.Logger(t),
+		f := &pitr.Follow{Session: s, Store: store, Location: dir, FullEvery: fullEvery, Log: testutil.Logger(t),
 			Recorder: pitr.Recorder{Flush: 100 * time.Millisecond},
 			NewBase:  func(*snapshot.Sidecar) { mu.Lock(); bases++; mu.Unlock() },
 			Gap:      func(g pitr.Gap, why string) { mu.Lock(); gaps = append(gaps, g); mu.Unlock() }}
@@ -66,7 +66,7 @@ func TestHandOverResumeAndGap(t *testing.T) {
 		f := &pitr.Follow{Session: s, Store: store, Location: dir, Log: testutil.Logger(t)}
 		second <- f.Run(ctx)
 	}()
-	last := run(7*time.Second, 300)
+	last := run(7*time.Second, 300, 2*time.Second)
 	if err := <-second; !errors.Is(err, pitr.ErrRecorded) || !strings.Contains(err.Error(), "held by ") {
 		t.Fatalf("a second recorder of the store: %v", err)
 	}
@@ -82,11 +82,12 @@ func TestHandOverResumeAndGap(t *testing.T) {
 	}
 	t.Logf("%d chains (bases %d) through %d", len(chains), bases, last)
 
-	// A restart resumes: no new base when the next chain is not due.
+	// A restart resumes: no new base when the next chain is not due
+	// (a base an hour apart).
 	mu.Lock()
 	before := bases
 	mu.Unlock()
-	last = run(500*time.Millisecond, 20)
+	last = run(500*time.Millisecond, 20, time.Hour)
 	mu.Lock()
 	if bases != before {
 		t.Fatalf("a restart took a new base instead of resuming (%d, %d)", bases, before)
@@ -104,7 +105,7 @@ func TestHandOverResumeAndGap(t *testing.T) {
 	}
 	_, err = c.Compact(ctx, lost, clientv3.WithCompactPhysical())
 	testutil.Must(t, err, "compact")
-	run(500*time.Millisecond, 20)
+	run(500*time.Millisecond, 20, time.Hour)
 	if len(gaps) != 1 || gaps[0].From != last+1 || gaps[0].To < lost {
 		t.Fatalf("gaps %v; want one from %d through at least %d", gaps, last+1, lost)
 	}

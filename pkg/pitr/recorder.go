@@ -90,6 +90,11 @@ func (r *Recorder) Run(ctx context.Context) error {
 	if ferr := rec.flush(fctx); ferr != nil && len(rec.buf) > 0 {
 		return &ChainEnded{Next: rec.stored + 1, Reason: fmt.Sprintf("%v; and %d revisions seen could not be stored: %v", err, len(rec.buf), ferr)}
 	}
+	if len(rec.buf) > 0 {
+		// The store refused the last flush: what it holds is not kept,
+		// and the chain's next run records it again from etcd.
+		rec.Log.Warn("revisions seen were not stored; the chain resumes before them", "revisions", len(rec.buf), "from", rec.stored+1)
+	}
 	return err
 }
 
