@@ -214,10 +214,7 @@ func (r *run) backup(ctx context.Context, b Backup) {
 }
 
 func (r *run) backupOnce(ctx context.Context, b Backup) error {
-	dest := b.Store
-	if !strings.HasSuffix(dest, "/") {
-		dest += "/"
-	}
+	dest := withSlash(b.Store)
 	stores := r.a.Stores
 	enc := snapshot.Encoding{Compress: b.Compress == "zstd", Recipients: b.Encrypt}
 	sc, path, err := snapshot.Save(ctx, r.sess, dest, snapshot.SaveOptions{Version: r.a.Version, Encoding: enc, Stores: stores})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/pitr"
+	"github.com/etcdpilot/etcdpilot/pkg/poll"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 )
 
@@ -17,13 +18,13 @@ func (r *run) continuous(stop context.Context, c *Continuous) {
 	const source = "continuous"
 	for stop.Err() == nil {
 		if !r.leads() {
-			sleep(stop, time.Second)
+			poll.Sleep(stop, time.Second)
 			continue
 		}
 		ctx, cancel := context.WithCancel(stop)
 		go func() { // stop recording when the lead is lost
 			for ctx.Err() == nil && r.leads() {
-				sleep(ctx, time.Second)
+				poll.Sleep(ctx, time.Second)
 			}
 			cancel()
 		}()
@@ -32,7 +33,7 @@ func (r *run) continuous(stop context.Context, c *Continuous) {
 			r.setHealth(source, "continuous backup: store "+c.Store+": "+err.Error())
 			r.log.Error("continuous backup: store {store}: {error}", "store", c.Store, "error", err)
 			cancel()
-			sleep(stop, 5*time.Second)
+			poll.Sleep(stop, 5*time.Second)
 			continue
 		}
 		enc := snapshot.Encoding{Compress: c.Compress == "zstd", Recipients: c.Encrypt}
@@ -65,7 +66,7 @@ func (r *run) continuous(stop context.Context, c *Continuous) {
 		if err := f.Run(ctx); err != nil {
 			r.setHealth(source, "continuous backup: "+err.Error())
 			r.log.Error("continuous backup: {error}", "error", err)
-			sleep(ctx, 5*time.Second)
+			poll.Sleep(ctx, 5*time.Second)
 		}
 		cancel()
 		// Another agent records now, or the agent stops: this one's RPO
@@ -91,11 +92,4 @@ func withSlash(s string) string {
 		return s
 	}
 	return s + "/"
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/pitr"
+	"github.com/etcdpilot/etcdpilot/pkg/poll"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/progress"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
@@ -284,18 +285,7 @@ func waitSegment(ctx context.Context, mu *sync.Mutex, newest *time.Time, cli *cl
 }
 
 func waitFor(ctx context.Context, ok func() bool) error {
-	deadline := time.Now().Add(5 * time.Minute)
-	for !ok() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out waiting")
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return nil
+	return poll.Until(ctx, 100*time.Millisecond, 5*time.Minute, func(context.Context) (bool, error) { return ok(), nil })
 }
 
 // pct is the p-th percentile (100: the maximum).

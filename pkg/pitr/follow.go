@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/poll"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 )
 
@@ -66,7 +67,7 @@ func (f *Follow) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			f.Log.Warn("the store's lock in the cluster; retrying in 5s", "err", err)
-			sleep(ctx, 5*time.Second)
+			poll.Sleep(ctx, 5*time.Second)
 			continue
 		}
 		lctx, cancel := context.WithCancel(ctx)
@@ -95,7 +96,7 @@ func (f *Follow) record(ctx context.Context, objs snapshot.Objects) error {
 	fresh := false
 	retry := func(what string, err error) {
 		f.Log.Warn(what+"; retrying in 5s", "err", err)
-		sleep(ctx, 5*time.Second)
+		poll.Sleep(ctx, 5*time.Second)
 	}
 	for ctx.Err() == nil {
 		cl, err := f.Session.Status(ctx)
@@ -239,11 +240,4 @@ func newest(ctx context.Context, store snapshot.Store, clusterID string) (*Chain
 		}
 	}
 	return best, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
 }
