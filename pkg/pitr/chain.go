@@ -62,7 +62,7 @@ func Chains(ctx context.Context, store snapshot.Store, cluster string) ([]*Chain
 	byBase := map[string]*Chain{}
 	var chains []*Chain
 	for _, n := range names {
-		c, base, first, last, ok := ParseName(n)
+		c, base, first, last, ok := snapshot.ParseSegmentName(n)
 		if !ok {
 			continue
 		}

@@ -15,8 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -57,35 +55,12 @@ type Header struct {
 
 const magic = "etcdpilot-pitr-segment v1\n"
 
-// Prefix is where a store keeps the segments: Prefix/CLUSTER/BASEREV/.
-const Prefix = "pitr/"
+// Prefix is where a store keeps the segments (see snapshot.SegmentName).
+const Prefix = snapshot.SegmentsRoot
 
 // Name is a segment's object name: ordered by revision as text.
 func (h *Header) Name() string {
-	return fmt.Sprintf("%s%020d-%020d.seg", snapshot.SegmentsPrefix(h.Cluster, h.BaseRevision), h.First, h.Last)
-}
-
-// ParseName reads cluster, base revision and range from an object name
-// (with any encoding suffix).
-func ParseName(name string) (cluster string, base, first, last int64, ok bool) {
-	rest, found := strings.CutPrefix(name, Prefix)
-	if !found {
-		return
-	}
-	parts := strings.Split(rest, "/")
-	if len(parts) != 3 {
-		return
-	}
-	file, _, _ := strings.Cut(parts[2], ".")
-	a, b, found := strings.Cut(file, "-")
-	var err1, err2, err3 error
-	base, err1 = strconv.ParseInt(parts[1], 10, 64)
-	first, err2 = strconv.ParseInt(a, 10, 64)
-	last, err3 = strconv.ParseInt(b, 10, 64)
-	if !found || errors.Join(err1, err2, err3) != nil || first > last || first <= base {
-		return
-	}
-	return parts[0], base, first, last, strings.Contains(parts[2], ".seg")
+	return snapshot.SegmentName(h.Cluster, h.BaseRevision, h.First, h.Last)
 }
 
 // Encode lays a segment out: magic, the header as one JSON line, then per

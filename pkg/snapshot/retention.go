@@ -3,7 +3,6 @@ package snapshot
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -134,12 +133,6 @@ type incompleteAborter interface {
 	AbortIncomplete(ctx context.Context, name string) error
 }
 
-// SegmentsPrefix is where the point-in-time segments recorded after a
-// base snapshot (cluster, revision) are kept in its store.
-func SegmentsPrefix(cluster string, rev int64) string {
-	return fmt.Sprintf("pitr/%s/%020d/", cluster, rev)
-}
-
 // deleteSegments removes the point-in-time segments recorded after a
 // snapshot before the snapshot itself: a segment is never kept without
 // its base.
@@ -168,25 +161,17 @@ func keepLiveChains(ctx context.Context, st Store, ds []Decision) error {
 	if !ok {
 		return nil
 	}
-	names, err := objs.ListObjects(ctx, "pitr/")
+	names, err := objs.ListObjects(ctx, SegmentsRoot)
 	if err != nil {
 		return err
 	}
-	// pitr/CLUSTER/BASE/FIRST-LAST.seg...: names sort by revision within
-	// a base; the live chain is the one whose last segment ends latest.
-	type end struct {
-		base string
-		last string
-	}
+	// The live chain is the one whose last segment ends latest.
+	type end struct{ base, last int64 }
 	live := map[string]end{}
 	for _, n := range names {
-		parts := strings.Split(n, "/")
-		if len(parts) != 4 {
-			continue
-		}
-		_, last, _ := strings.Cut(strings.SplitN(parts[3], ".", 2)[0], "-")
-		if e := live[parts[1]]; last > e.last {
-			live[parts[1]] = end{base: parts[2], last: last}
+		cluster, base, _, last, ok := ParseSegmentName(n)
+		if e := live[cluster]; ok && last > e.last {
+			live[cluster] = end{base: base, last: last}
 		}
 	}
 	for i := range ds {
@@ -194,7 +179,7 @@ func keepLiveChains(ctx context.Context, st Store, ds []Decision) error {
 		if d.Keep || d.Sidecar == nil {
 			continue
 		}
-		if e, ok := live[d.Sidecar.ClusterID]; ok && e.base == fmt.Sprintf("%020d", d.Sidecar.Revision) {
+		if e, ok := live[d.Sidecar.ClusterID]; ok && e.base == d.Sidecar.Revision {
 			d.Keep, d.Reason = true, append(d.Reason, "base of the newest point-in-time chain")
 		}
 	}

@@ -64,3 +64,54 @@ func TestPruneKeepsExactlyThePolicy(t *testing.T) {
 		t.Fatal("an empty policy was accepted")
 	}
 }
+
+// TestPruneAndSegments: a base goes with its point-in-time segments, and
+// the base of a cluster's newest chain stays whatever the policy says.
+func TestPruneAndSegments(t *testing.T) {
+	ctx := context.Background()
+	st := Dir{Path: t.TempDir()}
+	at := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	snap := func(name string, rev int64, hours int) {
+		p := st.File(name)
+		os.WriteFile(p, []byte("x"), 0o600)
+		if err := WriteSidecar(p, &Sidecar{ClusterID: "c1", CreatedAt: at.Add(time.Duration(hours) * time.Hour), Info: Info{Revision: rev}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seg := func(base, first, last int64) string {
+		n := SegmentName("c1", base, first, last) + ".zst"
+		if err := st.PutObject(ctx, n, []byte("s")); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	snap("old.db", 10, 0)   // an old chain: 11..50
+	snap("live.db", 100, 1) // the chain being recorded: 101..900
+	snap("plain.db", 500, 2)
+	seg(10, 11, 50)
+	seg(100, 101, 400)
+	seg(100, 401, 900)
+	ds, err := Prune(ctx, st, Policy{KeepLast: 1}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string]string{}
+	for _, d := range ds {
+		if d.Keep {
+			kept[d.Name] = strings.Join(d.Reason, ", ")
+		}
+	}
+	if len(kept) != 2 || kept["live.db"] != "base of the newest point-in-time chain" || kept["plain.db"] == "" {
+		t.Fatalf("kept %v", kept)
+	}
+	names, err := st.ListObjects(ctx, SegmentsRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 2 || !strings.HasPrefix(names[0], SegmentsPrefix("c1", 100)) {
+		t.Fatalf("segments left %v: the old base's should be gone with it, the live chain's kept", names)
+	}
+	if c, b, f, l, ok := ParseSegmentName(names[1]); !ok || c != "c1" || b != 100 || f != 401 || l != 900 {
+		t.Fatalf("%s parsed as %s %d %d-%d %v", names[1], c, b, f, l, ok)
+	}
+}
