@@ -141,8 +141,20 @@ func TestRecordAndRebuild(t *testing.T) {
 				}
 				return res
 			}
+			seen := map[int64]time.Time{}
 			for _, p := range points {
-				prove(p)
+				seen[p] = prove(p).Seen
+			}
+			// A time, with no source to ask: the newest revision seen at or
+			// before it (the load waits 300 ms after each point).
+			at := points[1]
+			for _, when := range []time.Time{seen[at], seen[at].Add(100 * time.Millisecond)} {
+				out := filepath.Join(t.TempDir(), "at-time.db")
+				pt, err := pitr.Rebuilt(ctx, pitr.Request{Store: store, Time: when, Out: out})
+				testutil.Must(t, err, "rebuild at a time")
+				if pt.Revision != at {
+					t.Fatalf("at %s: revision %d, want %d", when, pt.Revision, at)
+				}
 			}
 			// After the source compacts, a rebuild compacted alike still
 			// hashes as it does; below the compaction, no proof.

@@ -59,14 +59,24 @@ func Rebuilt(ctx context.Context, req Request) (*Point, error) {
 	rev := req.Revision
 	var ch *Chain
 	if !req.Time.IsZero() {
-		if ch, rev, err = atTime(ctx, req, chains); err != nil {
+		if ch, err = chainAt(req, chains); err != nil {
 			return nil, err
+		}
+		// The replay stops at the time by itself; the revision is read
+		// first only when the source is to be asked for its hash there.
+		if req.Source != nil {
+			if rev, err = revisionAt(ctx, req, ch); err != nil {
+				return nil, err
+			}
 		}
 	} else if ch, err = Pick(chains, rev); err != nil {
 		return nil, err
 	}
 	pt := &Point{}
 	rb := &Rebuild{Store: req.Store, Identity: req.Identity, Chain: ch, Revision: rev, Strict: req.Strict, Out: req.Out}
+	if rev == 0 {
+		rb.Time = req.Time
+	}
 	if req.Source != nil {
 		sh, err := HashAt(ctx, req.Source, rev)
 		if err != nil {
@@ -121,9 +131,8 @@ func oneCluster(chains []*Chain) error {
 	return nil
 }
 
-// atTime finds the newest revision seen at or before t: in the newest
-// chain whose base is not after t, reading its segments in order.
-func atTime(ctx context.Context, req Request, chains []*Chain) (*Chain, int64, error) {
+// chainAt is the newest chain whose base is not after the request's time.
+func chainAt(req Request, chains []*Chain) (*Chain, error) {
 	var ch *Chain
 	for _, c := range chains {
 		if c.Base != nil && !c.Base.Time.After(req.Time) {
@@ -131,25 +140,31 @@ func atTime(ctx context.Context, req Request, chains []*Chain) (*Chain, int64, e
 		}
 	}
 	if ch == nil {
-		return nil, 0, fmt.Errorf("nothing in %s is as old as %s", req.Store, req.Time.Format(time.RFC3339))
+		return nil, fmt.Errorf("nothing in %s is as old as %s", req.Store, req.Time.Format(time.RFC3339))
 	}
+	return ch, nil
+}
+
+// revisionAt is the newest revision of the chain seen at or before the
+// request's time, read from its segments in order.
+func revisionAt(ctx context.Context, req Request, ch *Chain) (int64, error) {
 	rev := ch.BaseRevision
 	for _, s := range ch.Segments {
 		_, revs, err := Read(ctx, req.Store, s.Name, req.Identity)
 		if err != nil {
 			if req.Strict {
-				return nil, 0, err
+				return 0, err
 			}
 			break
 		}
 		for _, r := range revs {
 			if r.Seen.After(req.Time) {
-				return ch, rev, nil
+				return rev, nil
 			}
 			rev = r.Rev
 		}
 	}
-	return ch, rev, nil
+	return rev, nil
 }
 
 // Points lists what the store can rebuild: each chain's range and times,

@@ -82,15 +82,13 @@ func (rb *Rebuild) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	defer done()
-	if _, _, err := snapshot.CheckTrailer(raw); err != nil {
-		return nil, err
-	}
 	tmp, err := fsutil.CreateTemp(rb.Out, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	defer tmp.Abort()
-	if err := copyDB(raw, tmp.File); err != nil {
+	// The base's database part, its trailer checked on the way.
+	if _, _, err := snapshot.CopyChecked(raw, tmp.File); err != nil {
 		return nil, err
 	}
 	if err := rb.replay(ctx, tmp.Name(), res); err != nil {
@@ -105,21 +103,6 @@ func (rb *Rebuild) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
-}
-
-// copyDB copies the database part of a snapshot (without etcd's trailer).
-func copyDB(snap string, to *os.File) error {
-	f, err := os.Open(snap)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	_, err = io.CopyBuffer(to, io.LimitReader(f, st.Size()-sha256.Size), make([]byte, 1<<20))
-	return err
 }
 
 // appendTrailer appends the SHA-256 of the file's content, as etcd ends a

@@ -35,7 +35,11 @@ func pointLine(pt *pitr.Point) string {
 	s := fmt.Sprintf("rebuilt revision %d (seen %s) from base %s and %d segments (%d revisions replayed), HashKV %d",
 		pt.Revision, pt.Seen.Format(time.RFC3339Nano), pt.Base, pt.Segments, pt.Revisions, pt.Hash)
 	if pt.Broken != "" {
-		s += fmt.Sprintf("; STOPPED at revision %d, before %d asked: %s", pt.Revision, pt.Asked, pt.Broken)
+		asked := "the time asked"
+		if pt.Asked != 0 {
+			asked = fmt.Sprint(pt.Asked)
+		}
+		s += fmt.Sprintf("; STOPPED at revision %d, before %s: %s", pt.Revision, asked, pt.Broken)
 	}
 	if p := pt.Proof; p != nil {
 		s += "; proof: " + p.State

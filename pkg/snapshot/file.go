@@ -68,6 +68,12 @@ const trailerLen = sha256.Size
 // CheckTrailer hashes the database part of the file and compares it with
 // the trailer etcd appended. It returns the SHA-256.
 func CheckTrailer(path string) (string, int64, error) {
+	return CopyChecked(path, io.Discard)
+}
+
+// CopyChecked is CheckTrailer that also copies the database part (the
+// file without its trailer) to w on the way: one read of the file.
+func CopyChecked(path string, w io.Writer) (string, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", 0, err
@@ -84,7 +90,7 @@ func CheckTrailer(path string) (string, int64, error) {
 		return "", size, fmt.Errorf("%w: %s is %d bytes, not a whole bbolt database plus its 32-byte SHA-256 trailer (truncated?)", ErrCorrupt, path, size)
 	}
 	h := sha256.New()
-	if _, err := io.CopyN(h, f, size-trailerLen); err != nil {
+	if _, err := io.CopyBuffer(io.MultiWriter(h, w), io.LimitReader(f, size-trailerLen), make([]byte, 1<<20)); err != nil {
 		return "", size, err
 	}
 	trailer := make([]byte, trailerLen)
