@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/defrag"
 	"github.com/etcdpilot/etcdpilot/pkg/pitr"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"github.com/etcdpilot/etcdpilot/pkg/target"
@@ -19,6 +21,7 @@ func newSnapshotFollowCmd(g *globals) *cobra.Command {
 	var compress string
 	var recipients []string
 	var tf target.Flags
+	var spoolDir, spoolSize string
 	f := pitr.Follow{}
 	cmd := &cobra.Command{
 		Use:   "follow DIR|s3://BUCKET/PREFIX/",
@@ -32,7 +35,10 @@ SHA-256, compressed and encrypted as snapshots are. Every --full-every a new
 base starts a new chain; the old chain ends only once it holds the new base's
 revision. Stopped and started again, it resumes the chain where it ended if
 etcd still has those revisions; otherwise the revisions missed are a gap and a
-new base is taken at once. Runs until interrupted.
+new base is taken at once. While the store refuses writes, segments wait on
+this machine's disk (--spool, up to --spool-size) and are sent in order once it
+is back; past the bound the chain ends and the gap is reported. Runs until
+interrupted.
 
 What it records is restored with snapshot restore STORE --to-revision R or
 --to-time T, and listed by snapshot ls STORE --points.`,
@@ -43,6 +49,10 @@ What it records is restored with snapshot restore STORE --to-revision R or
 			}
 			enc := snapshot.Encoding{Compress: compress == "zstd", Recipients: recipients}
 			if _, err := snapshot.ParseRecipients(recipients); err != nil {
+				return err
+			}
+			var err error
+			if f.Recorder.Spool, err = spool(g, args[0], spoolDir, spoolSize); err != nil {
 				return err
 			}
 			store, err := g.stores.Open(cmd.Context(), args[0], true)
@@ -74,7 +84,24 @@ What it records is restored with snapshot restore STORE --to-revision R or
 	cmd.Flags().IntVar(&f.Recorder.MaxBytes, "segment-size", 8<<20, "cut a segment at this many bytes of events")
 	cmd.Flags().StringVar(&compress, "compress", "", "store bases and segments compressed: zstd")
 	cmd.Flags().StringArrayVar(&recipients, "encrypt", nil, "store bases and segments encrypted for this age recipient (repeatable)")
+	cmd.Flags().StringVar(&spoolDir, "spool", "", "keep segments the store refuses in this directory until it takes them (default: under the state directory, one per store)")
+	cmd.Flags().StringVar(&spoolSize, "spool-size", "1GiB", "at most this much in the spool; beyond it the chain ends (0: no spool, 64 MiB in memory)")
 	return cmd
+}
+
+// spool is the --spool and --spool-size of a store (nil for size 0).
+func spool(g *globals, location, dir, size string) (*pitr.Spool, error) {
+	if strings.TrimSpace(size) == "0" {
+		return nil, nil
+	}
+	n, err := defrag.ParseBytes(size)
+	if err != nil || n <= 0 {
+		return nil, fmt.Errorf("--spool-size %q: give a size such as 1GiB (0: no spool)", size)
+	}
+	if dir == "" {
+		dir = pitr.SpoolDir(g.root(), location)
+	}
+	return &pitr.Spool{Dir: dir, Max: n}, nil
 }
 
 // pointFlags turn a store into one of its points.

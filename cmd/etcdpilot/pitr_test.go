@@ -104,6 +104,7 @@ func TestPointInTimeCommands(t *testing.T) {
 		{[]string{"snapshot", "verify", dir + "/x.db", "--to-revision", "5"}, "take the store that holds it"},
 		{[]string{"snapshot", "verify", dir, "--to-revision", "5", "--to-time", "2026-01-01T00:00:00Z"}, "not both"},
 		{[]string{"snapshot", "verify", dir, "--to-time", "yesterday"}, "RFC 3339"},
+		{[]string{"snapshot", "follow", dir, "--sandbox", "p", "--spool-size", "lots"}, "give a size such as 1GiB"},
 	} {
 		if r := run(t, state, c.args...); r.code != 2 || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("%v: %d %s", c.args, r.code, r.stderr)

@@ -60,6 +60,7 @@ func TestLoad(t *testing.T) {
 		"continuous:\n  store: /b\n  flush: 5m\n":       "give 10ms to 1m",
 		"continuous:\n  store: /b\n  segmentSize: 8\n":  "segmentSize \"8\"",
 		"continuous:\n  store: /b\n  compress: gzip\n":  "zstd is the one compression",
+		"continuous:\n  store: /b\n  spool: lots\n":     "spool \"lots\": give a size",
 		"continuous:\n  store: /b\n  encrypt: [nope]\n": "not an age recipient",
 	} {
 		if _, err := Load(writeConfig(t, text)); err == nil || !strings.Contains(err.Error(), want) {
@@ -85,8 +86,13 @@ func TestLoad(t *testing.T) {
 	}
 	c, err = Load(writeConfig(t, "continuous:\n  store: /b\n"))
 	testutil.Must(t, err)
-	if ct := c.Continuous; ct.FullEvery != time.Hour || ct.Flush != time.Second || ct.segmentSize != 8<<20 {
+	if ct := c.Continuous; ct.FullEvery != time.Hour || ct.Flush != time.Second || ct.segmentSize != 8<<20 || ct.spool != 1<<30 {
 		t.Errorf("continuous defaults %+v", ct)
+	}
+	c, err = Load(writeConfig(t, "continuous:\n  store: /b\n  spool: 0\n"))
+	testutil.Must(t, err)
+	if c.Continuous.spool != 0 {
+		t.Errorf("spool: 0 gives %d", c.Continuous.spool)
 	}
 }
 

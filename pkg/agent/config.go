@@ -19,6 +19,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
 	"github.com/etcdpilot/etcdpilot/pkg/defrag"
 	"github.com/etcdpilot/etcdpilot/pkg/memberconfig"
+	"github.com/etcdpilot/etcdpilot/pkg/pitr"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"go.yaml.in/yaml/v3"
 )
@@ -146,8 +147,12 @@ type Continuous struct {
 	Keep     Keep     `yaml:"keep"`
 	Compress string   `yaml:"compress"`
 	Encrypt  []string `yaml:"encrypt"`
+	// Spool bounds the segments kept on this machine's disk (under the
+	// state directory) while the store refuses them ("1GiB", the
+	// default; "0" keeps them in memory only, up to 64 MiB).
+	Spool string `yaml:"spool"`
 
-	segmentSize int64
+	segmentSize, spool int64
 }
 
 func (c *Continuous) check() error {
@@ -173,6 +178,16 @@ func (c *Continuous) check() error {
 			return fmt.Errorf("segmentSize %q: give a size such as 8MiB", c.SegmentSize)
 		}
 		c.segmentSize = n
+	}
+	c.spool = pitr.DefaultSpoolSize
+	if strings.TrimSpace(c.Spool) == "0" {
+		c.spool = 0
+	} else if c.Spool != "" {
+		n, err := defrag.ParseBytes(c.Spool)
+		if err != nil || n < 0 {
+			return fmt.Errorf("spool %q: give a size such as 1GiB (0: no spool)", c.Spool)
+		}
+		c.spool = n
 	}
 	if c.Compress != "" && c.Compress != "zstd" {
 		return fmt.Errorf("compress %q: zstd is the one compression offered", c.Compress)

@@ -62,6 +62,13 @@ func (r *run) continuous(stop context.Context, c *Continuous) {
 				r.log.Error("continuous backup: revisions {from} to {to} were not recorded: {reason}", "from", g.From, "to", g.To, "reason", why)
 			},
 		}
+		if c.spool > 0 && r.a.StateDir != "" {
+			f.Recorder.Spool = &pitr.Spool{Dir: pitr.SpoolDir(r.a.StateDir, c.Store), Max: c.spool}
+			f.Recorder.Held = func(n int, bytes int64) {
+				m.pitrSpoolSegments.with(r.name).Set(float64(n))
+				m.pitrSpoolBytes.with(r.name).Set(float64(bytes))
+			}
+		}
 		r.log.Info("continuous backup into {store}", "store", c.Store)
 		if err := f.Run(ctx); err != nil {
 			r.setHealth(source, "continuous backup: "+err.Error())

@@ -35,14 +35,14 @@ func TestContinuousKillEverything(t *testing.T) {
 			c, err := load(writeConfig(t, "listen: 127.0.0.1:0\ncontinuous:\n  store: s3://pitr/etcd/\n  flush: 1s\n  compress: zstd\n"), fast)
 			testutil.Must(t, err)
 			stores := snapshot.Stores{S3: snapshot.S3Options{Endpoint: endpoint, PathStyle: true}}
-			a := &Agent{Config: c, Session: testutil.Session(t, st.Conn()), Version: "test", Log: testutil.Logger(t), Stores: stores}
+			a := &Agent{Config: c, Session: testutil.Session(t, st.Conn()), Version: "test", Log: testutil.Logger(t), Stores: stores, StateDir: t.TempDir()}
 			ag := startAgent(t, a)
 			p, err := probe.Start(ctx, st.Conn(), probe.Options{Rate: 200, Prefix: "/probe/"})
 			testutil.Must(t, err)
 			waitMetrics(t, ag.base, "etcdpilot_pitr_segments_total", true)
 			time.Sleep(5 * time.Second)
 			_, metrics := get(t, ag.base+"/metrics")
-			for _, want := range []string{"etcdpilot_pitr_stored_revision ", "etcdpilot_pitr_covered_timestamp_seconds ", "etcdpilot_pitr_bases_total 1", "etcdpilot_pitr_segment_bytes_total "} {
+			for _, want := range []string{"etcdpilot_pitr_stored_revision ", "etcdpilot_pitr_covered_timestamp_seconds ", "etcdpilot_pitr_bases_total 1", "etcdpilot_pitr_segment_bytes_total ", "etcdpilot_pitr_spool_bytes 0"} {
 				if !strings.Contains(metrics, want) {
 					t.Errorf("metrics lack %s", want)
 				}

@@ -44,6 +44,8 @@ type metrics struct {
 	pitrBases          counters
 	pitrGaps           counters
 	pitrGapRevisions   counters
+	pitrSpoolBytes     gauges
+	pitrSpoolSegments  gauges
 	buildInfo          *prometheus.GaugeVec
 }
 
@@ -129,7 +131,9 @@ func newMetrics(fleet bool, backupAge func() []age) *metrics {
 	m.pitrCovered = g("pitr_covered_timestamp_seconds", "When continuous backup last knew every revision of the cluster to be stored (Unix time): the RPO is the time since.")
 	m.pitrSegments = c("pitr_segments_total", "Segments continuous backup has stored.")
 	m.pitrSegmentBytes = c("pitr_segment_bytes_total", "Bytes of the segments continuous backup has stored.")
-	m.pitrErrors = c("pitr_segment_errors_total", "Segment writes the store refused (the segment is held and written again).")
+	m.pitrErrors = c("pitr_segment_errors_total", "Segment writes the store refused (the segment waits in the spool, or in memory, and is written again).")
+	m.pitrSpoolBytes = g("pitr_spool_bytes", "Bytes of segments waiting on this machine's disk for the store to take them.")
+	m.pitrSpoolSegments = g("pitr_spool_segments", "Segments waiting on this machine's disk for the store to take them.")
 	m.pitrBases = c("pitr_bases_total", "Base snapshots continuous backup has taken.")
 	m.pitrGaps = c("pitr_gaps_total", "Chains that ended with revisions not recorded (compacted before they were seen, the store refusing too long).")
 	m.pitrGapRevisions = c("pitr_gap_revisions_total", "Revisions no chain holds.")

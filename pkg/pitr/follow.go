@@ -109,6 +109,10 @@ func (f *Follow) record(ctx context.Context, objs snapshot.Objects) error {
 			retry("cluster client", err)
 			continue
 		}
+		if err := f.sendSpool(ctx, objs); err != nil {
+			retry("sending the spool's segments to the store", err)
+			continue
+		}
 		if next == nil && !fresh {
 			ch, err := newest(ctx, f.Store, cl.ClusterID)
 			if err != nil {
@@ -183,6 +187,24 @@ func (f *Follow) record(ctx context.Context, objs snapshot.Objects) error {
 		}
 	}
 	return nil
+}
+
+// sendSpool sends what an earlier chain left in the spool before the
+// store is read for the chain to resume or a base is taken: the store
+// then holds all that was recorded.
+func (f *Follow) sendSpool(ctx context.Context, objs snapshot.Objects) error {
+	sp := f.Recorder.Spool
+	if sp == nil {
+		return nil
+	}
+	sent, err := sp.Send(ctx, objs)
+	if len(sent) > 0 {
+		f.Log.Info("spooled segments sent to the store", "segments", len(sent))
+	}
+	if f.Recorder.Held != nil {
+		f.Recorder.Held(sp.Held())
+	}
+	return err
 }
 
 // base is where a chain starts.

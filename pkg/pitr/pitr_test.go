@@ -64,7 +64,7 @@ func load(t *testing.T, ctx context.Context, c *clientv3.Client, rounds int) []i
 }
 
 func TestRecordAndRebuild(t *testing.T) {
-	for _, v := range []string{testutil.V35, testutil.V36} {
+	for _, v := range []string{testutil.V35, testutil.V36, testutil.V37} {
 		t.Run(v, func(t *testing.T) {
 			t.Parallel()
 			ctx := testutil.Context(t, 4*time.Minute)

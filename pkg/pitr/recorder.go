@@ -33,8 +33,12 @@ type Recorder struct {
 	// MaxBytes cuts a segment early (default 8 MiB).
 	Flush    time.Duration
 	MaxBytes int
-	// MaxBuffer bounds what is held while the store refuses writes
-	// (default 64 MiB): beyond it the chain ends.
+	// Spool keeps segments on disk while the store refuses them (nil:
+	// only MaxBuffer in memory).
+	Spool *Spool
+	// MaxBuffer bounds what is held in memory while neither the store
+	// nor the spool takes writes (default 64 MiB): beyond it the chain
+	// ends.
 	MaxBuffer int
 	Log       *slog.Logger
 	// Stored hears of each segment written.
@@ -44,6 +48,8 @@ type Recorder struct {
 	Covered func(rev int64, at time.Time)
 	// StoreError hears of a write the store refused.
 	StoreError func(err error)
+	// Held hears what the spool holds after each write.
+	Held func(segments int, bytes int64)
 }
 
 // ChainEnded is why a chain cannot go on: the revisions from Next on are
@@ -156,7 +162,7 @@ func (rec *recording) follow(ctx, wctx context.Context, wch clientv3.WatchChan, 
 			if err := rec.take(ctx, resp.Events); err != nil {
 				return err
 			}
-			if len(resp.Events) == 0 && len(rec.buf) == 0 && resp.Header.Revision >= rec.stored && rec.Covered != nil {
+			if len(resp.Events) == 0 && rec.allStored() && resp.Header.Revision >= rec.stored && rec.Covered != nil {
 				rec.Covered(resp.Header.Revision, time.Now())
 			}
 			if rec.size >= rec.MaxBytes {
@@ -208,9 +214,30 @@ func (rec *recording) ttl(ctx context.Context, id int64) int64 {
 	return resp.GrantedTTL
 }
 
+// allStored says whether the store holds every revision seen.
+func (rec *recording) allStored() bool {
+	if len(rec.buf) > 0 {
+		return false
+	}
+	if rec.Spool != nil {
+		n, _ := rec.Spool.Held()
+		return n == 0
+	}
+	return true
+}
+
 // flush writes what is held as segments of at most MaxBytes; what the
-// store refuses stays held, up to MaxBuffer.
+// store refuses goes to the spool, or stays held, up to MaxBuffer.
 func (rec *recording) flush(ctx context.Context) error {
+	if len(rec.buf) == 0 && !rec.allStored() {
+		sent, err := rec.Spool.Send(ctx, rec.Objects)
+		rec.sent(sent)
+		if err != nil {
+			rec.refused(err)
+		} else if rec.Covered != nil {
+			rec.Covered(rec.stored, time.Now())
+		}
+	}
 	for len(rec.buf) > 0 {
 		n, size := 0, 0
 		for n < len(rec.buf) && (n == 0 || size < rec.MaxBytes) {
@@ -220,10 +247,8 @@ func (rec *recording) flush(ctx context.Context) error {
 			n++
 		}
 		if err := rec.write(ctx, rec.buf[:n]); err != nil {
-			if rec.StoreError != nil {
-				rec.StoreError(err)
-			}
-			rec.Log.Warn("segment not stored; holding it", "revisions", len(rec.buf), "bytes", rec.size, "err", err)
+			rec.refused(err)
+			rec.Log.Warn("segment not stored; holding it in memory", "revisions", len(rec.buf), "bytes", rec.size, "err", err)
 			if rec.size > rec.MaxBuffer {
 				return &ChainEnded{Next: rec.stored + 1, Reason: fmt.Sprintf("the store refused writes while %d bytes were held (the bound): %v", rec.size, err)}
 			}
@@ -253,12 +278,23 @@ func (rec *recording) write(ctx context.Context, revs []Revision) error {
 		return err
 	}
 	name := h.Name() + rec.Encoding.Suffix()
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := rec.Objects.PutObject(wctx, name, data); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+	kept := false
+	if rec.Spool != nil {
+		var sent []Sent
+		sent, kept, err = rec.Spool.Put(ctx, rec.Objects, name, data)
+		rec.sent(sent)
+	} else {
+		err = put(ctx, rec.Objects, name, data)
+	}
+	if err != nil {
+		return err
 	}
 	rec.stored, rec.newLease = h.Last, map[string]int64{}
+	if kept {
+		n, bytes := rec.Spool.Held()
+		rec.Log.Warn("the store refused a segment; it waits in the spool", "first", h.First, "last", h.Last, "spooled", n, "bytes", bytes)
+		return nil
+	}
 	if rec.Stored != nil {
 		rec.Stored(&h, len(data))
 	}
@@ -266,4 +302,23 @@ func (rec *recording) write(ctx context.Context, revs []Revision) error {
 		rec.Covered(h.Last, time.Now())
 	}
 	return nil
+}
+
+// sent reports segments the spool sent on.
+func (rec *recording) sent(sent []Sent) {
+	for _, s := range sent {
+		if c, base, first, last, ok := snapshot.ParseSegmentName(s.Name); ok && rec.Stored != nil {
+			rec.Stored(&Header{Cluster: c, BaseRevision: base, First: first, Last: last}, int(s.Bytes))
+		}
+	}
+	if rec.Spool != nil && rec.Held != nil {
+		rec.Held(rec.Spool.Held())
+	}
+}
+
+// refused reports a write the store refused.
+func (rec *recording) refused(err error) {
+	if rec.StoreError != nil {
+		rec.StoreError(err)
+	}
 }
