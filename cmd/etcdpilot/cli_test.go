@@ -383,6 +383,8 @@ func TestDepsCheck(t *testing.T) {
 	}{
 		{[]string{"deps", "check", k8s, "--to", "3.6.99"}, "3.6.16"},
 		{[]string{"deps", "check", k8s, "--apply"}, "--apply needs --to"},
+		{[]string{"deps", "check", k8s, "--to", "3.6.16", "--out", "/tmp"}, "--out needs --apply"},
+		{[]string{"deps", "check", k8s, "--to", "3.6.16", "--apply", "--out", k8s}, "exists: give a new directory"},
 		{[]string{"deps", "check", t.TempDir()}, "no go.mod"},
 	} {
 		if r := run(t, state, tc.args...); r.code != 2 || !strings.Contains(r.stderr, tc.want) {

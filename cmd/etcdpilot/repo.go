@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -248,10 +249,10 @@ func newDepsCmd(g *globals) *cobra.Command {
 		Use:   "deps",
 		Short: "Check a Go module's (or a tree's) etcd dependencies, and simulate an etcd client upgrade",
 	}
-	var policy, to string
+	var policy, to, out string
 	var vuln, apply bool
 	check := &cobra.Command{
-		Use:   "check [go.mod|DIR] [--to VERSION [--apply]]",
+		Use:   "check [go.mod|DIR] [--to VERSION [--apply [--out DIR]]]",
 		Short: "etcd modules out of lockstep, legacy paths, grpc/OpenTelemetry/genproto breakages, CVEs, updates by policy; --to simulates the upgrade",
 		Long: `Read a go.mod, or every go.mod in a tree (vendor/ and testdata/ skipped, the
 modules of a go.work included), and report: etcd's modules out of lockstep
@@ -270,13 +271,18 @@ rise (grpc, protobuf, OpenTelemetry, genproto, golang.org/x, the go
 directive), by how much, and what collides: a replace or exclude below what
 the release needs, a go directive below its own, a module it no longer
 publishes. --apply then does it for real in a copy of the (top) module: go
-get, go mod tidy, the go.mod diff, go build ./....
+get, go mod tidy, the go.mod diff, go build ./...; when the copy builds and
+nothing blocks, its go.mod and go.sum replace the module's (or, with --out
+DIR, the moved module is written to the new directory DIR) and it is built
+again there. When the copy does not build, nothing is written and the copy is
+kept for reading.
 
 Exit status: 0 without errors, 1 with error findings or a blocking conflict
 (or a failed build with --apply), 2 when the check could not run.`,
 		Example: `  etcdpilot deps check ~/src/kubernetes
   etcdpilot deps check go.mod --to 3.6.17
-  etcdpilot deps check go.mod --to 3.6.17 --apply -w json`,
+  etcdpilot deps check go.mod --to 3.6.17 --apply -w json
+  etcdpilot deps check . --to 3.6.17 --apply --out /tmp/moved`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := repo.ParsePolicy(policy)
@@ -295,6 +301,12 @@ Exit status: 0 without errors, 1 with error findings or a blocking conflict
 			} else if apply {
 				return fmt.Errorf("--apply needs --to VERSION")
 			}
+			if out != "" && !apply {
+				return fmt.Errorf("--out needs --apply (it is where the moved module is written)")
+			}
+			if _, err := os.Lstat(out); out != "" && err == nil {
+				return fmt.Errorf("--out %s exists: give a new directory (nothing is written over)", out)
+			}
 			path := "go.mod"
 			if len(args) == 1 {
 				path = args[0]
@@ -305,7 +317,7 @@ Exit status: 0 without errors, 1 with error findings or a blocking conflict
 			}
 			var simErr error
 			if target != "" {
-				simErr = simulateTree(cmd, g, t, target, apply)
+				simErr = simulateTree(cmd, g, t, target, repo.SimulateOptions{Apply: apply, Out: out})
 			}
 			if err := g.print(cmd, t); err != nil {
 				return err
@@ -322,21 +334,24 @@ Exit status: 0 without errors, 1 with error findings or a blocking conflict
 	check.Flags().StringVar(&policy, "policy", "patch=auto,minor=review,major=block", "what to do with each kind of etcd update")
 	check.Flags().BoolVar(&vuln, "govulncheck", true, "run govulncheck -json when it is installed")
 	check.Flags().StringVar(&to, "to", "", "simulate moving the etcd modules to this release (needs the module proxy)")
-	check.Flags().BoolVar(&apply, "apply", false, "with --to: do the upgrade in a copy of the top module, diff its go.mod and build it")
+	check.Flags().BoolVar(&apply, "apply", false, "with --to: do the upgrade in a copy of the top module and build it; when it builds, write its go.mod and go.sum into the module")
+	check.Flags().StringVar(&out, "out", "", "with --apply: write the moved module to this new directory instead of into the module")
 	cmd.AddCommand(check)
 	return cmd
 }
 
 // simulateTree simulates the upgrade for every module that uses etcd; the
 // top one is also applied in a copy when asked.
-func simulateTree(cmd *cobra.Command, g *globals, t *repo.DepsTree, target string, apply bool) error {
+func simulateTree(cmd *cobra.Command, g *globals, t *repo.DepsTree, target string, so repo.SimulateOptions) error {
 	first := true
 	for _, m := range t.Modules {
 		if m.Etcd == "" {
 			continue
 		}
 		g.log.Info("simulating {gomod} at etcd {version} ...", "gomod", m.GoMod, "version", target)
-		sim, err := repo.Simulate(cmd.Context(), m, target, repo.SimulateOptions{Apply: apply && first})
+		o := so
+		o.Apply = so.Apply && first
+		sim, err := repo.Simulate(cmd.Context(), m, target, o)
 		if err != nil {
 			return err
 		}

@@ -333,7 +333,11 @@ func simulationTable(w io.Writer, from string, sim *repo.Simulation) error {
 	if len(sim.Commands) > 0 {
 		how = "the go command in a copy: " + strings.Join(sim.Commands, "; ")
 	}
-	fmt.Fprintf(w, "\nsimulated upgrade %s -> %s (%s; nothing was changed)\n", from, sim.Target, how)
+	changed := "nothing was changed"
+	if sim.Applied != nil && len(sim.Applied.Written) > 0 {
+		changed = "applied: see below"
+	}
+	fmt.Fprintf(w, "\nsimulated upgrade %s -> %s (%s; %s)\n", from, sim.Target, how, changed)
 	if sim.GoTo != sim.GoFrom {
 		fmt.Fprintf(w, "  go directive: %s -> %s\n", dash(sim.GoFrom), sim.GoTo)
 	}
@@ -371,11 +375,19 @@ func simulationTable(w io.Writer, from string, sim *repo.Simulation) error {
 		fmt.Fprintf(w, "  %s [%s] %s\n", mark, c.Kind, c.Message)
 	}
 	if a := sim.Applied; a != nil {
-		fmt.Fprintf(w, "\napplied in a copy (%s):\n%s", a.Dir, a.Diff)
-		if a.BuildOK {
-			fmt.Fprintln(w, "go build ./...: ok")
+		fmt.Fprintf(w, "\napplied:\n%s", a.Diff)
+		if len(a.Written) > 0 {
+			fmt.Fprintf(w, "written: %s\n", strings.Join(a.Written, ", "))
 		} else {
-			fmt.Fprintf(w, "go build ./... FAILED:\n%s\n", a.Output)
+			fmt.Fprintf(w, "nothing written; the moved copy is %s\n", a.Dir)
+		}
+		if a.BuildOK {
+			fmt.Fprintf(w, "go build ./... in %s: ok\n", a.Dir)
+		} else {
+			fmt.Fprintf(w, "go build ./... in %s FAILED:\n%s\n", a.Dir, a.Output)
+		}
+		for _, n := range a.Notes {
+			fmt.Fprintf(w, "note: %s\n", n)
 		}
 	}
 	return nil

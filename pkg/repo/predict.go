@@ -56,7 +56,10 @@ func predict(ctx context.Context, r *DepsReport, x string, o SimulateOptions) (*
 	if _, err := exec.LookPath(o.Go); err != nil {
 		return nil, fmt.Errorf("deps check --to runs the go command (go get, go mod tidy) and finds no %q on PATH: install Go, or leave out --to (the offline checks above ran)", o.Go)
 	}
-	dir := filepath.Dir(r.GoMod)
+	dir, err := filepath.Abs(filepath.Dir(r.GoMod))
+	if err != nil {
+		return nil, err
+	}
 	before, err := readModFile(r.GoMod)
 	if err != nil {
 		return nil, err
@@ -94,6 +97,10 @@ func predict(ctx context.Context, r *DepsReport, x string, o SimulateOptions) (*
 	sort.Strings(gets)
 	if excludedTargets(sim, before, gets) {
 		return sim, nil
+	}
+	was, err := readModuleFiles(dir)
+	if err != nil {
+		return nil, err
 	}
 	work, err := os.MkdirTemp("", "etcdpilot-deps-")
 	if err != nil {
@@ -156,8 +163,14 @@ func predict(ctx context.Context, r *DepsReport, x string, o SimulateOptions) (*
 	}
 	if o.Apply {
 		out, err := run("build", "./...")
-		sim.Applied = &Applied{Dir: cp, Diff: diffFiles(r.GoMod, filepath.Join(cp, "go.mod")), BuildOK: err == nil, Output: tail(out, 40)}
-		keep = true
+		a := &Applied{Dir: cp, Diff: diffFiles(r.GoMod, filepath.Join(cp, "go.mod")), BuildOK: err == nil, Output: tail(out, 40), Written: []string{}}
+		sim.Applied = a
+		if a.BuildOK && !sim.Blocking() {
+			if err := land(ctx, o, a, dir, cp, was); err != nil {
+				return sim, err
+			}
+		}
+		keep = a.Dir == cp
 	}
 	return sim, nil
 }

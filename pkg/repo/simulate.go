@@ -75,12 +75,20 @@ func (sim *Simulation) Blocking() bool {
 	return sim.Applied != nil && !sim.Applied.BuildOK
 }
 
-// Applied is the outcome of the real upgrade in a copy of the module.
+// Applied is the outcome of the real upgrade: done in a copy of the
+// module, and when it built there, written back into the module (or into
+// --out) and built again where it was written.
 type Applied struct {
+	// Dir is where the moved module is: the module itself or --out once
+	// written, else the scratch copy (kept for reading).
 	Dir     string `json:"dir"`
 	Diff    string `json:"diff"`
 	BuildOK bool   `json:"buildOK"`
 	Output  string `json:"output,omitempty"`
+	// Written lists the files (or the --out directory) written; empty
+	// when nothing was.
+	Written []string `json:"written"`
+	Notes   []string `json:"notes,omitempty"`
 }
 
 // The ways a simulation is computed.
@@ -91,9 +99,12 @@ const (
 
 // SimulateOptions tune Simulate.
 type SimulateOptions struct {
-	// Apply runs go get and go mod tidy in a copy of the module, then go
-	// build ./... there.
+	// Apply runs go get and go mod tidy in a copy of the module and go
+	// build ./... there; when it builds, the module's go.mod and go.sum
+	// are replaced by the copy's (or the copy is written to Out).
 	Apply bool
+	// Out, with Apply, is a new directory for the moved module instead.
+	Out string
 	// Go is the go command (default "go").
 	Go string
 }
@@ -379,7 +390,8 @@ func apply(ctx context.Context, gobin, dir string, wanted map[string]string) (*A
 	if err := copyTree(dir, copyDir); err != nil {
 		return nil, err
 	}
-	a := &Applied{Dir: copyDir}
+	a := &Applied{Dir: copyDir, Written: []string{},
+		Notes: []string{"no Go code beside the go.mod: the move is not written (go mod tidy would drop every requirement it holds)"}}
 	run := func(args ...string) (string, error) { return runGo(ctx, gobin, copyDir, args...) }
 	var gets []string
 	for p, v := range wanted {

@@ -1,6 +1,8 @@
 package repo
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,36 +79,85 @@ func TestSimulateAgainstTheProxy(t *testing.T) {
 
 // TestApplyInACopy runs the upgrade for real in a copy of a small module:
 // go get, go mod tidy, the go.mod diff and a build. The tree is untouched.
-func TestApplyInACopy(t *testing.T) {
+// TestApply: --apply with --out writes the moved module to a new
+// directory and leaves the module alone; without --out it writes go.mod
+// and go.sum back into the module, its relative directory replace kept
+// relative, and builds it there (a fresh check reads the new version);
+// a move that does not build writes nothing. The module is named by a
+// relative path and replaces a module beside it (../helper).
+func TestApply(t *testing.T) {
 	testutil.SkipShort(t)
 	cat, _ := catalog.Default()
 	ctx := testutil.Context(t, 10*time.Minute)
-	dir := t.TempDir()
-	gomod := "module example.com/watcher\n\ngo 1.22\n\nrequire go.etcd.io/etcd/client/v3 v3.5.21\n"
-	testutil.Must(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644))
-	testutil.Must(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(`package main
+	root := t.TempDir()
+	dir := filepath.Join(root, "watcher")
+	gomod := "module example.com/watcher\n\ngo 1.22\n\nrequire (\n\texample.com/helper v0.0.0\n\tgo.etcd.io/etcd/client/v3 v3.5.21\n)\n\nreplace example.com/helper => ../helper\n"
+	write := func(name, text string) {
+		testutil.Must(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
+		testutil.Must(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
+	}
+	write("go.mod", gomod)
+	write("../helper/go.mod", "module example.com/helper\n\ngo 1.22\n")
+	write("../helper/helper.go", "package helper\n\nconst Name = \"watcher\"\n")
+	t.Chdir(dir)
+	main := `package main
 
 import (
 	"fmt"
 
+	"example.com/helper"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-func main() { fmt.Println(clientv3.Config{}.Endpoints) }
-`), 0o644))
-	r, err := CheckDeps(ctx, filepath.Join(dir, "go.mod"), DepsOptions{Catalog: cat})
-	testutil.Must(t, err)
-	sim, err := Simulate(ctx, r, "3.6.16", SimulateOptions{Apply: true})
-	testutil.Must(t, err, "apply")
-	a := sim.Applied
-	t.Logf("diff:\n%s\nbuild ok %v: %s", a.Diff, a.BuildOK, a.Output)
-	if !a.BuildOK || !strings.Contains(a.Diff, "+require go.etcd.io/etcd/client/v3 v3.6.16") {
-		t.Errorf("applied: %+v", a)
+func main() { fmt.Println(helper.Name, clientv3.Config{}.Endpoints%s) }
+`
+	write("main.go", fmt.Sprintf(main, ""))
+	simulate := func(o SimulateOptions) *Applied {
+		t.Helper()
+		r, err := CheckDeps(ctx, "go.mod", DepsOptions{Catalog: cat})
+		testutil.Must(t, err)
+		o.Apply = true
+		sim, err := Simulate(ctx, r, "3.6.16", o)
+		testutil.Must(t, err, "apply")
+		t.Logf("written %v, build ok %v in %s: %s", sim.Applied.Written, sim.Applied.BuildOK, sim.Applied.Dir, sim.Applied.Output)
+		return sim.Applied
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, "go.mod")); string(b) != gomod {
-		t.Errorf("the tree was changed:\n%s", b)
+	read := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
+
+	// A move that does not build writes nothing; the copy is kept.
+	write("main.go", fmt.Sprintf(main, ".NoSuchField"))
+	a := simulate(SimulateOptions{})
+	if a.BuildOK || len(a.Written) > 0 || read(filepath.Join(dir, "go.mod")) != gomod {
+		t.Fatalf("a move that does not build: %+v", a)
 	}
 	os.RemoveAll(filepath.Dir(a.Dir))
+	write("main.go", fmt.Sprintf(main, ""))
+
+	out := filepath.Join(t.TempDir(), "moved")
+	a = simulate(SimulateOptions{Out: out})
+	if !a.BuildOK || a.Dir != out || !strings.Contains(read(filepath.Join(out, "go.mod")), "go.etcd.io/etcd/client/v3 v3.6.16") || read(filepath.Join(dir, "go.mod")) != gomod {
+		t.Fatalf("--out: %+v\n%s", a, read(filepath.Join(out, "go.mod")))
+	}
+	if _, err := Simulate(ctx, mustCheck(t, ctx, dir, cat), "3.6.16", SimulateOptions{Apply: true, Out: out}); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Fatalf("--out over an existing directory: %v", err)
+	}
+
+	a = simulate(SimulateOptions{})
+	after := read(filepath.Join(dir, "go.mod"))
+	if !a.BuildOK || a.Dir != dir || len(a.Written) != 2 || !strings.Contains(after, "replace example.com/helper => ../helper") {
+		t.Fatalf("in place: %+v\n%s", a, after)
+	}
+	if m := mustCheck(t, ctx, dir, cat); m.Etcd != "3.6.16" {
+		t.Fatalf("a fresh check reads etcd %q", m.Etcd)
+	}
+	t.Logf("go.mod after:\n%s", after)
+}
+
+func mustCheck(t *testing.T, ctx context.Context, dir string, cat *catalog.Catalog) *DepsReport {
+	t.Helper()
+	r, err := CheckDeps(ctx, filepath.Join(dir, "go.mod"), DepsOptions{Catalog: cat})
+	testutil.Must(t, err)
+	return r
 }
 
 // TestNotProvidedJudgedByImports: a module 3.6 no longer publishes is a
