@@ -322,8 +322,8 @@ func newBenchPITRCmd(g *globals) *cobra.Command {
 		Use:   "pitr",
 		Short: "Continuous backup beside the hourly job: write latency with and without it, the recovery point, and the restore of a base plus history",
 		Long: `On a sandbox of --members members of --version: --rate writes/s (one at a time)
-for --duration, in halves alternating without and with continuous backup
-recording into a directory (--flush); the write latency p50 and p99 of each
+for --duration without and --duration with continuous backup, in halves
+alternating, recording into a directory (--store, --flush); the write latency p50 and p99 of each
 side, and the recovery point while recording (the newest stored revision's
 age, sampled every 50 ms). Then the database is filled to --base-size, a base
 is taken and --revisions revisions are written after it (an hour at 200
@@ -352,7 +352,8 @@ rebuild is proven by the sandbox's HashKV.`,
 	cmd.Flags().StringVar(&o.Version, "version", "3.6.17", "etcd version of the sandbox")
 	cmd.Flags().IntVar(&o.Members, "members", 3, "members of the sandbox")
 	cmd.Flags().IntVar(&o.Rate, "rate", 200, "writes per second")
-	cmd.Flags().DurationVar(&o.Duration, "duration", time.Minute, "time written at --rate, half without and half with continuous backup")
+	cmd.Flags().DurationVar(&o.Duration, "duration", time.Minute, "time written at --rate on each side, without and with continuous backup (two halves each, alternating)")
+	cmd.Flags().StringVar(&o.Store, "store", "", "directory the recorder writes to while the latency is measured (default: beside the sandbox, on etcd's own disk)")
 	cmd.Flags().DurationVar(&o.Flush, "flush", time.Second, "continuous backup's flush interval")
 	cmd.Flags().StringVar(&baseSize, "base-size", "256MiB", "database size before the base snapshot")
 	cmd.Flags().StringVar(&valueSize, "value-size", "100KiB", "size of each value filling the base")

@@ -340,23 +340,9 @@ Exit status: 0 without errors, 1 with error findings or a blocking conflict
 	return cmd
 }
 
-// simulateTree simulates the upgrade for every module that uses etcd; the
-// top one is also applied in a copy when asked.
+// simulateTree simulates the upgrade for every module that uses etcd.
 func simulateTree(cmd *cobra.Command, g *globals, t *repo.DepsTree, target string, so repo.SimulateOptions) error {
-	first := true
-	for _, m := range t.Modules {
-		if m.Etcd == "" {
-			continue
-		}
-		g.log.Info("simulating {gomod} at etcd {version} ...", "gomod", m.GoMod, "version", target)
-		o := so
-		o.Apply = so.Apply && first
-		sim, err := repo.Simulate(cmd.Context(), m, target, o)
-		if err != nil {
-			return err
-		}
-		first = false
-		m.Simulation = sim
-	}
-	return nil
+	return repo.SimulateTree(cmd.Context(), t, target, so, func(gomod string) {
+		g.log.Info("simulating {gomod} at etcd {version} ...", "gomod", gomod, "version", target)
+	})
 }

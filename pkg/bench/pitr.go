@@ -40,9 +40,12 @@ type PITROptions struct {
 	Revisions int
 	ValueSize int
 	Root      string
-	Binaries  *binaries.Manager
-	Log       *slog.Logger
-	Progress  io.Writer
+	// Store is the directory the recorder writes to while the latency is
+	// measured (default: under Root, on etcd's own disk).
+	Store    string
+	Binaries *binaries.Manager
+	Log      *slog.Logger
+	Progress io.Writer
 }
 
 // PITRResult is what the benchmark measured.
@@ -95,6 +98,11 @@ func PITR(ctx context.Context, o PITROptions) (*PITRResult, error) {
 	defer cli.Close()
 	res := &PITRResult{Version: o.Version, Members: o.Members, Rate: o.Rate, Duration: o.Duration, Flush: o.Flush, Revisions: o.Revisions}
 	dir := filepath.Join(o.Root, "store")
+	if o.Store != "" {
+		dir = filepath.Join(o.Store, "etcdpilot-bench-pitr")
+		os.RemoveAll(dir) // a run stopped before its end
+		defer os.RemoveAll(dir)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}

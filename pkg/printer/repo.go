@@ -337,7 +337,11 @@ func simulationTable(w io.Writer, from string, sim *repo.Simulation) error {
 	if sim.Applied != nil && len(sim.Applied.Written) > 0 {
 		changed = "applied: see below"
 	}
-	fmt.Fprintf(w, "\nsimulated upgrade %s -> %s (%s; %s)\n", from, sim.Target, how, changed)
+	if from == "" {
+		fmt.Fprintf(w, "\nthis module does not use etcd, but moving the tree to etcd %s changes it (%s; %s)\n", sim.Target, how, changed)
+	} else {
+		fmt.Fprintf(w, "\nsimulated upgrade %s -> %s (%s; %s)\n", from, sim.Target, how, changed)
+	}
 	if sim.GoTo != sim.GoFrom {
 		fmt.Fprintf(w, "  go directive: %s -> %s\n", dash(sim.GoFrom), sim.GoTo)
 	}

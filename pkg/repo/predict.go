@@ -51,8 +51,68 @@ func exists(p string) bool {
 // between the go.mod files: raised, added and removed requirements, the go
 // directive; a module x no longer publishes is a conflict only when a
 // package of the module still imports it. With Apply, go build ./... runs
-// in the copy too. Nothing in the user's tree changes.
+// in the copy, and the move is written back when it builds (see land).
 func predict(ctx context.Context, r *DepsReport, x string, o SimulateOptions) (*Simulation, error) {
+	m, err := newMove(r, x, o)
+	if err != nil || m.idle() {
+		return m.simulation(), err
+	}
+	work, err := os.MkdirTemp("", "etcdpilot-deps-")
+	if err != nil {
+		return nil, err
+	}
+	keep := false // a copy that did not build stays for the user to read
+	defer func() {
+		if !keep {
+			os.RemoveAll(work)
+		}
+	}()
+	m.cp = filepath.Join(work, filepath.Base(m.dir))
+	if err := copyTree(m.dir, m.cp); err != nil {
+		return nil, err
+	}
+	if err := absReplaces(filepath.Join(m.cp, "go.mod"), m.dir, ""); err != nil {
+		return nil, err
+	}
+	if err := m.run(ctx); err != nil {
+		return nil, err
+	}
+	if err := m.judge(ctx); err != nil {
+		return nil, err
+	}
+	sim := m.sim
+	if o.Apply {
+		out, err := m.goCmd(ctx, "build", "./...")
+		a := &Applied{Dir: m.cp, Diff: diffFiles(r.GoMod, filepath.Join(m.cp, "go.mod")), BuildOK: err == nil, Output: tail(out, 40), Written: []string{}}
+		sim.Applied = a
+		if a.BuildOK && !sim.Blocking() {
+			if err := land(ctx, o, a, m.dir, m.cp, m.was); err != nil {
+				return sim, err
+			}
+		}
+		keep = a.Dir == m.cp
+	}
+	return sim, nil
+}
+
+// move is one module's move to an etcd release in a scratch copy.
+type move struct {
+	r       *DepsReport
+	x       string
+	o       SimulateOptions
+	dir, cp string // the module's directory (absolute) and its copy
+	before  *modfile.File
+	was     map[string][]byte // go.mod and go.sum as they were
+	gets    []string          // module@version for go get
+	gone    []string          // etcd modules x no longer publishes
+	sim     *Simulation
+}
+
+// newMove reads the module and plans the move: go get names the etcd
+// modules the module requires directly, as a person (or Dependabot)
+// does; minimum version selection raises the indirect ones with them. A
+// module with only indirect etcd requirements gets them all.
+func newMove(r *DepsReport, x string, o SimulateOptions) (*move, error) {
 	if _, err := exec.LookPath(o.Go); err != nil {
 		return nil, fmt.Errorf("deps check --to runs the go command (go get, go mod tidy) and finds no %q on PATH: install Go, or leave out --to (the offline checks above ran)", o.Go)
 	}
@@ -60,119 +120,117 @@ func predict(ctx context.Context, r *DepsReport, x string, o SimulateOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	before, err := readModFile(r.GoMod)
-	if err != nil {
+	m := &move{r: r, x: x, o: o, dir: dir, sim: &Simulation{Target: x, Method: MethodGo, Raises: []Raise{}, Conflicts: []Conflict{}}}
+	if m.before, err = readModFile(r.GoMod); err != nil {
 		return nil, err
 	}
-	sim := &Simulation{Target: x, Method: MethodGo, Raises: []Raise{}, Conflicts: []Conflict{}}
-	// go get names the etcd modules the module requires directly, as a
-	// person (or Dependabot) does; minimum version selection raises the
-	// indirect ones with them. A module with only indirect etcd
-	// requirements gets them all.
+	if m.was, err = readModuleFiles(dir); err != nil {
+		return nil, err
+	}
 	indirect := map[string]bool{}
-	for _, q := range before.Require {
+	for _, q := range m.before.Require {
 		indirect[q.Mod.Path] = q.Indirect
 	}
-	var gets, all, gone []string
-	for _, m := range r.EtcdModules {
-		if m.Set != SetLockstep || m.LocalReplace {
+	var all []string
+	for _, em := range r.EtcdModules {
+		if em.Set != SetLockstep || em.LocalReplace {
 			continue
 		}
-		v := targetVersion(m.Path, x)
+		v := targetVersion(em.Path, x)
 		switch {
 		case v == "":
-			gone = append(gone, m.Path)
-		case !indirect[m.Path]:
-			gets = append(gets, m.Path+"@"+v)
+			m.gone = append(m.gone, em.Path)
+		case !indirect[em.Path]:
+			m.gets = append(m.gets, em.Path+"@"+v)
 		default:
-			all = append(all, m.Path+"@"+v)
+			all = append(all, em.Path+"@"+v)
 		}
 	}
-	if len(gets) == 0 {
-		gets = all
+	if len(m.gets) == 0 {
+		m.gets = all
 	}
-	if len(gets) == 0 {
-		return sim, nil
+	sort.Strings(m.gets)
+	if len(m.gets) > 0 && excludedTargets(m.sim, m.before, m.gets) {
+		m.gets = nil
 	}
-	sort.Strings(gets)
-	if excludedTargets(sim, before, gets) {
-		return sim, nil
+	return m, nil
+}
+
+// idle says there is nothing to move (or an exclude stops the move).
+func (m *move) idle() bool { return m == nil || len(m.gets) == 0 }
+
+func (m *move) simulation() *Simulation {
+	if m == nil {
+		return nil
 	}
-	was, err := readModuleFiles(dir)
-	if err != nil {
-		return nil, err
+	return m.sim
+}
+
+func (m *move) goCmd(ctx context.Context, args ...string) (string, error) {
+	return runGo(ctx, m.o.Go, m.cp, args...)
+}
+
+// run does go get, then go mod tidy, in the copy.
+func (m *move) run(ctx context.Context) error {
+	m.sim.Commands = append(m.sim.Commands, "go get "+strings.Join(m.gets, " "))
+	if out, err := m.goCmd(ctx, append([]string{"get"}, m.gets...)...); err != nil {
+		return goError("go get "+strings.Join(m.gets, " "), out, err)
 	}
-	work, err := os.MkdirTemp("", "etcdpilot-deps-")
-	if err != nil {
-		return nil, err
-	}
-	keep := false // an applied copy stays for the user to read
-	defer func() {
-		if !keep {
-			os.RemoveAll(work)
-		}
-	}()
-	cp := filepath.Join(work, filepath.Base(dir))
-	if err := copyTree(dir, cp); err != nil {
-		return nil, err
-	}
-	if err := absReplaces(filepath.Join(cp, "go.mod"), dir); err != nil {
-		return nil, err
-	}
-	run := func(args ...string) (string, error) { return runGo(ctx, o.Go, cp, args...) }
-	sim.Commands = []string{"go get " + strings.Join(gets, " "), "go mod tidy"}
-	if out, err := run(append([]string{"get"}, gets...)...); err != nil {
-		return nil, goError("go get "+strings.Join(gets, " "), out, err)
-	}
-	out, err := run("mod", "tidy")
-	if err != nil && strings.Contains(out, "would select") && before.Go != nil {
+	return m.tidy(ctx)
+}
+
+// tidy runs go mod tidy in the copy; a failure that is not the network's
+// is a blocking conflict (the move leaves the module untidy).
+func (m *move) tidy(ctx context.Context) error {
+	cmd := "go mod tidy"
+	out, err := m.goCmd(ctx, "mod", "tidy")
+	if err != nil && strings.Contains(out, "would select") && m.before.Go != nil {
 		// A module whose go directive keeps checking an older Go's
 		// selection: do what the go command says when reproducibility
 		// with that Go is not needed.
-		compat := "-compat=" + before.Go.Version
-		sim.Commands[1] += " " + compat
-		out, err = run("mod", "tidy", compat)
+		compat := "-compat=" + m.before.Go.Version
+		cmd += " " + compat
+		out, err = m.goCmd(ctx, "mod", "tidy", compat)
 	}
+	m.sim.Commands = append(m.sim.Commands, cmd)
 	if err != nil {
 		if network(out) {
-			return nil, goError("go mod tidy", out, err)
+			return goError("go mod tidy", out, err)
 		}
-		sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "tidy", Blocking: true,
+		m.sim.Conflicts = append(m.sim.Conflicts, Conflict{Kind: "tidy", Blocking: true,
 			Message: fmt.Sprintf("go mod tidy fails after the move: %s", tail(strings.TrimSpace(out), 12))})
 	}
-	after, err := readModFile(filepath.Join(cp, "go.mod"))
+	return nil
+}
+
+// judge compares the copy's go.mod with the module's: raises, additions,
+// removals, the replace and exclude lines, and the modules x no longer
+// publishes, judged by what imports them.
+func (m *move) judge(ctx context.Context) error {
+	after, err := readModFile(filepath.Join(m.cp, "go.mod"))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	sim.diff(before, after)
-	sim.replaced(before, after)
-	if len(gone) > 0 {
-		importers, err := importersOf(ctx, o.Go, cp, gone)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range gone {
-			if pkgs := importers[p]; len(pkgs) > 0 {
-				sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "not-provided", Path: p, Blocking: true,
-					Message: fmt.Sprintf("%s has no release for etcd %s, and %s imports it: %s", p, x, strings.Join(pkgs, ", "), moved[p])})
-			} else if removed(sim, p) {
-				sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "dropped", Path: p,
-					Message: fmt.Sprintf("%s has no release for etcd %s; nothing here imports it, so go mod tidy drops it", p, x)})
-			}
+	sim := m.sim
+	sim.diff(m.before, after)
+	sim.replaced(m.before, after)
+	if len(m.gone) == 0 {
+		return nil
+	}
+	importers, err := importersOf(ctx, m.o.Go, m.cp, m.gone)
+	if err != nil {
+		return err
+	}
+	for _, p := range m.gone {
+		if pkgs := importers[p]; len(pkgs) > 0 {
+			sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "not-provided", Path: p, Blocking: true,
+				Message: fmt.Sprintf("%s has no release for etcd %s, and %s imports it: %s", p, m.x, strings.Join(pkgs, ", "), moved[p])})
+		} else if removed(sim, p) {
+			sim.Conflicts = append(sim.Conflicts, Conflict{Kind: "dropped", Path: p,
+				Message: fmt.Sprintf("%s has no release for etcd %s; nothing here imports it, so go mod tidy drops it", p, m.x)})
 		}
 	}
-	if o.Apply {
-		out, err := run("build", "./...")
-		a := &Applied{Dir: cp, Diff: diffFiles(r.GoMod, filepath.Join(cp, "go.mod")), BuildOK: err == nil, Output: tail(out, 40), Written: []string{}}
-		sim.Applied = a
-		if a.BuildOK && !sim.Blocking() {
-			if err := land(ctx, o, a, dir, cp, was); err != nil {
-				return sim, err
-			}
-		}
-		keep = a.Dir == cp
-	}
-	return sim, nil
+	return nil
 }
 
 // goError names what the go command needs when it fails for want of the
@@ -199,8 +257,9 @@ func lastError(out string) string {
 }
 
 // absReplaces makes the copy's directory replacements point where the
-// original's do.
-func absReplaces(gomod, origDir string) error {
+// original's do; those inside root (a tree copied whole) stay relative,
+// so that they name the moved copies.
+func absReplaces(gomod, origDir, root string) error {
 	b, err := os.ReadFile(gomod)
 	if err != nil {
 		return err
@@ -212,7 +271,11 @@ func absReplaces(gomod, origDir string) error {
 	changed := false
 	for _, r := range mf.Replace {
 		if r.New.Version == "" && !filepath.IsAbs(r.New.Path) {
-			if err := mf.AddReplace(r.Old.Path, r.Old.Version, filepath.Join(origDir, r.New.Path), ""); err != nil {
+			target := filepath.Join(origDir, r.New.Path)
+			if root != "" && within(root, target) {
+				continue
+			}
+			if err := mf.AddReplace(r.Old.Path, r.Old.Version, target, ""); err != nil {
 				return err
 			}
 			changed = true
@@ -226,6 +289,12 @@ func absReplaces(gomod, origDir string) error {
 		return err
 	}
 	return os.WriteFile(gomod, out, 0o644)
+}
+
+// within says whether p is root or below it.
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // diff sets the raised, added and removed requirements and the go
@@ -367,6 +436,18 @@ func runGo(ctx context.Context, gobin, dir string, args ...string) (string, erro
 	cmd := exec.CommandContext(ctx, gobin, args...)
 	cmd.Dir = dir
 	cmd.Env = goEnv()
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// runGoWork is runGo in the workspace of the go.work file gowork (where
+// -mod=mod is refused).
+func runGoWork(ctx context.Context, gobin, dir, gowork string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gobin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GO111MODULE=on", "GOWORK="+gowork)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
