@@ -233,7 +233,9 @@ func (rec *recording) flush(ctx context.Context) error {
 		sent, err := rec.Spool.Send(ctx, rec.Objects)
 		rec.sent(sent)
 		if err != nil {
-			rec.refused(err)
+			if !errors.Is(err, errResting) {
+				rec.refused(err)
+			}
 		} else if rec.Covered != nil {
 			rec.Covered(rec.stored, time.Now())
 		}
@@ -278,10 +280,10 @@ func (rec *recording) write(ctx context.Context, revs []Revision) error {
 		return err
 	}
 	name := h.Name() + rec.Encoding.Suffix()
-	kept := false
+	var refused error // the store's answer to a segment kept in the spool
 	if rec.Spool != nil {
 		var sent []Sent
-		sent, kept, err = rec.Spool.Put(ctx, rec.Objects, name, data)
+		sent, refused, err = rec.Spool.Put(ctx, rec.Objects, name, data)
 		rec.sent(sent)
 	} else {
 		err = put(ctx, rec.Objects, name, data)
@@ -290,9 +292,12 @@ func (rec *recording) write(ctx context.Context, revs []Revision) error {
 		return err
 	}
 	rec.stored, rec.newLease = h.Last, map[string]int64{}
-	if kept {
+	if refused != nil {
+		if !errors.Is(refused, errResting) {
+			rec.refused(refused)
+		}
 		n, bytes := rec.Spool.Held()
-		rec.Log.Warn("the store refused a segment; it waits in the spool", "first", h.First, "last", h.Last, "spooled", n, "bytes", bytes)
+		rec.Log.Warn("segment kept in the spool", "first", h.First, "last", h.Last, "spooled", n, "bytes", bytes, "store", refused)
 		return nil
 	}
 	if rec.Stored != nil {

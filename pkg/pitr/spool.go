@@ -124,32 +124,33 @@ func (s *Spool) Send(ctx context.Context, objs snapshot.Objects) ([]Sent, error)
 }
 
 // Put sends data to the store once what the spool holds is sent. When
-// the store refuses, data is kept on disk instead (kept is true) while
-// the spool holds less than Max; otherwise the error says both refusals.
-func (s *Spool) Put(ctx context.Context, objs snapshot.Objects, name string, data []byte) (sent []Sent, kept bool, err error) {
-	sent, err = s.Send(ctx, objs)
-	if err == nil {
-		if err = put(ctx, objs, name, data); err == nil {
-			return sent, false, nil
+// the store refuses, data is kept on disk instead while the spool holds
+// less than Max: refused is then the store's answer. err says that
+// neither the store nor the spool took data.
+func (s *Spool) Put(ctx context.Context, objs snapshot.Objects, name string, data []byte) (sent []Sent, refused, err error) {
+	sent, refused = s.Send(ctx, objs)
+	if refused == nil {
+		if refused = put(ctx, objs, name, data); refused == nil {
+			return sent, nil, nil
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.held == nil {
-		return sent, false, err // the spool could not be read
+		return sent, nil, refused // the spool could not be read
 	}
-	if !errors.Is(err, errResting) {
+	if !errors.Is(refused, errResting) {
 		s.rest()
 	}
 	if s.bytes+int64(len(data)) > s.Max {
-		return sent, false, fmt.Errorf("%w (%d bytes in %s, the bound) and the store refuses: %w", ErrSpoolFull, s.bytes, s.Dir, err)
+		return sent, nil, fmt.Errorf("%w (%d bytes in %s, the bound) and the store refuses: %w", ErrSpoolFull, s.bytes, s.Dir, refused)
 	}
 	if kerr := s.disk().PutObject(ctx, name, data); kerr != nil && !errors.Is(kerr, fsutil.ErrExists) {
-		return sent, false, fmt.Errorf("the store refused (%w) and the spool %s too: %v", err, s.Dir, kerr)
+		return sent, nil, fmt.Errorf("the store refused (%w) and the spool %s too: %v", refused, s.Dir, kerr)
 	}
 	s.held[name] = int64(len(data))
 	s.bytes += int64(len(data))
-	return sent, true, nil
+	return sent, refused, nil
 }
 
 // errResting is the store not tried again yet after a refusal.

@@ -106,6 +106,10 @@ func SimulateTree(ctx context.Context, t *DepsTree, x string, o SimulateOptions,
 		m.sim.Method = MethodGoTree
 		m.sim.Conflicts = append(legacyConflicts(r, x), m.sim.Conflicts...)
 		r.Simulation = m.sim
+		if !within(root, m.dir) && !m.idle() {
+			m.sim.Conflicts = append(m.sim.Conflicts, Conflict{Kind: "outside", Blocking: true,
+				Message: fmt.Sprintf("%s is outside %s (a go.work entry): not moved with the tree; run deps check in its own directory", m.dir, root)})
+		}
 		if m.idle() || !within(root, m.dir) {
 			continue
 		}

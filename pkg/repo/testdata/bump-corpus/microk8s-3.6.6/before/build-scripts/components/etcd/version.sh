@@ -1,0 +1,3 @@
+#!/bin/bash
+
+echo "v3.6.4"
