@@ -140,7 +140,7 @@ with the reason), 2 when nothing could be done (nothing was written).`,
 			if err != nil {
 				return err
 			}
-			if len(r.Left) > 0 {
+			if len(r.Left) > 0 || len(r.Pending) > 0 {
 				return quietNo
 			}
 			return nil

@@ -254,6 +254,9 @@ func bumpSummary(r *repo.BumpResult) []string {
 	for _, p := range r.Left {
 		out = append(out, fmt.Sprintf("LEFT: %s:%d %s: %s", p.File, p.Line, p.Text, p.Reason))
 	}
+	for _, p := range r.Pending {
+		out = append(out, "TO DO: "+p)
+	}
 	if r.Regenerate != "" && len(r.Changes) > 0 {
 		out = append(out, fmt.Sprintf("test data changed: run %s to regenerate the expected output (it holds more than pins)", r.Regenerate))
 	}

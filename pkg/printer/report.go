@@ -59,6 +59,12 @@ func BumpMarkdown(w io.Writer, r *repo.BumpResult) {
 			fmt.Fprintf(w, "| `%s` | %d | `%s` | %s |\n", p.File, p.Line, p.Text, p.Reason)
 		}
 	}
+	if len(r.Pending) > 0 {
+		fmt.Fprintf(w, "\n### Not finished by this change\n\n")
+		for _, p := range r.Pending {
+			fmt.Fprintf(w, "- [ ] %s\n", p)
+		}
+	}
 	if len(r.Notes) > 0 {
 		fmt.Fprintf(w, "\n### Release notes for each hop (etcdpilot's catalog)\n")
 		for _, n := range r.Notes {

@@ -84,6 +84,10 @@ type BumpResult struct {
 	After *Result   `json:"after,omitempty"`
 	Stale []Pin     `json:"stale,omitempty"`
 	Notes []HopNote `json:"notes,omitempty"`
+	// Pending is what the bump could not finish by rewriting text: a
+	// go.sum's hashes, a fork's release assumed (the exit status is not
+	// zero then).
+	Pending []string `json:"pending,omitempty"`
 	// Regenerate names the script that regenerates expected test output,
 	// when the tree has one and the bump touched test data.
 	Regenerate string `json:"regenerate,omitempty"`
@@ -239,6 +243,7 @@ func Bump(dir, to string, o BumpOptions) (*BumpResult, error) {
 	}
 	res.describeLines(scan, pins)
 	res.Notes = hopNotes(o.Catalog, pins, target)
+	res.Pending = pending(dir, res.Changes, target)
 	res.Regenerate = regenerateScript(dir, files)
 	if o.DryRun {
 		res.DryRun = true
@@ -284,7 +289,7 @@ func leaveReason(p Pin, target string, o BumpOptions) (why string, report bool) 
 		return fmt.Sprintf("newer than %s within its line: never moved back (--force if you mean it)", target), true
 	case p.Kind == KindGoMod && !lockstepModule(p.Module):
 		return "a legacy module path: move to go.etcd.io/etcd/*/v3 by hand", false
-	case p.Kind == KindGoMod && targetVersion(p.Module, target) == "":
+	case p.Kind == KindGoMod && p.Fork == "" && targetVersion(p.Module, target) == "":
 		return fmt.Sprintf("%s has no release for etcd %s: %s", p.Module, target, moved[p.Module]), false
 	}
 	return "", false

@@ -2,9 +2,13 @@ package repo
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
@@ -138,6 +142,9 @@ func (r *BumpResult) Closing() string {
 	if len(r.Left) > 0 {
 		left = fmt.Sprintf("; %d selected pins were NOT moved (listed above)", len(r.Left))
 	}
+	if len(r.Pending) > 0 {
+		left += fmt.Sprintf("; NOT finished: %d things to do (listed above)", len(r.Pending))
+	}
 	if r.WriteError != "" {
 		return fmt.Sprintf("%d pins in %d files were to become %s, but %s%s", n, len(r.Changes), r.To, r.WriteError, left)
 	}
@@ -161,4 +168,39 @@ func (r *BumpResult) Closing() string {
 		done = "nothing to change; "
 	}
 	return fmt.Sprintf("%sa new scan finds %d pins at %s and none of the selected pins it could move stale%s", done, at, r.To, left)
+}
+
+// pending lists what rewriting text cannot finish: the go.sum beside a
+// go.mod whose etcd modules moved (its hashes come from the module
+// proxy), and the fork releases a moved replace now names.
+func pending(dir string, changes []FileChange, target string) []string {
+	var out []string
+	for _, c := range changes {
+		if filepath.Base(c.File) != "go.mod" {
+			continue
+		}
+		mod := filepath.Dir(c.File)
+		if _, err := os.Stat(filepath.Join(dir, mod, "go.sum")); err == nil {
+			out = append(out, fmt.Sprintf("%s: the hashes of the new versions are not known without the module proxy: run go mod tidy in %s (or etcdpilot deps check %s --to %s --apply)", filepath.Join(mod, "go.sum"), mod, mod, target))
+		}
+		forks := map[string]bool{}
+		for _, p := range c.Pins {
+			if p.Fork != "" {
+				forks[forkRepo(p.Fork)] = true
+			}
+		}
+		for _, f := range slices.Sorted(maps.Keys(forks)) {
+			out = append(out, fmt.Sprintf("%s: the replaces now name %s modules at %s with the fork's own suffix: that release of the fork is assumed, check it is published (go list -m -versions)", c.File, f, target))
+		}
+	}
+	return out
+}
+
+// forkRepo is a fork's module path without etcd's module directory
+// (github.com/k3s-io/etcd for github.com/k3s-io/etcd/api/v3).
+func forkRepo(fork string) string {
+	if i := strings.LastIndex(fork, "/etcd/"); i >= 0 {
+		return fork[:i+len("/etcd")]
+	}
+	return path.Dir(fork)
 }

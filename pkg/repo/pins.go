@@ -54,6 +54,9 @@ type Pin struct {
 	Minor  string `json:"minor"`
 	Kind   string `json:"kind"`
 	Module string `json:"module,omitempty"` // go.mod: the module path
+	// Fork is the module a go.mod replace puts in Module's place; the pin
+	// is the fork's version (its own suffix, such as -k3s1, kept).
+	Fork string `json:"fork,omitempty"`
 	// Image is the repository of an image pin (registry.k8s.io/etcd).
 	Image string `json:"image,omitempty"`
 	// Digest pins the image by content (sha256:...): a new tag needs a
@@ -124,6 +127,10 @@ var (
 	goStructRe = regexp.MustCompile(`"etcd"\s*,\s*"(` + ver + `)"`)
 	// go.mod: etcd modules (current and legacy paths; client/v2 is v2.3XX.N).
 	goModRe = regexp.MustCompile(`((?:go\.etcd\.io/etcd|github\.com/coreos/etcd)(?:/[\w.-]+)*)\s+(v3\.\d+\.\d+(?:\+incompatible)?|v2\.3\d\d\.\d+)\b`)
+	// go.mod: an etcd module replaced by a fork at a release of its own
+	// (go.etcd.io/etcd/api/v3 => github.com/k3s-io/etcd/api/v3 v3.6.6-k3s1):
+	// the fork's version says which etcd is built.
+	goModReplaceRe = regexp.MustCompile(`(go\.etcd\.io/etcd(?:/[\w.-]+)*)(?:\s+v\S+)?\s+=>\s+(\S+)\s+(v3\.\d+\.\d+|v2\.3\d\d\.\d+)(?:-[\w.]+)?\b`)
 	// Helm-style values: a repository line naming etcd, then a tag.
 	repoLineRe = regexp.MustCompile(`^\s*repository:\s*["']?[\w./:-]*/?etcd["']?\s*$`)
 	tagLineRe  = regexp.MustCompile(`^\s*tag:\s*["']?(` + ver + `)["']?\s*$`)
@@ -238,6 +245,12 @@ func scanLines(file string, lines []string) []Pin {
 			continue
 		}
 		if isGoMod {
+			if m := goModReplaceRe.FindStringSubmatchIndex(l); m != nil {
+				if p := add(i, m[6], m[7], KindGoMod, l[m[2]:m[3]]); p != nil {
+					p.Fork = l[m[4]:m[5]]
+				}
+				continue
+			}
 			for _, m := range goModRe.FindAllStringSubmatchIndex(l, -1) {
 				add(i, m[4], m[5], KindGoMod, l[m[2]:m[3]])
 			}

@@ -49,6 +49,9 @@ func MinorOf(v string) string { return version.Minor(v) }
 // newText keeps the pin's format: v prefix, build suffix; client/v2's
 // versions are v2.3XX.N.
 func newText(p Pin, target, suffix string) string {
+	if p.Kind == KindGoMod && p.Fork != "" {
+		return forkVersion(p, target)
+	}
 	if p.Kind == KindGoMod {
 		return targetVersion(p.Module, target)
 	}
@@ -60,6 +63,17 @@ func newText(p Pin, target, suffix string) string {
 		t += suffix
 	}
 	return t
+}
+
+// forkVersion is a fork's version of etcd release target in the form the
+// pin has (forks publish client/v2 as v2.30M.P after etcd stopped); the
+// fork's own suffix stays after the pin's text.
+func forkVersion(p Pin, target string) string {
+	if strings.HasPrefix(p.Text, "v2.3") {
+		minor, patch, _ := strings.Cut(strings.TrimPrefix(target, "3."), ".")
+		return "v2.30" + minor + "." + patch
+	}
+	return "v" + target
 }
 
 func describe(pins []Pin) string {
