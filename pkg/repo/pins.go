@@ -26,6 +26,9 @@ const (
 	KindYAML      = "yaml"       // version: 3.6.12 under an etcd key (etcdClusters:)
 	KindGoMod     = "go.mod"     // go.etcd.io/etcd/client/v3 v3.5.21
 	KindInventory = "dependency" // build/dependencies.yaml: name: etcd ... version: 3.5.21
+	// KindVersionFile is the whole content of a version file under a
+	// path naming etcd (components/etcd/version.sh: echo "v3.6.4").
+	KindVersionFile = "version-file"
 	KindRefPath   = "ref-path"   // a line a dependencies.yaml refPath points at
 	// KindMinimum is a floor, not a pin (MinExternalEtcdVersion): reported,
 	// never bumped, not compared.
@@ -108,7 +111,7 @@ var (
 	// An image whose last path component is etcd, with an optional digest.
 	imageRe = regexp.MustCompile(`(?:^|[\s"'=:(\[,])((?:[\w.-]+(?::\d+)?/)*etcd):(` + ver + `)\b(?:@(sha256:[0-9a-fA-F]+))?`)
 	// A variable, key or argument whose name says etcd version, tag or image.
-	variableRe = regexp.MustCompile(`(?i)\b(\w*etcd\w*?[_-]?(?:version|tag|ver|image))\b["']?\s*(?:\??[:=]|:-|\s)\s*["']?(` + ver + `)\b`)
+	variableRe = regexp.MustCompile(`(?i)\b(\w*etcd\w*?[_-]?(?:version|tag|ver|image)\w*)\b["']?\s*(?:\??[:=]|:-|\s)\s*["']?(` + ver + `)\b`)
 	// A template default: pillar.get('etcd_docker_tag', '3.6.8-0').
 	templateRe = regexp.MustCompile(`(?i)["'](\w*etcd\w*(?:version|tag|ver|image))["']\s*,\s*["'](` + ver + `)["']`)
 	// Go: const or var assignment to a name that says etcd version.
@@ -131,6 +134,10 @@ var (
 	// (go.etcd.io/etcd/api/v3 => github.com/k3s-io/etcd/api/v3 v3.6.6-k3s1):
 	// the fork's version says which etcd is built.
 	goModReplaceRe = regexp.MustCompile(`(go\.etcd\.io/etcd(?:/[\w.-]+)*)(?:\s+v\S+)?\s+=>\s+(\S+)\s+(v3\.\d+\.\d+|v2\.3\d\d\.\d+)(?:-[\w.]+)?\b`)
+	// A version file under a path that names etcd
+	// (build-scripts/components/etcd/version.sh): a line that is only the
+	// version, printed or bare.
+	versionLineRe = regexp.MustCompile(`^\s*(?:echo\s+|printf\s+)?["']?(` + ver + `)["']?\s*$`)
 	// Helm-style values: a repository line naming etcd, then a tag.
 	repoLineRe = regexp.MustCompile(`^\s*repository:\s*["']?[\w./:-]*/?etcd["']?\s*$`)
 	tagLineRe  = regexp.MustCompile(`^\s*tag:\s*["']?(` + ver + `)["']?\s*$`)
@@ -213,6 +220,10 @@ func scanLines(file string, lines []string) []Pin {
 	isGoTest := strings.HasSuffix(base, "_test.go")
 	isGo := strings.HasSuffix(base, ".go")
 	isGoMod := base == "go.mod"
+	// A file named version under a path that names etcd holds etcd's
+	// version: the path is the evidence.
+	versionFile := strings.HasPrefix(strings.ToLower(base), "version") && !strings.HasSuffix(base, ".go") && !docFile(base) &&
+		containsEtcd(strings.ToLower(file[:len(file)-len(base)]))
 	isMarkdown := docFile(base)
 	add := func(line, start, end int, kind, module string) *Pin {
 		if seen[[2]int{line, start}] {
@@ -241,7 +252,7 @@ func scanLines(file string, lines []string) []Pin {
 		if isYAML && !isDeps {
 			keys = enclosing(keys, l)
 		}
-		if !containsEtcd(l) && !inMap && !inList && depName == "" && repoEtcd < i-3 && !(isDeps && strings.Contains(l, "version")) && !strings.Contains(l, "tag:") && !(isYAML && underEtcd(keys)) {
+		if !containsEtcd(l) && !versionFile && !inMap && !inList && depName == "" && repoEtcd < i-3 && !(isDeps && strings.Contains(l, "version")) && !strings.Contains(l, "tag:") && !(isYAML && underEtcd(keys)) {
 			continue
 		}
 		if isGoMod {
@@ -257,6 +268,14 @@ func scanLines(file string, lines []string) []Pin {
 			continue
 		}
 		start := len(pins)
+		if versionFile {
+			if m := versionLineRe.FindStringSubmatchIndex(l); m != nil {
+				if p := add(i, m[2], m[3], KindVersionFile, ""); p != nil {
+					p.Example = false // the file prints its version: that is the pin
+				}
+			}
+			continue
+		}
 		if isDeps {
 			if m := depNameRe.FindStringSubmatch(l); m != nil {
 				depName = ""

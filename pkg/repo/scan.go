@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -162,7 +163,7 @@ func scanFile(root, p string) (pins []Pin, skipped string, err error) {
 	if len(head) > 8000 {
 		head = head[:8000]
 	}
-	if bytes.IndexByte(head, 0) >= 0 || !namesEtcd(b) {
+	if bytes.IndexByte(head, 0) >= 0 || !namesEtcd(b) && !namesEtcd([]byte(path.Dir(rel))) {
 		return nil, "", nil
 	}
 	return scanLines(rel, strings.Split(string(b), "\n")), "", nil
