@@ -29,7 +29,7 @@ const (
 	// KindVersionFile is the whole content of a version file under a
 	// path naming etcd (components/etcd/version.sh: echo "v3.6.4").
 	KindVersionFile = "version-file"
-	KindRefPath   = "ref-path"   // a line a dependencies.yaml refPath points at
+	KindRefPath     = "ref-path" // a line a dependencies.yaml refPath points at
 	// KindMinimum is a floor, not a pin (MinExternalEtcdVersion): reported,
 	// never bumped, not compared.
 	KindMinimum = "minimum"
