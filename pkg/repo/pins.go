@@ -128,6 +128,9 @@ var (
 	listVarRe = regexp.MustCompile(`(?i)\b\w*etcd\w*versions\b["']?\s*(?:\??[:=]|:-)\s*["']?([^#"'\n]*)`)
 	// Go: a struct literal naming the etcd image, then its tag.
 	goStructRe = regexp.MustCompile(`"etcd"\s*,\s*"(` + ver + `)"`)
+	// Go: the version field of a struct literal whose image is etcd's
+	// ({Version: "3.5.25", Image: "registry.k8s.io/etcd:v3.5.25"}).
+	goVersionFieldRe = regexp.MustCompile(`\bVersion:\s*"(` + ver + `)"`)
 	// go.mod: etcd modules (current and legacy paths; client/v2 is v2.3XX.N).
 	goModRe = regexp.MustCompile(`((?:go\.etcd\.io/etcd|github\.com/coreos/etcd)(?:/[\w.-]+)*)\s+(v3\.\d+\.\d+(?:\+incompatible)?|v2\.3\d\d\.\d+)\b`)
 	// go.mod: an etcd module replaced by a fork at a release of its own
@@ -324,6 +327,11 @@ func scanLines(file string, lines []string) []Pin {
 			}
 			for _, m := range goStructRe.FindAllStringSubmatchIndex(l, -1) {
 				add(i, m[2], m[3], KindGoStruct, "")
+			}
+			if imageRe.MatchString(l) {
+				for _, m := range goVersionFieldRe.FindAllStringSubmatchIndex(l, -1) {
+					add(i, m[2], m[3], KindGoStruct, "")
+				}
 			}
 		}
 		if repoLineRe.MatchString(l) {
