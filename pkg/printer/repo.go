@@ -3,6 +3,8 @@ package printer
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -139,10 +141,24 @@ func shortDigest(d string) string {
 }
 
 func scanTable(w io.Writer, r *repo.Result) error {
-	if err := Table(w, pinRows(r.Pins)); err != nil {
+	// Checksum entries are counted by table, not listed: a table keyed by
+	// release holds dozens (-w json lists them).
+	var shown []repo.Pin
+	tables := map[string]int{}
+	for _, p := range r.Pins {
+		if p.Kind == repo.KindChecksum {
+			tables[p.File+": "+p.Module]++
+			continue
+		}
+		shown = append(shown, p)
+	}
+	if err := Table(w, pinRows(shown)); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n%d pins in %d files scanned\n", len(r.Pins), r.Files)
+	fmt.Fprintf(w, "\n%d pins in %d files scanned\n", len(shown), r.Files)
+	for _, t := range slices.Sorted(maps.Keys(tables)) {
+		fmt.Fprintf(w, "checksum table %s: %d releases (never renamed; a bump says which entry to add)\n", t, tables[t])
+	}
 	for _, sk := range r.Skipped {
 		fmt.Fprintf(w, "skipped: %s\n", sk)
 	}

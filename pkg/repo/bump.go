@@ -243,7 +243,7 @@ func Bump(dir, to string, o BumpOptions) (*BumpResult, error) {
 	}
 	res.describeLines(scan, pins)
 	res.Notes = hopNotes(o.Catalog, pins, target)
-	res.Pending = pending(dir, res.Changes, target)
+	res.Pending = append(pending(dir, res.Changes, target), missingChecksums(scan, sel, target)...)
 	res.Regenerate = regenerateScript(dir, files)
 	if o.DryRun {
 		res.DryRun = true
@@ -273,6 +273,8 @@ func Bump(dir, to string, o BumpOptions) (*BumpResult, error) {
 // (a legacy module path, a module with no release for the target).
 func leaveReason(p Pin, target string, o BumpOptions) (why string, report bool) {
 	switch {
+	case p.Kind == KindChecksum:
+		return "a checksum of a release archive, in a table keyed by release: the new release gets an entry of its own (listed under TO DO), the old one stays", true
 	case p.Kind == KindMinimum:
 		return "a minimum (a floor the code enforces), not a pin: raise it on purpose", true
 	case p.History:

@@ -220,3 +220,26 @@ func TestForkReplaces(t *testing.T) {
 		t.Errorf("closing %q", c)
 	}
 }
+
+// TestChecksumTablesAndComponentList, on kubespray's real tree before its
+// move to 3.6.8: the README's component list is the version shipped (a
+// pin, moved), the checksum table's 3.5.27 entries are never renamed,
+// and the bump names each table that lacks a 3.6.8 entry as a TO DO.
+func TestChecksumTablesAndComponentList(t *testing.T) {
+	tree := t.TempDir()
+	testutil.Must(t, copyTree("testdata/bump-corpus/kubespray-3.6.8/before", tree))
+	cat, _ := catalog.Default()
+	r, err := Bump(tree, "3.6.8", BumpOptions{Catalog: cat, From: []string{"3.5.27"}})
+	testutil.Must(t, err)
+	readme := strings.Join(fileLines(t, filepath.Join(tree, "README.md")), "\n")
+	if !strings.Contains(readme, "[etcd](https://github.com/etcd-io/etcd) 3.6.8") {
+		t.Error("the README's component list was not moved")
+	}
+	sums := strings.Join(fileLines(t, filepath.Join(tree, "roles/kubespray_defaults/vars/main/checksums.yml")), "\n")
+	if strings.Contains(sums, "3.6.8:") || !strings.Contains(sums, "3.5.27:") {
+		t.Error("a checksum entry was renamed")
+	}
+	if len(r.Pending) != 3 || !strings.Contains(r.Pending[0], "etcd_binary_checksums.") || !strings.Contains(r.Pending[0], "v3.6.8/SHA256SUMS") {
+		t.Errorf("pending %q", r.Pending)
+	}
+}

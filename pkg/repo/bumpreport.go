@@ -204,3 +204,31 @@ func forkRepo(fork string) string {
 	}
 	return path.Dir(fork)
 }
+
+// missingChecksums names the checksum tables that hold a selected release
+// and not the target: the archive's SHA-256 comes from etcd's release
+// (SHA256SUMS), which a text rewrite cannot know.
+func missingChecksums(scan *Result, sel []selector, target string) []string {
+	type table struct{ file, name string }
+	has, needs := map[table]bool{}, map[table]int{}
+	for _, p := range scan.Pins {
+		if p.Kind != KindChecksum {
+			continue
+		}
+		t := table{p.File, p.Module}
+		if p.Version == target {
+			has[t] = true
+		}
+		if selected(sel, p) && needs[t] == 0 {
+			needs[t] = p.Line
+		}
+	}
+	var out []string
+	for t, line := range needs {
+		if !has[t] {
+			out = append(out, fmt.Sprintf("%s:%d: %s has no %s entry: add the SHA-256 of etcd v%s's archive (https://github.com/etcd-io/etcd/releases/download/v%s/SHA256SUMS)", t.file, line, t.name, target, target, target))
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -26,6 +26,13 @@ const (
 	KindYAML      = "yaml"       // version: 3.6.12 under an etcd key (etcdClusters:)
 	KindGoMod     = "go.mod"     // go.etcd.io/etcd/client/v3 v3.5.21
 	KindInventory = "dependency" // build/dependencies.yaml: name: etcd ... version: 3.5.21
+	// KindChecksum is a key of a checksum table of etcd's release
+	// archives (etcd_binary_checksums: amd64: 3.5.27: sha256:...): never
+	// renamed; a new release needs an entry of its own.
+	KindChecksum = "checksum"
+	// KindDocList is a list item of a document naming etcd and the
+	// version shipped (README: "- [etcd](https://github.com/etcd-io/etcd) 3.5.27").
+	KindDocList = "doc-list"
 	// KindVersionFile is the whole content of a version file under a
 	// path naming etcd (components/etcd/version.sh: echo "v3.6.4").
 	KindVersionFile = "version-file"
@@ -92,7 +99,7 @@ type Pin struct {
 
 // Rewritable says whether a bump may change the pin at all.
 func (p Pin) Rewritable() bool {
-	return p.Kind != KindMinimum && !p.History && !p.Example && !p.Unreleased
+	return p.Kind != KindMinimum && p.Kind != KindChecksum && !p.History && !p.Example && !p.Unreleased
 }
 
 // StagingInUse says whether a pin deploys a staging image: not in tests,
@@ -137,6 +144,10 @@ var (
 	// (go.etcd.io/etcd/api/v3 => github.com/k3s-io/etcd/api/v3 v3.6.6-k3s1):
 	// the fork's version says which etcd is built.
 	goModReplaceRe = regexp.MustCompile(`(go\.etcd\.io/etcd(?:/[\w.-]+)*)(?:\s+v\S+)?\s+=>\s+(\S+)\s+(v3\.\d+\.\d+|v2\.3\d\d\.\d+)(?:-[\w.]+)?\b`)
+	// A checksum table's entry: the release, then its archive's SHA-256.
+	checksumRe = regexp.MustCompile(`^\s*["']?(` + ver + `)["']?:\s*["']?(?:sha256:)?[0-9a-fA-F]{64}\b`)
+	// A document's list item: etcd (perhaps a link), then the version.
+	docListRe = regexp.MustCompile(`(?i)^\s*[-*]\s+\[?etcd\]?(?:\([^)]*\))?:?\s+(` + ver + `)\s*$`)
 	// A version file under a path that names etcd
 	// (build-scripts/components/etcd/version.sh): a line that is only the
 	// version, printed or bare.
@@ -294,6 +305,17 @@ func scanLines(file string, lines []string) []Pin {
 			if m := yamlVersionRe.FindStringSubmatchIndex(l); m != nil {
 				add(i, m[2], m[3], KindYAML, "")
 			}
+			if table := checksumTable(keys); table != "" {
+				if m := checksumRe.FindStringSubmatchIndex(l); m != nil {
+					add(i, m[2], m[3], KindChecksum, table)
+				}
+			}
+		}
+		if isMarkdown && !inFence {
+			if m := docListRe.FindStringSubmatchIndex(l); m != nil {
+				add(i, m[2], m[3], KindDocList, "")
+				continue // the version shipped, not history
+			}
 		}
 		if isGo {
 			if goMapStartRe.MatchString(l) {
@@ -404,6 +426,21 @@ func underEtcd(keys []yamlKey) bool {
 		}
 	}
 	return false
+}
+
+// checksumTable names the checksum table a YAML line is in (its keys
+// above the line, joined by dots), or "".
+func checksumTable(keys []yamlKey) string {
+	var names []string
+	table := false
+	for _, k := range keys[:max(len(keys)-1, 0)] {
+		names = append(names, k.name)
+		table = table || strings.Contains(strings.ToLower(k.name), "checksum")
+	}
+	if !table {
+		return ""
+	}
+	return strings.Join(names, ".")
 }
 
 // commented says whether a line is a comment or a message a script
