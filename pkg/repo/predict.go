@@ -431,23 +431,20 @@ func importersOf(ctx context.Context, gobin, dir string, mods []string) (map[str
 // runGo runs the go command in dir (goEnv; up to 15 minutes) and returns
 // its output, standard error included.
 func runGo(ctx context.Context, gobin, dir string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, gobin, args...)
-	cmd.Dir = dir
-	cmd.Env = goEnv()
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return runGoEnv(ctx, gobin, dir, goEnv(), args...)
 }
 
 // runGoWork is runGo in the workspace of the go.work file gowork (where
 // -mod=mod is refused).
 func runGoWork(ctx context.Context, gobin, dir, gowork string, args ...string) (string, error) {
+	return runGoEnv(ctx, gobin, dir, append(os.Environ(), "GO111MODULE=on", "GOWORK="+gowork), args...)
+}
+
+func runGoEnv(ctx context.Context, gobin, dir string, env []string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, gobin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GO111MODULE=on", "GOWORK="+gowork)
+	cmd.Dir, cmd.Env = dir, env
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
