@@ -323,8 +323,8 @@ func newBenchPITRCmd(g *globals) *cobra.Command {
 		Short: "Continuous backup beside the hourly job: write latency with and without it, the recovery point, and the restore of a base plus history",
 		Long: `On a sandbox of --members members of --version: --rate writes/s (one at a time)
 for --duration without and --duration with continuous backup, in halves
-alternating, recording into a directory (--store, --flush); the write latency p50 and p99 of each
-side, and the recovery point while recording (the newest stored revision's
+alternating, recording into a directory (--store, --flush); the write latency
+p50 and p99 of each side, and the recovery point while recording (the newest stored revision's
 age, sampled every 50 ms). Then the database is filled to --base-size, a base
 is taken and --revisions revisions are written after it (an hour at 200
 writes/s is 720,000); the restore of the base alone (etcdutl's) is timed

@@ -4,14 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
-	"github.com/etcdpilot/etcdpilot/pkg/defrag"
 	"github.com/etcdpilot/etcdpilot/pkg/pitr"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 	"github.com/etcdpilot/etcdpilot/pkg/target"
@@ -91,12 +89,12 @@ What it records is restored with snapshot restore STORE --to-revision R or
 
 // spool is the --spool and --spool-size of a store (nil for size 0).
 func spool(g *globals, location, dir, size string) (*pitr.Spool, error) {
-	if strings.TrimSpace(size) == "0" {
-		return nil, nil
+	n, err := pitr.ParseSpoolSize(size)
+	if err != nil {
+		return nil, fmt.Errorf("--spool-size %w", err)
 	}
-	n, err := defrag.ParseBytes(size)
-	if err != nil || n <= 0 {
-		return nil, fmt.Errorf("--spool-size %q: give a size such as 1GiB (0: no spool)", size)
+	if n == 0 {
+		return nil, nil
 	}
 	if dir == "" {
 		dir = pitr.SpoolDir(g.root(), location)

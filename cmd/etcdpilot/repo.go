@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -304,8 +303,10 @@ Exit status: 0 without errors, 1 with error findings or a blocking conflict
 			if out != "" && !apply {
 				return fmt.Errorf("--out needs --apply (it is where the moved module is written)")
 			}
-			if _, err := os.Lstat(out); out != "" && err == nil {
-				return fmt.Errorf("--out %s exists: give a new directory (nothing is written over)", out)
+			if out != "" {
+				if err := repo.CheckOut(out); err != nil {
+					return err // before the move, not after it
+				}
 			}
 			path := "go.mod"
 			if len(args) == 1 {

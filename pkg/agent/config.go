@@ -179,20 +179,14 @@ func (c *Continuous) check() error {
 		}
 		c.segmentSize = n
 	}
-	c.spool = pitr.DefaultSpoolSize
-	if strings.TrimSpace(c.Spool) == "0" {
-		c.spool = 0
-	} else if c.Spool != "" {
-		n, err := defrag.ParseBytes(c.Spool)
-		if err != nil || n < 0 {
-			return fmt.Errorf("spool %q: give a size such as 1GiB (0: no spool)", c.Spool)
-		}
-		c.spool = n
+	var err error
+	if c.spool, err = pitr.ParseSpoolSize(c.Spool); err != nil {
+		return fmt.Errorf("spool %w", err)
 	}
 	if c.Compress != "" && c.Compress != "zstd" {
 		return fmt.Errorf("compress %q: zstd is the one compression offered", c.Compress)
 	}
-	_, err := snapshot.ParseRecipients(c.Encrypt)
+	_, err = snapshot.ParseRecipients(c.Encrypt)
 	return err
 }
 

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/etcdpilot/etcdpilot/pkg/defrag"
 	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
 )
@@ -35,6 +37,22 @@ type Spool struct {
 
 // DefaultSpoolSize is the spool's bound when none is given.
 const DefaultSpoolSize = 1 << 30
+
+// ParseSpoolSize reads a spool's bound ("1GiB"; "0" for no spool; ""
+// for the default).
+func ParseSpoolSize(s string) (int64, error) {
+	switch strings.TrimSpace(s) {
+	case "":
+		return DefaultSpoolSize, nil
+	case "0":
+		return 0, nil
+	}
+	n, err := defrag.ParseBytes(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q: give a size such as 1GiB (0: no spool)", s)
+	}
+	return n, nil
+}
 
 // SpoolDir is where a store's spool lives under a state directory: one
 // directory per store location, so that two stores never mix.

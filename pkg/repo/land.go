@@ -31,6 +31,15 @@ func readModuleFiles(dir string) (map[string][]byte, error) {
 	return out, nil
 }
 
+// CheckOut refuses an --out that exists: the moved module goes to a new
+// directory, never over one.
+func CheckOut(out string) error {
+	if _, err := os.Lstat(out); err == nil {
+		return fmt.Errorf("--out %s exists: give a new directory (nothing is written over)", out)
+	}
+	return nil
+}
+
 // land puts a move that built in the scratch copy cp where the user asked:
 // go.mod and go.sum back into the module dir (in place), or the whole copy
 // into o.Out. Then it builds there again, so that what is said of the
@@ -38,8 +47,8 @@ func readModuleFiles(dir string) (map[string][]byte, error) {
 // go.mod or go.sum changed since the copy was taken (was).
 func land(ctx context.Context, o SimulateOptions, a *Applied, dir, cp string, was map[string][]byte) error {
 	if o.Out != "" {
-		if _, err := os.Lstat(o.Out); err == nil {
-			return fmt.Errorf("--out %s exists: give a new directory (nothing is written over)", o.Out)
+		if err := CheckOut(o.Out); err != nil {
+			return err
 		}
 		if err := copyTree(cp, o.Out); err != nil {
 			return fmt.Errorf("--out %s: %w", o.Out, err)
