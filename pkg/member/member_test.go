@@ -369,8 +369,8 @@ func TestRemoveLeaderUnderLoad(t *testing.T) {
 	for _, e := range pr.Errors {
 		handOff := strings.Contains(e, "leader") || strings.Contains(e, "request timed out")
 		// The removed member answers what it had in flight with its
-		// raft stopping, or its connection goes.
-		gone := strings.Contains(e, "raft: stopped") ||
+		// raft or its server stopping, or its connection goes.
+		gone := strings.Contains(e, "raft: stopped") || strings.Contains(e, "etcdserver: server stopped") ||
 			strings.Contains(e, "Unavailable") && (strings.Contains(e, "connection reset") || strings.Contains(e, "EOF"))
 		if !handOff && !gone {
 			t.Errorf("write failed for another reason than the hand-off or the removed member's exit: %s", e)
