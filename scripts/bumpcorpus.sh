@@ -32,6 +32,38 @@ for f in $(git diff --name-only "$full^" "$full"); do
     fi
   fi
 done
+# A go.sum the commit changed without its go.mod (a module that replaces
+# the bumped one by its directory, cluster-api's test/): its go.mod too.
+for sum in $(cd "$out/before" && find . -name go.sum | sed 's|^\./||'); do
+  m=$(dirname "$sum")/go.mod
+  [ -e "$out/before/$m" ] && continue
+  if git cat-file -e "$full^:$m" 2>/dev/null; then
+    git show "$full^:$m" > "$out/before/$m"
+    git show "$full:$m" > "$out/after/$m"
+  fi
+done
+# The go.mod files a copied go.mod's directory replaces name (kratos'
+# => ../../../, talos' => ./pkg/machinery): go get reads them, as it would
+# in the whole tree.
+for m in $(cd "$out/before" && find . -name go.mod | sed 's|^\./||'); do
+  for r in $(grep -oE '=> *\.\.?/[^ ]*' "$out/before/$m" | sed 's/=> *//'); do
+    t=$(realpath -m --relative-to=. "$(dirname "$m")/$r/go.mod")
+    [ -e "$out/before/$t" ] && continue
+    if git cat-file -e "$full^:$t" 2>/dev/null; then
+      mkdir -p "$out/before/$(dirname "$t")" "$out/after/$(dirname "$t")"
+      git show "$full^:$t" > "$out/before/$t"
+      git show "$full:$t" > "$out/after/$t"
+    fi
+  done
+done
+# What each go.mod's module imports (imports/DIR/imports.txt), as the deps
+# corpus keeps it: the test writes a stub package importing it, so that go
+# mod tidy sees the module's real import graph.
+for m in $(cd "$out/before" && find . -name go.mod | sed 's|^\./||'); do
+  d=$(dirname "$m")
+  [ -e "$out/before/$d/go.sum" ] || continue
+  go run ./scripts/depscorpus -repo "$mirror" -commit "$full" -dir "$d" -name "$name" -imports "$out/imports/$d/imports.txt"
+done
 cat > "$out/README.md" <<EOT
 # $name
 
@@ -39,7 +71,9 @@ $url, commit $full:
 $(git log -1 --format='%ad %s' --date=short "$full")
 
 before/ and after/ hold the files the commit changed on lines naming a
-moved version, at its parent and at the commit; moves.txt the moves
-(FROM TO). Made with scripts/bumpcorpus.sh.
+moved version, at its parent and at the commit (and the go.mod files
+their directory replaces name); moves.txt the moves (FROM TO);
+imports/DIR/imports.txt what the Go module in DIR imported at the parent
+(the test stubs it, for go mod tidy). Made with scripts/bumpcorpus.sh.
 EOT
 echo "$out: $n files"

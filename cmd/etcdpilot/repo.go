@@ -99,8 +99,15 @@ names the pin and writes nothing.
 Refuses a downgrade, a minor skip or a version the release catalog does not
 know, unless --force. Files are written atomically (temp file, fsync,
 rename); then the tree is scanned again, and the closing line says what that
-scan found. go.mod's etcd modules are bumped too (run go mod tidy, or
-Kubernetes' hack/update-vendor.sh, afterwards) unless --skip-go-mod.
+scan found. go.mod's etcd modules are bumped too, unless --skip-go-mod,
+the way Go moves them: go get of the etcd modules the module requires
+directly, then go mod tidy (on copies of go.mod and go.sum, written with the
+rest), so go.sum and the requirements they raise are right. A fork that
+replaces etcd (k3s-io/etcd) moves on its own version scheme. Offline
+(--offline, ETCDPILOT_OFFLINE), or when the go command fails, go.mod holds
+the text rewrite and go.sum is named as left to do; so is a module that
+replaces a moved one by its directory (run go mod tidy there). Vendored
+trees still need go mod vendor (Kubernetes: hack/update-vendor.sh).
 
 --report md prints a Markdown report for the pull request instead: the lines
 moved, the files and pins, the pins left and why, and for each hop the
@@ -127,6 +134,9 @@ with the reason), 2 when nothing could be done (nothing was written).`,
 			}
 			if cat, err := g.catalog(); err == nil {
 				o.Catalog = cat
+			}
+			if !g.offline {
+				o.Go = "go"
 			}
 			r, err := repo.Bump(dirArg(args), to, o)
 			if r != nil {

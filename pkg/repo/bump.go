@@ -32,6 +32,10 @@ type BumpOptions struct {
 	// Digests maps an image tag ("3.6.9-0", "v3.6.9") to its digest, for
 	// pins that pin by digest (--digest, --digests).
 	Digests map[string]string
+	// Go is the go command that moves a go.mod's etcd modules as Go does
+	// (go get, go mod tidy: go.sum and the raised requirements with them);
+	// empty: the text rewrite only, and go.sum is named as left to do.
+	Go string
 }
 
 // FileChange is one file's rewrite.
@@ -88,6 +92,9 @@ type BumpResult struct {
 	// go.sum's hashes, a fork's release assumed (the exit status is not
 	// zero then).
 	Pending []string `json:"pending,omitempty"`
+	// goKept are the go.mod requirements (file and module) that go get
+	// left where they were: not stale.
+	goKept map[string]bool
 	// Regenerate names the script that regenerates expected test output,
 	// when the tree has one and the bump touched test data.
 	Regenerate string `json:"regenerate,omitempty"`
@@ -243,7 +250,9 @@ func Bump(dir, to string, o BumpOptions) (*BumpResult, error) {
 	}
 	res.describeLines(scan, pins)
 	res.Notes = hopNotes(o.Catalog, pins, target)
-	res.Pending = append(pending(dir, res.Changes, target), missingChecksums(scan, sel, target)...)
+	byGo := res.moveGoMods(dir, target, o.Go)
+	res.Pending = append(pending(dir, res.Changes, target, byGo), dependents(dir, res.Changes)...)
+	res.Pending = append(res.Pending, missingChecksums(scan, sel, target)...)
 	res.Regenerate = regenerateScript(dir, files)
 	if o.DryRun {
 		res.DryRun = true

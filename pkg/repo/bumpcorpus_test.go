@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -33,15 +34,33 @@ func TestBumpCorpus(t *testing.T) {
 		name := filepath.Base(dir)
 		tree := t.TempDir()
 		testutil.Must(t, copyTree(filepath.Join(dir, "before"), tree))
+		// A go.mod's module as go mod tidy sees it: a stub package
+		// importing what its code imported.
+		var lists []string
+		filepath.WalkDir(filepath.Join(dir, "imports"), func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.Name() == "imports.txt" {
+				lists = append(lists, p)
+			}
+			return nil
+		})
+		for _, p := range lists {
+			rel, _ := filepath.Rel(filepath.Join(dir, "imports"), filepath.Dir(p))
+			writeStub(t, filepath.Join(tree, rel), p)
+		}
 		moves := readMoves(t, c)
 		claimed, refused := true, ""
+		var said []string
 		for _, m := range moves {
-			r, err := Bump(tree, m[1], BumpOptions{Catalog: cat, From: []string{m[0]}})
+			r, err := Bump(tree, m[1], BumpOptions{Catalog: cat, From: []string{m[0]}, Go: "go"})
 			switch {
 			case err != nil:
 				claimed, refused = false, firstLine(err.Error())
 			case len(r.Left) > 0 || len(r.Stale) > 0 || len(r.Pending) > 0:
 				claimed = false
+				said = append(said, r.Pending...)
+				for _, l := range r.Left {
+					said = append(said, fmt.Sprintf("%s:%d %s", l.File, l.Line, l.Reason))
+				}
 			}
 		}
 		var targets []string
@@ -99,6 +118,9 @@ func TestBumpCorpus(t *testing.T) {
 			falseClaims++
 		case !claimed:
 			line += ", said what it left"
+			for _, w := range said {
+				line += "\n    left   " + firstLine(w)
+			}
 		}
 		sort.Strings(missed)
 		sort.Strings(extra)
@@ -241,5 +263,44 @@ func TestChecksumTablesAndComponentList(t *testing.T) {
 	}
 	if len(r.Pending) != 3 || !strings.Contains(r.Pending[0], "etcd_binary_checksums.") || !strings.Contains(r.Pending[0], "v3.6.8/SHA256SUMS") {
 		t.Errorf("pending %q", r.Pending)
+	}
+}
+
+// TestBumpMovesGoModAsGo, on coredns' real go.mod before Dependabot moved
+// it to 3.6.13: with the go command, the bump's go.mod and go.sum are
+// what Dependabot's go get and go mod tidy wrote; offline, go.mod holds
+// the text rewrite and go.sum is named as left to do. On cluster-api's
+// tree, the test module that replaces the moved one by ../ is named too.
+func TestBumpMovesGoModAsGo(t *testing.T) {
+	c := "testdata/bump-corpus/coredns-3.6.13"
+	tree := t.TempDir()
+	testutil.Must(t, copyTree(filepath.Join(c, "before"), tree))
+	writeStub(t, tree, filepath.Join(c, "imports", "imports.txt"))
+	r, err := Bump(tree, "3.6.13", BumpOptions{From: []string{"3.6.12"}, Go: "go"})
+	testutil.Must(t, err, "bump")
+	if len(r.Pending) > 0 {
+		t.Fatalf("pending: %v", r.Pending)
+	}
+	for _, f := range []string{"go.mod", "go.sum"} {
+		want, got := fileLines(t, filepath.Join(c, "after", f)), fileLines(t, filepath.Join(tree, f))
+		if d, e := added(want, got), added(got, want); len(d)+len(e) > 0 {
+			t.Errorf("%s differs from Dependabot's: ours adds %q, lacks %q", f, d, e)
+		}
+	}
+	offline := t.TempDir()
+	testutil.Must(t, copyTree(filepath.Join(c, "before"), offline))
+	r, err = Bump(offline, "3.6.13", BumpOptions{From: []string{"3.6.12"}})
+	testutil.Must(t, err, "offline bump")
+	if len(r.Pending) != 1 || !strings.Contains(r.Pending[0], "go.sum") {
+		t.Errorf("offline: pending %v", r.Pending)
+	}
+	ca := t.TempDir()
+	testutil.Must(t, copyTree("testdata/bump-corpus/cluster-api-3.5.1/before", ca))
+	r, err = Bump(ca, "3.5.1", BumpOptions{From: []string{"3.5.0"}})
+	testutil.Must(t, err, "cluster-api bump")
+	if !slices.ContainsFunc(r.Pending, func(p string) bool {
+		return strings.Contains(p, "test/go.mod") && strings.Contains(p, "go mod tidy in test")
+	}) {
+		t.Errorf("the test module replacing ../ is not named: %v", r.Pending)
 	}
 }

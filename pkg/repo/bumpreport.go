@@ -40,7 +40,7 @@ func (r *BumpResult) stale(sel []selector, o BumpOptions) []Pin {
 	}
 	var out []Pin
 	for _, p := range r.After.Pins {
-		if !selected(sel, p) || p.Version == r.To || left[fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Start)] {
+		if !selected(sel, p) || p.Version == r.To || left[fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Start)] || r.goKept[p.File+"\x00"+p.Module] {
 			continue
 		}
 		if why, _ := leaveReason(p, r.To, o); why != "" {
@@ -173,14 +173,20 @@ func (r *BumpResult) Closing() string {
 // pending lists what rewriting text cannot finish: the go.sum beside a
 // go.mod whose etcd modules moved (its hashes come from the module
 // proxy), and the fork releases a moved replace now names.
-func pending(dir string, changes []FileChange, target string) []string {
+func pending(dir string, changes []FileChange, target string, byGo map[string]error) []string {
 	var out []string
 	for _, c := range changes {
 		if filepath.Base(c.File) != "go.mod" {
 			continue
 		}
 		mod := filepath.Dir(c.File)
-		if _, err := os.Stat(filepath.Join(dir, mod, "go.sum")); err == nil {
+		err, ran := byGo[mod]
+		switch {
+		case ran && err == nil:
+			continue
+		case ran:
+			out = append(out, goModPending(mod, err))
+		case exists(filepath.Join(dir, mod, "go.sum")):
 			out = append(out, fmt.Sprintf("%s: the hashes of the new versions are not known without the module proxy: run go mod tidy in %s (or etcdpilot deps check %s --to %s --apply)", filepath.Join(mod, "go.sum"), mod, mod, target))
 		}
 		forks := map[string]bool{}

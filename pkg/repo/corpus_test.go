@@ -192,19 +192,29 @@ func stubModule(t *testing.T, dir string) string {
 		testutil.Must(t, err)
 		testutil.Must(t, os.WriteFile(filepath.Join(stub, to), b, 0o644))
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "imports.txt"))
+	writeStub(t, stub, filepath.Join(dir, "imports.txt"))
+	return stub
+}
+
+// writeStub writes a package into the module directory dir that imports
+// what imports.txt lists (a test file for its "test " lines): the
+// module's import graph as go mod tidy reads it.
+func writeStub(t *testing.T, dir, imports string) {
+	b, err := os.ReadFile(imports)
 	testutil.Must(t, err)
 	var code, tests strings.Builder
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.HasPrefix(l, "replaced ") {
+			continue // a module of the tree, replaced by its directory
+		}
 		if p, ok := strings.CutPrefix(l, "test "); ok {
 			fmt.Fprintf(&tests, "\t_ %q\n", p)
 		} else if l != "" {
 			fmt.Fprintf(&code, "\t_ %q\n", l)
 		}
 	}
-	testutil.Must(t, os.WriteFile(filepath.Join(stub, "stub.go"), []byte("// Package stub imports what the module's code imported.\npackage stub\n\nimport (\n"+code.String()+")\n"), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(dir, "stub.go"), []byte("// Package stub imports what the module's code imported.\npackage stub\n\nimport (\n"+code.String()+")\n"), 0o644))
 	if tests.Len() > 0 {
-		testutil.Must(t, os.WriteFile(filepath.Join(stub, "stub_test.go"), []byte("package stub\n\nimport (\n"+tests.String()+")\n"), 0o644))
+		testutil.Must(t, os.WriteFile(filepath.Join(dir, "stub_test.go"), []byte("package stub\n\nimport (\n"+tests.String()+")\n"), 0o644))
 	}
-	return stub
 }

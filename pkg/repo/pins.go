@@ -33,6 +33,15 @@ const (
 	// KindDocList is a list item of a document naming etcd and the
 	// version shipped (README: "- [etcd](https://github.com/etcd-io/etcd) 3.5.27").
 	KindDocList = "doc-list"
+	// KindFlagDefault is the default a command's help states for a flag
+	// naming etcd: --etcd-version semver ... (default v3.6.11) in
+	// generated reference docs, "etcd version ... Defaults to 3.5.13" in
+	// the flag's own usage text.
+	KindFlagDefault = "flag-default"
+	// KindComponent is a line naming etcd alone and its version, in a
+	// list of components (release notes being prepared: "etcd: 3.7.1",
+	// TOML: etcd = "3.5.21").
+	KindComponent = "component"
 	// KindVersionFile is the whole content of a version file under a
 	// path naming etcd (components/etcd/version.sh: echo "v3.6.4").
 	KindVersionFile = "version-file"
@@ -161,6 +170,21 @@ var (
 	// YAML keys, for the etcd blocks of larger documents.
 	yamlKeyRe     = regexp.MustCompile(`^(\s*)(?:-\s+)?([\w.-]+):`)
 	yamlVersionRe = regexp.MustCompile(`^\s*(?:-\s+)?version:\s*["']?(` + ver + `)["']?\s*$`)
+	// Under an etcd key, a value that is an etcd 3 version, whatever its
+	// key (kubespray's etcd_supported_versions: v1.31: "v3.5.12", keyed
+	// by Kubernetes minor).
+	yamlValueRe = regexp.MustCompile(`^\s*(?:-\s+)?["']?[\w.-]+["']?:\s*["']?(` + ver + `)["']?\s*(?:#.*)?$`)
+	// A flag naming etcd and the default its help prints (cobra, urfave).
+	flagDefaultRe = regexp.MustCompile(`--[\w-]*etcd[\w-]*\b.*\(default:? "?(` + ver + `)"?\)`)
+	// Help text naming etcd and the default it states (kine: "The
+	// emulated etcd version ... Defaults to 3.5.13").
+	helpDefaultRe = regexp.MustCompile(`(?i)\betcd\b.*\bdefaults?(?:\s+to|:)?\s+"?(` + ver + `)\b`)
+	// etcd alone, then its version: a component list.
+	componentRe = regexp.MustCompile(`(?i)^\s*(?:[-*]\s+)?etcd\s*[:=]\s*["']?(` + ver + `)["']?,?\s*$`)
+	// A Hugo or Jekyll code block in a document
+	// ({{< highlight yaml >}} ... {{< /highlight >}}).
+	highlightOpenRe  = regexp.MustCompile(`\{\{<\s*highlight\b|\{%\s*highlight\b`)
+	highlightCloseRe = regexp.MustCompile(`\{\{<\s*/highlight\s*>\}\}|\{%\s*endhighlight\b`)
 	// A version anywhere (zeitgeist refPath lines).
 	anyVersionRe = regexp.MustCompile(`\b(` + ver + `)\b`)
 )
@@ -263,6 +287,15 @@ func scanLines(file string, lines []string) []Pin {
 		if isMarkdown && strings.HasPrefix(strings.TrimSpace(l), "```") {
 			inFence = !inFence
 		}
+		if isMarkdown && highlightCloseRe.MatchString(l) {
+			inFence = false
+		}
+		// The line that opens a highlight block is prose up to it; the
+		// lines after it are code.
+		prose := isMarkdown && !inFence
+		if isMarkdown && highlightOpenRe.MatchString(l) && !highlightCloseRe.MatchString(l) {
+			inFence = true
+		}
 		if isYAML && !isDeps {
 			keys = enclosing(keys, l)
 		}
@@ -311,7 +344,15 @@ func scanLines(file string, lines []string) []Pin {
 				}
 			}
 		}
-		if isMarkdown && !inFence {
+		if m := componentRe.FindStringSubmatchIndex(l); m != nil {
+			add(i, m[2], m[3], KindComponent, "")
+		}
+		if m := flagDefaultRe.FindStringSubmatchIndex(l); m != nil {
+			add(i, m[2], m[3], KindFlagDefault, "")
+		} else if m := helpDefaultRe.FindStringSubmatchIndex(l); m != nil {
+			add(i, m[2], m[3], KindFlagDefault, "")
+		}
+		if prose {
 			if m := docListRe.FindStringSubmatchIndex(l); m != nil {
 				add(i, m[2], m[3], KindDocList, "")
 				continue // the version shipped, not history
@@ -383,8 +424,14 @@ func scanLines(file string, lines []string) []Pin {
 				add(i, m[4], m[5], kindFor(l[m[2]:m[3]], KindVariable), "")
 			}
 		}
+		// Last, so that what is known of the line (an image's tag) wins.
+		if isYAML && !isDeps && underEtcd(keys) && checksumTable(keys) == "" {
+			if m := yamlValueRe.FindStringSubmatchIndex(l); m != nil && strings.HasPrefix(strings.TrimPrefix(l[m[2]:m[3]], "v"), "3.") {
+				add(i, m[2], m[3], KindYAML, "")
+			}
+		}
 		// Prose in docs is history; code blocks in them are pins.
-		if isMarkdown && !inFence {
+		if prose {
 			for k := start; k < len(pins); k++ {
 				pins[k].History = true
 			}

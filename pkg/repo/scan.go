@@ -9,10 +9,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
+
+	"golang.org/x/mod/semver"
 
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
@@ -124,9 +127,52 @@ func Scan(dir string) (*Result, error) {
 	})
 	sort.Strings(res.Errors)
 	sort.Strings(res.Skipped)
+	res.markOldReleaseDirs()
 	res.markDisagreements()
 	return res, nil
 }
+
+// releaseDirRe is a directory named by a release (website/content/v1.13).
+var releaseDirRe = regexp.MustCompile(`^v?\d+\.\d+$`)
+
+// markOldReleaseDirs marks as history the pins under a directory named by
+// a release when a sibling directory names a newer one: versioned docs
+// (website/content/v1.13 beside v1.14) describe what an older release
+// shipped; the newest is the one being prepared.
+func (r *Result) markOldReleaseDirs() {
+	newest := map[string]string{} // parent directory: its newest release directory
+	for i := range r.Pins {
+		parts := strings.Split(filepath.ToSlash(r.Pins[i].File), "/")
+		for k := 0; k < len(parts)-1; k++ {
+			if !releaseDirRe.MatchString(parts[k]) {
+				continue
+			}
+			parent := strings.Join(parts[:k], "/")
+			n, ok := newest[parent]
+			if !ok {
+				n = newestReleaseDir(filepath.Join(r.Root, filepath.FromSlash(parent)))
+				newest[parent] = n
+			}
+			if n != "" && semver.Compare(semverOf(parts[k]), semverOf(n)) < 0 {
+				r.Pins[i].History = true
+			}
+		}
+	}
+}
+
+// newestReleaseDir is the newest directory of dir named by a release.
+func newestReleaseDir(dir string) string {
+	entries, _ := os.ReadDir(dir)
+	best := ""
+	for _, e := range entries {
+		if e.IsDir() && releaseDirRe.MatchString(e.Name()) && (best == "" || semver.Compare(semverOf(e.Name()), semverOf(best)) > 0) {
+			best = e.Name()
+		}
+	}
+	return best
+}
+
+func semverOf(d string) string { return "v" + strings.TrimPrefix(d, "v") }
 
 // scanFile reads one file and finds its pins; binary files are passed
 // over, and a file over MaxFileSize that names etcd in its first

@@ -414,7 +414,12 @@ func apply(ctx context.Context, gobin, dir string, wanted map[string]string) (*A
 
 // diffFiles is diff -u of two files (diffutils).
 func diffFiles(a, b string) string {
-	out, err := exec.Command("diff", "-u", "--label", "go.mod", "--label", "go.mod (after)", a, b).CombinedOutput()
+	return diffLabeled(a, b, "go.mod", "go.mod (after)")
+}
+
+// diffLabeled is diff -u of files a and b, shown as la and lb.
+func diffLabeled(a, b, la, lb string) string {
+	out, err := exec.Command("diff", "-u", "--label", la, "--label", lb, a, b).CombinedOutput()
 	var ee *exec.ExitError
 	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
 		return fmt.Sprintf("(diff failed: %v: %s)", err, out)

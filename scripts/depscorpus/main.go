@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,6 +40,7 @@ func main() {
 	name := flag.String("name", "", "case name")
 	url := flag.String("url", "", "the repository's URL, for the README")
 	out := flag.String("out", "pkg/repo/testdata/deps-corpus", "corpus directory")
+	importsOnly := flag.String("imports", "", "write only the imports list of -dir at the commit's parent to this file (the bump corpus' go.mod cases)")
 	flag.Parse()
 	if *repo == "" || *commit == "" || *name == "" {
 		log.Fatal("need -repo, -commit and -name")
@@ -58,17 +60,51 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	local := []string{mf.Module.Mod.Path}
 	for _, r := range mf.Replace {
 		if r.New.Version == "" {
-			log.Fatalf("go.mod replaces %s with a directory (%s): not a self-contained case", r.Old.Path, r.New.Path)
+			if *importsOnly == "" {
+				log.Fatalf("go.mod replaces %s with a directory (%s): not a self-contained case", r.Old.Path, r.New.Path)
+			}
+			local = append(local, r.Old.Path)
 		}
 	}
-	imports, tests := importsOf(git("archive", parent, *dir), *dir, mf.Module.Mod.Path)
+	// A directory replace's packages are not in the case: the imports
+	// list names the module once ("replaced PATH"), and the test imports
+	// its root package when the case has a stub there.
+	imports, tests := importsOf(git("archive", parent, *dir), *dir, local)
+	if *importsOnly != "" {
+		var replaced []string
+		all, allTests := importsOf(git("archive", parent, *dir), *dir, local[:1])
+		for _, m := range local[1:] {
+			if slices.ContainsFunc(append(all, allTests...), func(p string) bool { return inModules(p, []string{m}) }) {
+				replaced = append(replaced, "replaced "+m)
+			}
+		}
+		must(os.MkdirAll(filepath.Dir(*importsOnly), 0o755))
+		list := importsList(imports, tests)
+		for _, r := range replaced {
+			list = append(list, r+"\n"...)
+		}
+		must(os.WriteFile(*importsOnly, list, 0o644))
+		fmt.Printf("%s: %d imports, %d test imports\n", *importsOnly, len(imports), len(tests))
+		return
+	}
 	caseDir := filepath.Join(*out, *name)
 	must(os.MkdirAll(caseDir, 0o755))
 	must(os.WriteFile(filepath.Join(caseDir, "go.mod.before"), before, 0o644))
 	must(os.WriteFile(filepath.Join(caseDir, "go.sum.before"), at(parent, "go.sum"), 0o644))
 	must(os.WriteFile(filepath.Join(caseDir, "go.mod.after"), after, 0o644))
+	must(os.WriteFile(filepath.Join(caseDir, "imports.txt"), importsList(imports, tests), 0o644))
+	subject := strings.TrimSpace(string(git("log", "-1", "--format=%ad %s", "--date=short", full)))
+	readme := fmt.Sprintf("# %s\n\n%s (module %s, directory %s)\n\n- commit %s: %s\n- parent %s\n\ngo.mod.before and go.sum.before are the parent's, go.mod.after the commit's;\nimports.txt lists the packages the module's Go files import from other\nmodules at the parent (\"test\" lines: only its tests do). Made with\nscripts/depscorpus.\n", *name, *url, mf.Module.Mod.Path, *dir, full, subject, parent)
+	must(os.WriteFile(filepath.Join(caseDir, "README.md"), []byte(readme), 0o644))
+	fmt.Printf("%s: %d imports, %d test imports\n", caseDir, len(imports), len(tests))
+}
+
+// importsList is imports.txt: a package a line, "test " before those
+// only tests import.
+func importsList(imports, tests []string) []byte {
 	var b bytes.Buffer
 	for _, p := range imports {
 		fmt.Fprintln(&b, p)
@@ -76,17 +112,13 @@ func main() {
 	for _, p := range tests {
 		fmt.Fprintln(&b, "test", p)
 	}
-	must(os.WriteFile(filepath.Join(caseDir, "imports.txt"), b.Bytes(), 0o644))
-	subject := strings.TrimSpace(string(git("log", "-1", "--format=%ad %s", "--date=short", full)))
-	readme := fmt.Sprintf("# %s\n\n%s (module %s, directory %s)\n\n- commit %s: %s\n- parent %s\n\ngo.mod.before and go.sum.before are the parent's, go.mod.after the commit's;\nimports.txt lists the packages the module's Go files import from other\nmodules at the parent (\"test\" lines: only its tests do). Made with\nscripts/depscorpus.\n", *name, *url, mf.Module.Mod.Path, *dir, full, subject, parent)
-	must(os.WriteFile(filepath.Join(caseDir, "README.md"), []byte(readme), 0o644))
-	fmt.Printf("%s: %d imports, %d test imports\n", caseDir, len(imports), len(tests))
+	return b.Bytes()
 }
 
 // importsOf reads the Go files of the module in the archive (not nested
 // modules, vendor or testdata) and returns the packages they import from
 // other modules: by the code, and only by tests.
-func importsOf(archive []byte, dir, module string) (code, tests []string) {
+func importsOf(archive []byte, dir string, local []string) (code, tests []string) {
 	files := map[string][]byte{}
 	nested := map[string]bool{}
 	tr := tar.NewReader(bytes.NewReader(archive))
@@ -120,7 +152,7 @@ func importsOf(archive []byte, dir, module string) (code, tests []string) {
 		for _, im := range f.Imports {
 			p, _ := strconv.Unquote(im.Path.Value)
 			first, _, _ := strings.Cut(p, "/")
-			if p == "C" || !strings.Contains(first, ".") || p == module || strings.HasPrefix(p, module+"/") {
+			if p == "C" || !strings.Contains(first, ".") || inModules(p, local) {
 				continue
 			}
 			if strings.HasSuffix(name, "_test.go") {
@@ -140,6 +172,16 @@ func importsOf(archive []byte, dir, module string) (code, tests []string) {
 	sort.Strings(code)
 	sort.Strings(tests)
 	return code, tests
+}
+
+// inModules reports a package of one of the modules.
+func inModules(p string, modules []string) bool {
+	for _, m := range modules {
+		if p == m || strings.HasPrefix(p, m+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // skipped: files go mod tidy does not read (vendor, testdata, _ and .

@@ -1,0 +1,288 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+)
+
+// goMove moves the etcd requirements of one go.mod the way Go moves them,
+// as deps check --apply does: the replaces the text rewrite moved (a fork
+// in etcd's place) stay moved, the requirements start again from what they
+// were, and go get moves the etcd modules the module requires directly to
+// the versions the rewrite chose (minimum version selection raises the
+// rest, and go.sum gets their hashes); then go mod tidy, when the module
+// has Go code in the tree. It runs in the module's directory on copies of
+// go.mod and go.sum (-modfile), so nothing in the tree changes before
+// writeAll. It returns the go.sum's change (nil when go.sum is as it was)
+// and the pins go left where they were: indirect requirements that no
+// moved module raises.
+func goMove(ctx context.Context, gobin, dir string, c *FileChange, target string) (sum *FileChange, kept []Pin, err error) {
+	modRel := filepath.Dir(c.File)
+	modDir := filepath.Join(dir, modRel)
+	var forks, reqs []Pin
+	for _, p := range c.Pins {
+		if p.Fork != "" {
+			forks = append(forks, p)
+		} else {
+			reqs = append(reqs, p)
+		}
+	}
+	start := c.old
+	if len(forks) > 0 {
+		fc, err := rewrite(dir, c.File, forks, target, "", nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		start = fc.new
+	}
+	mf, err := modfile.Parse(c.File, c.old, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	indirect := map[string]bool{}
+	for _, q := range mf.Require {
+		indirect[q.Mod.Path] = q.Indirect
+	}
+	var gets, all []string
+	for _, p := range reqs {
+		if !indirect[p.Module] {
+			gets = append(gets, p.Module+"@"+p.NewText)
+		}
+		all = append(all, p.Module+"@"+p.NewText)
+	}
+	if len(gets) == 0 {
+		gets = all
+	}
+	sort.Strings(gets)
+	oldSum, err := readOptional(filepath.Join(modDir, "go.sum"))
+	if err != nil {
+		return nil, nil, err
+	}
+	var steps [][]string
+	if len(gets) > 0 {
+		steps = append(steps, append([]string{"get"}, gets...))
+	}
+	newMod, newSum, err := inModfile(ctx, gobin, modDir, start, oldSum, mf, steps...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w (in %s)", err, modRel)
+	}
+	after, err := modfile.Parse(c.File, newMod, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := map[string]string{}
+	for _, q := range after.Require {
+		now[q.Mod.Path] = q.Mod.Version
+	}
+	var moved []Pin
+	for _, p := range c.Pins {
+		if p.Fork == "" && now[p.Module] != p.NewText {
+			kept = append(kept, p)
+			continue
+		}
+		moved = append(moved, p)
+	}
+	c.Pins, c.new = moved, newMod
+	if c.Diff, err = diffBytes(c.File, c.old, newMod); err != nil {
+		return nil, nil, err
+	}
+	sum, err = changeOf(filepath.Join(modRel, "go.sum"), oldSum, newSum)
+	return sum, kept, err
+}
+
+// changeOf is the change of file from old to new: nil when it is the same
+// or the file does not exist (a change replaces a file, never creates one).
+func changeOf(file string, old, new []byte) (*FileChange, error) {
+	if old == nil || bytes.Equal(old, new) {
+		return nil, nil
+	}
+	d, err := diffBytes(file, old, new)
+	if err != nil {
+		return nil, err
+	}
+	return &FileChange{File: file, Pins: []Pin{}, Diff: d, old: old, new: new}, nil
+}
+
+func readOptional(p string) ([]byte, error) {
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// inModfile runs the go command's steps in the module directory modDir on
+// copies of its go.mod (mod) and go.sum (sum), then go mod tidy when the
+// module has Go code in the tree (without it, tidy would drop every
+// requirement), and returns the copies as the go command left them.
+func inModfile(ctx context.Context, gobin, modDir string, mod, sum []byte, mf *modfile.File, steps ...[]string) (newMod, newSum []byte, err error) {
+	tmp, err := os.MkdirTemp("", "etcdpilot-bump-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.WriteFile(filepath.Join(tmp, "go.mod"), mod, 0o600); err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "go.sum"), sum, 0o600); err != nil {
+		return nil, nil, err
+	}
+	env := goEnvModfile(filepath.Join(tmp, "go.mod"))
+	for _, args := range steps {
+		if out, err := runGoEnv(ctx, gobin, modDir, env, args...); err != nil {
+			return nil, nil, goError("go "+strings.Join(args, " "), out, err)
+		}
+	}
+	if hasGoFiles(modDir) {
+		out, err := runGoEnv(ctx, gobin, modDir, env, "mod", "tidy")
+		if err != nil && strings.Contains(out, "would select") && mf.Go != nil {
+			out, err = runGoEnv(ctx, gobin, modDir, env, "mod", "tidy", "-compat="+mf.Go.Version)
+		}
+		if err != nil {
+			return nil, nil, goError("go mod tidy", out, err)
+		}
+	}
+	if newMod, err = os.ReadFile(filepath.Join(tmp, "go.mod")); err != nil {
+		return nil, nil, err
+	}
+	newSum, err = os.ReadFile(filepath.Join(tmp, "go.sum"))
+	return newMod, newSum, err
+}
+
+// goEnvModfile is goEnv with go.mod and go.sum read and written at modfile
+// (its go.sum beside it) instead of the module's own.
+func goEnvModfile(modfile string) []string {
+	return append(os.Environ(), "GO111MODULE=on", "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=mod -modfile="+modfile), "GOWORK=off")
+}
+
+// diffBytes is a unified diff of two versions of file.
+func diffBytes(file string, a, b []byte) (string, error) {
+	tmp, err := os.MkdirTemp("", "etcdpilot-diff-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	pa, pb := filepath.Join(tmp, "a"), filepath.Join(tmp, "b")
+	if err := os.WriteFile(pa, a, 0o600); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(pb, b, 0o600); err != nil {
+		return "", err
+	}
+	return diffLabeled(pa, pb, "a/"+file, "b/"+file), nil
+}
+
+// goModPending is what the go command could not do for a go.mod the text
+// rewrite moved: go.sum is then left as it was.
+func goModPending(mod string, err error) string {
+	return fmt.Sprintf("%s: go.sum was not updated, go.mod holds the text rewrite only: %v", filepath.Join(mod, "go.sum"), err)
+}
+
+// moveGoMods runs goMove on every go.mod the rewrite changed, when a go
+// command is given: the go.sum changes join the changes (before their
+// go.mod, so that a crash between the renames leaves extra sums, never
+// missing ones), the requirements go left are reported, and what the go
+// command could not do is pending. It returns the modules go moved.
+func (r *BumpResult) moveGoMods(dir, target, gobin string) map[string]error {
+	if gobin == "" {
+		return nil
+	}
+	_, noGo := exec.LookPath(gobin)
+	done := map[string]error{}
+	var out []FileChange
+	for i := range r.Changes {
+		c := &r.Changes[i]
+		if filepath.Base(c.File) != "go.mod" {
+			out = append(out, *c)
+			continue
+		}
+		mod := filepath.Dir(c.File)
+		if noGo != nil {
+			done[mod] = fmt.Errorf("no %q on PATH to run go get and go mod tidy: install Go, or run them where Go is", gobin)
+			out = append(out, *c)
+			continue
+		}
+		sum, kept, err := goMove(context.Background(), gobin, dir, c, target)
+		done[mod] = err
+		if err != nil {
+			out = append(out, *c)
+			continue
+		}
+		if sum != nil {
+			out = append(out, *sum)
+		}
+		out = append(out, *c)
+		for _, p := range kept {
+			if r.goKept == nil {
+				r.goKept = map[string]bool{}
+			}
+			r.goKept[p.File+"\x00"+p.Module] = true
+			r.Reported = append(r.Reported, LeftPin{p, fmt.Sprintf("an indirect requirement that go get left at %s: none of the modules it moved needs more (go get %s@%s moves it on purpose)", p.Text, p.Module, p.NewText)})
+		}
+	}
+	r.Changes = out
+	return done
+}
+
+// dependents names the tree's other modules that replace a moved module
+// by its directory (cluster-api's test module: sigs.k8s.io/cluster-api =>
+// ../): the moved module's new requirements are theirs too, and their
+// go.sum lacks the hashes until go mod tidy runs there, which reads the
+// moved go.mod as written. Each is a thing left to do.
+func dependents(dir string, changes []FileChange) []string {
+	moved := map[string]bool{}
+	for _, c := range changes {
+		if filepath.Base(c.File) == "go.mod" && len(c.Pins) > 0 {
+			moved[filepath.Join(dir, filepath.Dir(c.File))] = true
+		}
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	var out []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			if p != dir && skipDirs[d.Name()] {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.Name() != "go.mod" || moved[filepath.Dir(p)] {
+			return nil
+		}
+		mf, err := readModFile(p)
+		if err != nil {
+			return nil
+		}
+		if r := replaceOf(mf, filepath.Dir(p), moved); r != nil {
+			rel, _ := filepath.Rel(dir, filepath.Dir(p))
+			out = append(out, fmt.Sprintf("%s: this module replaces %s by %s, whose etcd modules moved: run go mod tidy in %s", filepath.Join(rel, "go.mod"), r.Old.Path, r.New.Path, rel))
+		}
+		return nil
+	})
+	return out
+}
+
+// replaceOf is the directory replace of mf (in modDir) that points into
+// one of dirs, or nil.
+func replaceOf(mf *modfile.File, modDir string, dirs map[string]bool) *modfile.Replace {
+	for _, rp := range mf.Replace {
+		if rp.New.Version == "" && dirs[filepath.Clean(filepath.Join(modDir, rp.New.Path))] {
+			return rp
+		}
+	}
+	return nil
+}
