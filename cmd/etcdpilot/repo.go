@@ -73,7 +73,7 @@ Exit status: 0 when each line agrees, 1 when a line disagrees, 2 on error
 
 func newRepoBumpCmd(g *globals) *cobra.Command {
 	var o repo.BumpOptions
-	var to, report, digestsFile string
+	var to, report, digestsFile, checksums string
 	var digests []string
 	cmd := &cobra.Command{
 		Use:   "bump --to VERSION [--from VERSION|LINE ...] [DIR]",
@@ -94,7 +94,10 @@ An image pinned by digest (registry.k8s.io/etcd:3.6.8-0@sha256:...) needs
 the new tag's digest: --digest 3.6.9-0=sha256:... (repeatable) or --digests
 images.yaml, the image promoter's file in kubernetes/k8s.io
 (registry.k8s.io/images/k8s-staging-etcd/images.yaml). Without it the bump
-names the pin and writes nothing.
+names the pin and writes nothing. A checksum table keyed by release
+(kubespray's etcd_binary_checksums) gets the target's entry from the
+release's SHA256SUMS (--checksums FILE); without it, each table is named as
+left to do.
 
 Refuses a downgrade, a minor skip or a version the release catalog does not
 know, unless --force. Files are written atomically (temp file, fsync,
@@ -132,6 +135,11 @@ with the reason), 2 when nothing could be done (nothing was written).`,
 			if o.Digests, err = readDigests(digests, digestsFile); err != nil {
 				return err
 			}
+			if checksums != "" {
+				if o.Checksums, err = repo.ReadChecksums(checksums); err != nil {
+					return err
+				}
+			}
 			if cat, err := g.catalog(); err == nil {
 				o.Catalog = cat
 			}
@@ -159,6 +167,7 @@ with the reason), 2 when nothing could be done (nothing was written).`,
 	cmd.Flags().StringSliceVar(&o.From, "from", nil, "what moves: a version (3.6.12) or a line (3.5); repeatable (default: the pins of --to's line)")
 	cmd.Flags().StringArrayVar(&digests, "digest", nil, "the digest of a new tag, for pins by digest: TAG=sha256:... or IMAGE:TAG=sha256:... (repeatable)")
 	cmd.Flags().StringVar(&digestsFile, "digests", "", "an image promoter images.yaml giving the new tags' digests")
+	cmd.Flags().StringVar(&checksums, "checksums", "", "the release's SHA256SUMS: checksum tables keyed by release (kubespray's etcd_binary_checksums) get the target's entry")
 	cmd.Flags().StringVar(&report, "report", "", "print a report for the pull request instead of the diff: md")
 	cmd.Flags().StringVar(&o.ImageSuffix, "image-suffix", "-0", "build suffix for pins that carry one (registry.k8s.io/etcd:3.6.17-0)")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "show the diff, write nothing")

@@ -23,6 +23,11 @@ func TryLock(path string) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
+	return flock(f, path)
+}
+
+// flock locks the open file f (path names it in errors), or closes it.
+func flock(f *os.File, path string) (*Lock, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
@@ -31,6 +36,16 @@ func TryLock(path string) (*Lock, error) {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return &Lock{f: f}, nil
+}
+
+// TryLockDir takes an exclusive lock on the directory dir itself without
+// waiting: nothing is created in it.
+func TryLockDir(dir string) (*Lock, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	return flock(f, dir)
 }
 
 // LockWait takes the lock at path, waiting until ctx is done. waiting is

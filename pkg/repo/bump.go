@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,6 +33,10 @@ type BumpOptions struct {
 	// Digests maps an image tag ("3.6.9-0", "v3.6.9") to its digest, for
 	// pins that pin by digest (--digest, --digests).
 	Digests map[string]string
+	// Checksums are the SHA-256 of etcd's Linux archives ("3.6.10 amd64"),
+	// from a release's SHA256SUMS (--checksums): a checksum table that
+	// lacks the target gets its entry.
+	Checksums map[string]string
 	// Go is the go command that moves a go.mod's etcd modules as Go does
 	// (go get, go mod tidy: go.sum and the raised requirements with them);
 	// empty: the text rewrite only, and go.sum is named as left to do.
@@ -183,6 +188,17 @@ func Bump(dir, to string, o BumpOptions) (*BumpResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !o.DryRun {
+		// One bump of a tree at a time: from the scan to the last write.
+		lock, err := fsutil.TryLockDir(dir)
+		if errors.Is(err, fsutil.ErrLocked) {
+			return nil, fmt.Errorf("another repo bump is working on %s: nothing was written; bump again when it is done", dir)
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Unlock()
+	}
 	scan, err := Scan(dir)
 	if err != nil {
 		return nil, err
@@ -252,7 +268,11 @@ func Bump(dir, to string, o BumpOptions) (*BumpResult, error) {
 	res.Notes = hopNotes(o.Catalog, pins, target)
 	byGo := res.moveGoMods(dir, target, o.Go)
 	res.Pending = append(pending(dir, res.Changes, target, byGo), dependents(dir, res.Changes)...)
-	res.Pending = append(res.Pending, missingChecksums(scan, sel, target)...)
+	filled, err := res.addChecksums(dir, checksumEntries(dir, scan, sel, target, o.Checksums))
+	if err != nil {
+		return nil, err
+	}
+	res.Pending = append(res.Pending, missingChecksums(scan, sel, target, filled)...)
 	res.Regenerate = regenerateScript(dir, files)
 	if o.DryRun {
 		res.DryRun = true

@@ -304,3 +304,47 @@ func TestBumpMovesGoModAsGo(t *testing.T) {
 		t.Errorf("the test module replacing ../ is not named: %v", r.Pending)
 	}
 }
+
+// TestChecksumsFromSHA256SUMS, on kubespray's tree before its bump to
+// 3.6.10: given the release's SHA256SUMS, each etcd_binary_checksums
+// table gets the 3.6.10 entry upstream wrote, in the same form and place
+// (newest first); without it, each table is named as left to do. The sums
+// are etcd v3.6.10's, as kubespray's commit 7b3486a13 recorded them (the
+// release page is not reachable from here).
+func TestChecksumsFromSHA256SUMS(t *testing.T) {
+	c := "testdata/bump-corpus/kubespray-3.6.10"
+	sums := filepath.Join(t.TempDir(), "SHA256SUMS")
+	testutil.Must(t, os.WriteFile(sums, []byte(`ed579fafab5701e3aaa95509969e7bc74776a4ae5269d32e3928408b406456ec  etcd-v3.6.10-linux-amd64.tar.gz
+e40dc34b7a512b99c651f7700c1014e9b76e02415e2e24365b248966b173524c  etcd-v3.6.10-linux-arm64.tar.gz
+2892716d2826deed1ea392c91651ebabe1da35c5e71964d842fdcd424adb71c1  etcd-v3.6.10-linux-ppc64le.tar.gz
+`), 0o644))
+	cs, err := ReadChecksums(sums)
+	testutil.Must(t, err)
+	tree := t.TempDir()
+	testutil.Must(t, copyTree(filepath.Join(c, "before"), tree))
+	r, err := Bump(tree, "3.6.10", BumpOptions{From: []string{"3.6.9"}, Checksums: cs})
+	testutil.Must(t, err)
+	if len(r.Pending) > 0 {
+		t.Errorf("pending with the sums given: %v", r.Pending)
+	}
+	f := "roles/kubespray_defaults/vars/main/checksums.yml"
+	before, want, got := fileLines(t, filepath.Join(c, "before", f)), fileLines(t, filepath.Join(c, "after", f)), fileLines(t, filepath.Join(tree, f))
+	ours, theirs := added(before, got), []string{}
+	for _, l := range added(before, want) {
+		if strings.Contains(l, "3.6.10") {
+			theirs = append(theirs, l)
+		}
+	}
+	if strings.Join(ours, "\n") != strings.Join(theirs, "\n") {
+		t.Errorf("entries written:\n%s\nupstream's:\n%s", strings.Join(ours, "\n"), strings.Join(theirs, "\n"))
+	}
+	// Where: the line after each table's key, as upstream put it.
+	for i, l := range got {
+		if strings.Contains(l, "3.6.10: sha256:") && !strings.HasSuffix(got[i-1], ":") {
+			t.Errorf("%s:%d: entry not first in its table: after %q", f, i+1, got[i-1])
+		}
+	}
+	if _, err := ReadChecksums(filepath.Join(c, "README.md")); err == nil || !strings.Contains(err.Error(), "SHA256SUMS form") {
+		t.Errorf("a file that is not SHA256SUMS: %v", err)
+	}
+}

@@ -214,7 +214,7 @@ func forkRepo(fork string) string {
 // missingChecksums names the checksum tables that hold a selected release
 // and not the target: the archive's SHA-256 comes from etcd's release
 // (SHA256SUMS), which a text rewrite cannot know.
-func missingChecksums(scan *Result, sel []selector, target string) []string {
+func missingChecksums(scan *Result, sel []selector, target string, filled map[string]bool) []string {
 	type table struct{ file, name string }
 	has, needs := map[table]bool{}, map[table]int{}
 	for _, p := range scan.Pins {
@@ -231,8 +231,8 @@ func missingChecksums(scan *Result, sel []selector, target string) []string {
 	}
 	var out []string
 	for t, line := range needs {
-		if !has[t] {
-			out = append(out, fmt.Sprintf("%s:%d: %s has no %s entry: add the SHA-256 of etcd v%s's archive (https://github.com/etcd-io/etcd/releases/download/v%s/SHA256SUMS)", t.file, line, t.name, target, target, target))
+		if !has[t] && !filled[t.file+"\x00"+t.name] {
+			out = append(out, fmt.Sprintf("%s:%d: %s has no %s entry: add the SHA-256 of etcd v%s's archive (https://github.com/etcd-io/etcd/releases/download/v%s/SHA256SUMS; repo bump --checksums SHA256SUMS writes it)", t.file, line, t.name, target, target, target))
 		}
 	}
 	sort.Strings(out)

@@ -2,16 +2,20 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
+	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
 )
 
 // fixture copies testdata/fixture into a temp dir (bumps write).
@@ -328,5 +332,47 @@ func TestBumpAllOrNothing(t *testing.T) {
 	}
 	if fi, _ := os.Stat(env); fi.Mode().Perm() != 0o640 {
 		t.Fatalf("the mode changed: %v", fi.Mode())
+	}
+}
+
+// TestBumpOneAtATime: while another process holds the tree (flock(1) on
+// its directory, as a running bump does), a bump refuses and writes
+// nothing; a dry run still reads.
+func TestBumpOneAtATime(t *testing.T) {
+	if _, err := exec.LookPath("flock"); err != nil {
+		t.Skip("no flock(1)")
+	}
+	cat, _ := catalog.Default()
+	dir := t.TempDir()
+	env := filepath.Join(dir, "versions.env")
+	os.WriteFile(env, []byte("ETCD_VERSION=3.5.35\n"), 0o644)
+	holder := exec.Command("flock", "-x", "-o", dir, "sleep", "60") // -o: the lock is flock(1)'s alone, not sleep's
+	holder.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	testutil.Must(t, holder.Start())
+	release := func() { syscall.Kill(-holder.Process.Pid, syscall.SIGKILL); holder.Wait() } // flock(1) and its sleep
+	defer release()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		l, err := fsutil.TryLockDir(dir)
+		if errors.Is(err, fsutil.ErrLocked) {
+			break // flock(1) holds it
+		}
+		testutil.Must(t, err)
+		l.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("flock(1) did not take the directory")
+		}
+	}
+	if _, err := Bump(dir, "3.5.36", BumpOptions{Catalog: cat}); err == nil || !strings.Contains(err.Error(), "another repo bump") || !strings.Contains(err.Error(), "nothing was written") {
+		t.Fatalf("a bump beside a held tree: %v", err)
+	}
+	if b, _ := os.ReadFile(env); string(b) != "ETCD_VERSION=3.5.35\n" {
+		t.Fatalf("written while held: %q", b)
+	}
+	if _, err := Bump(dir, "3.5.36", BumpOptions{Catalog: cat, DryRun: true}); err != nil {
+		t.Fatalf("a dry run beside a held tree: %v", err)
+	}
+	release()
+	if _, err := Bump(dir, "3.5.36", BumpOptions{Catalog: cat}); err != nil {
+		t.Fatalf("once released: %v", err)
 	}
 }
