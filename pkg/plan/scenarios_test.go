@@ -133,6 +133,10 @@ var scenarios = []scenario{
 		path: []string{"3.6.17>3.5.36:downgrade-minor"}, blockers: []string{"flag-too-new", "flag-too-new"}},
 	// v2 custom data in a 3.5 member's WAL: 3.6 refuses it (etcd-io/etcd#21849).
 	{name: "v2 custom data before 3.6", from: v("3.5.36", "3.5.36"), to: "3.6", v2custom: map[string]int{"m2": 3}, path: []string{"3.5.36>3.6.17:minor"}, blockers: []string{"v2-custom-data"}},
+	// A WAL nobody could read (a member over SSH, --endpoints alone) is
+	// said to be unchecked, not passed over.
+	{name: "v2 custom data unknown before 3.6", from: v("3.5.36", "3.5.36", "3.5.36"), to: "3.6", v2custom: map[string]int{"m1": 0, "m3": 0}, path: []string{"3.5.36>3.6.17:minor"}, warns: []string{"v2-custom-unknown"}, text: []string{"could not read the WALs of m2:"}},
+	{name: "v2 custom data checked before 3.6", from: v("3.5.36", "3.5.36"), to: "3.6", v2custom: map[string]int{"m1": 0, "m2": 0}, path: []string{"3.5.36>3.6.17:minor"}, noWarns: []string{"v2-custom-unknown"}},
 	// Auth-only CVEs concern clusters with etcd auth on.
 	{name: "auth off: no auth-only CVE", from: v("3.6.10"), to: "3.6", mutate: func(c *Cluster) { c.Auth = catalog.AuthOff }, path: []string{"3.6.10>3.6.17:patch"},
 		warns: []string{"cve"}, text: []string{"CVE-2026-73500"}, noText: []string{"CVE-2026-44283", "CVE-2026-73499"}},

@@ -20,8 +20,12 @@ const (
 )
 
 // CodeV2Custom blocks a hop into 3.6 while a member's WAL holds v2
-// writes of custom data.
-const CodeV2Custom = "v2-custom-data"
+// writes of custom data; CodeV2CustomUnknown warns when some members'
+// WALs could not be read for it.
+const (
+	CodeV2Custom        = "v2-custom-data"
+	CodeV2CustomUnknown = "v2-custom-unknown"
+)
 
 // v2Custom: etcd 3.6 refuses to start on custom v2 data ("detected
 // disallowed custom content in v2store", and for the WAL "detected
@@ -31,11 +35,21 @@ func (pl *planner) v2Custom() {
 	if pl.p.Direction != "upgrade" || !crosses(pl.low, pl.p.Target, "3.6") {
 		return
 	}
-	var found []string
+	var found, unread []string
 	for name, n := range pl.opts.V2Custom {
 		if n > 0 {
 			found = append(found, fmt.Sprintf("%s (%d)", name, n))
 		}
+	}
+	for _, m := range pl.cl.Members {
+		if _, read := pl.opts.V2Custom[m.Name]; !read && m.Name != "" && version.Minor(m.Version) == "3.5" {
+			unread = append(unread, m.Name)
+		}
+	}
+	if len(unread) > 0 {
+		pl.warn(Finding{Code: CodeV2CustomUnknown, Message: fmt.Sprintf("etcdpilot could not read the WALs of %s: if they hold v2 writes of custom data (keys outside etcd's own membership records), etcd 3.6 refuses to start on them", strings.Join(unread, ", ")),
+			Reason: "run etcdpilot wal check --data-dir DIR on each member's host (safe while it runs), or etcdutl check v2store (3.5.32 or later reads the WAL's records too); clusters written only through the v3 API (Kubernetes) have none",
+			Link:   "https://github.com/etcd-io/etcd/pull/21889"})
 	}
 	if len(found) == 0 {
 		return
