@@ -28,7 +28,7 @@ func TestBumpCorpus(t *testing.T) {
 	testutil.Must(t, err)
 	cat, _ := catalog.Default()
 	var lines []string
-	var upstream, reproduced, wrong, falseClaims int
+	var upstream, reproduced, wrong, falseClaims, needing, named int
 	for _, c := range cases {
 		dir := filepath.Dir(c)
 		name := filepath.Base(dir)
@@ -71,6 +71,7 @@ func TestBumpCorpus(t *testing.T) {
 		// upAll: every line upstream added (a line of ours among them is
 		// not wrong, such as client/v2's v2.306.7 for 3.6.7).
 		up, upAll, ours := map[string]int{}, map[string]int{}, map[string]int{}
+		needsNet := false
 		testutil.Must(t, filepath.Walk(filepath.Join(dir, "after"), func(p string, fi os.FileInfo, err error) error {
 			if err != nil || fi.IsDir() {
 				return err
@@ -81,6 +82,9 @@ func TestBumpCorpus(t *testing.T) {
 				upAll[l]++
 				if namesAny(l, targets) {
 					up[l]++
+					// What text cannot know: a go.sum's hashes, a
+					// release archive's checksum.
+					needsNet = needsNet || filepath.Base(p) == "go.sum" || checksumRe.MatchString(l)
 				}
 			}
 			for _, l := range added(before, fileLines(t, filepath.Join(tree, rel))) {
@@ -131,9 +135,30 @@ func TestBumpCorpus(t *testing.T) {
 			line += "\n    wrong  " + e
 		}
 		lines = append(lines, line)
+		if needsNet {
+			needing++
+			if offlineSaysSo(t, cat, dir, moves) {
+				named++
+			} else {
+				t.Errorf("%s: offline, the bump does not name the go.sum or checksum it cannot write", name)
+			}
+		}
 	}
-	t.Logf("repo bump on %d real bump commits:\n%s\nTOTAL: %d of %d upstream version lines (%.1f%%), %d wrong edits, %d false closing claims",
-		len(cases), strings.Join(lines, "\n"), reproduced, upstream, pct(reproduced, upstream), wrong, falseClaims)
+	t.Logf("repo bump on %d real bump commits:\n%s\nTOTAL: %d of %d upstream version lines (%.1f%%), %d wrong edits, %d false closing claims; offline, %d of the %d cases that need a go.sum or a release checksum name it and exit non-zero",
+		len(cases), strings.Join(lines, "\n"), reproduced, upstream, pct(reproduced, upstream), wrong, falseClaims, named, needing)
+}
+
+// offlineSaysSo replays a case without the go command and says whether
+// the bump named what it left to do (its exit status is then 1).
+func offlineSaysSo(t *testing.T, cat *catalog.Catalog, dir string, moves [][2]string) bool {
+	tree := t.TempDir()
+	testutil.Must(t, copyTree(filepath.Join(dir, "before"), tree))
+	said := false
+	for _, m := range moves {
+		r, err := Bump(tree, m[1], BumpOptions{Catalog: cat, From: []string{m[0]}})
+		said = said || err == nil && len(r.Pending) > 0
+	}
+	return said
 }
 
 func readMoves(t *testing.T, path string) [][2]string {

@@ -213,6 +213,9 @@ func (r *BumpResult) moveGoMods(dir, target, gobin string) map[string]error {
 			continue
 		}
 		sum, kept, err := goMove(context.Background(), gobin, dir, c, target)
+		if err != nil && exists(filepath.Join(dir, "go.work")) {
+			err = fmt.Errorf("%w; the tree is a go.work workspace, whose modules go get alone may not resolve: use the project's own dependency script (Kubernetes: hack/pin-dependency.sh, then hack/update-vendor.sh)", err)
+		}
 		done[mod] = err
 		if err != nil {
 			out = append(out, *c)
