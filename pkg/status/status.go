@@ -170,11 +170,22 @@ func Collect(ctx context.Context, p *conn.Pool, opts Options) (*Cluster, error) 
 	wg.Wait()
 	applyAlarms(cl, alarmList)
 	sort.SliceStable(cl.Members, func(i, j int) bool { return cl.Members[i].Name < cl.Members[j].Name })
-	if !opts.SkipHash {
-		cl.Hash = CompareHashes(ctx, p, cl.Members)
-	}
 	assess(cl)
+	if !opts.SkipHash {
+		AddHashes(ctx, p, cl)
+	}
 	return cl, nil
+}
+
+// AddHashes compares the members' key-value hashes (HashKV at one
+// revision) and judges the cluster by them: hashes that differ make a
+// cluster with quorum and a leader degraded.
+func AddHashes(ctx context.Context, p *conn.Pool, cl *Cluster) {
+	cl.Hash = CompareHashes(ctx, p, cl.Members)
+	if cl.Hash.Result == HashMismatch && cl.Health != Unavailable {
+		cl.Reasons = append(cl.Reasons, "key-value hashes differ: "+cl.Hash.Detail)
+		cl.Health = Degraded
+	}
 }
 
 // MemberList asks all endpoints at once and returns the first answer. It
@@ -419,9 +430,6 @@ func assess(cl *Cluster) {
 		cl.Health = Healthy
 		if len(leaders) > 1 {
 			cl.Reasons = append(cl.Reasons, "members disagree on the leader")
-		}
-		if cl.Hash.Result == HashMismatch {
-			cl.Reasons = append(cl.Reasons, "key-value hashes differ: "+cl.Hash.Detail)
 		}
 		if len(cl.Reasons) > 0 || len(cl.Alarms) > 0 {
 			cl.Health = Degraded

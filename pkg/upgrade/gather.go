@@ -10,6 +10,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/plan"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
 // Gathering says where a live plan's facts come from.
@@ -32,19 +33,31 @@ type Gathering struct {
 // the certificates — and plans. upgrade plan, downgrade plan and the
 // changes themselves all plan through here.
 func LivePlan(ctx context.Context, g Gathering) (*plan.Plan, error) {
-	st, err := g.Session.StatusWithHashes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pc := plan.FromStatus(ctx, g.Session.Pool(), st)
 	po := g.Options
 	target, err := g.Catalog.Resolve(po.Target)
 	if err != nil {
 		return nil, err
 	}
-	if g.Runtime != nil {
-		po.V2WAL, po.V2Custom = WALState(ctx, g.Runtime, st)
+	st, err := g.Session.Status(ctx)
+	if err != nil {
+		return nil, err
 	}
+	// HashKV (a scan of each member's database, on the members) and the
+	// WAL reads (here) both grow with the data: they overlap.
+	var names []string
+	for _, m := range st.Members {
+		names = append(names, m.Name)
+	}
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		status.AddHashes(ctx, g.Session.Pool(), st)
+	}()
+	if g.Runtime != nil {
+		po.V2WAL, po.V2Custom = WALState(ctx, g.Runtime, names)
+	}
+	<-hashed
+	pc := plan.FromStatus(ctx, g.Session.Pool(), st)
 	if NeedsMembershipCheck(st, target) {
 		if err := os.MkdirAll(g.ScratchDir, 0o700); err != nil {
 			return nil, err

@@ -264,13 +264,14 @@ func withRaftSnapshots(steps []engine.Step, from string) []engine.Step {
 
 // WALState reads, where the runtime can read the members' data
 // directories, how many v2 entries each member's WAL replay holds and
-// how many of them write custom data (3.6 refuses those).
-func WALState(ctx context.Context, rt runtime.Runtime, cl *status.Cluster) (v2, custom map[string]int) {
+// how many of them write custom data (3.6 refuses those), for the members
+// named.
+func WALState(ctx context.Context, rt runtime.Runtime, names []string) (v2, custom map[string]int) {
 	v2, custom = map[string]int{}, map[string]int{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, goruntime.GOMAXPROCS(0)) // a WAL read is CPU-bound (CRC, decoding)
-	for _, m := range cl.Members {
+	for _, name := range names {
 		wg.Add(1)
 		go func(name string) {
 			defer wg.Done()
@@ -281,7 +282,7 @@ func WALState(ctx context.Context, rt runtime.Runtime, cl *status.Cluster) (v2, 
 				v2[name], custom[name] = r.V2, r.V2Custom
 				mu.Unlock()
 			}
-		}(m.Name)
+		}(name)
 	}
 	wg.Wait()
 	return v2, custom
