@@ -63,7 +63,7 @@ func Check(dataDir, walDir string) (*Result, error) {
 		return nil, fmt.Errorf("%s has a WAL but no member/snap directory: not a complete etcd data directory (%v)", dataDir, err)
 	}
 	lg := zap.NewNop()
-	walSnaps, err := wal.ValidSnapshotEntries(lg, walDir)
+	walSnaps, err := validSnapshotEntries(walDir)
 	if err != nil {
 		return nil, fmt.Errorf("read the WAL's snapshot records in %s: %w", walDir, err)
 	}
@@ -95,25 +95,25 @@ func replay(walDir string, start walpb.Snapshot) (*Result, error) {
 		defer f.Close()
 		readers = append(readers, fileutil.NewFileReader(f))
 	}
-	dec := wal.NewDecoder(readers...)
+	dec := newDecoder(readers...)
 	r := &Result{SnapshotIndex: start.Index, LastIndex: start.Index}
 	type v2 struct {
 		index  uint64
 		custom bool
 	}
 	var v2s []v2 // few: 3.5 writes a handful per member
-	rec := &walpb.Record{}
-	for err = dec.Decode(rec); err == nil; err = dec.Decode(rec) {
-		switch rec.Type {
+	rec := &record{}
+	for err = dec.next(rec); err == nil; err = dec.next(rec) {
+		switch rec.typ {
 		case crcType:
-			if c := dec.LastCRC(); c != 0 && rec.Validate(c) != nil {
+			if c := dec.crc; c != 0 && rec.crc != c {
 				return nil, fmt.Errorf("read the WAL in %s: %w", walDir, wal.ErrCRCMismatch)
 			}
-			dec.UpdateCRC(rec.Crc)
+			dec.updateCRC(rec.crc)
 		case stateType:
-			r.Commit = wal.MustUnmarshalState(rec.Data).Commit
+			r.Commit = wal.MustUnmarshalState(rec.data).Commit
 		case entryType:
-			e, err := entryOf(rec.Data)
+			e, err := entryOf(rec.data)
 			if err != nil {
 				return nil, fmt.Errorf("read the WAL in %s: an entry does not decode: %w", walDir, err)
 			}
