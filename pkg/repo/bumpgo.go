@@ -24,8 +24,8 @@ import (
 // has Go code in the tree. It runs in the module's directory on copies of
 // go.mod and go.sum (-modfile), so nothing in the tree changes before
 // writeAll. It returns the go.sum's change (nil when go.sum is as it was)
-// and the pins go left where they were: indirect requirements that no
-// moved module raises.
+// and the pins go left as they were: indirect requirements that no moved
+// module raises.
 func goMove(ctx context.Context, gobin, dir string, c *FileChange, target string) (sum *FileChange, kept []Pin, err error) {
 	modRel := filepath.Dir(c.File)
 	modDir := filepath.Join(dir, modRel)
@@ -86,15 +86,21 @@ func goMove(ctx context.Context, gobin, dir string, c *FileChange, target string
 	}
 	var moved []Pin
 	for _, p := range c.Pins {
-		if p.Fork == "" && now[p.Module] != p.NewText {
-			kept = append(kept, p)
-			continue
+		switch v := now[p.Module]; {
+		case p.Fork == "" && v == p.Text:
+			kept = append(kept, p) // go get left it
+		case p.Fork == "" && v == "":
+			// go mod tidy dropped the requirement: nothing pins it.
+		default:
+			moved = append(moved, p) // a fresh scan says where to
 		}
-		moved = append(moved, p)
 	}
 	c.Pins, c.new = moved, newMod
 	if c.Diff, err = diffBytes(c.File, c.old, newMod); err != nil {
 		return nil, nil, err
+	}
+	if oldSum == nil && len(newSum) > 0 {
+		return nil, nil, fmt.Errorf("%s has no go.sum beside it, and the moved requirements need one: run go mod tidy there", c.File)
 	}
 	sum, err = changeOf(filepath.Join(modRel, "go.sum"), oldSum, newSum)
 	return sum, kept, err
@@ -144,12 +150,9 @@ func inModfile(ctx context.Context, gobin, modDir string, mod, sum []byte, mf *m
 		}
 	}
 	if hasGoFiles(modDir) {
-		out, err := runGoEnv(ctx, gobin, modDir, env, "mod", "tidy")
-		if err != nil && strings.Contains(out, "would select") && mf.Go != nil {
-			out, err = runGoEnv(ctx, gobin, modDir, env, "mod", "tidy", "-compat="+mf.Go.Version)
-		}
+		cmd, out, err := tidyCompat(func(args ...string) (string, error) { return runGoEnv(ctx, gobin, modDir, env, args...) }, mf)
 		if err != nil {
-			return nil, nil, goError("go mod tidy", out, err)
+			return nil, nil, goError(cmd, out, err)
 		}
 	}
 	if newMod, err = os.ReadFile(filepath.Join(tmp, "go.mod")); err != nil {
@@ -191,8 +194,9 @@ func goModPending(mod string, err error) string {
 // moveGoMods runs goMove on every go.mod the rewrite changed, when a go
 // command is given: the go.sum changes join the changes (before their
 // go.mod, so that a crash between the renames leaves extra sums, never
-// missing ones), the requirements go left are reported, and what the go
-// command could not do is pending. It returns the modules go moved.
+// missing ones) and the requirements go left are reported. It returns,
+// per go.mod's directory, the go command's outcome (nil: moved), from
+// which pending names what it could not do.
 func (r *BumpResult) moveGoMods(dir, target, gobin string) map[string]error {
 	if gobin == "" {
 		return nil
@@ -283,7 +287,11 @@ func dependents(dir string, changes []FileChange) []string {
 // one of dirs, or nil.
 func replaceOf(mf *modfile.File, modDir string, dirs map[string]bool) *modfile.Replace {
 	for _, rp := range mf.Replace {
-		if rp.New.Version == "" && dirs[filepath.Clean(filepath.Join(modDir, rp.New.Path))] {
+		target := rp.New.Path
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(modDir, target)
+		}
+		if rp.New.Version == "" && dirs[filepath.Clean(target)] {
 			return rp
 		}
 	}

@@ -106,17 +106,18 @@ func checksumEntries(dir string, scan *Result, sel []selector, target string, su
 // before the first older one when the table lists the newest first, after
 // the last older one when it lists the oldest first.
 func insertAt(ps []Pin, target string) int {
-	newestFirst := len(ps) > 1 && version.Compare(ps[0].Version, ps[len(ps)-1].Version) > 0
-	at := ps[len(ps)-1].Line + 1
-	if newestFirst {
-		at = ps[0].Line
-	}
-	for _, p := range ps {
-		older := version.Compare(p.Version, target) < 0
-		if newestFirst && older {
-			return p.Line
+	older := func(p Pin) bool { return version.Compare(p.Version, target) < 0 }
+	if len(ps) > 1 && version.Compare(ps[0].Version, ps[len(ps)-1].Version) > 0 {
+		for _, p := range ps {
+			if older(p) {
+				return p.Line
+			}
 		}
-		if !newestFirst && older {
+		return ps[len(ps)-1].Line + 1
+	}
+	at := ps[0].Line
+	for _, p := range ps {
+		if older(p) {
 			at = p.Line + 1
 		}
 	}

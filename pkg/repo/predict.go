@@ -182,16 +182,7 @@ func (m *move) run(ctx context.Context) error {
 // tidy runs go mod tidy in the copy; a failure that is not the network's
 // is a blocking conflict (the move leaves the module untidy).
 func (m *move) tidy(ctx context.Context) error {
-	cmd := "go mod tidy"
-	out, err := m.goCmd(ctx, "mod", "tidy")
-	if err != nil && strings.Contains(out, "would select") && m.before.Go != nil {
-		// A module whose go directive keeps checking an older Go's
-		// selection: do what the go command says when reproducibility
-		// with that Go is not needed.
-		compat := "-compat=" + m.before.Go.Version
-		cmd += " " + compat
-		out, err = m.goCmd(ctx, "mod", "tidy", compat)
-	}
+	cmd, out, err := tidyCompat(func(args ...string) (string, error) { return m.goCmd(ctx, args...) }, m.before)
 	m.sim.Commands = append(m.sim.Commands, cmd)
 	if err != nil {
 		if network(out) {
@@ -201,6 +192,22 @@ func (m *move) tidy(ctx context.Context) error {
 			Message: fmt.Sprintf("go mod tidy fails after the move: %s", tail(strings.TrimSpace(out), 12))})
 	}
 	return nil
+}
+
+// tidyCompat runs go mod tidy through run. A module whose go directive
+// keeps checking an older Go's selection fails on what that Go "would
+// select": then it runs once more with -compat at the directive, as the go
+// command says to when reproducibility with that Go is not needed. cmd is
+// the command that ran last.
+func tidyCompat(run func(args ...string) (string, error), before *modfile.File) (cmd, out string, err error) {
+	cmd = "go mod tidy"
+	out, err = run("mod", "tidy")
+	if err != nil && strings.Contains(out, "would select") && before.Go != nil {
+		compat := "-compat=" + before.Go.Version
+		cmd += " " + compat
+		out, err = run("mod", "tidy", compat)
+	}
+	return cmd, out, err
 }
 
 // judge compares the copy's go.mod with the module's: raises, additions,

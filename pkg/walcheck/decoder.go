@@ -42,6 +42,24 @@ const (
 	minSectorSize  = 512
 )
 
+// openDecoder opens the WAL's segments from the one holding index on
+// (segmentsFrom) and a decoder over them; closeAll closes the files.
+func openDecoder(walDir string, index uint64) (dec *decoder, closeAll func(), err error) {
+	files, err := segmentsFrom(walDir, index)
+	if err != nil {
+		return nil, nil, err
+	}
+	var readers []fileutil.FileReader
+	for _, f := range files {
+		readers = append(readers, fileutil.NewFileReader(f))
+	}
+	return newDecoder(readers...), func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}, nil
+}
+
 func newDecoder(r ...fileutil.FileReader) *decoder {
 	d := &decoder{}
 	for _, f := range r {
@@ -193,16 +211,11 @@ func (d *decoder) torn(data []byte) bool {
 // package's decoder: the snapshot records of the whole WAL, but those
 // newer than its last committed HardState.
 func validSnapshotEntries(walDir string) ([]walpb.Snapshot, error) {
-	files, err := segmentsFrom(walDir, 0)
+	dec, closeAll, err := openDecoder(walDir, 0)
 	if err != nil {
 		return nil, err
 	}
-	var readers []fileutil.FileReader
-	for _, f := range files {
-		defer f.Close()
-		readers = append(readers, fileutil.NewFileReader(f))
-	}
-	dec := newDecoder(readers...)
+	defer closeAll()
 	var snaps []walpb.Snapshot
 	var commit uint64
 	rec := &record{}

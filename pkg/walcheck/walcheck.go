@@ -17,7 +17,6 @@ import (
 	"strings"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
-	"go.etcd.io/etcd/client/pkg/v3/fileutil"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/snap"
 	"go.etcd.io/etcd/server/v3/storage/wal"
 	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
@@ -86,16 +85,11 @@ func Check(dataDir, walDir string) (*Result, error) {
 // leader) drops what was counted from that index on, as ReadAll does.
 // A torn last record ends the read where etcd's ends it.
 func replay(walDir string, start walpb.Snapshot) (*Result, error) {
-	files, err := segmentsFrom(walDir, start.Index)
+	dec, closeAll, err := openDecoder(walDir, start.Index)
 	if err != nil {
 		return nil, err
 	}
-	var readers []fileutil.FileReader
-	for _, f := range files {
-		defer f.Close()
-		readers = append(readers, fileutil.NewFileReader(f))
-	}
-	dec := newDecoder(readers...)
+	defer closeAll()
 	r := &Result{SnapshotIndex: start.Index, LastIndex: start.Index}
 	type v2 struct {
 		index  uint64

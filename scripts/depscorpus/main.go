@@ -25,7 +25,6 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,24 +68,12 @@ func main() {
 			local = append(local, r.Old.Path)
 		}
 	}
-	// A directory replace's packages are not in the case: the imports
-	// list names the module once ("replaced PATH"), and the test imports
-	// its root package when the case has a stub there.
+	// A directory replace's packages are not in the case: their imports
+	// are left out, as the module's own are.
 	imports, tests := importsOf(git("archive", parent, *dir), *dir, local)
 	if *importsOnly != "" {
-		var replaced []string
-		all, allTests := importsOf(git("archive", parent, *dir), *dir, local[:1])
-		for _, m := range local[1:] {
-			if slices.ContainsFunc(append(all, allTests...), func(p string) bool { return inModules(p, []string{m}) }) {
-				replaced = append(replaced, "replaced "+m)
-			}
-		}
 		must(os.MkdirAll(filepath.Dir(*importsOnly), 0o755))
-		list := importsList(imports, tests)
-		for _, r := range replaced {
-			list = append(list, r+"\n"...)
-		}
-		must(os.WriteFile(*importsOnly, list, 0o644))
+		must(os.WriteFile(*importsOnly, importsList(imports, tests), 0o644))
 		fmt.Printf("%s: %d imports, %d test imports\n", *importsOnly, len(imports), len(tests))
 		return
 	}
