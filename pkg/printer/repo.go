@@ -28,7 +28,7 @@ func bumpView(r *repo.BumpResult) *view {
 func checkView(r *repo.CheckResult) *view {
 	vw := &view{}
 	for _, p := range r.Mismatches {
-		vw.head = append(vw.head, fmt.Sprintf("%s:%d: %s pins %s, expected %s", p.File, p.Line, p.Kind, p.Text, expected(r.Expect, p.Minor)))
+		vw.head = append(vw.head, fmt.Sprintf("%s:%d: %s pins %s, expected %s", p.File, p.Line, p.Kind, p.Text+p.Build, expected(r.Expect, p.Minor)))
 	}
 	for _, p := range r.Staging {
 		vw.head = append(vw.head, fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Reason))
@@ -103,7 +103,7 @@ func pinRows(pins []repo.Pin) [][]string {
 		if p.Module != "" {
 			kind += " " + p.Module
 		}
-		rows = append(rows, []string{fmt.Sprintf("%s:%d", p.File, p.Line), p.Version, p.Text, kind, p.Minor, agree, dash(pinNote(p))})
+		rows = append(rows, []string{fmt.Sprintf("%s:%d", p.File, p.Line), p.Version, p.Text + p.Build, kind, p.Minor, agree, dash(pinNote(p))})
 	}
 	return rows
 }
@@ -114,6 +114,9 @@ func pinNote(p repo.Pin) string {
 	var n []string
 	if p.Staging {
 		n = append(n, "STAGING image "+p.Image)
+	}
+	if p.Build != "" {
+		n = append(n, "image build "+p.Build)
 	}
 	if p.Digest != "" {
 		n = append(n, "digest "+shortDigest(p.Digest))
@@ -265,10 +268,10 @@ func bumpSummary(r *repo.BumpResult) []string {
 		out = append(out, fmt.Sprintf("line %s left alone (name it with --from %s to move it)", l, l))
 	}
 	for _, p := range r.Reported {
-		out = append(out, fmt.Sprintf("reported, not rewritten: %s:%d %s: %s", p.File, p.Line, p.Text, p.Reason))
+		out = append(out, fmt.Sprintf("reported, not rewritten: %s:%d %s: %s", p.File, p.Line, p.Text+p.Build, p.Reason))
 	}
 	for _, p := range r.Left {
-		out = append(out, fmt.Sprintf("LEFT: %s:%d %s: %s", p.File, p.Line, p.Text, p.Reason))
+		out = append(out, fmt.Sprintf("LEFT: %s:%d %s: %s", p.File, p.Line, p.Text+p.Build, p.Reason))
 	}
 	for _, p := range r.Pending {
 		out = append(out, "TO DO: "+p)

@@ -314,6 +314,8 @@ func leaveReason(p Pin, target string, o BumpOptions) (why string, report bool) 
 		return "an example in a comment or a printed message", true
 	case p.Unreleased:
 		return fmt.Sprintf("%s is not in the release catalog: a test's or a doc's own version", p.Version), true
+	case p.Build != "" && p.Version != target:
+		return fmt.Sprintf("the tag carries a build of the image's own (%s): the tag built for %s is not known here; write it by hand from the image's repository", p.Build, target), false
 	case p.Kind == KindGoMod && o.SkipGoMod:
 		return "go.mod left alone (--skip-go-mod)", true
 	case version.Compare(p.Version, target) > 0 && p.Minor == version.Minor(target) && !o.Force:

@@ -83,6 +83,10 @@ type Pin struct {
 	Digest      string `json:"digest,omitempty"`
 	DigestStart int    `json:"-"`
 	DigestEnd   int    `json:"-"`
+	// Build is a build of the image's own after the version in its tag
+	// (gardener's etcd-custom-image v3.4.13-bootstrap-12): the tag built
+	// for another release is not known here, so a bump names it.
+	Build string `json:"build,omitempty"`
 	// Staging marks an image from a staging registry (k8s-staging-*,
 	// *-staging*), not a promoted or release one.
 	Staging bool `json:"staging,omitempty"`
@@ -123,9 +127,14 @@ func (p Pin) StagingInUse() bool {
 // longer version.
 const ver = `v?3\.\d+\.\d+(?:-(?:alpha|beta|rc)\.\d+)?(?:-\d+)?`
 
+// build is what an image's own build adds after the version in its tag
+// (-bootstrap-12, -r1-20240101): it starts with a letter, unlike the
+// -N of registry.k8s.io's images.
+const build = `-[A-Za-z][\w.-]*`
+
 var (
 	// An image whose last path component is etcd, with an optional digest.
-	imageRe = regexp.MustCompile(`(?:^|[\s"'=:(\[,])((?:[\w.-]+(?::\d+)?/)*etcd):(` + ver + `)\b(?:@(sha256:[0-9a-fA-F]+))?`)
+	imageRe = regexp.MustCompile(`(?:^|[\s"'=:(\[,])((?:[\w.-]+(?::\d+)?/)*etcd):(` + ver + `)\b(` + build + `)?(?:@(sha256:[0-9a-fA-F]+))?`)
 	// A variable, key or argument whose name says etcd version, tag or image.
 	variableRe = regexp.MustCompile(`(?i)\b(\w*etcd\w*?[_-]?(?:version|tag|ver|image)\w*)\b["']?\s*(?:\??[:=]|:-|\s)\s*["']?(` + ver + `)\b`)
 	// A template default: pillar.get('etcd_docker_tag', '3.6.8-0').
@@ -163,7 +172,7 @@ var (
 	versionLineRe = regexp.MustCompile(`^\s*(?:echo\s+|printf\s+)?["']?(` + ver + `)["']?\s*$`)
 	// Helm-style values: a repository line naming etcd, then a tag.
 	repoLineRe = regexp.MustCompile(`^\s*repository:\s*["']?[\w./:-]*/?etcd["']?\s*$`)
-	tagLineRe  = regexp.MustCompile(`^\s*tag:\s*["']?(` + ver + `)["']?\s*$`)
+	tagLineRe  = regexp.MustCompile(`^\s*tag:\s*["']?(` + ver + `)(` + build + `)?["']?\s*$`)
 	// dependencies.yaml.
 	depNameRe    = regexp.MustCompile(`^\s*-?\s*name:\s*["']?([\w./-]+)["']?\s*$`)
 	depVersionRe = regexp.MustCompile(`^\s*version:\s*["']?(` + ver + `)["']?\s*$`)
@@ -400,14 +409,19 @@ func scanLines(file string, lines []string) []Pin {
 		if repoLineRe.MatchString(l) {
 			repoEtcd = i
 		} else if m := tagLineRe.FindStringSubmatchIndex(l); m != nil && i-repoEtcd <= 3 {
-			add(i, m[2], m[3], KindImageTag, "")
+			if p := add(i, m[2], m[3], KindImageTag, ""); p != nil && m[4] >= 0 {
+				p.Build = ownBuild(l[m[4]:m[5]])
+			}
 		}
 		for _, m := range imageRe.FindAllStringSubmatchIndex(l, -1) {
 			if p := add(i, m[4], m[5], KindImage, ""); p != nil {
 				p.Image = l[m[2]:m[3]]
 				p.Staging = isStaging(p.Image)
 				if m[6] >= 0 {
-					p.Digest, p.DigestStart, p.DigestEnd = l[m[6]:m[7]], m[6], m[7]
+					p.Build = ownBuild(l[m[6]:m[7]])
+				}
+				if m[8] >= 0 {
+					p.Digest, p.DigestStart, p.DigestEnd = l[m[8]:m[9]], m[8], m[9]
 				}
 			}
 		}
@@ -438,6 +452,19 @@ func scanLines(file string, lines []string) []Pin {
 		}
 	}
 	return pins
+}
+
+// archRe is an architecture after a version in a tag (quay.io's
+// v3.5.0-arm64): the same for every release, so it stays and moves.
+var archRe = regexp.MustCompile(`^-(?:amd64|arm64|arm|ppc64le|s390x|386|riscv64)$`)
+
+// ownBuild is a tag's build of its own, "" when the suffix is only an
+// architecture.
+func ownBuild(s string) string {
+	if archRe.MatchString(s) {
+		return ""
+	}
+	return s
 }
 
 // yamlKey is one key of the YAML path to a line.
