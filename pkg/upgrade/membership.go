@@ -14,6 +14,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/pkg/hostexec"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/membercheck"
+	"github.com/etcdpilot/etcdpilot/pkg/poll"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
@@ -42,17 +43,44 @@ func NeedsMembershipCheck(cl *status.Cluster, target string) bool {
 // file cannot be read that way, it streams the backend (a snapshot into
 // a temporary file under dir, removed after), one member at a time, each
 // stream bounded by a deadline that follows the member's size.
+//
+// A backend file holds what etcd has committed, and etcd commits its
+// batch every --backend-batch-interval (100 ms by default): a membership
+// change applied just before the read may not be in the pages yet. So a
+// finding made from pages is read again, from a fresh member list, after
+// a wait (0.5, 1 and 2 s); only what is still there is reported. A
+// promotion that never reached the backend (3.5.1-3.5.19) stays.
 func Membership(ctx context.Context, s *cluster.Session, cl *status.Cluster, rt runtime.Runtime, dir string, log *slog.Logger) ([]membercheck.Finding, error) {
 	log = logging.OrDiscard(log)
+	var findings []membercheck.Finding
+	for _, wait := range []time.Duration{0, 500 * time.Millisecond, time.Second, 2 * time.Second} {
+		if err := poll.Sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+		var fromFiles bool
+		var err error
+		findings, fromFiles, err = membershipOnce(ctx, s, cl, rt, dir, log)
+		if err != nil || len(findings) == 0 || !fromFiles {
+			return findings, err
+		}
+		log.Info("the backends' pages disagree with the member list; reading them again in case etcd has not committed the change yet")
+	}
+	return findings, nil
+}
+
+// membershipOnce compares the backends with the member list once; it says
+// whether a backend was read from its file's pages.
+func membershipOnce(ctx context.Context, s *cluster.Session, cl *status.Cluster, rt runtime.Runtime, dir string, log *slog.Logger) ([]membercheck.Finding, bool, error) {
 	ml, err := status.MemberList(ctx, s.Pool())
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var list []membercheck.Listed
 	for _, m := range ml.Members {
 		list = append(list, membercheck.Listed{ID: m.ID, Name: m.Name, IsLearner: m.IsLearner})
 	}
 	backends := map[string]*membercheck.Backend{}
+	fromFiles := false
 	for _, m := range cl.Members {
 		if !m.Reachable {
 			continue
@@ -63,12 +91,14 @@ func Membership(ctx context.Context, s *cluster.Session, cl *status.Cluster, rt 
 				log.Warn("{member}: the backend's pages could not be read ({error}); streaming it instead", "member", m.Name, "error", err)
 			}
 			if b, err = fromStream(ctx, s, m, dir, log); err != nil {
-				return nil, fmt.Errorf("read the backend of %s: %w", m.Name, err)
+				return nil, false, fmt.Errorf("read the backend of %s: %w", m.Name, err)
 			}
+		} else {
+			fromFiles = true
 		}
 		backends[m.Name] = b
 	}
-	return membercheck.Compare(list, backends), nil
+	return membercheck.Compare(list, backends), fromFiles, nil
 }
 
 // fromPages reads a member's membership from its backend file where the
