@@ -92,7 +92,7 @@ func TestBumpCorpus(t *testing.T) {
 						touched[l] = touched[l] || sameLine(g, k, ho)
 						// What text cannot know: a go.sum's hashes, a
 						// release archive's checksum.
-						net := filepath.Base(p) == "go.sum" || checksumRe.MatchString(l)
+						net := filepath.Base(p) == "go.sum" || checksumRe.MatchString(l) && hashRe.MatchString(l)
 						netLine[l] = netLine[l] || net
 						needsNet = needsNet || net
 					}
@@ -366,6 +366,21 @@ func TestChecksumTablesAndComponentList(t *testing.T) {
 		t.Error("a checksum entry was renamed")
 	}
 	if len(r.Pending) != 3 || !strings.Contains(r.Pending[0], "etcd_binary_checksums.") || !strings.Contains(r.Pending[0], "v3.6.8/SHA256SUMS") {
+		t.Errorf("pending %q", r.Pending)
+	}
+
+	// kubespray's table for arm, where etcd publishes no archive, is all
+	// 0: the new release's entry is 0 too, written offline, as upstream
+	// wrote it for 3.5.16; the three others are left to do.
+	old := t.TempDir()
+	testutil.Must(t, copyTree("testdata/bump-corpus/kubespray-3.5.16/before", old))
+	r, err = Bump(old, "3.5.16", BumpOptions{Catalog: cat, From: []string{"3.5.12"}})
+	testutil.Must(t, err)
+	sums = strings.Join(fileLines(t, filepath.Join(old, "roles/kubespray-defaults/defaults/main/checksums.yml")), "\n")
+	if !strings.Contains(sums, "  arm:\n    v3.5.16: 0\n    v3.5.12: 0\n") {
+		t.Error("the arm table did not get its 0 entry")
+	}
+	if len(r.Pending) != 3 || strings.Contains(strings.Join(r.Pending, "\n"), "checksums.arm ") {
 		t.Errorf("pending %q", r.Pending)
 	}
 }

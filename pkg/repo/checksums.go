@@ -75,9 +75,7 @@ func checksumEntries(dir string, scan *Result, sel []selector, target string, su
 				model = &ps[i]
 			}
 		}
-		arch := t.name[strings.LastIndex(t.name, ".")+1:]
-		sum := sums[target+" "+arch]
-		if has || model == nil || sum == "" {
+		if has || model == nil {
 			continue
 		}
 		lines, err := fileLinesOf(filepath.Join(dir, t.file))
@@ -85,12 +83,21 @@ func checksumEntries(dir string, scan *Result, sel []selector, target string, su
 			continue
 		}
 		l := lines[model.Line-1]
-		h := hashRe.FindStringIndex(l[model.End:])
-		if h == nil {
-			continue
+		var text string
+		if noArchives(lines, ps) {
+			// Every release in the table is 0: etcd publishes no
+			// archive for this architecture, nor will for the target.
+			text = l[:model.Start] + newText(*model, target, "") + l[model.End:]
+		} else {
+			arch := t.name[strings.LastIndex(t.name, ".")+1:]
+			sum := sums[target+" "+arch]
+			h := hashRe.FindStringIndex(l[model.End:])
+			if sum == "" || h == nil {
+				continue
+			}
+			hashAt := model.End + h[0]
+			text = l[:model.Start] + newText(*model, target, "") + l[model.End:hashAt] + sum + l[hashAt+64:]
 		}
-		hashAt := model.End + h[0]
-		text := l[:model.Start] + newText(*model, target, "") + l[model.End:hashAt] + sum + l[hashAt+64:]
 		out = append(out, checksumEntry{file: t.file, table: t.name, line: insertAt(ps, target), text: text})
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -100,6 +107,17 @@ func checksumEntries(dir string, scan *Result, sel []selector, target string, su
 		return out[i].line > out[j].line // bottom up: earlier lines keep their numbers
 	})
 	return out
+}
+
+// noArchives says whether every entry of a checksum table is 0 (no
+// archive for its architecture).
+func noArchives(lines []string, ps []Pin) bool {
+	for _, p := range ps {
+		if p.Line > len(lines) || hashRe.MatchString(lines[p.Line-1][p.End:]) {
+			return false
+		}
+	}
+	return true
 }
 
 // insertAt is where a table's entries (in file order) put the target:

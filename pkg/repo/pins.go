@@ -162,8 +162,10 @@ var (
 	// (go.etcd.io/etcd/api/v3 => github.com/k3s-io/etcd/api/v3 v3.6.6-k3s1):
 	// the fork's version says which etcd is built.
 	goModReplaceRe = regexp.MustCompile(`(go\.etcd\.io/etcd(?:/[\w.-]+)*)(?:\s+v\S+)?\s+=>\s+(\S+)\s+(v3\.\d+\.\d+|v2\.3\d\d\.\d+)(?:-[\w.]+)?\b`)
-	// A checksum table's entry: the release, then its archive's SHA-256.
-	checksumRe = regexp.MustCompile(`^\s*["']?(` + ver + `)["']?:\s*["']?(?:sha256:)?[0-9a-fA-F]{64}\b`)
+	// A checksum table's entry: the release, then its archive's SHA-256,
+	// or 0 where etcd publishes no archive for the table's architecture
+	// (kubespray's etcd_binary_checksums.arm).
+	checksumRe = regexp.MustCompile(`^\s*["']?(` + ver + `)["']?:\s*["']?(?:(?:sha256:)?[0-9a-fA-F]{64}\b|0["']?\s*(?:#.*)?$)`)
 	// A document's list item: etcd (perhaps a link), then the version.
 	docListRe = regexp.MustCompile(`(?i)^\s*[-*]\s+\[?etcd\]?(?:\([^)]*\))?:?\s+(` + ver + `)\s*$`)
 	// A version file under a path that names etcd
