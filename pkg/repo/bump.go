@@ -267,6 +267,7 @@ func Bump(dir, to string, o BumpOptions) (*BumpResult, error) {
 	res.describeLines(scan, pins)
 	res.Notes = hopNotes(o.Catalog, pins, target)
 	byGo := res.moveGoMods(dir, target, o.Go)
+	res.dependentSums(dir, o.Go)
 	res.Pending = append(pending(dir, res.Changes, target, byGo), dependents(dir, res.Changes)...)
 	filled, err := res.addChecksums(dir, checksumEntries(dir, scan, sel, target, o.Checksums))
 	if err != nil {

@@ -424,6 +424,39 @@ func TestBumpMovesGoModAsGo(t *testing.T) {
 	}
 }
 
+// TestBumpSumsWhenGoGetCannot, on rke2's real tree before its move to
+// 3.6.14 (etcd replaced by the k3s-io fork): go get cannot resolve rke2's
+// whole graph through this machine's proxy (a k3s pseudo-version is
+// refused), but go.sum still gets upstream's hashes of every moved etcd
+// module and fork release, downloaded alone; go.sum stays a thing to do
+// (go mod tidy), and the fork's releases, found, are no longer "assumed".
+func TestBumpSumsWhenGoGetCannot(t *testing.T) {
+	c := "testdata/bump-corpus/rke2-3.6.14"
+	tree := t.TempDir()
+	testutil.Must(t, copyTree(filepath.Join(c, "before"), tree))
+	r, err := Bump(tree, "3.6.14", BumpOptions{From: []string{"3.6.12"}, Go: "go"})
+	testutil.Must(t, err, "bump")
+	want := added(fileLines(t, filepath.Join(c, "before", "go.sum")), fileLines(t, filepath.Join(c, "after", "go.sum")))
+	got := strings.Join(fileLines(t, filepath.Join(tree, "go.sum")), "\n")
+	n := 0
+	for _, l := range want {
+		if strings.Contains(l, "etcd") && strings.Contains(l, "v3.6.14") {
+			n++
+			if !strings.Contains(got, l) {
+				t.Errorf("go.sum lacks upstream's %s", l)
+			}
+		}
+	}
+	if n < 12 {
+		t.Fatalf("only %d etcd lines in upstream's go.sum change", n)
+	}
+	for _, p := range r.Pending {
+		if strings.Contains(p, "is assumed") {
+			t.Errorf("pending: %s", p)
+		}
+	}
+}
+
 // TestChecksumsFromSHA256SUMS, on kubespray's tree before its bump to
 // 3.6.10: given the release's SHA256SUMS, each etcd_binary_checksums
 // table gets the 3.6.10 entry upstream wrote, in the same form and place

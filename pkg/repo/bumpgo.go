@@ -186,8 +186,13 @@ func diffBytes(file string, a, b []byte) (string, error) {
 }
 
 // goModPending is what the go command could not do for a go.mod the text
-// rewrite moved: go.sum is then left as it was.
+// rewrite moved: go.sum is then left as it was, or holds only the moved
+// modules' own hashes.
 func goModPending(mod string, err error) string {
+	var so *sumOnly
+	if errors.As(err, &so) {
+		return fmt.Sprintf("%s: go.sum has the moved etcd modules' own hashes (downloaded alone), not the rest of their graph, and go.mod holds the text rewrite only: run go get and go mod tidy where this works: %v", filepath.Join(mod, "go.sum"), so.err)
+	}
 	return fmt.Sprintf("%s: go.sum was not updated, go.mod holds the text rewrite only: %v", filepath.Join(mod, "go.sum"), err)
 }
 
@@ -220,6 +225,14 @@ func (r *BumpResult) moveGoMods(dir, target, gobin string) map[string]error {
 		if err != nil && exists(filepath.Join(dir, "go.work")) {
 			err = fmt.Errorf("%w; the tree is a go.work workspace, whose modules go get alone may not resolve: use the project's own dependency script (Kubernetes: hack/pin-dependency.sh, then hack/update-vendor.sh)", err)
 		}
+		if err != nil {
+			// What go get could not do for the whole graph, the
+			// moved modules' own hashes still can.
+			if sum, forks, serr := sumsOfMoved(context.Background(), gobin, dir, c); serr == nil && sum != nil {
+				out = append(out, *sum)
+				err = &sumOnly{err: err, forks: forks}
+			}
+		}
 		done[mod] = err
 		if err != nil {
 			out = append(out, *c)
@@ -247,16 +260,47 @@ func (r *BumpResult) moveGoMods(dir, target, gobin string) map[string]error {
 // go.sum lacks the hashes until go mod tidy runs there, which reads the
 // moved go.mod as written. Each is a thing left to do.
 func dependents(dir string, changes []FileChange) []string {
-	moved := map[string]bool{}
-	for _, c := range changes {
+	var out []string
+	walkDependents(dir, changes, func(rel string, r *modfile.Replace, _ *FileChange) {
+		out = append(out, fmt.Sprintf("%s: this module replaces %s by %s, whose etcd modules moved: run go mod tidy in %s", filepath.Join(rel, "go.mod"), r.Old.Path, r.New.Path, rel))
+	})
+	return out
+}
+
+// dependentSums gives each dependent module's go.sum (see dependents) the
+// hashes of the etcd modules the go.mod it replaces moved to, as
+// sumsOfMoved does for that go.mod: go mod tidy there still has the rest
+// to do. The go.sum changes go first, so that a crash between the renames
+// leaves extra sums, never missing ones.
+func (r *BumpResult) dependentSums(dir, gobin string) {
+	if gobin == "" {
+		return
+	}
+	var sums []FileChange
+	walkDependents(dir, r.Changes, func(rel string, _ *modfile.Replace, moved *FileChange) {
+		moves, _, err := movesOf(moved)
+		if err != nil || len(moves) == 0 {
+			return
+		}
+		if sum, _, err := addSums(context.Background(), gobin, dir, filepath.Join(rel, "go.sum"), moves, nil); err == nil && sum != nil {
+			sums = append(sums, *sum)
+		}
+	})
+	r.Changes = append(sums, r.Changes...)
+}
+
+// walkDependents calls fn for each module of the tree that replaces a
+// moved module (a go.mod among changes) by its directory.
+func walkDependents(dir string, changes []FileChange, fn func(rel string, r *modfile.Replace, moved *FileChange)) {
+	moved := map[string]*FileChange{}
+	for i, c := range changes {
 		if filepath.Base(c.File) == "go.mod" && len(c.Pins) > 0 {
-			moved[filepath.Join(dir, filepath.Dir(c.File))] = true
+			moved[filepath.Join(dir, filepath.Dir(c.File))] = &changes[i]
 		}
 	}
 	if len(moved) == 0 {
-		return nil
+		return
 	}
-	var out []string
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
@@ -267,33 +311,32 @@ func dependents(dir string, changes []FileChange) []string {
 			}
 			return nil
 		}
-		if d.Name() != "go.mod" || moved[filepath.Dir(p)] {
+		if d.Name() != "go.mod" || moved[filepath.Dir(p)] != nil {
 			return nil
 		}
 		mf, err := readModFile(p)
 		if err != nil {
 			return nil
 		}
-		if r := replaceOf(mf, filepath.Dir(p), moved); r != nil {
+		if r, c := replaceOf(mf, filepath.Dir(p), moved); r != nil {
 			rel, _ := filepath.Rel(dir, filepath.Dir(p))
-			out = append(out, fmt.Sprintf("%s: this module replaces %s by %s, whose etcd modules moved: run go mod tidy in %s", filepath.Join(rel, "go.mod"), r.Old.Path, r.New.Path, rel))
+			fn(rel, r, c)
 		}
 		return nil
 	})
-	return out
 }
 
 // replaceOf is the directory replace of mf (in modDir) that points into
-// one of dirs, or nil.
-func replaceOf(mf *modfile.File, modDir string, dirs map[string]bool) *modfile.Replace {
+// one of dirs, or nil, and the change of the go.mod it points at.
+func replaceOf(mf *modfile.File, modDir string, dirs map[string]*FileChange) (*modfile.Replace, *FileChange) {
 	for _, rp := range mf.Replace {
 		target := rp.New.Path
 		if !filepath.IsAbs(target) {
 			target = filepath.Join(modDir, target)
 		}
-		if rp.New.Version == "" && dirs[filepath.Clean(target)] {
-			return rp
+		if v, ok := dirs[filepath.Clean(target)]; rp.New.Version == "" && ok {
+			return rp, v
 		}
 	}
-	return nil
+	return nil, nil
 }

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -188,6 +189,10 @@ func pending(dir string, changes []FileChange, target string, byGo map[string]er
 			out = append(out, goModPending(mod, err))
 		case exists(filepath.Join(dir, mod, "go.sum")):
 			out = append(out, fmt.Sprintf("%s: the hashes of the new versions are not known without the module proxy: run go mod tidy in %s (or etcdpilot deps check %s --to %s --apply)", filepath.Join(mod, "go.sum"), mod, mod, target))
+		}
+		var so *sumOnly
+		if errors.As(err, &so) && so.forks {
+			continue // the fork's releases were downloaded: published
 		}
 		forks := map[string]bool{}
 		for _, p := range c.Pins {

@@ -138,6 +138,10 @@ var moved = map[string]string{
 // downloaded is what go mod download -json says of one module.
 type downloaded struct {
 	Path, Version, GoMod, Dir, Error string
+	// Sum and GoModSum are the go.sum hashes of the module and of its
+	// go.mod (checked against the checksum database unless GONOSUMDB or
+	// GOFLAGS say otherwise).
+	Sum, GoModSum string
 }
 
 // download fetches modules' go.mod files through the module proxy.
