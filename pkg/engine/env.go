@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"log/slog"
 	"time"
 
@@ -36,6 +37,9 @@ type Env struct {
 	RestoreCluster func(ctx context.Context, file string) error
 	// Defrag tunes Compact and Defrag steps.
 	Defrag DefragOptions
+
+	// hashes keeps the members' hashes from one gate to the next.
+	hashes status.HashCache
 }
 
 func (e *Env) defaults() {

@@ -124,7 +124,15 @@ func (e *Env) checkGates(ctx context.Context, g Gate) (ge *GateError, fatal bool
 	if len(cl.Members) == 1 {
 		return nil, false
 	}
-	h := status.CompareHashes(ctx, e.Session.Pool(), cl.Members)
+	// The member the step touched is hashed again; the others' hashes
+	// are reused while the cluster is still at the revision they were
+	// taken at (an idle cluster: one HashKV per gate, not one per member).
+	// A gate of the whole cluster (after a restore) hashes every member.
+	cache := &e.hashes
+	if name == "" {
+		cache = nil
+	}
+	h := status.CompareHashesCached(ctx, e.Session.Pool(), cl.Members, cache, name)
 	switch h.Result {
 	case status.HashAgree:
 		return nil, false

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
@@ -25,9 +26,70 @@ const (
 // changes the hash), so a differing compact revision is retried once and
 // then reported as unknown, never as a mismatch.
 func CompareHashes(ctx context.Context, p *conn.Pool, members []Member) Hash {
+	return CompareHashesCached(ctx, p, members, nil, "")
+}
+
+// HashCache keeps the members' hashes at one revision between the gates
+// of one change: a member's HashKV at a revision is a function of its data
+// up to that revision and of its compact revision, so while the cluster
+// stays at that revision only the member a step touched needs hashing
+// again. A change's own cache, never a long-lived one (the agent's checks
+// hash every member every time).
+type HashCache struct {
+	mu  sync.Mutex
+	rev int64
+	got map[string]hashResult // member ID
+}
+
+type hashResult struct {
+	hash    uint32
+	compact int64
+	err     error
+}
+
+func (c *HashCache) lookup(id string, rev int64) (hashResult, bool) {
+	if c == nil {
+		return hashResult{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.got[id]
+	return r, ok && c.rev == rev
+}
+
+func (c *HashCache) store(id string, rev int64, r hashResult) {
+	if c == nil || r.err != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rev != rev || c.got == nil {
+		c.rev, c.got = rev, map[string]hashResult{}
+	}
+	c.got[id] = r
+}
+
+func (c *HashCache) clear() {
+	if c != nil {
+		c.mu.Lock()
+		c.got = nil
+		c.mu.Unlock()
+	}
+}
+
+// CompareHashesCached is CompareHashes that takes the hashes of members
+// other than fresh from cache when the cluster is still at the cached
+// revision. When compact revisions then differ (a compaction since), the
+// cache is dropped and every member hashed again.
+func CompareHashesCached(ctx context.Context, p *conn.Pool, members []Member, cache *HashCache, fresh string) Hash {
 	var h Hash
 	for attempt := 0; attempt < 3; attempt++ {
-		h = compareOnce(ctx, p, members)
+		var cached bool
+		h, cached = compareOnce(ctx, p, members, cache, fresh)
+		if cached && h.Result != HashAgree {
+			cache.clear()
+			h, _ = compareOnce(ctx, p, members, cache, fresh)
+		}
 		if h.Result != HashUnknown || !strings.Contains(h.Detail, "compact") {
 			return h
 		}
@@ -38,7 +100,7 @@ func CompareHashes(ctx context.Context, p *conn.Pool, members []Member) Hash {
 	return h
 }
 
-func compareOnce(ctx context.Context, p *conn.Pool, members []Member) Hash {
+func compareOnce(ctx context.Context, p *conn.Pool, members []Member, cache *HashCache, fresh string) (Hash, bool) {
 	var idx []int
 	var rev int64
 	for i, m := range members {
@@ -51,16 +113,17 @@ func compareOnce(ctx context.Context, p *conn.Pool, members []Member) Hash {
 		}
 	}
 	if len(idx) < 2 {
-		return Hash{Result: HashUnknown, Detail: "fewer than two reachable members"}
+		return Hash{Result: HashUnknown, Detail: "fewer than two reachable members"}, false
 	}
-	type res struct {
-		hash    uint32
-		compact int64
-		err     error
-	}
-	out := make([]res, len(idx))
+	out := make([]hashResult, len(idx))
 	done := make(chan struct{}, len(idx))
+	cached := false
 	for k, i := range idx {
+		if r, ok := cache.lookup(members[i].ID, rev); ok && members[i].Name != fresh {
+			out[k], cached = r, true
+			done <- struct{}{}
+			continue
+		}
 		go func(k int, m *Member) {
 			defer func() { done <- struct{}{} }()
 			c, err := p.Client(ctx, m.Endpoint)
@@ -75,12 +138,18 @@ func compareOnce(ctx context.Context, p *conn.Pool, members []Member) Hash {
 				out[k].err = err
 				return
 			}
-			out[k] = res{hash: r.Hash, compact: r.CompactRevision}
+			out[k] = hashResult{hash: r.Hash, compact: r.CompactRevision}
+			cache.store(m.ID, rev, out[k])
 		}(k, &members[i])
 	}
 	for range idx {
 		<-done
 	}
+	return judge(members, idx, out, rev), cached
+}
+
+// judge reads the members' hashes at rev.
+func judge(members []Member, idx []int, out []hashResult, rev int64) Hash {
 	compacts := map[int64]bool{}
 	hashes := map[uint32][]string{}
 	for k, i := range idx {
