@@ -224,9 +224,20 @@ func (m *move) judge(ctx context.Context) error {
 	if len(m.gone) == 0 {
 		return nil
 	}
-	importers, err := importersOf(ctx, m.o.Go, m.cp, m.gone)
-	if err != nil {
-		return err
+	// go mod tidy keeps every module that provides a package the module
+	// imports: a gone module it dropped is imported by nothing, and only
+	// the ones it kept need go list to say who imports them.
+	var kept []string
+	for _, p := range m.gone {
+		if !removed(sim, p) {
+			kept = append(kept, p)
+		}
+	}
+	importers := map[string][]string{}
+	if len(kept) > 0 {
+		if importers, err = importersOf(ctx, m.o.Go, m.cp, kept); err != nil {
+			return err
+		}
 	}
 	for _, p := range m.gone {
 		if pkgs := importers[p]; len(pkgs) > 0 {
