@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/etcdpilot/etcdpilot/pkg/status"
 	"log/slog"
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
 // Env is what steps run against.
