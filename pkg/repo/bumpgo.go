@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/semver"
 )
 
 // goMove moves the etcd requirements of one go.mod the way Go moves them,
@@ -26,7 +27,7 @@ import (
 // writeAll. It returns the go.sum's change (nil when go.sum is as it was)
 // and the pins go left as they were: indirect requirements that no moved
 // module raises.
-func goMove(ctx context.Context, gobin, dir string, c *FileChange, target string) (sum *FileChange, kept []Pin, err error) {
+func goMove(ctx context.Context, gobin, dir string, c *FileChange, target string) (sum *FileChange, kept []LeftPin, err error) {
 	modRel := filepath.Dir(c.File)
 	modDir := filepath.Join(dir, modRel)
 	var forks, reqs []Pin
@@ -53,8 +54,28 @@ func goMove(ctx context.Context, gobin, dir string, c *FileChange, target string
 	for _, q := range mf.Require {
 		indirect[q.Mod.Path] = q.Indirect
 	}
+	// A replaced module's requirement is raised only as far as the moved
+	// replacements require it: the replace decides what is built. Where
+	// the module has Go code, go mod tidy after the moved replace does
+	// that; otherwise go get moves it as far as the fork releases' go.mod
+	// files require, or, where they cannot be read, to the new version.
+	var need map[string]string
+	if !hasGoFiles(modDir) {
+		fc := *c
+		fc.new = start
+		need, _ = replacementNeeds(ctx, gobin, &fc)
+	}
 	var gets, all []string
 	for _, p := range reqs {
+		if replaced(mf, p.Module, p.Text) && (need != nil || hasGoFiles(modDir)) {
+			if v := need[p.Module]; semver.Compare(v, p.Text) > 0 {
+				if semver.Compare(v, p.NewText) > 0 {
+					v = p.NewText
+				}
+				gets = append(gets, p.Module+"@"+v)
+			}
+			continue
+		}
 		if !indirect[p.Module] {
 			gets = append(gets, p.Module+"@"+p.NewText)
 		}
@@ -88,7 +109,7 @@ func goMove(ctx context.Context, gobin, dir string, c *FileChange, target string
 	for _, p := range c.Pins {
 		switch v := now[p.Module]; {
 		case p.Fork == "" && v == p.Text:
-			kept = append(kept, p) // go get left it
+			kept = append(kept, keptBy(mf, p)) // go get left it
 		case p.Fork == "" && v == "":
 			// go mod tidy dropped the requirement: nothing pins it.
 		default:
@@ -104,6 +125,25 @@ func goMove(ctx context.Context, gobin, dir string, c *FileChange, target string
 	}
 	sum, err = changeOf(filepath.Join(modRel, "go.sum"), oldSum, newSum)
 	return sum, kept, err
+}
+
+// keptBy says why the go command left p at its version.
+func keptBy(mf *modfile.File, p Pin) LeftPin {
+	if replaced(mf, p.Module, p.Text) {
+		return LeftPin{p, fmt.Sprintf("a requirement at %s that a replace overrides: the build uses the moved replace, and no replacement's go.mod needs more, so go mod tidy leaves it (go get %s@%s moves it on purpose)", p.Text, p.Module, p.NewText)}
+	}
+	return LeftPin{p, fmt.Sprintf("an indirect requirement that go get left at %s: none of the modules it moved needs more (go get %s@%s moves it on purpose)", p.Text, p.Module, p.NewText)}
+}
+
+// replaced says whether a replace directive of mf applies to module at
+// version: one for every version of it, or for that one.
+func replaced(mf *modfile.File, module, version string) bool {
+	for _, r := range mf.Replace {
+		if r.Old.Path == module && (r.Old.Version == "" || r.Old.Version == version) {
+			return true
+		}
+	}
+	return false
 }
 
 // changeOf is the change of file from old to new: nil when it is the same
@@ -228,6 +268,9 @@ func (r *BumpResult) moveGoMods(dir, target, gobin string) map[string]error {
 		if err != nil {
 			// What go get could not do for the whole graph, the
 			// moved modules' own hashes still can.
+			if left, serr := settleReplaced(context.Background(), gobin, c); serr == nil {
+				r.keptByGo(left)
+			}
 			if sum, forks, serr := sumsOfMoved(context.Background(), gobin, dir, c); serr == nil && sum != nil {
 				out = append(out, *sum)
 				err = &sumOnly{err: err, forks: forks}
@@ -242,16 +285,21 @@ func (r *BumpResult) moveGoMods(dir, target, gobin string) map[string]error {
 			out = append(out, *sum)
 		}
 		out = append(out, *c)
-		for _, p := range kept {
-			if r.goKept == nil {
-				r.goKept = map[string]bool{}
-			}
-			r.goKept[p.File+"\x00"+p.Module] = true
-			r.Reported = append(r.Reported, LeftPin{p, fmt.Sprintf("an indirect requirement that go get left at %s: none of the modules it moved needs more (go get %s@%s moves it on purpose)", p.Text, p.Module, p.NewText)})
-		}
+		r.keptByGo(kept)
 	}
 	r.Changes = out
 	return done
+}
+
+// keptByGo reports the requirements the go command left where they were.
+func (r *BumpResult) keptByGo(kept []LeftPin) {
+	for _, p := range kept {
+		if r.goKept == nil {
+			r.goKept = map[string]bool{}
+		}
+		r.goKept[p.File+"\x00"+p.Module] = true
+		r.Reported = append(r.Reported, p)
+	}
 }
 
 // dependents names the tree's other modules that replace a moved module

@@ -3,10 +3,13 @@ package repo
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/semver"
 )
 
 // sumOnly is a go step that failed for a go.mod, after which its go.sum
@@ -150,4 +153,101 @@ func addSums(ctx context.Context, gobin, dir, sumFile string, moves []sumMove, f
 // legacy path).
 func etcdModule(path string) bool {
 	return path == "go.etcd.io/etcd" || strings.HasPrefix(path, "go.etcd.io/etcd/") || path == "github.com/coreos/etcd" || strings.HasPrefix(path, "github.com/coreos/etcd/")
+}
+
+// settleReplaced gives the requirements of replaced etcd modules the
+// versions minimum version selection would, when go get cannot run: the
+// text rewrite moved them, but the build uses the replace, so go mod tidy
+// raises such a requirement only as far as a moved replacement's go.mod
+// requires it (rke2 kept etcdutl's at the old version while its fork
+// moved). What no moved replacement needs goes back to where it was, and
+// is returned as left by the go command.
+func settleReplaced(ctx context.Context, gobin string, c *FileChange) ([]LeftPin, error) {
+	newMF, err := modfile.Parse(c.File, c.new, nil)
+	if err != nil {
+		return nil, err
+	}
+	need, err := replacementNeeds(ctx, gobin, c)
+	if err != nil || need == nil {
+		return nil, err
+	}
+	lines := strings.Split(string(c.new), "\n")
+	var moved []Pin
+	var kept []LeftPin
+	for _, p := range c.Pins {
+		at := requireLine(newMF, p.Module)
+		if p.Fork != "" || at < 0 || !replaced(newMF, p.Module, p.NewText) || semver.Compare(need[p.Module], p.NewText) >= 0 {
+			moved = append(moved, p)
+			continue
+		}
+		v := p.Text
+		if semver.Compare(need[p.Module], v) > 0 {
+			v = need[p.Module]
+		}
+		lines[at] = strings.Replace(lines[at], p.NewText, v, 1)
+		if v == p.Text {
+			kept = append(kept, keptBy(newMF, p))
+			continue
+		}
+		p.NewText = v
+		moved = append(moved, p)
+	}
+	if len(kept) == 0 && len(moved) == len(c.Pins) && strings.Join(lines, "\n") == string(c.new) {
+		return nil, nil
+	}
+	c.new = []byte(strings.Join(lines, "\n"))
+	c.Pins = moved
+	c.Diff, err = diffBytes(c.File, c.old, c.new)
+	return kept, err
+}
+
+// replacementNeeds is what the fork releases a go.mod change moves to
+// require, by module (the highest version of each): how far minimum
+// version selection raises the requirements of the modules they replace.
+// It is nil when the change moves no fork.
+func replacementNeeds(ctx context.Context, gobin string, c *FileChange) (map[string]string, error) {
+	_, forks, err := movesOf(c)
+	if err != nil || len(forks) == 0 {
+		return nil, err
+	}
+	var mods []string
+	for f := range forks {
+		mods = append(mods, f)
+	}
+	sort.Strings(mods)
+	got, err := download(ctx, gobin, mods)
+	if err != nil {
+		return nil, err
+	}
+	need := map[string]string{}
+	for _, d := range got {
+		if d.Error != "" || d.GoMod == "" {
+			return nil, fmt.Errorf("%s@%s: %s", d.Path, d.Version, d.Error) // not every replacement's needs are known
+		}
+		b, err := os.ReadFile(d.GoMod)
+		if err != nil {
+			return nil, err
+		}
+		mf, err := modfile.ParseLax(d.GoMod, b, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, q := range mf.Require {
+			if semver.Compare(q.Mod.Version, need[q.Mod.Path]) > 0 {
+				need[q.Mod.Path] = q.Mod.Version
+			}
+		}
+	}
+	return need, nil
+}
+
+// requireLine is the index of the line holding module's requirement in
+// mf, or -1.
+func requireLine(mf *modfile.File, module string) int {
+	for _, q := range mf.Require {
+		if q.Mod.Path == module && q.Syntax != nil {
+			return q.Syntax.Start.Line - 1
+		}
+	}
+	return -1
 }
