@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 
 	"go.etcd.io/etcd/client/pkg/v3/fileutil"
 	"go.etcd.io/etcd/server/v3/storage/wal"
@@ -22,10 +23,43 @@ import (
 // WAL of large values that allocation, and the garbage collection it
 // drives, was most of a plan's time.
 type decoder struct {
-	brs          []*fileutil.FileBufReader
+	brs          []*segment
 	lastValidOff int64 // the offset after the last valid record
 	crc          uint32
 	buf          []byte
+	// skipTo: entry records of this index or below are passed over
+	// without reading their data (seeking past them), their CRC taken as
+	// written. Records of other types are always read.
+	skipTo uint64
+}
+
+// segment is one WAL file's buffered reader, and the file to seek in.
+type segment struct {
+	*fileutil.FileBufReader
+	r fileutil.FileReader
+}
+
+// skip passes over the next n bytes: from the buffer, then by seeking
+// where the file can.
+func (s *segment) skip(n int64) error {
+	if b := int64(s.Buffered()); n <= b {
+		_, err := s.Discard(int(n))
+		return err
+	}
+	seeker, ok := s.r.(io.Seeker)
+	if !ok {
+		_, err := s.Discard(int(n))
+		return err
+	}
+	b := s.Buffered()
+	if _, err := s.Discard(b); err != nil {
+		return err
+	}
+	if _, err := seeker.Seek(n-int64(b), io.SeekCurrent); err != nil {
+		return err
+	}
+	s.Reset(s.r)
+	return nil
 }
 
 // record is one decoded record; data aliases the decoder's buffer.
@@ -63,7 +97,7 @@ func openDecoder(walDir string, index uint64) (dec *decoder, closeAll func(), er
 func newDecoder(r ...fileutil.FileReader) *decoder {
 	d := &decoder{}
 	for _, f := range r {
-		d.brs = append(d.brs, fileutil.NewFileBufReader(f))
+		d.brs = append(d.brs, &segment{fileutil.NewFileBufReader(f), f})
 	}
 	return d
 }
@@ -95,6 +129,12 @@ func (d *decoder) next(rec *record) error {
 		if limit := br.FileInfo().Size() - d.lastValidOff - padBytes; recBytes > limit {
 			return fmt.Errorf("%w: [wal] max entry size limit exceeded when reading %q, recBytes: %d, entryLimit(%d)", io.ErrUnexpectedEOF, br.FileInfo().Name(), recBytes, limit)
 		}
+		if skipped, err := d.skipEntry(br, recBytes, padBytes); err != nil || skipped {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		n := int(recBytes + padBytes)
 		if cap(d.buf) < n {
 			d.buf = make([]byte, n)
@@ -125,6 +165,80 @@ func (d *decoder) next(rec *record) error {
 		d.lastValidOff += frameSizeBytes + recBytes + padBytes
 		return nil
 	}
+}
+
+// skipEntry passes over the record framed next when it is an entry of
+// index d.skipTo or below, read from the first bytes of its encoding
+// (walpb.Record's type and crc, then the raft entry's type, term and
+// index, in field order as etcd writes them): the record's data is
+// neither read nor checked, and the CRC chain goes on from the crc the
+// record carries. It never skips a record it cannot read that way.
+func (d *decoder) skipEntry(br *segment, recBytes, padBytes int64) (bool, error) {
+	const head = 48
+	if d.skipTo == 0 || recBytes < 2*head {
+		return false, nil
+	}
+	b, err := br.Peek(head)
+	if err != nil {
+		return false, nil
+	}
+	var typ, crc, index uint64
+	var data []byte
+	for rest := b; len(rest) > 0 && data == nil; {
+		num, wt, n := protowire.ConsumeTag(rest)
+		if n < 0 {
+			return false, nil
+		}
+		rest = rest[n:]
+		switch {
+		case (num == 1 || num == 2) && wt == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(rest)
+			if n < 0 {
+				return false, nil
+			}
+			rest = rest[n:]
+			if num == 1 {
+				typ = v
+			} else {
+				crc = v
+			}
+		case num == 3 && wt == protowire.BytesType:
+			_, n := protowire.ConsumeVarint(rest) // the data's length
+			if n < 0 {
+				return false, nil
+			}
+			data = rest[n:]
+		default:
+			return false, nil
+		}
+	}
+	if typ != entryType {
+		return false, nil
+	}
+	for rest := data; len(rest) > 0 && index == 0; {
+		num, wt, n := protowire.ConsumeTag(rest)
+		if n < 0 || num > 3 || wt != protowire.VarintType {
+			return false, nil
+		}
+		rest = rest[n:]
+		v, n := protowire.ConsumeVarint(rest)
+		if n < 0 {
+			return false, nil
+		}
+		rest = rest[n:]
+		if num == 3 {
+			index = v
+		}
+	}
+	if index == 0 || index > d.skipTo {
+		return false, nil
+	}
+	if err := br.skip(recBytes + padBytes); err != nil {
+		return false, err
+	}
+	d.crc = uint32(crc)
+	d.lastValidOff += frameSizeBytes + recBytes + padBytes
+	return true, nil
 }
 
 // frameSize splits a frame's length field: the record's size in the low
@@ -208,14 +322,16 @@ func (d *decoder) torn(data []byte) bool {
 }
 
 // validSnapshotEntries is etcd's wal.ValidSnapshotEntries read with this
-// package's decoder: the snapshot records of the whole WAL, but those
-// newer than its last committed HardState.
-func validSnapshotEntries(walDir string) ([]walpb.Snapshot, error) {
-	dec, closeAll, err := openDecoder(walDir, 0)
+// package's decoder: the snapshot records of the WAL, but those newer than
+// its last committed HardState; from the segment holding index on (0: the
+// whole WAL, as etcd reads it).
+func validSnapshotEntries(walDir string, index uint64) ([]walpb.Snapshot, error) {
+	dec, closeAll, err := openDecoder(walDir, index)
 	if err != nil {
 		return nil, err
 	}
 	defer closeAll()
+	dec.skipTo = math.MaxUint64 // no entry is needed here
 	var snaps []walpb.Snapshot
 	var commit uint64
 	rec := &record{}

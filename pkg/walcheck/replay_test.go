@@ -13,6 +13,7 @@ import (
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/client/pkg/v3/fileutil"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/snap"
 	"go.etcd.io/etcd/server/v3/storage/wal"
 	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
 	"go.etcd.io/raft/v3/raftpb"
@@ -309,7 +310,7 @@ func TestValidSnapshotEntriesMatchesEtcds(t *testing.T) {
 	testutil.Must(t, w.Close())
 	want, err := wal.ValidSnapshotEntries(zap.NewNop(), dir)
 	testutil.Must(t, err)
-	got, err := validSnapshotEntries(dir)
+	got, err := validSnapshotEntries(dir, 0)
 	testutil.Must(t, err)
 	if len(want) != 4 || len(got) != len(want) { // Create's empty one, 100, 200, 300
 		t.Fatalf("snapshots: etcd %d, ours %d", len(want), len(got))
@@ -318,5 +319,96 @@ func TestValidSnapshotEntriesMatchesEtcds(t *testing.T) {
 		if want[i].Index != got[i].Index || want[i].Term != got[i].Term {
 			t.Errorf("snapshot %d: etcd %+v, ours %+v", i, want[i], got[i])
 		}
+	}
+}
+
+// TestCheckFromNewestSnapshot: Check reads the WAL from the segment of the
+// newest snapshot file on, and starts where etcd would (its
+// ValidSnapshotEntries over the whole WAL, then LoadNewestAvailable): at
+// the newest snapshot with a WAL record at or below the commit; a newer
+// file without its record (a crash between the two writes) or past the
+// commit is passed over, as etcd passes it over.
+func TestCheckFromNewestSnapshot(t *testing.T) {
+	defer func(n int64) { wal.SegmentSizeBytes = n }(wal.SegmentSizeBytes)
+	wal.SegmentSizeBytes = 64 << 10 // many segments
+	for _, c := range []struct {
+		name  string
+		files []uint64 // .snap files written
+		want  uint64
+	}{
+		{"newest has its record", []uint64{100, 200, 300}, 300},
+		{"newest file without a record", []uint64{200, 300, 350}, 300},
+		{"newest past the commit", []uint64{300, 400}, 300},
+		{"no file with a record", []uint64{350}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			data := t.TempDir()
+			walDir, snapDir := filepath.Join(data, "member", "wal"), filepath.Join(data, "member", "snap")
+			testutil.Must(t, os.MkdirAll(snapDir, 0o700))
+			w, err := wal.Create(zap.NewNop(), walDir, nil)
+			testutil.Must(t, err)
+			cs := raftpb.ConfState{Voters: []uint64{1}}
+			v2 := etcdserverpb.Request{Method: "PUT", Path: "/0/version"}
+			v2b, err := v2.Marshal()
+			testutil.Must(t, err)
+			v3 := etcdserverpb.InternalRaftRequest{Put: &etcdserverpb.PutRequest{Key: []byte("k"), Value: make([]byte, 1000)}}
+			v3b, err := v3.Marshal()
+			testutil.Must(t, err)
+			for i := uint64(1); i <= 500; i++ {
+				d := v3b
+				if i%50 == 0 {
+					d = v2b
+				}
+				// Committed up to 350: the records of 400 and 500 are not
+				// valid yet.
+				testutil.Must(t, w.Save(raftpb.HardState{Term: 1, Commit: min(i, 350)}, []raftpb.Entry{{Index: i, Term: 1, Data: d}}))
+				if i%100 == 0 {
+					testutil.Must(t, w.SaveSnapshot(walpb.Snapshot{Index: i, Term: 1, ConfState: &cs}))
+				}
+			}
+			testutil.Must(t, w.Close())
+			ss := snap.New(zap.NewNop(), snapDir)
+			for _, i := range c.files {
+				testutil.Must(t, ss.SaveSnap(raftpb.Snapshot{Data: []byte("{}"), Metadata: raftpb.SnapshotMetadata{Index: i, Term: 1, ConfState: cs}}))
+			}
+			names, _ := filepath.Glob(filepath.Join(walDir, "*.wal"))
+			if len(names) < 5 {
+				t.Fatalf("%d segments", len(names))
+			}
+			walSnaps, err := wal.ValidSnapshotEntries(zap.NewNop(), walDir)
+			testutil.Must(t, err)
+			var etcds uint64
+			if s, err := ss.LoadNewestAvailable(walSnaps); err == nil {
+				etcds = s.Metadata.Index
+			}
+			r, err := Check(data, "")
+			testutil.Must(t, err)
+			if r.SnapshotIndex != c.want || etcds != c.want {
+				t.Fatalf("starts at %d, etcd at %d; want %d", r.SnapshotIndex, etcds, c.want)
+			}
+			if wantV2 := (500 - c.want) / 50; r.V2 != int(wantV2) || r.LastIndex != 500 {
+				t.Errorf("%d v2 entries up to %d; want %d up to 500", r.V2, r.LastIndex, wantV2)
+			}
+			// What etcd replays from there, by its own ReadAll (the
+			// entries at or below the snapshot were skipped unread).
+			start := walpb.Snapshot{Index: c.want}
+			if c.want > 0 {
+				start.Term = 1
+			}
+			ew, err := wal.OpenForRead(zap.NewNop(), walDir, start)
+			testutil.Must(t, err)
+			_, _, ents, err := ew.ReadAll()
+			ew.Close()
+			testutil.Must(t, err)
+			v2s := 0
+			for _, e := range ents {
+				if IsV2(e.Data) {
+					v2s++
+				}
+			}
+			if r.Entries != len(ents) || r.V2 != v2s {
+				t.Errorf("%d entries, %d v2; etcd's ReadAll: %d, %d", r.Entries, r.V2, len(ents), v2s)
+			}
+		})
 	}
 }

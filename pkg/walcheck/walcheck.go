@@ -62,12 +62,26 @@ func Check(dataDir, walDir string) (*Result, error) {
 		return nil, fmt.Errorf("%s has a WAL but no member/snap directory: not a complete etcd data directory (%v)", dataDir, err)
 	}
 	lg := zap.NewNop()
-	walSnaps, err := validSnapshotEntries(walDir)
-	if err != nil {
-		return nil, fmt.Errorf("read the WAL's snapshot records in %s: %w", walDir, err)
+	load := func(index uint64) (*raftpb.Snapshot, error) {
+		walSnaps, err := validSnapshotEntries(walDir, index)
+		if err != nil {
+			return nil, fmt.Errorf("read the WAL's snapshot records in %s: %w", walDir, err)
+		}
+		return snap.New(lg, snapDir).LoadNewestAvailable(walSnaps)
+	}
+	// The newest snapshot file's record is in the WAL from the segment
+	// holding its index on, which is what etcd replays anyway: read only
+	// that (the whole WAL grows with the database's writes). Where that
+	// finds no valid snapshot, read the whole WAL, as etcd does.
+	var s *raftpb.Snapshot
+	var err error
+	if index, ok := newestSnapIndex(snapDir); ok {
+		s, err = load(index)
+	}
+	if s == nil {
+		s, err = load(0)
 	}
 	start := walpb.Snapshot{}
-	s, err := snap.New(lg, snapDir).LoadNewestAvailable(walSnaps)
 	switch {
 	case err == nil:
 		start = walpb.Snapshot{Index: s.Metadata.Index, Term: s.Metadata.Term, ConfState: &s.Metadata.ConfState}
@@ -90,6 +104,7 @@ func replay(walDir string, start walpb.Snapshot) (*Result, error) {
 		return nil, err
 	}
 	defer closeAll()
+	dec.skipTo = start.Index // etcd replays only the entries after it
 	r := &Result{SnapshotIndex: start.Index, LastIndex: start.Index}
 	type v2 struct {
 		index  uint64
@@ -151,6 +166,24 @@ const (
 	entryType = 2
 	stateType = 3
 )
+
+// newestSnapIndex is the index of the newest raft snapshot file in snapDir
+// (etcd names them term-index.snap, in hex).
+func newestSnapIndex(snapDir string) (uint64, bool) {
+	names, err := filepath.Glob(filepath.Join(snapDir, "*.snap"))
+	if err != nil {
+		return 0, false
+	}
+	var newest uint64
+	found := false
+	for _, n := range names {
+		var term, index uint64
+		if _, err := fmt.Sscanf(filepath.Base(n), "%016x-%016x.snap", &term, &index); err == nil && index >= newest {
+			newest, found = index, true
+		}
+	}
+	return newest, found
+}
 
 // segmentsFrom opens, in order, the WAL segments from the one holding
 // index on (the last whose first index is not above it), as etcd does.
