@@ -175,18 +175,34 @@ func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size in
 	if err != nil {
 		return rows, err
 	}
+	return append(rows, stepRows(j, size, db)...), nil
+}
+
+// stepRows are the journal's steps with their durations: the pre-upgrade
+// snapshot, each member's restart, the gates after it.
+func stepRows(j *engine.Journal, size, db int64) []ScaleRow {
+	var rows []ScaleRow
 	started := map[string]time.Time{}
 	for _, e := range j.Entries {
-		if e.Action != engine.Restart {
+		if e.Action == "" {
 			continue
 		}
-		if e.Status == "started" {
-			started[e.Member] = e.At
-		} else if e.Status == "done" {
-			rows = append(rows, ScaleRow{Size: size, DBSize: db, Command: "  restart of " + e.Member, Wall: e.At.Sub(started[e.Member])})
+		key := string(e.Action) + " " + e.Member + " " + e.Version
+		switch e.Status {
+		case "started":
+			started[key] = e.At
+		case "done":
+			label := "  " + string(e.Action)
+			switch {
+			case e.Action == engine.Restart:
+				label = "  restart of " + e.Member
+			case e.Member != "":
+				label += " (" + e.Member + ")"
+			}
+			rows = append(rows, ScaleRow{Size: size, DBSize: db, Command: label, Wall: e.At.Sub(started[key])})
 		}
 	}
-	return rows, nil
+	return rows
 }
 
 // fillRandom writes incompressible values of valueSize from 8 writers until the
@@ -401,7 +417,11 @@ func (r *ScaleResult) Table(w io.Writer) error {
 		}
 		rows = append(rows, []string{db, x.Command, x.Wall.Round(10 * time.Millisecond).String(), progress.Bytes(x.MaxRSS), progress.Bytes(x.MaxAnon), progress.Bytes(x.Sent), progress.Bytes(x.PeakTmp), x.Note})
 	}
-	return printer.Table(w, rows)
+	if err := printer.Table(w, rows); err != nil {
+		return err
+	}
+	printTargets(w, r.Targets())
+	return nil
 }
 
 func firstLine(s string) string {

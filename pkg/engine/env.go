@@ -42,6 +42,10 @@ type Env struct {
 	hashes status.HashCache
 }
 
+// Hashes is the change's hash cache, for the plan it starts from to fill
+// (the first gate then hashes only the member its step touched).
+func (e *Env) Hashes() *status.HashCache { return &e.hashes }
+
 func (e *Env) defaults() {
 	if e.GateTimeout == 0 {
 		e.GateTimeout = 60 * time.Second

@@ -77,6 +77,17 @@ func TestRoundTripAndDrill(t *testing.T) {
 			if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o600 {
 				t.Fatalf("snapshot mode %v", fi.Mode())
 			}
+			// Checked in place as verify checks (read back, bbolt's
+			// check) before it is published: marked verified, and
+			// Verify agrees.
+			vsc, vfile, err := snapshot.Save(ctx, testutil.Session(t, st.Conn()), t.TempDir(), snapshot.SaveOptions{Verify: true})
+			testutil.Must(t, err, "save --verify")
+			if vsc.VerifiedAt == nil || sc.VerifiedAt != nil || vsc.HashKV != sc.HashKV {
+				t.Fatalf("verified in place: %v, without: %v; HashKV %d and %d", vsc.VerifiedAt, sc.VerifiedAt, vsc.HashKV, sc.HashKV)
+			}
+			if r, err := snapshot.Verify(ctx, vfile, snapshot.VerifyOptions{}); err != nil || !r.OK() {
+				t.Fatalf("verify of the snapshot checked in place: %+v %v", r, err)
+			}
 			// Verify with a restore drill on the snapshot's own version.
 			r, err := snapshot.Verify(ctx, file, snapshot.VerifyOptions{Drill: true, Binaries: testutil.Binaries(t, v)})
 			testutil.Must(t, err, "verify")

@@ -181,7 +181,13 @@ func Collect(ctx context.Context, p *conn.Pool, opts Options) (*Cluster, error) 
 // revision) and judges the cluster by them: hashes that differ make a
 // cluster with quorum and a leader degraded.
 func AddHashes(ctx context.Context, p *conn.Pool, cl *Cluster) {
-	cl.Hash = CompareHashes(ctx, p, cl.Members)
+	AddHashesCached(ctx, p, cl, nil)
+}
+
+// AddHashesCached is AddHashes that keeps the hashes in a change's cache
+// (nil: none), for the gates that follow.
+func AddHashesCached(ctx context.Context, p *conn.Pool, cl *Cluster, cache *HashCache) {
+	cl.Hash = CompareHashesCached(ctx, p, cl.Members, cache, "")
 	if cl.Hash.Result == HashMismatch && cl.Health != Unavailable {
 		cl.Reasons = append(cl.Reasons, "key-value hashes differ: "+cl.Hash.Detail)
 		cl.Health = Degraded

@@ -26,6 +26,9 @@ type Gathering struct {
 	// ScratchDir holds the membership check's snapshot before 3.6.
 	ScratchDir string
 	Log        *slog.Logger
+	// Hashes keeps the members' hashes for the change that plans (nil:
+	// a plan alone).
+	Hashes *status.HashCache
 }
 
 // LivePlan gathers what the planner judges from the live cluster — its
@@ -51,7 +54,7 @@ func LivePlan(ctx context.Context, g Gathering) (*plan.Plan, error) {
 	hashed := make(chan struct{})
 	go func() {
 		defer close(hashed)
-		status.AddHashes(ctx, g.Session.Pool(), st)
+		status.AddHashesCached(ctx, g.Session.Pool(), st, g.Hashes)
 	}()
 	if g.Runtime != nil {
 		po.V2WAL, po.V2Custom = WALState(ctx, g.Runtime, names)

@@ -166,7 +166,7 @@ func (u *upgrader) plan(ctx context.Context) (*plan.Plan, error) {
 	target := u.env.Journal.Target
 	p, err := LivePlan(ctx, Gathering{Session: u.opts.Session, Runtime: u.opts.Runtime, Catalog: u.opts.Catalog,
 		Options:    plan.Options{Target: target, Configs: u.opts.Configs, Kubernetes: u.opts.Kubernetes},
-		ScratchDir: filepath.Dir(u.opts.JournalPath), Log: u.opts.Log})
+		ScratchDir: filepath.Dir(u.opts.JournalPath), Log: u.opts.Log, Hashes: u.env.Hashes()})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,34 @@
+package bench
+
+import (
+	"testing"
+	"time"
+)
+
+// TestScaleTargets judges made-up rows: the plan and apply are compared
+// with the smallest size's, the plain tools' rows of the same size.
+func TestScaleTargets(t *testing.T) {
+	const small, big = 16 << 20, 4 << 30
+	r := &ScaleResult{Rows: []ScaleRow{
+		{Size: small, DBSize: small, Command: rowPlan, Wall: 50 * time.Millisecond, MaxRSS: 40 << 20},
+		{Size: small, DBSize: small, Command: rowApply, Wall: 7 * time.Second, MaxRSS: 70 << 20},
+		{Size: big, DBSize: big, Command: rowStatus, Wall: 50 * time.Millisecond},
+		{Size: big, DBSize: big, Command: rowHashKV, Wall: 2 * time.Second},
+		{Size: big, DBSize: big, Command: rowSave, Wall: 10 * time.Second},
+		{Size: big, DBSize: big, Command: rowPlan, Wall: 900 * time.Millisecond, Sent: 2 << 10, MaxRSS: 40 << 20},
+		{Size: big, DBSize: big, Command: rowApply, Wall: 20 * time.Second, MaxRSS: 200 << 20},
+	}}
+	// In order: plan 2x (18x), plan within 2 s of status+hashkv, bytes
+	// sent, scratch, apply's work (13 s against 12 s), RSS (200 MiB).
+	want := []bool{false, true, true, true, false, false}
+	got := r.Targets()
+	if len(got) != len(want) {
+		t.Fatalf("%d targets: %+v", len(got), got)
+	}
+	for i, x := range got {
+		t.Logf("%s: %s: %v", x.What, x.Got, x.Met)
+		if x.Size != big || x.Met != want[i] {
+			t.Errorf("%s of %d: met %v, want %v", x.What, x.Size, x.Met, want[i])
+		}
+	}
+}
