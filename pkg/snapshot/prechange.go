@@ -8,6 +8,7 @@ import (
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
 // PreChange takes the snapshot a cluster change starts with: saved into
@@ -21,15 +22,18 @@ type PreChange struct {
 	Log     *slog.Logger
 }
 
-// Take saves and verifies the snapshot and returns where it is.
-func (p PreChange) Take(ctx context.Context, s *cluster.Session) (string, error) {
-	sc, file, err := Save(ctx, s, strings.TrimSuffix(p.Dest, "/")+"/", SaveOptions{Version: p.Version, Stores: p.Stores, Verify: true})
+// Take saves and verifies the snapshot and returns where it is. hashes
+// is the change's hash cache (nil: none): the member's HashKV at the
+// snapshot's revision, when the plan hashed it there, is not asked for
+// again.
+func (p PreChange) Take(ctx context.Context, s *cluster.Session, hashes *status.HashCache) (string, error) {
+	sc, file, err := Save(ctx, s, strings.TrimSuffix(p.Dest, "/")+"/", SaveOptions{Version: p.Version, Stores: p.Stores, Verify: true, Hashes: hashes})
 	if err != nil {
 		return "", err
 	}
 	if sc.VerifiedAt != nil {
-		// Checked in place before it was published: the bytes read back
-		// from disk, bbolt's consistency check.
+		// Checked in place before it was published: bbolt's consistency
+		// check, its HashKV equal to the member's.
 		logging.OrDiscard(p.Log).Info("snapshot {file}: revision {revision}, {keys} keys, verified", "file", file, "revision", sc.Revision, "keys", sc.KeyCount)
 		return file, nil
 	}

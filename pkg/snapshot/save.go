@@ -39,13 +39,17 @@ type SaveOptions struct {
 	// revision and requires it to equal the file's (a full scan on the
 	// member: it costs about as much as reading the file again).
 	CompareMember bool
-	// Verify checks the stored bytes as Verify does (the SHA-256 read
-	// back from disk, bbolt's consistency check) where the store staged
-	// them on this machine as they are (a local store, no encoding), and
-	// then marks the sidecar verified: one read of the file after the
-	// stream instead of two. Elsewhere it does nothing (sidecar not
-	// marked: Verify must read the stored object back).
+	// Verify checks the stored bytes where the store staged them on this
+	// machine as they are (a local store, no encoding), before they are
+	// published: bbolt's consistency check, and the snapshot's HashKV
+	// equal to the member's at its revision (CompareMember); then the
+	// sidecar is marked verified. The bytes are read once after the
+	// stream. Elsewhere it does nothing (the sidecar is not marked:
+	// Verify must read the stored object back).
 	Verify bool
+	// Hashes is the change's hash cache: a member's HashKV at the
+	// snapshot's revision found there is not asked for again.
+	Hashes *status.HashCache
 	// Encoding compresses and/or encrypts the stored file on the way.
 	Encoding Encoding
 	// Stores opens dest (S3 settings).
@@ -172,25 +176,34 @@ func Save(ctx context.Context, s *cluster.Session, dest string, opts SaveOptions
 // inspect reads the raw snapshot with bbolt, records what it found in the
 // sidecar and, if asked, compares its HashKV with the member's.
 func inspect(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, raw, sum string, n int64, sc *Sidecar, opts SaveOptions, inPlace bool) error {
-	var info *Info
-	var err error
-	if opts.Verify && inPlace {
-		if info, err = Check(raw); err == nil && info.SHA256 != sum {
-			err = fmt.Errorf("%w: %s reads back with SHA-256 %s, but the stream's was %s; nothing was saved", ErrCorrupt, raw, info.SHA256, sum)
-		}
-		now := time.Now().UTC()
-		sc.VerifiedAt = &now
-	} else {
-		info, err = ReadInfo(raw, false)
-	}
+	verify := opts.Verify && inPlace
+	info, err := ReadInfo(raw, verify)
 	if err != nil {
 		return err
 	}
 	info.SHA256 = sum
 	info.Size = n
 	sc.Info = *info
-	if opts.CompareMember {
-		return compareMemberHash(ctx, s, c, src, info, sc)
+	compared := false
+	if opts.CompareMember || verify {
+		if compared, err = compareMemberHash(ctx, s, c, src, info, sc, opts.Hashes); err != nil {
+			return err
+		}
+	}
+	if verify && !compared {
+		// The member compacted since: the bytes on disk are proven by
+		// reading them back instead.
+		back, _, err := CheckTrailer(raw)
+		if err != nil {
+			return err
+		}
+		if back != sum {
+			return fmt.Errorf("%w: %s reads back with SHA-256 %s, but the stream's was %s; nothing was saved", ErrCorrupt, raw, back, sum)
+		}
+	}
+	if verify {
+		now := time.Now().UTC()
+		sc.VerifiedAt = &now
 	}
 	return nil
 }
@@ -202,18 +215,25 @@ func putError(err error, path string) error {
 	return err
 }
 
-func compareMemberHash(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, info *Info, sc *Sidecar) error {
-	hctx, cancel := s.Pool().WithScanTimeout(ctx, src.DBSize)
-	defer cancel()
-	hk, err := c.HashKV(hctx, src.Endpoint, info.Revision)
-	if err != nil {
-		return fmt.Errorf("HashKV from %s: %w", src.Name, err)
+// compareMemberHash compares the snapshot's HashKV with the member's at
+// the snapshot's revision (from cache where it is there) and says whether
+// they could be compared: not when the member has compacted since.
+func compareMemberHash(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, info *Info, sc *Sidecar, cache *status.HashCache) (bool, error) {
+	hash, compact, ok := cache.Lookup(src.ID, info.Revision)
+	if !ok || compact != info.CompactRevision {
+		hctx, cancel := s.Pool().WithScanTimeout(ctx, src.DBSize)
+		defer cancel()
+		hk, err := c.HashKV(hctx, src.Endpoint, info.Revision)
+		if err != nil {
+			return false, fmt.Errorf("HashKV from %s: %w", src.Name, err)
+		}
+		hash, compact = hk.Hash, hk.CompactRevision
 	}
-	sc.HashKVMember = hk.Hash
-	if hk.Hash != info.HashKV && hk.CompactRevision == info.CompactRevision {
-		return fmt.Errorf("the snapshot's key-value hash at revision %d is %d but member %s reports %d; nothing was saved", info.Revision, info.HashKV, src.Name, hk.Hash)
+	sc.HashKVMember = hash
+	if hash != info.HashKV && compact == info.CompactRevision {
+		return false, fmt.Errorf("the snapshot's key-value hash at revision %d is %d but member %s reports %d; nothing was saved", info.Revision, info.HashKV, src.Name, hash)
 	}
-	return nil
+	return compact == info.CompactRevision, nil
 }
 
 // stream copies the snapshot into w, hashing the database part and checking

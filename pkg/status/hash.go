@@ -57,6 +57,13 @@ func (c *HashCache) lookup(id string, rev int64) (hashResult, bool) {
 	return r, ok && c.rev == rev
 }
 
+// Lookup is the member's (by ID) hash and compact revision at rev, when
+// the cache holds them.
+func (c *HashCache) Lookup(id string, rev int64) (hash uint32, compact int64, ok bool) {
+	r, ok := c.lookup(id, rev)
+	return r.hash, r.compact, ok
+}
+
 func (c *HashCache) store(id string, rev int64, r hashResult) {
 	if c == nil || r.err != nil {
 		return

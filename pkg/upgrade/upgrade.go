@@ -67,7 +67,7 @@ type Options struct {
 
 // Snapshotter takes a verified snapshot and tells whether one still exists.
 type Snapshotter interface {
-	Take(ctx context.Context, s *cluster.Session) (string, error)
+	Take(ctx context.Context, s *cluster.Session, hashes *status.HashCache) (string, error)
 	Exists(ctx context.Context, name string) bool
 }
 
@@ -136,7 +136,7 @@ func (u *upgrader) newEnv() *engine.Env {
 		GateTimeout: o.GateTimeout, MaxLag: o.MaxLag, Renames: u.renames,
 	}
 	if o.Snapshots != nil {
-		env.TakeSnapshot = func(ctx context.Context) (string, error) { return o.Snapshots.Take(ctx, o.Session) }
+		env.TakeSnapshot = func(ctx context.Context) (string, error) { return o.Snapshots.Take(ctx, o.Session, env.Hashes()) }
 		env.SnapshotExists = o.Snapshots.Exists
 	}
 	return env
