@@ -96,8 +96,9 @@ images.yaml, the image promoter's file in kubernetes/k8s.io
 (registry.k8s.io/images/k8s-staging-etcd/images.yaml). Without it the bump
 names the pin and writes nothing. A checksum table keyed by release
 (kubespray's etcd_binary_checksums) gets the target's entry from the
-release's SHA256SUMS (--checksums FILE); without it, each table is named as
-left to do.
+release's SHA256SUMS: --checksums FILE, or else downloaded from etcd's
+release (not with --offline); where neither is at hand, each table is named
+as left to do.
 
 Refuses a downgrade, a minor skip or a version the release catalog does not
 know, unless --force. Files are written atomically (temp file, fsync,
@@ -145,6 +146,7 @@ with the reason), 2 when nothing could be done (nothing was written).`,
 			}
 			if !g.offline {
 				o.Go = "go"
+				o.Releases = repo.ReleaseDownloads
 			}
 			r, err := repo.Bump(dirArg(args), to, o)
 			if r != nil {

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -37,6 +38,11 @@ type BumpOptions struct {
 	// from a release's SHA256SUMS (--checksums): a checksum table that
 	// lacks the target gets its entry.
 	Checksums map[string]string
+	// Releases, when Checksums is nil, is where the target's SHA256SUMS
+	// is downloaded from for a checksum table that lacks it (etcd's
+	// releases: ReleaseDownloads; empty: offline, the table is named as
+	// left to do). A download that fails says so among the things left.
+	Releases string
 	// Go is the go command that moves a go.mod's etcd modules as Go does
 	// (go get, go mod tidy: go.sum and the raised requirements with them);
 	// empty: the text rewrite only, and go.sum is named as left to do.
@@ -269,7 +275,14 @@ func Bump(dir, to string, o BumpOptions) (*BumpResult, error) {
 	byGo := res.moveGoMods(dir, target, o.Go)
 	res.dependentSums(dir, o.Go)
 	res.Pending = append(pending(dir, res.Changes, target, byGo), dependents(dir, res.Changes)...)
-	filled, err := res.addChecksums(dir, checksumEntries(dir, scan, sel, target, o.Checksums))
+	sums := o.Checksums
+	if sums == nil && o.Releases != "" && needsChecksums(scan, sel, target) {
+		var err error
+		if sums, err = FetchChecksums(context.Background(), o.Releases, target); err != nil {
+			res.Pending = append(res.Pending, fmt.Sprintf("the release's checksums: %v (give the file with --checksums)", err))
+		}
+	}
+	filled, err := res.addChecksums(dir, checksumEntries(dir, scan, sel, target, sums))
 	if err != nil {
 		return nil, err
 	}

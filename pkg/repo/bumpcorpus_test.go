@@ -3,6 +3,9 @@ package repo
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +55,7 @@ func TestBumpCorpus(t *testing.T) {
 		claimed, refused := true, ""
 		var said []string
 		for _, m := range moves {
-			r, err := Bump(tree, m[1], BumpOptions{Catalog: cat, From: []string{m[0]}, Go: "go"})
+			r, err := Bump(tree, m[1], BumpOptions{Catalog: cat, From: []string{m[0]}, Go: "go", Releases: ReleaseDownloads})
 			switch {
 			case err != nil:
 				claimed, refused = false, firstLine(err.Error())
@@ -590,5 +593,49 @@ func TestImageBuildOfItsOwn(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(arch, "etcd.yaml")); string(b) != "image: quay.io/coreos/etcd:v3.5.21-arm64\n" {
 		t.Errorf("arch image: %q", b)
+	}
+}
+
+// TestChecksumsDownloaded: without --checksums and online, the target's
+// SHA256SUMS comes from the release (here a local server in GitHub's
+// place, which this machine cannot reach); a release that does not
+// answer leaves the tables named, and says why.
+func TestChecksumsDownloaded(t *testing.T) {
+	c := "testdata/bump-corpus/kubespray-3.6.10"
+	sums := `ed579fafab5701e3aaa95509969e7bc74776a4ae5269d32e3928408b406456ec  etcd-v3.6.10-linux-amd64.tar.gz
+e40dc34b7a512b99c651f7700c1014e9b76e02415e2e24365b248966b173524c  etcd-v3.6.10-linux-arm64.tar.gz
+2892716d2826deed1ea392c91651ebabe1da35c5e71964d842fdcd424adb71c1  etcd-v3.6.10-linux-ppc64le.tar.gz
+`
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.URL.Path)
+		if r.URL.Path != "/v3.6.10/SHA256SUMS" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, sums)
+	}))
+	defer srv.Close()
+	f := "roles/kubespray_defaults/vars/main/checksums.yml"
+	for _, base := range []string{srv.URL, srv.URL + "/missing"} {
+		tree := t.TempDir()
+		testutil.Must(t, copyTree(filepath.Join(c, "before"), tree))
+		r, err := Bump(tree, "3.6.10", BumpOptions{From: []string{"3.6.9"}, Releases: base})
+		testutil.Must(t, err)
+		got := strings.Join(fileLines(t, filepath.Join(tree, f)), "\n")
+		written := strings.Count(got, "3.6.10: sha256:")
+		if base == srv.URL {
+			if len(r.Pending) > 0 || written != 3 {
+				t.Errorf("downloaded: %d entries written, pending %v", written, r.Pending)
+			}
+			continue
+		}
+		said := strings.Join(r.Pending, "\n")
+		if written != 0 || !strings.Contains(said, "404") || !strings.Contains(said, "etcd_binary_checksums.amd64 has no 3.6.10 entry") {
+			t.Errorf("release not found: %d entries written, pending:\n%s", written, said)
+		}
+	}
+	if len(asked) != 2 {
+		t.Errorf("asked %v", asked)
 	}
 }

@@ -2,13 +2,17 @@ package repo
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
@@ -28,20 +32,54 @@ func ReadChecksums(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("--checksums: %w", err)
 	}
 	defer f.Close()
+	return parseChecksums(f, "--checksums "+path)
+}
+
+func parseChecksums(r io.Reader, what string) (map[string]string, error) {
 	out := map[string]string{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		if m := sumsLineRe.FindStringSubmatch(strings.TrimSpace(sc.Text())); m != nil {
 			out[version.Plain(m[2])+" "+m[3]] = m[1]
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("--checksums %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("--checksums %s: no line of etcd's SHA256SUMS form (HASH  etcd-v3.6.10-linux-amd64.tar.gz): give the file etcd's release publishes", path)
+		return nil, fmt.Errorf("%s: no line of etcd's SHA256SUMS form (HASH  etcd-v3.6.10-linux-amd64.tar.gz): give the file etcd's release publishes", what)
 	}
 	return out, nil
+}
+
+// ReleaseDownloads is where etcd's releases publish their files.
+const ReleaseDownloads = "https://github.com/etcd-io/etcd/releases/download"
+
+// FetchChecksums downloads release v's SHA256SUMS from base (etcd's
+// releases: ReleaseDownloads) and reads it as ReadChecksums does.
+func FetchChecksums(ctx context.Context, base, v string) (map[string]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	url := strings.TrimSuffix(base, "/") + "/v" + version.Plain(v) + "/SHA256SUMS"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("download %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("download %s: %s", url, resp.Status)
+	}
+	return parseChecksums(io.LimitReader(resp.Body, 1<<20), url)
+}
+
+// needsChecksums says whether a checksum table holds a selected release
+// and not the target (the bump must add the target's entry).
+func needsChecksums(scan *Result, sel []selector, target string) bool {
+	return len(missingChecksums(scan, sel, target, nil)) > 0
 }
 
 // checksumEntry is the new entry a checksum table needs for the target.
