@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/repo"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
@@ -146,7 +147,7 @@ with the reason), 2 when nothing could be done (nothing was written).`,
 			}
 			if !g.offline {
 				o.Go = "go"
-				o.Releases = repo.ReleaseDownloads
+				o.Releases = binaries.DefaultMirror
 			}
 			r, err := repo.Bump(dirArg(args), to, o)
 			if r != nil {

@@ -75,6 +75,15 @@ func (m *Manager) fromRelease(ctx context.Context, cv string) (in *Install, err 
 	return &Install{Version: cv, Dir: staging, Source: SourceRelease, Origin: base + "/" + name, Tools: tools, SHA256: got}, nil
 }
 
+// FetchSHA256SUMS downloads release cv's SHA256SUMS (cv: "v3.6.10") from
+// mirror (DefaultMirror when empty).
+func FetchSHA256SUMS(ctx context.Context, mirror, cv string) (url string, sums []byte, err error) {
+	m := &Manager{Mirror: mirror}
+	url = m.mirror() + "/" + cv + "/SHA256SUMS"
+	sums, err = fetchSmall(ctx, url)
+	return url, sums, err
+}
+
 func fetchSmall(ctx context.Context, url string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

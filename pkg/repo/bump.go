@@ -40,7 +40,7 @@ type BumpOptions struct {
 	Checksums map[string]string
 	// Releases, when Checksums is nil, is where the target's SHA256SUMS
 	// is downloaded from for a checksum table that lacks it (etcd's
-	// releases: ReleaseDownloads; empty: offline, the table is named as
+	// releases: binaries.DefaultMirror; empty: offline, the table is named as
 	// left to do). A download that fails says so among the things left.
 	Releases string
 	// Go is the go command that moves a go.mod's etcd modules as Go does

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
+	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/catalog"
 )
 
@@ -55,7 +56,7 @@ func TestBumpCorpus(t *testing.T) {
 		claimed, refused := true, ""
 		var said []string
 		for _, m := range moves {
-			r, err := Bump(tree, m[1], BumpOptions{Catalog: cat, From: []string{m[0]}, Go: "go", Releases: ReleaseDownloads})
+			r, err := Bump(tree, m[1], BumpOptions{Catalog: cat, From: []string{m[0]}, Go: "go", Releases: binaries.DefaultMirror})
 			switch {
 			case err != nil:
 				claimed, refused = false, firstLine(err.Error())

@@ -2,10 +2,10 @@ package repo
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/version"
 )
 
@@ -52,28 +53,16 @@ func parseChecksums(r io.Reader, what string) (map[string]string, error) {
 	return out, nil
 }
 
-// ReleaseDownloads is where etcd's releases publish their files.
-const ReleaseDownloads = "https://github.com/etcd-io/etcd/releases/download"
-
-// FetchChecksums downloads release v's SHA256SUMS from base (etcd's
-// releases: ReleaseDownloads) and reads it as ReadChecksums does.
-func FetchChecksums(ctx context.Context, base, v string) (map[string]string, error) {
+// FetchChecksums downloads release v's SHA256SUMS from mirror (etcd's
+// releases: binaries.DefaultMirror) and reads it as ReadChecksums does.
+func FetchChecksums(ctx context.Context, mirror, v string) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	url := strings.TrimSuffix(base, "/") + "/v" + version.Plain(v) + "/SHA256SUMS"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	url, sums, err := binaries.FetchSHA256SUMS(ctx, mirror, "v"+version.Plain(v))
 	if err != nil {
-		return nil, err
+		return nil, err // it names the URL
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("download %s: %s", url, resp.Status)
-	}
-	return parseChecksums(io.LimitReader(resp.Body, 1<<20), url)
+	return parseChecksums(bytes.NewReader(sums), url)
 }
 
 // needsChecksums says whether a checksum table holds a selected release
