@@ -60,14 +60,15 @@ func goMove(ctx context.Context, gobin, dir string, c *FileChange, target string
 	// that; otherwise go get moves it as far as the fork releases' go.mod
 	// files require, or, where they cannot be read, to the new version.
 	var need map[string]string
-	if !hasGoFiles(modDir) {
+	goCode := hasGoFiles(modDir)
+	if !goCode {
 		fc := *c
 		fc.new = start
 		need, _ = replacementNeeds(ctx, gobin, &fc)
 	}
 	var gets, all []string
 	for _, p := range reqs {
-		if replaced(mf, p.Module, p.Text) && (need != nil || hasGoFiles(modDir)) {
+		if replaced(mf, p.Module, p.Text) && (need != nil || goCode) {
 			if v := need[p.Module]; semver.Compare(v, p.Text) > 0 {
 				if semver.Compare(v, p.NewText) > 0 {
 					v = p.NewText

@@ -192,10 +192,11 @@ func settleReplaced(ctx context.Context, gobin string, c *FileChange) ([]LeftPin
 		p.NewText = v
 		moved = append(moved, p)
 	}
-	if len(kept) == 0 && len(moved) == len(c.Pins) && strings.Join(lines, "\n") == string(c.new) {
-		return nil, nil
+	settled := strings.Join(lines, "\n")
+	if settled == string(c.new) {
+		return nil, nil // no line moved back or less far
 	}
-	c.new = []byte(strings.Join(lines, "\n"))
+	c.new = []byte(settled)
 	c.Pins = moved
 	c.Diff, err = diffBytes(c.File, c.old, c.new)
 	return kept, err

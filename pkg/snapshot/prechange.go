@@ -31,20 +31,20 @@ func (p PreChange) Take(ctx context.Context, s *cluster.Session, hashes *status.
 	if err != nil {
 		return "", err
 	}
-	if sc.VerifiedAt != nil {
-		// Checked in place before it was published: bbolt's consistency
-		// check, its HashKV equal to the member's.
-		logging.OrDiscard(p.Log).Info("snapshot {file}: revision {revision}, {keys} keys, verified", "file", file, "revision", sc.Revision, "keys", sc.KeyCount)
-		return file, nil
+	// Checked in place before it was published (bbolt's consistency
+	// check, its HashKV equal to the member's), or read back here.
+	info := sc.Info
+	if sc.VerifiedAt == nil {
+		r, err := Verify(ctx, file, VerifyOptions{Stores: p.Stores})
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", file, err)
+		}
+		if !r.OK() {
+			return "", fmt.Errorf("%s does not verify: %v", file, r.Problems)
+		}
+		info = *r.Info
 	}
-	r, err := Verify(ctx, file, VerifyOptions{Stores: p.Stores})
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", file, err)
-	}
-	if !r.OK() {
-		return "", fmt.Errorf("%s does not verify: %v", file, r.Problems)
-	}
-	logging.OrDiscard(p.Log).Info("snapshot {file}: revision {revision}, {keys} keys, verified", "file", file, "revision", r.Info.Revision, "keys", r.Info.KeyCount)
+	logging.OrDiscard(p.Log).Info("snapshot {file}: revision {revision}, {keys} keys, verified", "file", file, "revision", info.Revision, "keys", info.KeyCount)
 	return file, nil
 }
 
