@@ -142,8 +142,9 @@ func TestPlanChecksMembershipBefore36(t *testing.T) {
 			if r.code != 1 || !strings.Contains(r.stdout, "[membership-inconsistent] m4") || !strings.Contains(r.stdout, "etcdpilot member replace m4 --force") {
 				t.Fatalf("plan after a promotion on 3.5.19: %d\n%s%s", r.code, r.stdout, r.stderr)
 			}
-			// Read from the backends' pages beside the running members
-			// (issue 31): the same findings as the whole streamed backends.
+			// Read from the backends' pages beside the running members,
+			// and from their streams as they pass (issue 31): the same
+			// findings as the whole streamed backends.
 			if strings.Count(r.stderr, "membership read from") < 4 {
 				t.Errorf("the plan did not read the backends' pages:\n%s", r.stderr)
 			}
@@ -158,8 +159,9 @@ func TestPlanChecksMembershipBefore36(t *testing.T) {
 			testutil.Must(t, err)
 			streamed, err := upgrade.Membership(ctx, s, cl, nil, t.TempDir(), testutil.Logger(t))
 			testutil.Must(t, err)
-			if len(pages) == 0 || !reflect.DeepEqual(pages, streamed) {
-				t.Errorf("findings from the pages %+v, from the streams %+v", pages, streamed)
+			whole := testutil.FullStreamFindings(t, ctx, s, cl)
+			if len(pages) == 0 || !reflect.DeepEqual(pages, streamed) || !reflect.DeepEqual(pages, whole) {
+				t.Errorf("findings from the pages %+v, from the streams as they pass %+v, from the whole streamed backends %+v", pages, streamed, whole)
 			}
 			for _, args := range [][]string{
 				{"upgrade", "apply", "--to", testutil.V35, "--probe=false"},

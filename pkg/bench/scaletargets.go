@@ -20,6 +20,7 @@ type ScaleTarget struct {
 // The rows the targets read.
 const (
 	rowPlan    = "etcdpilot upgrade plan (sandbox: pages)"
+	rowStream  = "etcdpilot upgrade plan (--endpoints: streams)"
 	rowApply   = "etcdpilot upgrade apply"
 	rowStatus  = "etcdctl endpoint status --cluster"
 	rowHashKV  = "etcdctl endpoint hashkv --cluster"
@@ -31,7 +32,8 @@ const (
 // Targets judges each size above the smallest: upgrade plan within 2x its
 // time at the smallest size and within 2 s of etcdctl endpoint status
 // plus hashkv; members sending under 1% of the database and scratch under
-// 64 MiB for a plan; apply's pre-upgrade snapshot, and its whole
+// 64 MiB for a plan, through the sandbox (pages) and through --endpoints
+// (streams); apply's pre-upgrade snapshot, and its whole
 // size-dependent work (its time less its time at the smallest size, where
 // the restarts, gates and hand-off cost the same; the gates' HashKV of
 // the restarted member is in it), within 1.2x of etcdctl snapshot save of
@@ -80,10 +82,14 @@ func (r *ScaleResult) Targets() []ScaleTarget {
 			out = append(out, ScaleTarget{s, "upgrade plan within 2 s of etcdctl endpoint status + hashkv --cluster",
 				fmt.Sprintf("%s against %s", sec(plan.Wall), sec(budget)), plan.Wall <= budget})
 		}
-		if okP {
-			out = append(out, ScaleTarget{s, "members send under 1% of the database for a plan",
-				fmt.Sprintf("%s of %s", progress.Bytes(plan.Sent), progress.Bytes(plan.DBSize)), plan.Sent*100 < plan.DBSize})
-			out = append(out, ScaleTarget{s, "plan scratch under 64 MiB", progress.Bytes(plan.PeakTmp), plan.PeakTmp < maxScratch})
+		for _, how := range []struct{ row, label string }{{rowPlan, ""}, {rowStream, " through --endpoints"}} {
+			p, ok := find(s, how.row)
+			if !ok {
+				continue
+			}
+			out = append(out, ScaleTarget{s, "members send under 1% of the database for a plan" + how.label,
+				fmt.Sprintf("%s of %s", progress.Bytes(p.Sent), progress.Bytes(p.DBSize)), p.Sent*100 < p.DBSize})
+			out = append(out, ScaleTarget{s, "plan scratch under 64 MiB" + how.label, progress.Bytes(p.PeakTmp), p.PeakTmp < maxScratch})
 		}
 		save, okV := find(s, rowSave)
 		if snap, ok := find(s, "  snapshot"); ok && okV {

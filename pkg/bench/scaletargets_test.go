@@ -16,13 +16,15 @@ func TestScaleTargets(t *testing.T) {
 		{Size: big, DBSize: big, Command: rowHashKV, Wall: 2 * time.Second},
 		{Size: big, DBSize: big, Command: rowSave, Wall: 10 * time.Second},
 		{Size: big, DBSize: big, Command: rowPlan, Wall: 900 * time.Millisecond, Sent: 2 << 10, MaxRSS: 40 << 20},
+		{Size: big, DBSize: big, Command: rowStream, Wall: 9 * time.Second, Sent: 2 << 30, PeakTmp: 0, MaxRSS: 60 << 20},
 		{Size: big, DBSize: big, Command: rowApply, Wall: 20 * time.Second, MaxRSS: 200 << 20},
 		{Size: big, DBSize: big, Command: "  snapshot", Wall: 11 * time.Second},
 	}}
 	// In order: plan 2x (18x), plan within 2 s of status+hashkv, bytes
-	// sent, scratch, the snapshot (11 s against 12 s), apply's work (13 s
-	// against 12 s), RSS (200 MiB).
-	want := []bool{false, true, true, true, true, false, false}
+	// sent and scratch through the sandbox, then through --endpoints
+	// (half the database), the snapshot (11 s against 12 s), apply's work
+	// (13 s against 12 s), RSS (200 MiB).
+	want := []bool{false, true, true, true, false, true, true, false, false}
 	got := r.Targets()
 	if len(got) != len(want) {
 		t.Fatalf("%d targets: %+v", len(got), got)

@@ -1,6 +1,7 @@
 package membercheck
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,7 +48,7 @@ func backendFile(t *testing.T, members, removed, fill int, big bool) (string, *b
 			}
 		}
 		for i := 0; i < fill; i++ {
-			if err := kb.Put([]byte(fmt.Sprintf("k%08d", i)), make([]byte, 1000)); err != nil {
+			if err := kb.Put(revision(i+2), make([]byte, 1000)); err != nil {
 				return err
 			}
 		}
@@ -57,6 +58,15 @@ func backendFile(t *testing.T, members, removed, fill int, big bool) (string, *b
 		t.Fatal(err)
 	}
 	return path, db
+}
+
+// revision is a key of etcd's key bucket: the revision's main and sub
+// parts, big-endian, joined by '_'.
+func revision(main int) []byte {
+	k := make([]byte, 17)
+	binary.BigEndian.PutUint64(k, uint64(main))
+	k[8] = '_'
+	return k
 }
 
 // TestReadPagesMatchesBbolt: the page reader finds what bbolt finds, on

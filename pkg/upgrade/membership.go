@@ -40,9 +40,10 @@ func NeedsMembershipCheck(cl *status.Cluster, target string) bool {
 // member's data directory on this machine (sandboxes, static pods on
 // this node), it reads the few pages of member/snap/db the lookup needs,
 // beside the running member and without its lock; otherwise, or when the
-// file cannot be read that way, it streams the backend (a snapshot into
-// a temporary file under dir, removed after), one member at a time, each
-// stream bounded by a deadline that follows the member's size.
+// file cannot be read that way, it reads the same pages from the
+// backend's stream (Maintenance.Snapshot) and closes it once it has them,
+// one member at a time, each stream bounded by a deadline that follows
+// the member's size.
 //
 // A backend file holds what etcd has committed, and etcd commits its
 // batch every --backend-batch-interval (100 ms by default): a membership
@@ -158,26 +159,45 @@ func (h hostReader) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// fromStream streams one member's backend, with a deadline of a minute
-// plus a second for every 10 MiB (10 MiB/s: well below what a member
-// sends even from a slow disk), after checking dir can hold it.
+// fromStream reads one member's membership from its streamed backend,
+// with a deadline of a minute plus a second for every 10 MiB (10 MiB/s:
+// well below what a member sends even from a slow disk). The stream is
+// closed as soon as the lookup has its pages; where it cannot be made
+// from the stream as it passes, the whole backend is streamed into a
+// temporary file under dir, after checking dir can hold it.
 func fromStream(ctx context.Context, s *cluster.Session, m status.Member, dir string, log *slog.Logger) (*membercheck.Backend, error) {
-	if err := fsutil.NeedSpace(dir, m.DBSize, fmt.Sprintf("streaming %s's backend (%d bytes) for the membership check", m.Name, m.DBSize)); err != nil {
-		return nil, err
-	}
 	timeout := StreamTimeout(m.DBSize)
-	log.Info("reading the membership in {member}'s backend ({size} bytes, up to {timeout}) ...", "member", m.Name, "size", m.DBSize, "timeout", timeout)
+	log.Info("reading the membership in {member}'s backend as it streams ({size} bytes at most, up to {timeout}) ...", "member", m.Name, "size", m.DBSize, "timeout", timeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := s.Pool().Client(ctx, m.Endpoint)
 	if err != nil {
 		return nil, err
 	}
-	b, err := membercheck.FromMember(ctx, c, dir)
-	if ctx.Err() == context.DeadlineExceeded {
-		return nil, fmt.Errorf("the stream of %d bytes did not end within %s: %w", m.DBSize, timeout, err)
+	b, read, err := membercheck.FromStream(ctx, membercheck.SnapshotOpener(c))
+	if err == nil {
+		log.Info("{member}: membership read from {bytes} bytes of {streams} stream(s) of its backend", "member", m.Name, "bytes", read.Bytes, "streams", read.Streams)
+		return b, nil
+	}
+	if ctx.Err() != nil {
+		return nil, streamErr(ctx, m, timeout, err)
+	}
+	log.Warn("{member}: the membership could not be read as the backend streamed ({error}); streaming all of it into a file", "member", m.Name, "error", err)
+	if err := fsutil.NeedSpace(dir, m.DBSize, fmt.Sprintf("streaming %s's backend (%d bytes) for the membership check", m.Name, m.DBSize)); err != nil {
+		return nil, err
+	}
+	b, err = membercheck.FromMember(ctx, c, dir)
+	if ctx.Err() != nil {
+		return nil, streamErr(ctx, m, timeout, err)
 	}
 	return b, err
+}
+
+func streamErr(ctx context.Context, m status.Member, timeout time.Duration, err error) error {
+	if ctx.Err() == context.DeadlineExceeded {
+		return fmt.Errorf("the stream of %d bytes did not end within %s: %w", m.DBSize, timeout, err)
+	}
+	return err
 }
 
 // StreamTimeout bounds a stream of a member's whole backend: a minute,

@@ -34,8 +34,9 @@ type junkDB struct {
 func (j junkDB) DataDir(context.Context, string) (string, error) { return j.dir, nil }
 
 // TestMembershipFromPages: the membership read from the live members'
-// backend pages through a real sshd (dd, block by block) is what the
-// whole streamed backends say, for a few KiB per member; a backend file
+// backend pages through a real sshd (dd, block by block), and from their
+// streams as they pass, is what the whole streamed backends say, for a
+// few KiB per member; a backend file
 // the page reader cannot read is named, and streamed instead, with the
 // same findings.
 func TestMembershipFromPages(t *testing.T) {
@@ -49,6 +50,9 @@ func TestMembershipFromPages(t *testing.T) {
 	testutil.Must(t, err)
 	streamed, err := Membership(ctx, s, cl, nil, t.TempDir(), testutil.Logger(t))
 	testutil.Must(t, err)
+	if whole := testutil.FullStreamFindings(t, ctx, s, cl); !reflect.DeepEqual(whole, streamed) {
+		t.Errorf("from the whole backends %+v, as they streamed %+v", whole, streamed)
+	}
 
 	var log testutil.SyncBuffer
 	l, err := logging.New(&log, "info", "text")
