@@ -119,6 +119,9 @@ const (
 	Zombie = "zombie"
 	// Missing: a listed member a backend does not hold.
 	Missing = "missing"
+	// Unread: a member whose backend could not be read; the check is
+	// incomplete.
+	Unread = "unread"
 )
 
 // Finding is one disagreement, with the members whose backends show it.
@@ -127,6 +130,13 @@ type Finding struct {
 	ID     string   `json:"id"`
 	Name   string   `json:"name,omitempty"`
 	SeenIn []string `json:"seenIn"`
+	// Error says why an Unread member's backend could not be read.
+	Error string `json:"error,omitempty"`
+}
+
+// NotRead is the finding for a member whose backend could not be read.
+func NotRead(name, id, why string) Finding {
+	return Finding{Kind: Unread, ID: id, Name: name, SeenIn: []string{name}, Error: why}
 }
 
 // Message describes the finding and what an upgrade to 3.6 would do.
@@ -139,6 +149,8 @@ func (f Finding) Message() string {
 	switch f.Kind {
 	case Learner:
 		return fmt.Sprintf("%s is a voter in the member list but a learner in the backends of %s: promotions on 3.5.1-3.5.19 reached only the v2store (etcd-io/etcd#19557); etcd 3.6 reads the backend and would make it a learner again (\"too many learner members\")", who, in)
+	case Unread:
+		return fmt.Sprintf("the backend of %s could not be read (%s): the membership check before 3.6 is incomplete, so a learner or zombie record it holds would go unseen", who, f.Error)
 	case Zombie:
 		return fmt.Sprintf("%s is not in the member list, but the backends of %s still hold it: etcd 3.6 reads the backend and would bring it back as a zombie member (etcd-io/etcd#20967)", who, in)
 	}
@@ -156,6 +168,8 @@ func (f Finding) Fix() string {
 		who = f.ID
 	}
 	switch f.Kind {
+	case Unread:
+		return fmt.Sprintf("bring %s back so that it answers (status and a snapshot stream), then plan again", who)
 	case Zombie:
 		return "upgrade every member to the latest 3.5 patch (3.5.26 or later remove zombies from their backend when they start) and plan again"
 	case Learner:

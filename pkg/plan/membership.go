@@ -1,10 +1,17 @@
 package plan
 
-import "github.com/etcdpilot/etcdpilot/pkg/version"
+import (
+	"github.com/etcdpilot/etcdpilot/pkg/membercheck"
+	"github.com/etcdpilot/etcdpilot/pkg/version"
+)
 
 // CodeMembership blocks a hop into 3.6 while the members' backends
 // disagree with the member list.
 const CodeMembership = "membership-inconsistent"
+
+// CodeMembershipUnchecked blocks it while a member's backend could not be
+// read: the check is incomplete.
+const CodeMembershipUnchecked = "membership-unchecked"
 
 const membershipLink = "https://etcd.io/blog/2025/upgrade_from_3.5_to_3.6_issue/"
 
@@ -20,6 +27,10 @@ func (pl *planner) membership() {
 		return
 	}
 	for _, f := range pl.opts.Membership {
-		pl.block(Finding{Code: CodeMembership, Member: f.Name, Message: f.Message(), Reason: f.Fix(), Link: membershipLink})
+		code := CodeMembership
+		if f.Kind == membercheck.Unread {
+			code = CodeMembershipUnchecked
+		}
+		pl.block(Finding{Code: code, Member: f.Name, Message: f.Message(), Reason: f.Fix(), Link: membershipLink})
 	}
 }

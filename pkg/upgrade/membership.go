@@ -61,7 +61,7 @@ func Membership(ctx context.Context, s *cluster.Session, cl *status.Cluster, rt 
 		var fromFiles bool
 		var err error
 		findings, fromFiles, err = membershipOnce(ctx, s, cl, rt, dir, log)
-		if err != nil || len(findings) == 0 || !fromFiles {
+		if err != nil || !inconsistent(findings) || !fromFiles {
 			return findings, err
 		}
 		log.Info("the backends' pages disagree with the member list; reading them again in case etcd has not committed the change yet")
@@ -82,8 +82,10 @@ func membershipOnce(ctx context.Context, s *cluster.Session, cl *status.Cluster,
 	}
 	backends := map[string]*membercheck.Backend{}
 	fromFiles := false
+	var unread []membercheck.Finding
 	for _, m := range cl.Members {
 		if !m.Reachable {
+			unread = append(unread, membercheck.NotRead(m.Name, m.ID, "not reachable: "+m.Error))
 			continue
 		}
 		b, err := fromPages(ctx, rt, m.Name, log)
@@ -92,14 +94,31 @@ func membershipOnce(ctx context.Context, s *cluster.Session, cl *status.Cluster,
 				log.Warn("{member}: the backend's pages could not be read ({error}); streaming it instead", "member", m.Name, "error", err)
 			}
 			if b, err = fromStream(ctx, s, m, dir, log); err != nil {
-				return nil, false, fmt.Errorf("read the backend of %s: %w", m.Name, err)
+				if ctx.Err() != nil {
+					return nil, false, fmt.Errorf("read the backend of %s: %w", m.Name, err)
+				}
+				// A member that died or stalled: named, the check incomplete.
+				log.Warn("{member}: the backend could not be read: {error}", "member", m.Name, "error", err)
+				unread = append(unread, membercheck.NotRead(m.Name, m.ID, err.Error()))
+				continue
 			}
 		} else {
 			fromFiles = true
 		}
 		backends[m.Name] = b
 	}
-	return membercheck.Compare(list, backends), fromFiles, nil
+	return append(membercheck.Compare(list, backends), unread...), fromFiles, nil
+}
+
+// inconsistent says whether a finding is a disagreement (not only
+// members whose backends could not be read).
+func inconsistent(findings []membercheck.Finding) bool {
+	for _, f := range findings {
+		if f.Kind != membercheck.Unread {
+			return true
+		}
+	}
+	return false
 }
 
 // fromPages reads a member's membership from its backend file where the
@@ -174,6 +193,19 @@ func fromStream(ctx context.Context, s *cluster.Session, m status.Member, dir st
 	if err != nil {
 		return nil, err
 	}
+	// A stream waits for a member that does not answer (until the
+	// deadline): ask it for its status first, within the command timeout.
+	answers := func() error {
+		sctx, cancel := s.Pool().WithTimeout(ctx)
+		defer cancel()
+		if _, err := c.Status(sctx, m.Endpoint); err != nil {
+			return fmt.Errorf("the member does not answer: %w", err)
+		}
+		return nil
+	}
+	if err := answers(); err != nil {
+		return nil, err
+	}
 	b, read, err := membercheck.FromStream(ctx, membercheck.SnapshotOpener(c))
 	if err == nil {
 		log.Info("{member}: membership read from {bytes} bytes of {streams} stream(s) of its backend", "member", m.Name, "bytes", read.Bytes, "streams", read.Streams)
@@ -183,6 +215,9 @@ func fromStream(ctx context.Context, s *cluster.Session, m status.Member, dir st
 		return nil, streamErr(ctx, m, timeout, err)
 	}
 	log.Warn("{member}: the membership could not be read as the backend streamed ({error}); streaming all of it into a file", "member", m.Name, "error", err)
+	if aerr := answers(); aerr != nil {
+		return nil, fmt.Errorf("%w (its stream broke: %v)", aerr, err)
+	}
 	if err := fsutil.NeedSpace(dir, m.DBSize, fmt.Sprintf("streaming %s's backend (%d bytes) for the membership check", m.Name, m.DBSize)); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/pkg/hostexec"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
+	"github.com/etcdpilot/etcdpilot/pkg/membercheck"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
 
@@ -75,5 +76,33 @@ func TestMembershipFromPages(t *testing.T) {
 	testutil.Must(t, err)
 	if strings.Count(junkLog.String(), "(local): no valid bbolt meta page); streaming it instead") != 3 || !reflect.DeepEqual(fallback, streamed) {
 		t.Errorf("fallback: %+v, streamed %+v\n%s", fallback, streamed, junkLog.String())
+	}
+}
+
+// TestMembershipNamesAMemberItCannotRead: a member killed (SIGKILL)
+// after the status and before its backend is streamed is named, with
+// why, as a backend not read; the others are read, and the check is
+// never reported clean. A member the status already found unreachable is
+// named the same way.
+func TestMembershipNamesAMemberItCannotRead(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Members: 3, Versions: []string{testutil.V35}})
+	st, _ := sb.State()
+	s := testutil.Session(t, st.Conn())
+	ctx := testutil.Context(t, 2*time.Minute)
+	cl, err := s.Status(ctx)
+	testutil.Must(t, err)
+	testutil.Must(t, sb.Kill(ctx, "m2"))
+	for _, when := range []string{"killed after the status", "unreachable in the status"} {
+		if when == "unreachable in the status" {
+			cl, err = s.Status(ctx)
+			testutil.Must(t, err)
+		}
+		findings, err := Membership(ctx, s, cl, nil, t.TempDir(), testutil.Logger(t))
+		testutil.Must(t, err)
+		if len(findings) != 1 || findings[0].Kind != membercheck.Unread || findings[0].Name != "m2" || findings[0].Error == "" {
+			t.Fatalf("%s: findings %+v", when, findings)
+		}
+		t.Logf("%s: %s", when, findings[0].Message())
 	}
 }
