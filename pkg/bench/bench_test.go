@@ -150,7 +150,9 @@ func TestScaleBench(t *testing.T) {
 	if pages.Wall == 0 || pages.Sent*100 > pages.DBSize || pages.PeakTmp != 0 || pages.MaxRSS == 0 {
 		t.Errorf("plan from pages: %+v", pages)
 	}
-	if streams.Sent*2 < 5*streams.DBSize || streams.PeakTmp == 0 { // about three databases
+	// Through --endpoints the pages are read from each member's stream as
+	// it passes: some of each database, at most all three, and no file.
+	if streams.Sent == 0 || streams.Sent > 4*streams.DBSize || streams.PeakTmp != 0 {
 		t.Errorf("plan from streams: %+v", streams)
 	}
 	if apply := rows["etcdpilot upgrade apply"]; apply.Wall == 0 || restarts != 3 {
