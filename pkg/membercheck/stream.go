@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -135,11 +136,24 @@ func (s *streamPages) skipTo(off int64) error {
 			}
 			continue
 		}
-		if err := s.discard(min(at+size, off)); err != nil {
+		// Past its overflow, but not past a page to keep: a freed page's
+		// old header may count pages that hold live ones now.
+		if err := s.discard(min(at+size, off, s.nextKeep(at))); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// nextKeep is the first page to keep after at (or the largest offset).
+func (s *streamPages) nextKeep(at int64) int64 {
+	next := int64(math.MaxInt64)
+	for o := range s.keep {
+		if o > at && o < next {
+			next = o
+		}
+	}
+	return next
 }
 
 // keepPage says whether the page at off is one to keep: one an earlier
@@ -153,8 +167,14 @@ func (s *streamPages) keepPage(off int64, page []byte) bool {
 	if n.flags()&(branchFlag|leafFlag) == 0 || n.count() == 0 {
 		return false
 	}
-	_, k, _, _, err := n.elem(0)
-	return err != nil || !((len(k) == 17 || len(k) == 18) && k[8] == '_')
+	// The first key (a value may run on into the overflow pages).
+	e := page[pageHeader : pageHeader+elemSize]
+	pos, ksize := binary.LittleEndian.Uint32(e[4:]), binary.LittleEndian.Uint32(e[8:])
+	if n.flags()&branchFlag != 0 {
+		pos, ksize = binary.LittleEndian.Uint32(e[0:]), binary.LittleEndian.Uint32(e[4:])
+	}
+	k, err := n.slice(pageHeader, pos, ksize)
+	return err == nil && !((len(k) == 17 || len(k) == 18) && k[8] == '_')
 }
 
 func (s *streamPages) discard(off int64) error {

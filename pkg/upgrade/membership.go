@@ -199,6 +199,9 @@ func fromStream(ctx context.Context, s *cluster.Session, m status.Member, dir st
 		sctx, cancel := s.Pool().WithTimeout(ctx)
 		defer cancel()
 		if _, err := c.Status(sctx, m.Endpoint); err != nil {
+			if sctx.Err() != nil && ctx.Err() == nil {
+				return fmt.Errorf("the member does not answer: no answer within %s (--command-timeout)", s.Pool().Config().Timeout())
+			}
 			return fmt.Errorf("the member does not answer: %w", err)
 		}
 		return nil
