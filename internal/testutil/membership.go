@@ -20,10 +20,7 @@ func FullStreamFindings(t interface {
 	t.Helper()
 	ml, err := status.MemberList(ctx, s.Pool())
 	Must(t, err)
-	var list []membercheck.Listed
-	for _, m := range ml.Members {
-		list = append(list, membercheck.Listed{ID: m.ID, Name: m.Name, IsLearner: m.IsLearner})
-	}
+	list := membercheck.ListedOf(ml)
 	backends := map[string]*membercheck.Backend{}
 	for _, m := range cl.Members {
 		c, err := s.Pool().Client(ctx, m.Endpoint)

@@ -109,6 +109,15 @@ type Listed struct {
 	IsLearner bool
 }
 
+// ListedOf is the member list as Compare takes it.
+func ListedOf(ml *clientv3.MemberListResponse) []Listed {
+	var list []Listed
+	for _, m := range ml.Members {
+		list = append(list, Listed{ID: m.ID, Name: m.Name, IsLearner: m.IsLearner})
+	}
+	return list
+}
+
 // Kinds of disagreement.
 const (
 	// Learner: a voter in the member list that a backend records as a

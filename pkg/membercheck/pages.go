@@ -133,23 +133,33 @@ func (n node) slice(at, pos, size uint32) ([]byte, error) {
 // elem returns the i-th element: for a leaf its flags, key and value; for
 // a branch its key and child page.
 func (n node) elem(i int) (flags uint32, key, val []byte, child uint64, err error) {
-	at := uint32(pageHeader + i*elemSize)
-	if int(at)+elemSize > len(n) {
-		return 0, nil, nil, 0, fmt.Errorf("element %d beyond its page", i)
-	}
-	e := n[at : at+elemSize]
-	if n.flags()&branchFlag != 0 {
-		pos, ksize := binary.LittleEndian.Uint32(e[0:]), binary.LittleEndian.Uint32(e[4:])
-		key, err = n.slice(at, pos, ksize)
-		return 0, key, nil, binary.LittleEndian.Uint64(e[8:]), err
-	}
-	flags = binary.LittleEndian.Uint32(e[0:])
-	pos, ksize, vsize := binary.LittleEndian.Uint32(e[4:]), binary.LittleEndian.Uint32(e[8:]), binary.LittleEndian.Uint32(e[12:])
-	if key, err = n.slice(at, pos, ksize); err != nil {
+	e, key, err := n.key(i)
+	if err != nil {
 		return 0, nil, nil, 0, err
 	}
+	if n.flags()&branchFlag != 0 {
+		return 0, key, nil, binary.LittleEndian.Uint64(e[8:]), nil
+	}
+	at := uint32(pageHeader + i*elemSize)
+	pos, ksize, vsize := binary.LittleEndian.Uint32(e[4:]), binary.LittleEndian.Uint32(e[8:]), binary.LittleEndian.Uint32(e[12:])
 	val, err = n.slice(at, pos+ksize, vsize)
-	return flags, key, val, 0, err
+	return binary.LittleEndian.Uint32(e[0:]), key, val, 0, err
+}
+
+// key returns the i-th element's header and key; its value may run on
+// into the overflow pages, which the page may not hold.
+func (n node) key(i int) (e, key []byte, err error) {
+	at := uint32(pageHeader + i*elemSize)
+	if int(at)+elemSize > len(n) {
+		return nil, nil, fmt.Errorf("element %d beyond its page", i)
+	}
+	e = n[at : at+elemSize]
+	pos, ksize := binary.LittleEndian.Uint32(e[4:]), binary.LittleEndian.Uint32(e[8:])
+	if n.flags()&branchFlag != 0 {
+		pos, ksize = binary.LittleEndian.Uint32(e[0:]), binary.LittleEndian.Uint32(e[4:])
+	}
+	key, err = n.slice(at, pos, ksize)
+	return e, key, err
 }
 
 // walk calls fn for every key/value of the tree rooted at root (a page

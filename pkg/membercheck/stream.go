@@ -167,13 +167,7 @@ func (s *streamPages) keepPage(off int64, page []byte) bool {
 	if n.flags()&(branchFlag|leafFlag) == 0 || n.count() == 0 {
 		return false
 	}
-	// The first key (a value may run on into the overflow pages).
-	e := page[pageHeader : pageHeader+elemSize]
-	pos, ksize := binary.LittleEndian.Uint32(e[4:]), binary.LittleEndian.Uint32(e[8:])
-	if n.flags()&branchFlag != 0 {
-		pos, ksize = binary.LittleEndian.Uint32(e[0:]), binary.LittleEndian.Uint32(e[4:])
-	}
-	k, err := n.slice(pageHeader, pos, ksize)
+	_, k, err := n.key(0)
 	return err == nil && !((len(k) == 17 || len(k) == 18) && k[8] == '_')
 }
 

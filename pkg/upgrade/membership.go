@@ -76,10 +76,7 @@ func membershipOnce(ctx context.Context, s *cluster.Session, cl *status.Cluster,
 	if err != nil {
 		return nil, false, err
 	}
-	var list []membercheck.Listed
-	for _, m := range ml.Members {
-		list = append(list, membercheck.Listed{ID: m.ID, Name: m.Name, IsLearner: m.IsLearner})
-	}
+	list := membercheck.ListedOf(ml)
 	backends := map[string]*membercheck.Backend{}
 	fromFiles := false
 	var unread []membercheck.Finding

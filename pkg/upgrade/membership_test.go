@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
+	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/hostexec"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
 	"github.com/etcdpilot/etcdpilot/pkg/membercheck"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
+	"github.com/etcdpilot/etcdpilot/pkg/status"
 )
 
 // onHost is a sandbox whose members' hosts are reached through an
@@ -34,6 +36,19 @@ type junkDB struct {
 
 func (j junkDB) DataDir(context.Context, string) (string, error) { return j.dir, nil }
 
+// live35 starts 3 members of 3.5 and returns a session to them, a
+// context and their status.
+func live35(t *testing.T) (*sandbox.Sandbox, *cluster.Session, context.Context, *status.Cluster) {
+	t.Helper()
+	sb := testutil.Sandbox(t, sandbox.Options{Members: 3, Versions: []string{testutil.V35}})
+	st, _ := sb.State()
+	s := testutil.Session(t, st.Conn())
+	ctx := testutil.Context(t, 2*time.Minute)
+	cl, err := s.Status(ctx)
+	testutil.Must(t, err)
+	return sb, s, ctx, cl
+}
+
 // TestMembershipFromPages: the membership read from the live members'
 // backend pages through a real sshd (dd, block by block), and from their
 // streams as they pass, is what the whole streamed backends say, for a
@@ -43,12 +58,7 @@ func (j junkDB) DataDir(context.Context, string) (string, error) { return j.dir,
 func TestMembershipFromPages(t *testing.T) {
 	t.Parallel()
 	target, port, opts := testutil.SSHD(t)
-	sb := testutil.Sandbox(t, sandbox.Options{Members: 3, Versions: []string{testutil.V35}})
-	st, _ := sb.State()
-	s := testutil.Session(t, st.Conn())
-	ctx := testutil.Context(t, 2*time.Minute)
-	cl, err := s.Status(ctx)
-	testutil.Must(t, err)
+	sb, s, ctx, cl := live35(t)
 	streamed, err := Membership(ctx, s, cl, nil, t.TempDir(), testutil.Logger(t))
 	testutil.Must(t, err)
 	if whole := testutil.FullStreamFindings(t, ctx, s, cl); !reflect.DeepEqual(whole, streamed) {
@@ -86,13 +96,9 @@ func TestMembershipFromPages(t *testing.T) {
 // named the same way.
 func TestMembershipNamesAMemberItCannotRead(t *testing.T) {
 	t.Parallel()
-	sb := testutil.Sandbox(t, sandbox.Options{Members: 3, Versions: []string{testutil.V35}})
-	st, _ := sb.State()
-	s := testutil.Session(t, st.Conn())
-	ctx := testutil.Context(t, 2*time.Minute)
-	cl, err := s.Status(ctx)
-	testutil.Must(t, err)
+	sb, s, ctx, cl := live35(t)
 	testutil.Must(t, sb.Kill(ctx, "m2"))
+	var err error
 	for _, when := range []string{"killed after the status", "unreachable in the status"} {
 		if when == "unreachable in the status" {
 			cl, err = s.Status(ctx)
