@@ -12,7 +12,10 @@ import (
 
 func statusView(cl *status.Cluster) *view {
 	hash := cl.Hash.Result
-	if cl.Hash.Revision != 0 {
+	switch {
+	case cl.Hash.Compaction:
+		hash += fmt.Sprintf(" at compaction revision %d", cl.Hash.Revision)
+	case cl.Hash.Revision != 0:
 		hash += fmt.Sprintf(" at revision %d", cl.Hash.Revision)
 	}
 	if cl.Hash.Detail != "" {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
 	"github.com/etcdpilot/etcdpilot/pkg/poll"
 )
@@ -19,22 +21,42 @@ const (
 	HashUnknown  = "unknown"
 )
 
-// CompareHashes compares HashKV of the reachable members at one revision R:
-// R is the lowest current revision among them, so every member has it; the
-// hashes are comparable only when every member reports the same compact
-// revision (a compaction applied on some members but not yet on others
-// changes the hash), so a differing compact revision is retried once and
-// then reported as unknown, never as a mismatch.
+// CompareHashes compares HashKV of the reachable members at one revision:
+// the last compaction's, where every member answers it from the hash etcd
+// kept while compacting (3.5.5 and later: no scan, what etcd's own
+// compaction hash check compares), else the head, as CompareHashesCached
+// does. A look at the cluster (status, plan, the agent) compares this way;
+// a change's gates compare at the head, since a member they check must
+// hash its data as it is now.
 func CompareHashes(ctx context.Context, p *conn.Pool, members []Member) Hash {
+	if idx, head := reachable(members); len(idx) >= 2 {
+		if h, ok := atCompaction(ctx, p, members, idx, head); ok {
+			return h
+		}
+	}
 	return CompareHashesCached(ctx, p, members, nil, "")
+}
+
+// reachable is the indexes of the reachable members and their lowest
+// current revision, which every one of them has.
+func reachable(members []Member) (idx []int, rev int64) {
+	for i, m := range members {
+		if !m.Reachable {
+			continue
+		}
+		idx = append(idx, i)
+		if rev == 0 || m.Revision < rev {
+			rev = m.Revision
+		}
+	}
+	return idx, rev
 }
 
 // HashCache keeps the members' hashes at one revision between the gates
 // of one change: a member's HashKV at a revision is a function of its data
 // up to that revision and of its compact revision, so while the cluster
 // stays at that revision only the member a step touched needs hashing
-// again. A change's own cache, never a long-lived one (the agent's checks
-// hash every member every time).
+// again. A change's own cache, never a long-lived one.
 type HashCache struct {
 	mu  sync.Mutex
 	rev int64
@@ -76,6 +98,16 @@ func (c *HashCache) store(id string, rev int64, r hashResult) {
 	c.got[id] = r
 }
 
+// drop forgets a member whose hashing failed, so that no older answer of
+// it is taken for the one that failed.
+func (c *HashCache) drop(id string) {
+	if c != nil {
+		c.mu.Lock()
+		delete(c.got, id)
+		c.mu.Unlock()
+	}
+}
+
 func (c *HashCache) clear() {
 	if c != nil {
 		c.mu.Lock()
@@ -84,18 +116,36 @@ func (c *HashCache) clear() {
 	}
 }
 
-// CompareHashesCached is CompareHashes that takes the hashes of members
-// other than fresh from cache when the cluster is still at the cached
-// revision. When compact revisions then differ (a compaction since), the
-// cache is dropped and every member hashed again.
+// CompareHashesCached compares HashKV of the reachable members at the
+// head: the lowest current revision among them, so every member has it,
+// each member scanning its database. The hashes are comparable only when
+// every member reports the same compact revision (a compaction applied on
+// some members but not yet on others changes the hash), so a differing
+// compact revision is retried and then reported as unknown, never as a
+// mismatch. It takes the hashes of members other than fresh from cache
+// (nil: none) when the cluster is still at the cached revision; when
+// compact revisions then differ (a compaction since), the cache is dropped
+// and every member hashed again.
 func CompareHashesCached(ctx context.Context, p *conn.Pool, members []Member, cache *HashCache, fresh string) Hash {
 	var h Hash
 	for attempt := 0; attempt < 3; attempt++ {
-		var cached bool
-		h, cached = compareOnce(ctx, p, members, cache, fresh)
-		if cached && h.Result != HashAgree {
+		// At a head that is the last compaction's revision (an idle
+		// cluster compacted at its head), a member answers HashKV of that
+		// revision with the hash it kept while compacting, unless it
+		// started since and hashes its data: the two differ by design.
+		// HashKV of revision 0, the head, is always hashed.
+		head := compactedHead(ctx, p, members)
+		var cached, kept bool
+		h, cached, kept = compareOnce(ctx, p, members, cache, fresh, head)
+		if cached && h.Result != HashAgree && !kept {
 			cache.clear()
-			h, _ = compareOnce(ctx, p, members, cache, fresh)
+			h, _, kept = compareOnce(ctx, p, members, cache, fresh, head)
+		}
+		if kept {
+			// Found only now (the compaction came after the look): the
+			// members that hashed their data at this revision, the fresh
+			// one among them, are not asked again.
+			h, _, _ = compareOnce(ctx, p, members, cache, "", true)
 		}
 		if h.Result != HashUnknown || !strings.Contains(h.Detail, "compact") {
 			return h
@@ -107,42 +157,47 @@ func CompareHashesCached(ctx context.Context, p *conn.Pool, members []Member, ca
 	return h
 }
 
-func compareOnce(ctx context.Context, p *conn.Pool, members []Member, cache *HashCache, fresh string) (Hash, bool) {
-	var idx []int
-	var rev int64
-	for i, m := range members {
-		if !m.Reachable {
-			continue
-		}
-		idx = append(idx, i)
-		if rev == 0 || m.Revision < rev {
-			rev = m.Revision
-		}
-	}
+// compareOnce hashes the members at their lowest current revision, or
+// with head, asks each for revision 0 (its head, which etcd always
+// hashes) and takes the answer only when the member is still at that
+// revision; with head, only answers hashed at that revision (compact
+// revision equal to it) are taken from cache.
+// kept: the revision is a compaction's, and some members
+// answered it with the hash etcd kept while compacting, others not.
+func compareOnce(ctx context.Context, p *conn.Pool, members []Member, cache *HashCache, fresh string, head bool) (h Hash, cached, kept bool) {
+	idx, rev := reachable(members)
 	if len(idx) < 2 {
-		return Hash{Result: HashUnknown, Detail: "fewer than two reachable members"}, false
+		return Hash{Result: HashUnknown, Detail: "fewer than two reachable members"}, false, false
+	}
+	ask := rev
+	if head {
+		ask = 0
 	}
 	out := make([]hashResult, len(idx))
 	done := make(chan struct{}, len(idx))
-	cached := false
 	for k, i := range idx {
-		if r, ok := cache.lookup(members[i].ID, rev); ok && members[i].Name != fresh {
+		if r, ok := cache.lookup(members[i].ID, rev); ok && members[i].Name != fresh && (!head || r.compact == rev) {
 			out[k], cached = r, true
 			done <- struct{}{}
 			continue
 		}
 		go func(k int, m *Member) {
 			defer func() { done <- struct{}{} }()
-			c, err := p.Client(ctx, m.Endpoint)
-			if err != nil {
-				out[k].err = err
-				return
-			}
 			cctx, cancel := p.WithScanTimeout(ctx, m.DBSize)
 			defer cancel()
-			r, err := c.HashKV(cctx, m.Endpoint, rev)
-			if err != nil {
+			var r *clientv3.HashKVResponse
+			c, err := p.Client(ctx, m.Endpoint)
+			if err == nil {
+				r, err = c.HashKV(cctx, m.Endpoint, ask)
+			}
+			switch {
+			case err != nil:
 				out[k].err = err
+			case head && r.Header.Revision != rev:
+				out[k].err = fmt.Errorf("its head moved from revision %d to %d while it was hashed", rev, r.Header.Revision)
+			}
+			if out[k].err != nil {
+				cache.drop(m.ID)
 				return
 			}
 			out[k] = hashResult{hash: r.Hash, compact: r.CompactRevision}
@@ -152,7 +207,13 @@ func compareOnce(ctx context.Context, p *conn.Pool, members []Member, cache *Has
 	for range idx {
 		<-done
 	}
-	return judge(members, idx, out, rev), cached
+	compacts := map[int64]bool{}
+	for _, r := range out {
+		if r.err == nil {
+			compacts[r.compact] = true
+		}
+	}
+	return judge(members, idx, out, rev), cached, compacts[rev] && len(compacts) > 1
 }
 
 // judge reads the members' hashes at rev.

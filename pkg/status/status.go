@@ -65,7 +65,10 @@ type Hash struct {
 	// Result is "agree", "mismatch" or "unknown".
 	Result   string `json:"result"`
 	Revision int64  `json:"revision,omitempty"`
-	Detail   string `json:"detail,omitempty"`
+	// Compaction: Revision is the last compaction's, and the members
+	// answered with the hash etcd kept while compacting (no scan).
+	Compaction bool   `json:"compaction,omitempty"`
+	Detail     string `json:"detail,omitempty"`
 }
 
 // Cluster is the whole picture.
@@ -185,9 +188,14 @@ func AddHashes(ctx context.Context, p *conn.Pool, cl *Cluster) {
 }
 
 // AddHashesCached is AddHashes that keeps the hashes in a change's cache
-// (nil: none), for the gates that follow.
+// (nil: none, and CompareHashes' comparison at the last compaction), for
+// the gates that follow.
 func AddHashesCached(ctx context.Context, p *conn.Pool, cl *Cluster, cache *HashCache) {
-	cl.Hash = CompareHashesCached(ctx, p, cl.Members, cache, "")
+	if cache == nil {
+		cl.Hash = CompareHashes(ctx, p, cl.Members)
+	} else {
+		cl.Hash = CompareHashesCached(ctx, p, cl.Members, cache, "")
+	}
 	if cl.Hash.Result == HashMismatch && cl.Health != Unavailable {
 		cl.Reasons = append(cl.Reasons, "key-value hashes differ: "+cl.Hash.Detail)
 		cl.Health = Degraded
