@@ -228,6 +228,17 @@ func compareMemberHash(ctx context.Context, s *cluster.Session, c *clientv3.Clie
 			return false, fmt.Errorf("HashKV from %s: %w", src.Name, err)
 		}
 		hash, compact = hk.Hash, hk.CompactRevision
+		if compact != info.CompactRevision && info.Revision == info.CompactRevision {
+			// The snapshot's revision is the member's last compaction,
+			// which it answers with the hash it kept while compacting
+			// (another compact revision): its head, revision 0, is hashed.
+			if hk, err = c.HashKV(hctx, src.Endpoint, 0); err != nil {
+				return false, fmt.Errorf("HashKV from %s: %w", src.Name, err)
+			}
+			if hk.Header.Revision == info.Revision {
+				hash, compact = hk.Hash, hk.CompactRevision
+			}
+		}
 	}
 	sc.HashKVMember = hash
 	if hash != info.HashKV && compact == info.CompactRevision {
