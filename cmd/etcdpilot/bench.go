@@ -370,7 +370,8 @@ func newBenchScaleCmd(g *globals) *cobra.Command {
 		Use:   "scale",
 		Short: "Fill sandboxes to Kubernetes sizes, then measure status, upgrade plan and upgrade apply beside etcdctl",
 		Long: `Fill a sandbox of --members members of --from to each --sizes with incompressible
-values (kubeadm's --snapshot-count=10000), then run, each as a process: etcdctl
+values (kubeadm's --snapshot-count=10000), compact it at the head as kube-apiserver
+does every 5 minutes, then run, each as a process: etcdctl
 endpoint status and hashkv --cluster and snapshot save of one member, then
 etcdpilot status, upgrade plan (through the sandbox, which reads the backends'
 pages, and through --endpoints alone, which streams them) and upgrade apply to

@@ -16,10 +16,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/etcdpilot/etcdpilot/pkg/binaries"
 	"github.com/etcdpilot/etcdpilot/pkg/engine"
 	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
 	"github.com/etcdpilot/etcdpilot/pkg/logging"
+	"github.com/etcdpilot/etcdpilot/pkg/poll"
 	"github.com/etcdpilot/etcdpilot/pkg/printer"
 	"github.com/etcdpilot/etcdpilot/pkg/progress"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
@@ -61,7 +64,8 @@ type ScaleResult struct {
 }
 
 // Scale fills sandboxes of From to each size with incompressible values
-// (kubeadm's --snapshot-count=10000, a quota above the size) and runs,
+// (kubeadm's --snapshot-count=10000, a quota above the size), compacts
+// them at the head as kube-apiserver does, and runs,
 // each as its own process: etcdctl endpoint status and hashkv --cluster
 // and snapshot save of one member (the plain tools), then etcdpilot
 // status, upgrade plan (through the sandbox runtime, which reads the
@@ -108,13 +112,20 @@ func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size in
 	if err != nil {
 		return nil, err
 	}
-	log.Info("{name}: {members} members of etcd {version}, database {size}", "name", name, "members", o.Members, "version", o.From, "size", progress.Bytes(db))
+	rev, err := compactHead(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("{name}: {members} members of etcd {version}, database {size}, compacted at revision {revision}", "name", name, "members", o.Members, "version", o.From, "size", progress.Bytes(db), "revision", rev)
 	eps := strings.Join(st.Endpoints(), ",")
 	var rows []ScaleRow
 	run := func(label string, env []string, name string, args ...string) (ScaleRow, error) {
 		r, out, err := measureCmd(ctx, st, env, name, args...)
 		r.Size, r.DBSize, r.Command = size, db, label
 		log.Debug("{command}:\n{output}", "command", label, "output", out)
+		if strings.Contains(out, `"compaction": true`) {
+			r.Note = "hashes at the compaction, as etcd kept them"
+		}
 		if err == nil {
 			rows = append(rows, r)
 			log.Info("{size}: {command}: {wall}, max RSS {rss}, members sent {sent}, peak scratch {tmp}", "size", progress.Bytes(size), "command", label,
@@ -264,6 +275,42 @@ func fillRandom(ctx context.Context, st *sandbox.State, size int64, valueSize in
 	return s.DbSize, nil
 }
 
+// compactHead compacts the filled cluster at its head, as kube-apiserver
+// compacts every 5 minutes, and waits until every member has: the members
+// then hold etcd's hash of that compaction, as they do on Kubernetes.
+func compactHead(ctx context.Context, st *sandbox.State) (int64, error) {
+	cli, err := st.Conn().Client()
+	if err != nil {
+		return 0, err
+	}
+	defer cli.Close()
+	resp, err := cli.Get(ctx, "/registry/bench/", clientv3.WithCountOnly())
+	if err != nil {
+		return 0, err
+	}
+	rev := resp.Header.Revision
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	start := time.Now()
+	if _, err := cli.Compact(cctx, rev, clientv3.WithCompactPhysical()); err != nil {
+		return 0, fmt.Errorf("compact at %d: %w", rev, err)
+	}
+	// The others apply it on their own: each has finished when its
+	// last-compaction gauge (set as a compaction ends) passes the start.
+	for _, m := range st.Members {
+		for {
+			last, err := metric(m, "etcd_debugging_mvcc_db_compaction_last")
+			if err == nil && int64(last) >= start.Unix() {
+				break
+			}
+			if err := poll.Sleep(cctx, 200*time.Millisecond); err != nil {
+				return 0, fmt.Errorf("%s did not finish the compaction at %d: %w", m.Name, rev, err)
+			}
+		}
+	}
+	return rev, nil
+}
+
 // measureCmd runs one command and returns its wall time, peak RSS (the
 // kernel's VmHWM, read while it runs: a forked child's rusage counts its
 // parent's pages), the bytes the members sent meanwhile (their counters,
@@ -370,36 +417,42 @@ type sentCounter struct {
 }
 
 func (c *sentCounter) poll(st *sandbox.State) error {
-	hc := http.Client{Timeout: 10 * time.Second}
 	for _, m := range st.Members {
-		resp, err := hc.Get(m.ClientURL + "/metrics")
+		f, err := metric(m, "etcd_network_client_grpc_sent_bytes_total")
 		if err != nil {
 			continue // restarting
 		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "etcd_network_client_grpc_sent_bytes_total "); ok {
-				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-				if err != nil {
-					return err
-				}
-				n := int64(f)
-				if last, seen := c.last[m.Name]; seen {
-					if n >= last {
-						c.total += n - last
-					} else {
-						c.total += n
-					}
-				}
-				c.last[m.Name] = n
+		n := int64(f)
+		if last, seen := c.last[m.Name]; seen {
+			if n >= last {
+				c.total += n - last
+			} else {
+				c.total += n
 			}
 		}
+		c.last[m.Name] = n
 	}
 	return nil
+}
+
+// metric reads one unlabelled series from a member's /metrics.
+func metric(m *sandbox.Member, name string) (float64, error) {
+	hc := http.Client{Timeout: 10 * time.Second}
+	resp, err := hc.Get(m.ClientURL + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("%s: no %s in its metrics", m.Name, name)
 }
 
 // Table writes every row, size by size.
