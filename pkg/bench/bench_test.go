@@ -151,8 +151,10 @@ func TestScaleBench(t *testing.T) {
 		t.Errorf("plan from pages: %+v", pages)
 	}
 	// Through --endpoints the pages are read from each member's stream as
-	// it passes: some of each database, at most all three, and no file.
-	if streams.Sent == 0 || streams.Sent > 4*streams.DBSize || streams.PeakTmp != 0 {
+	// it passes: some of each database, never more than its three streams
+	// of each (the members' files differ in size: compaction reuses pages
+	// on each its own way), and no file.
+	if streams.Sent == 0 || streams.Sent > 3*streams.DBTotal+1<<20 || streams.PeakTmp != 0 {
 		t.Errorf("plan from streams: %+v", streams)
 	}
 	if apply := rows["etcdpilot upgrade apply"]; apply.Wall == 0 || restarts != 3 {

@@ -44,8 +44,9 @@ type ScaleOptions struct {
 
 // ScaleRow is one command on one database size.
 type ScaleRow struct {
-	Size    int64         `json:"size"`   // the size asked for
-	DBSize  int64         `json:"dbSize"` // the first member's, measured
+	Size    int64         `json:"size"`    // the size asked for
+	DBSize  int64         `json:"dbSize"`  // the first member's, measured
+	DBTotal int64         `json:"dbTotal"` // every member's together (their files differ), measured
 	Command string        `json:"command"`
 	Wall    time.Duration `json:"wall"`
 	MaxRSS  int64         `json:"maxRSS"`  // bytes
@@ -112,7 +113,7 @@ func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size in
 	if err != nil {
 		return nil, err
 	}
-	rev, err := compactHead(ctx, st)
+	rev, total, err := compactHead(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +122,7 @@ func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size in
 	var rows []ScaleRow
 	run := func(label string, env []string, name string, args ...string) (ScaleRow, error) {
 		r, out, err := measureCmd(ctx, st, env, name, args...)
-		r.Size, r.DBSize, r.Command = size, db, label
+		r.Size, r.DBSize, r.DBTotal, r.Command = size, db, total, label
 		log.Debug("{command}:\n{output}", "command", label, "output", out)
 		if strings.Contains(out, `"compaction": true`) {
 			r.Note = "hashes at the compaction, as etcd kept them"
@@ -278,22 +279,22 @@ func fillRandom(ctx context.Context, st *sandbox.State, size int64, valueSize in
 // compactHead compacts the filled cluster at its head, as kube-apiserver
 // compacts every 5 minutes, and waits until every member has: the members
 // then hold etcd's hash of that compaction, as they do on Kubernetes.
-func compactHead(ctx context.Context, st *sandbox.State) (int64, error) {
+func compactHead(ctx context.Context, st *sandbox.State) (rev, total int64, err error) {
 	cli, err := st.Conn().Client()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer cli.Close()
 	resp, err := cli.Get(ctx, "/registry/bench/", clientv3.WithCountOnly())
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	rev := resp.Header.Revision
+	rev = resp.Header.Revision
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	start := time.Now()
 	if _, err := cli.Compact(cctx, rev, clientv3.WithCompactPhysical()); err != nil {
-		return 0, fmt.Errorf("compact at %d: %w", rev, err)
+		return 0, 0, fmt.Errorf("compact at %d: %w", rev, err)
 	}
 	// The others apply it on their own: each has finished when its
 	// last-compaction gauge (set as a compaction ends) passes the start.
@@ -304,11 +305,18 @@ func compactHead(ctx context.Context, st *sandbox.State) (int64, error) {
 				break
 			}
 			if err := poll.Sleep(cctx, 200*time.Millisecond); err != nil {
-				return 0, fmt.Errorf("%s did not finish the compaction at %d: %w", m.Name, rev, err)
+				return 0, 0, fmt.Errorf("%s did not finish the compaction at %d: %w", m.Name, rev, err)
 			}
 		}
 	}
-	return rev, nil
+	for _, m := range st.Members {
+		s, err := cli.Status(cctx, m.Endpoint())
+		if err != nil {
+			return 0, 0, err
+		}
+		total += s.DbSize
+	}
+	return rev, total, nil
 }
 
 // measureCmd runs one command and returns its wall time, peak RSS (the
