@@ -105,8 +105,10 @@ func CopyChecked(path string, w io.Writer) (string, int64, error) {
 }
 
 // ReadInfo opens the file read-only with bbolt and reads revision, key
-// count, HashKV and versions. With check it first walks every bucket and
-// reads every page, requiring keys in strictly ascending order.
+// count, HashKV and versions. With check it walks every bucket and reads
+// every page, requiring keys in strictly ascending order (the key bucket,
+// nearly all of an etcd file, while its keys are scanned, not in a pass of
+// its own).
 //
 // bbolt's own Tx.Check is not used: on etcd's databases (no synced
 // freelist) it rebuilds the freelist in a goroutine that panics on a
@@ -134,7 +136,14 @@ func ReadInfo(path string, check bool) (info *Info, err error) {
 	info = &Info{Size: st.Size()}
 	err = db.View(func(tx *bolt.Tx) error {
 		if check {
-			if err := tx.ForEach(func(name []byte, b *bolt.Bucket) error { return walk(b, name, tr) }); err != nil {
+			// The key bucket, nearly all of the file, is walked once, by
+			// scanKeys, which checks its order on the way.
+			if err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+				if string(name) == "key" {
+					return nil
+				}
+				return walk(b, name, tr)
+			}); err != nil {
 				return fmt.Errorf("%w: %s: bbolt consistency check: %v", ErrCorrupt, path, err)
 			}
 		}
@@ -153,7 +162,7 @@ func ReadInfo(path string, check bool) (info *Info, err error) {
 			info.ClusterVersion = string(cb.Get([]byte("clusterVersion")))
 		}
 		info.Members, info.Removed = bucketKeys(tx, "members"), bucketKeys(tx, "members_removed")
-		return scanKeys(keys, info, tr)
+		return scanKeys(keys, info, tr, check)
 	})
 	if err != nil {
 		if !errors.Is(err, ErrCorrupt) {
@@ -218,7 +227,7 @@ func parseRev(k []byte) (rev, bool, error) {
 // and every key/value up to the revision; at or below the compact revision
 // only each key's latest revision is hashed, and a tombstone at exactly the
 // compact revision is skipped).
-func scanKeys(b *bolt.Bucket, info *Info, tr *trimmer) error {
+func scanKeys(b *bolt.Bucket, info *Info, tr *trimmer, check bool) error {
 	type latest struct {
 		r         rev
 		tombstone bool
@@ -230,8 +239,13 @@ func scanKeys(b *bolt.Bucket, info *Info, tr *trimmer) error {
 	h.Write([]byte("key"))
 	// Without a compaction every revision is hashed, in one pass.
 	hashNow := c == 0
+	var prev []byte
 	err := b.ForEach(func(k, v []byte) error {
 		tr.read(k, v)
+		if check && prev != nil && bytes.Compare(prev, k) >= 0 {
+			return fmt.Errorf("%w: bbolt consistency check: bucket \"key\": keys out of order at %x", ErrCorrupt, k)
+		}
+		prev = k
 		r, tomb, err := parseRev(k)
 		if err != nil {
 			return err
