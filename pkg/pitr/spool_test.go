@@ -76,16 +76,21 @@ func TestSpoolWhileTheStoreIsDown(t *testing.T) {
 	through(atKill)
 	srv.Kill()
 	last := write(300)
-	time.Sleep(time.Second)
+	// A segment goes to the spool once the store refused it: after the S3
+	// client's own retries, which can take up to the write's 30 s bound.
+	var n int
+	var bytes int64
+	testutil.Eventually(t, 45*time.Second, func() error {
+		if n, bytes = heldOnDisk(t, spoolDir); n == 0 {
+			return fmt.Errorf("nothing in the spool while the store is down")
+		}
+		return nil
+	})
 	mu.Lock()
 	after := covered
 	mu.Unlock()
 	if after > atKill {
 		t.Fatalf("revision %d claimed stored while the store was down (the cluster was at %d when it went)", after, atKill)
-	}
-	n, bytes := heldOnDisk(t, spoolDir)
-	if n == 0 {
-		t.Fatal("nothing in the spool while the store is down")
 	}
 	t.Logf("store down: %d segments, %d bytes in the spool; stored through %d, the cluster at %d", n, bytes, after, last)
 	srv.Start()
@@ -110,7 +115,16 @@ func TestSpoolWhileTheStoreIsDown(t *testing.T) {
 	through(write(20))
 	srv.Kill()
 	last = write(300)
-	time.Sleep(time.Second)
+	// The store stays down until it has refused a segment (after the S3
+	// client's retries) and the spool took what followed: a store back
+	// before that takes the whole outage from the watch, and no chain ends.
+	testutil.Eventually(t, 45*time.Second, func() error {
+		if n, _ := heldOnDisk(t, spoolDir); n == 0 {
+			return fmt.Errorf("nothing in the spool yet")
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second)
 	srv.Start()
 	testutil.Eventually(t, time.Minute, func() error {
 		mu.Lock()
