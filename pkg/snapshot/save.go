@@ -232,10 +232,11 @@ func compareMemberHash(ctx context.Context, s *cluster.Session, c *clientv3.Clie
 			// The snapshot's revision is the member's last compaction,
 			// which it answers with the hash it kept while compacting
 			// (another compact revision): its head, revision 0, is hashed.
-			if hk, err = c.HashKV(hctx, src.Endpoint, 0); err != nil {
+			hk, still, err := status.HeadHash(hctx, c, src.Endpoint, info.Revision)
+			if err != nil {
 				return false, fmt.Errorf("HashKV from %s: %w", src.Name, err)
 			}
-			if hk.Header.Revision == info.Revision {
+			if still {
 				hash, compact = hk.Hash, hk.CompactRevision
 			}
 		}

@@ -44,23 +44,20 @@ func atCompaction(ctx context.Context, p *conn.Pool, members []Member, idx []int
 		return Hash{}, false
 	}
 	out := make([]hashResult, len(idx))
-	done := make(chan struct{}, len(idx))
-	for k, i := range idx {
-		go func(k int, m *Member) {
-			defer func() { done <- struct{}{} }()
-			c, err := p.Client(cctx, m.Endpoint)
-			if err == nil {
-				var r *clientv3.HashKVResponse
-				if r, err = c.HashKV(cctx, m.Endpoint, rev); err == nil {
-					out[k] = hashResult{hash: r.Hash, compact: r.CompactRevision}
-				}
-			}
+	inParallel(len(idx), func(k int) {
+		m := &members[idx[k]]
+		c, err := p.Client(cctx, m.Endpoint)
+		if err != nil {
 			out[k].err = err
-		}(k, &members[i])
-	}
-	for range idx {
-		<-done
-	}
+			return
+		}
+		r, err := c.HashKV(cctx, m.Endpoint, rev)
+		if err != nil {
+			out[k].err = err
+			return
+		}
+		out[k] = hashResult{hash: r.Hash, compact: r.CompactRevision}
+	})
 	h := judge(members, idx, out, rev)
 	if h.Result == HashUnknown {
 		return Hash{}, false
@@ -95,8 +92,18 @@ func compactedHead(ctx context.Context, p *conn.Pool, members []Member) bool {
 	if err != nil {
 		return false
 	}
-	_, err = c.Get(cctx, "\x00", clientv3.WithRev(rev-1), clientv3.WithSerializable(), clientv3.WithCountOnly())
-	return errors.Is(err, rpctypes.ErrCompacted)
+	ok, err := compacted(cctx, c, rev-1)
+	return err == nil && ok
+}
+
+// compacted tells whether the member refuses rev as compacted: a
+// serializable read of one key at that revision.
+func compacted(ctx context.Context, c *clientv3.Client, rev int64) (bool, error) {
+	_, err := c.Get(ctx, "\x00", clientv3.WithRev(rev), clientv3.WithSerializable(), clientv3.WithCountOnly())
+	if errors.Is(err, rpctypes.ErrCompacted) {
+		return true, nil
+	}
+	return false, err
 }
 
 // compactRevision is the member's compact revision, found by asking for a
@@ -104,20 +111,13 @@ func compactedHead(ctx context.Context, p *conn.Pool, members []Member) bool {
 // compacted): a serializable read of one key per step, about 30 steps for
 // a billion revisions. 0 or 1: nothing was compacted.
 func compactRevision(ctx context.Context, c *clientv3.Client, head int64) (int64, error) {
-	compacted := func(rev int64) (bool, error) {
-		_, err := c.Get(ctx, "\x00", clientv3.WithRev(rev), clientv3.WithSerializable(), clientv3.WithCountOnly())
-		if errors.Is(err, rpctypes.ErrCompacted) {
-			return true, nil
-		}
-		return false, err
-	}
 	lo, hi := int64(1), head // the answer lies in [lo, hi]
-	if ok, err := compacted(lo); err != nil || !ok {
+	if ok, err := compacted(ctx, c, lo); err != nil || !ok {
 		return lo, err
 	}
 	for lo+1 < hi {
 		mid := lo + (hi-lo)/2
-		ok, err := compacted(mid)
+		ok, err := compacted(ctx, c, mid)
 		if err != nil {
 			return 0, err
 		}

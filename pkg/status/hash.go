@@ -169,44 +169,38 @@ func compareOnce(ctx context.Context, p *conn.Pool, members []Member, cache *Has
 	if len(idx) < 2 {
 		return Hash{Result: HashUnknown, Detail: "fewer than two reachable members"}, false, false
 	}
-	ask := rev
-	if head {
-		ask = 0
-	}
 	out := make([]hashResult, len(idx))
-	done := make(chan struct{}, len(idx))
+	var misses []int // positions in idx not taken from cache
 	for k, i := range idx {
 		if r, ok := cache.lookup(members[i].ID, rev); ok && members[i].Name != fresh && (!head || r.compact == rev) {
 			out[k], cached = r, true
-			done <- struct{}{}
 			continue
 		}
-		go func(k int, m *Member) {
-			defer func() { done <- struct{}{} }()
-			cctx, cancel := p.WithScanTimeout(ctx, m.DBSize)
-			defer cancel()
-			var r *clientv3.HashKVResponse
-			c, err := p.Client(ctx, m.Endpoint)
-			if err == nil {
-				r, err = c.HashKV(cctx, m.Endpoint, ask)
-			}
-			switch {
-			case err != nil:
-				out[k].err = err
-			case head && r.Header.Revision != rev:
-				out[k].err = fmt.Errorf("its head moved from revision %d to %d while it was hashed", rev, r.Header.Revision)
-			}
-			if out[k].err != nil {
-				cache.drop(m.ID)
-				return
-			}
-			out[k] = hashResult{hash: r.Hash, compact: r.CompactRevision}
-			cache.store(m.ID, rev, out[k])
-		}(k, &members[i])
+		misses = append(misses, k)
 	}
-	for range idx {
-		<-done
-	}
+	inParallel(len(misses), func(j int) {
+		k := misses[j]
+		m := &members[idx[k]]
+		cctx, cancel := p.WithScanTimeout(ctx, m.DBSize)
+		defer cancel()
+		var r *clientv3.HashKVResponse
+		c, err := p.Client(ctx, m.Endpoint)
+		if err == nil && head {
+			var still bool
+			if r, still, err = HeadHash(cctx, c, m.Endpoint, rev); err == nil && !still {
+				err = fmt.Errorf("its head moved from revision %d to %d while it was hashed", rev, r.Header.Revision)
+			}
+		} else if err == nil {
+			r, err = c.HashKV(cctx, m.Endpoint, rev)
+		}
+		if err != nil {
+			out[k].err = err
+			cache.drop(m.ID)
+			return
+		}
+		out[k] = hashResult{hash: r.Hash, compact: r.CompactRevision}
+		cache.store(m.ID, rev, out[k])
+	})
 	compacts := map[int64]bool{}
 	for _, r := range out {
 		if r.err == nil {
@@ -214,6 +208,30 @@ func compareOnce(ctx context.Context, p *conn.Pool, members []Member, cache *Has
 		}
 	}
 	return judge(members, idx, out, rev), cached, compacts[rev] && len(compacts) > 1
+}
+
+// HeadHash is the member's HashKV of its head: revision 0, which etcd
+// always hashes, never answering it with the hash it kept while
+// compacting (as it answers the revision of its last compaction). still
+// says whether the head was rev, the revision the caller compares at.
+func HeadHash(ctx context.Context, c *clientv3.Client, ep string, rev int64) (r *clientv3.HashKVResponse, still bool, err error) {
+	if r, err = c.HashKV(ctx, ep, 0); err != nil {
+		return nil, false, err
+	}
+	return r, r.Header.Revision == rev, nil
+}
+
+// inParallel runs fn(0) … fn(n-1) at once and waits for them all.
+func inParallel(n int, fn func(int)) {
+	var wg sync.WaitGroup
+	for j := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(j)
+		}()
+	}
+	wg.Wait()
 }
 
 // judge reads the members' hashes at rev.
