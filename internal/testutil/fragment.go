@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdpilot/etcdpilot/pkg/cluster"
+	"github.com/etcdpilot/etcdpilot/pkg/conn"
 )
 
 // Fragment leaves at least 2 MiB of free pages in every member's
@@ -47,6 +48,21 @@ func Fragment(t T, s *cluster.Session) {
 		}
 		return nil
 	})
+}
+
+// CompactHead compacts the cluster at its current revision and returns
+// it, as kube-apiserver compacts (the member that answers has finished).
+func CompactHead(t T, c conn.Config) int64 {
+	t.Helper()
+	ctx := Context(t, time.Minute)
+	cli, err := c.Client()
+	Must(t, err)
+	defer cli.Close()
+	resp, err := cli.Get(ctx, "\x00")
+	Must(t, err)
+	_, err = cli.Compact(ctx, resp.Header.Revision, clientv3.WithCompactPhysical())
+	Must(t, err)
+	return resp.Header.Revision
 }
 
 // LockHolder is the process holding a flock on path, read from

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 	"github.com/etcdpilot/etcdpilot/pkg/snapshot"
@@ -24,14 +22,10 @@ func TestSaveAtTheCompactedHead(t *testing.T) {
 	sb := testutil.Sandbox(t, sandbox.Options{Members: 1, Versions: []string{testutil.V35}})
 	st, _ := sb.State()
 	write(t, st.Conn(), "/k/", 200, 100)
+	head := testutil.CompactHead(t, st.Conn())
 	cli, err := st.Conn().Client()
 	testutil.Must(t, err)
 	defer cli.Close()
-	resp, err := cli.Get(ctx, "/k/0000")
-	testutil.Must(t, err)
-	head := resp.Header.Revision
-	_, err = cli.Compact(ctx, head, clientv3.WithCompactPhysical())
-	testutil.Must(t, err)
 	kept, err := cli.HashKV(ctx, st.Members[0].Endpoint(), head)
 	testutil.Must(t, err)
 	sc, _, err := snapshot.Save(context.Background(), testutil.Session(t, st.Conn()), t.TempDir(), snapshot.SaveOptions{CompareMember: true})

@@ -9,7 +9,6 @@ import (
 
 	"go.etcd.io/bbolt"
 	"go.etcd.io/etcd/api/v3/mvccpb"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdpilot/etcdpilot/internal/testutil"
 	"github.com/etcdpilot/etcdpilot/pkg/conn"
@@ -29,8 +28,16 @@ import (
 // holds no such hash: the comparison goes back to the head, and a gate
 // there (the head is the compaction's revision) still compares.
 func TestHashAtCompaction(t *testing.T) {
-	t.Parallel()
-	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V35}})
+	for _, v := range []string{testutil.V35, testutil.V36} {
+		t.Run(v, func(t *testing.T) {
+			t.Parallel()
+			hashAtCompaction(t, v)
+		})
+	}
+}
+
+func hashAtCompaction(t *testing.T, v string) {
+	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{v}})
 	ctx := context.Background()
 	st, _ := sb.State()
 	c := st.Conn()
@@ -54,14 +61,7 @@ func TestHashAtCompaction(t *testing.T) {
 		t.Fatalf("before any compaction: want a mismatch at the head naming %s, got %+v", victim, h)
 	}
 
-	cli, err := c.Client()
-	testutil.Must(t, err)
-	defer cli.Close()
-	resp, err := cli.Get(ctx, "/status-test/000")
-	testutil.Must(t, err)
-	head := resp.Header.Revision
-	_, err = cli.Compact(ctx, head, clientv3.WithCompactPhysical())
-	testutil.Must(t, err)
+	head := testutil.CompactHead(t, c)
 	var h status.Hash
 	var members []status.Member
 	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
