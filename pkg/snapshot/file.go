@@ -109,32 +109,14 @@ func CopyChecked(path string, w io.Writer) (string, int64, error) {
 // every page, requiring keys in strictly ascending order (the key bucket,
 // nearly all of an etcd file, while its keys are scanned, not in a pass of
 // its own).
-//
-// bbolt's own Tx.Check is not used: on etcd's databases (no synced
-// freelist) it rebuilds the freelist in a goroutine that panics on a
-// corrupt page, which would kill the process instead of reporting the
-// file. Here a corrupt page panics in this goroutine, where bbolt's View
-// recovers it as an error, and memory faults in the mapping are turned into
-// panics too.
 func ReadInfo(path string, check bool) (info *Info, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if p := recover(); p != nil {
-			info, err = nil, fmt.Errorf("%w: %s: bbolt: %v", ErrCorrupt, path, p)
-		}
-	}()
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: bbolt cannot open it: %v", ErrCorrupt, path, err)
-	}
-	defer db.Close()
-	tr := &trimmer{addr: db.Info().Data, size: st.Size()}
 	info = &Info{Size: st.Size()}
-	err = db.View(func(tx *bolt.Tx) error {
+	err = view(path, func(db *bolt.DB, tx *bolt.Tx) error {
+		tr := &trimmer{addr: db.Info().Data, size: st.Size()}
 		if check {
 			// The key bucket, nearly all of the file, is walked once, by
 			// scanKeys, which checks its order on the way.
@@ -147,14 +129,11 @@ func ReadInfo(path string, check bool) (info *Info, err error) {
 				return fmt.Errorf("%w: %s: bbolt consistency check: %v", ErrCorrupt, path, err)
 			}
 		}
-		meta := tx.Bucket([]byte("meta"))
-		keys := tx.Bucket([]byte("key"))
-		if meta == nil || keys == nil {
-			return fmt.Errorf("%w: %s is a bbolt file without etcd's meta and key buckets", ErrCorrupt, path)
+		meta, keys, err := etcdBuckets(tx, path)
+		if err != nil {
+			return err
 		}
-		if v := meta.Get([]byte("finishedCompactRev")); len(v) >= 8 {
-			info.CompactRevision = int64(binary.BigEndian.Uint64(v[:8]))
-		}
+		info.CompactRevision = compactRev(meta)
 		if v := meta.Get([]byte("storageVersion")); v != nil {
 			info.StorageVersion = string(v)
 		}
@@ -165,12 +144,75 @@ func ReadInfo(path string, check bool) (info *Info, err error) {
 		return scanKeys(keys, info, tr, check)
 	})
 	if err != nil {
-		if !errors.Is(err, ErrCorrupt) {
-			err = fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
-		}
 		return nil, err
 	}
 	return info, nil
+}
+
+// fileHead reads a snapshot's revision (its last key's, as ReadInfo
+// finds it) and compact revision, without reading the rest.
+func fileHead(path string) (rev, compact int64, err error) {
+	err = view(path, func(_ *bolt.DB, tx *bolt.Tx) error {
+		meta, keys, err := etcdBuckets(tx, path)
+		if err != nil {
+			return err
+		}
+		compact = compactRev(meta)
+		var last int64
+		if k, _ := keys.Cursor().Last(); k != nil {
+			r, _, err := parseRev(k)
+			if err != nil {
+				return err
+			}
+			last = r.main
+		}
+		rev = max(last, compact, 1)
+		return nil
+	})
+	return rev, compact, err
+}
+
+// view opens the file read-only with bbolt and runs fn in a read
+// transaction. bbolt's own Tx.Check is not used: on etcd's databases (no
+// synced freelist) it rebuilds the freelist in a goroutine that panics on
+// a corrupt page, which would kill the process instead of reporting the
+// file. Here a corrupt page panics in this goroutine, where bbolt's View
+// recovers it as an error, and memory faults in the mapping are turned
+// into panics too. Every error is ErrCorrupt.
+func view(path string, fn func(*bolt.DB, *bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %s: bbolt: %v", ErrCorrupt, path, p)
+		}
+	}()
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	if err != nil {
+		return fmt.Errorf("%w: %s: bbolt cannot open it: %v", ErrCorrupt, path, err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error { return fn(db, tx) })
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		err = fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+	}
+	return err
+}
+
+// etcdBuckets are etcd's meta and key buckets.
+func etcdBuckets(tx *bolt.Tx, path string) (meta, keys *bolt.Bucket, err error) {
+	meta, keys = tx.Bucket([]byte("meta")), tx.Bucket([]byte("key"))
+	if meta == nil || keys == nil {
+		return nil, nil, fmt.Errorf("%w: %s is a bbolt file without etcd's meta and key buckets", ErrCorrupt, path)
+	}
+	return meta, keys, nil
+}
+
+// compactRev is the finished compaction's revision etcd keeps in meta.
+func compactRev(meta *bolt.Bucket) int64 {
+	if v := meta.Get([]byte("finishedCompactRev")); len(v) >= 8 {
+		return int64(binary.BigEndian.Uint64(v[:8]))
+	}
+	return 0
 }
 
 // bucketKeys lists a bucket's keys, or nil when it is not there.

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sys/unix"
 
@@ -114,7 +116,23 @@ func Save(ctx context.Context, s *cluster.Session, dest string, opts SaveOptions
 		}
 		defer scratch.Abort()
 	}
-	pr, pw := io.Pipe()
+	// A plain stream's messages go to the store as they came; an
+	// encoder's output, written from buffers it reuses, through a pipe.
+	var (
+		pr interface {
+			io.Reader
+			CloseWithError(error) error
+		}
+		pw interface {
+			io.Writer
+			CloseWithError(error) error
+		}
+	)
+	if opts.Encoding.Suffix() == "" {
+		pr, pw = newBlobPipe(64)
+	} else {
+		pr, pw = io.Pipe()
+	}
 	var (
 		sum       string
 		n         int64
@@ -174,9 +192,22 @@ func Save(ctx context.Context, s *cluster.Session, dest string, opts SaveOptions
 }
 
 // inspect reads the raw snapshot with bbolt, records what it found in the
-// sidecar and, if asked, compares its HashKV with the member's.
+// sidecar and, if asked, compares its HashKV with the member's. The
+// member hashes while the file is read back: the snapshot's revision is
+// read first, from its last key.
 func inspect(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, raw, sum string, n int64, sc *Sidecar, opts SaveOptions, inPlace bool) error {
 	verify := opts.Verify && inPlace
+	var asked chan memberAnswer
+	if opts.CompareMember || verify {
+		rev, compact, err := fileHead(raw)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		asked = make(chan memberAnswer, 1)
+		go func() { asked <- memberHash(ctx, s, c, src, rev, compact, opts.Hashes) }()
+	}
 	info, err := ReadInfo(raw, verify)
 	if err != nil {
 		return err
@@ -185,8 +216,8 @@ func inspect(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *s
 	info.Size = n
 	sc.Info = *info
 	compared := false
-	if opts.CompareMember || verify {
-		if compared, err = compareMemberHash(ctx, s, c, src, info, sc, opts.Hashes); err != nil {
+	if asked != nil {
+		if compared, err = judgeMemberHash(<-asked, src, info, sc); err != nil {
 			return err
 		}
 	}
@@ -215,64 +246,102 @@ func putError(err error, path string) error {
 	return err
 }
 
-// compareMemberHash compares the snapshot's HashKV with the member's at
-// the snapshot's revision (from cache where it is there) and says whether
-// they could be compared: not when the member has compacted since.
-func compareMemberHash(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, info *Info, sc *Sidecar, cache *status.HashCache) (bool, error) {
-	hash, compact, ok := cache.Lookup(src.ID, info.Revision)
-	if !ok || compact != info.CompactRevision {
-		hctx, cancel := s.Pool().WithScanTimeout(ctx, src.DBSize)
-		defer cancel()
-		hk, err := c.HashKV(hctx, src.Endpoint, info.Revision)
+// memberAnswer is the member's HashKV at the snapshot's revision.
+type memberAnswer struct {
+	hash    uint32
+	compact int64
+	err     error
+}
+
+// memberHash asks the member for its HashKV at the snapshot's revision
+// (from cache where it is there, and into it); compact is the snapshot's
+// compact revision.
+func memberHash(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, rev, compact int64, cache *status.HashCache) memberAnswer {
+	if hash, got, ok := cache.Lookup(src.ID, rev); ok && got == compact {
+		return memberAnswer{hash, got, nil}
+	}
+	hctx, cancel := s.Pool().WithScanTimeout(ctx, src.DBSize)
+	defer cancel()
+	hk, err := c.HashKV(hctx, src.Endpoint, rev)
+	if err != nil {
+		return memberAnswer{err: fmt.Errorf("HashKV from %s: %w", src.Name, err)}
+	}
+	a := memberAnswer{hk.Hash, hk.CompactRevision, nil}
+	if a.compact != compact && rev == compact {
+		// The snapshot's revision is the member's last compaction,
+		// which it answers with the hash it kept while compacting
+		// (another compact revision): its head, revision 0, is hashed.
+		hk, still, err := status.HeadHash(hctx, c, src.Endpoint, rev)
 		if err != nil {
-			return false, fmt.Errorf("HashKV from %s: %w", src.Name, err)
+			return memberAnswer{err: fmt.Errorf("HashKV from %s: %w", src.Name, err)}
 		}
-		hash, compact = hk.Hash, hk.CompactRevision
-		if compact != info.CompactRevision && info.Revision == info.CompactRevision {
-			// The snapshot's revision is the member's last compaction,
-			// which it answers with the hash it kept while compacting
-			// (another compact revision): its head, revision 0, is hashed.
-			hk, still, err := status.HeadHash(hctx, c, src.Endpoint, info.Revision)
-			if err != nil {
-				return false, fmt.Errorf("HashKV from %s: %w", src.Name, err)
-			}
-			if still {
-				hash, compact = hk.Hash, hk.CompactRevision
-			}
+		if still {
+			a = memberAnswer{hk.Hash, hk.CompactRevision, nil}
 		}
 	}
-	sc.HashKVMember = hash
-	if hash != info.HashKV && compact == info.CompactRevision {
-		return false, fmt.Errorf("the snapshot's key-value hash at revision %d is %d but member %s reports %d; nothing was saved", info.Revision, info.HashKV, src.Name, hash)
+	if a.compact == compact {
+		cache.Remember(src.ID, rev, a.hash, a.compact)
 	}
-	return compact == info.CompactRevision, nil
+	return a
+}
+
+// judgeMemberHash compares the snapshot's HashKV with the member's and
+// says whether they could be compared: not when the member has compacted
+// since.
+func judgeMemberHash(a memberAnswer, src *status.Member, info *Info, sc *Sidecar) (bool, error) {
+	if a.err != nil {
+		return false, a.err
+	}
+	sc.HashKVMember = a.hash
+	if a.hash != info.HashKV && a.compact == info.CompactRevision {
+		return false, fmt.Errorf("the snapshot's key-value hash at revision %d is %d but member %s reports %d; nothing was saved", info.Revision, info.HashKV, src.Name, a.hash)
+	}
+	return a.compact == info.CompactRevision, nil
 }
 
 // stream copies the snapshot into w, hashing the database part and checking
-// it against the 32-byte SHA-256 trailer etcd sends last.
+// it against the 32-byte SHA-256 trailer etcd sends last. It reads etcd's
+// messages itself (clientv3's Snapshot hands them through a pipe to one
+// more goroutine) and hashes them in a goroutine of its own while the next
+// one is written: each message's blob is a slice of its own, never reused.
 func stream(ctx context.Context, c *clientv3.Client, w io.Writer, member string, opts SaveOptions) (string, int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rc, err := c.Snapshot(ctx)
+	ss, err := pb.NewMaintenanceClient(c.ActiveConnection()).Snapshot(ctx, &pb.SnapshotRequest{})
 	if err != nil {
-		return "", 0, fmt.Errorf("snapshot from %s: %w", member, err)
+		return "", 0, fmt.Errorf("snapshot from %s: %w", member, clientv3.ContextError(ctx, err))
 	}
-	defer rc.Close()
-	h := &trailerHash{h: sha256.New()}
+	blobs := make(chan []byte, 64)
+	hashed := make(chan *trailerHash, 1)
+	go func() {
+		h := &trailerHash{h: sha256.New()}
+		for b := range blobs {
+			h.Write(b)
+		}
+		hashed <- h
+	}()
 	bar := progress.NewCounter(opts.Progress, "snapshot from "+member, 0)
-	var dst io.Writer = io.MultiWriter(w, h, bar)
-	if opts.OnBytes != nil {
-		dst = io.MultiWriter(dst, callback(opts.OnBytes))
-	}
 	stall := opts.Stall
 	if stall <= 0 {
 		stall = StallTimeout
 	}
-	src := &stallGuard{r: rc}
-	stop := src.watch(stall, cancel)
-	n, err := io.CopyBuffer(dst, src, make([]byte, 1<<20))
+	g := &stallGuard{}
+	stop := g.watch(stall, cancel)
+	n, err := receive(ss, g, func(b []byte) error {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		blobs <- b
+		bar.Write(b)
+		if opts.OnBytes != nil {
+			opts.OnBytes(int64(len(b)))
+		}
+		return nil
+	})
 	stop()
-	if src.stalled.Load() {
+	close(blobs)
+	h := <-hashed
+	if g.stalled.Load() {
 		return "", n, fmt.Errorf("%s sent nothing for %s (after %s): the member is frozen or the network drops its replies; nothing was saved", member, stall, progress.Bytes(n))
 	}
 	if err != nil {
@@ -287,6 +356,27 @@ func stream(ctx context.Context, c *clientv3.Client, w io.Writer, member string,
 		return "", n, fmt.Errorf("%w: the stream from %s does not match its SHA-256 trailer; nothing was saved", ErrCorrupt, member)
 	}
 	return hex.EncodeToString(sum), n, nil
+}
+
+// receive passes each message's blob to got until the stream ends; the
+// guard times each wait for a message.
+func receive(ss pb.Maintenance_SnapshotClient, g *stallGuard, got func([]byte) error) (int64, error) {
+	var n int64
+	for {
+		g.since.Store(time.Now().UnixNano())
+		resp, err := ss.Recv()
+		g.since.Store(0)
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, rpctypes.Error(err)
+		}
+		if err := got(resp.Blob); err != nil {
+			return n, err
+		}
+		n += int64(len(resp.Blob))
+	}
 }
 
 // trailerHash hashes everything written to it except the last 32 bytes,
@@ -314,13 +404,6 @@ func (t *trailerHash) Write(p []byte) (int, error) {
 	}
 	t.have += copy(t.tail[t.have:], p)
 	return n, nil
-}
-
-type callback func(int64)
-
-func (c callback) Write(p []byte) (int, error) {
-	c(int64(len(p)))
-	return len(p), nil
 }
 
 // pickSource returns the member to stream from: the named one, or the
@@ -413,16 +496,8 @@ type SaveResult struct {
 // cancels the stream. Time the writer takes (a slow upload) is not a
 // wait.
 type stallGuard struct {
-	r       io.Reader
-	since   atomic.Int64 // when the pending Read began (unix ns), 0 outside one
+	since   atomic.Int64 // when the pending wait for a message began (unix ns), 0 outside one
 	stalled atomic.Bool
-}
-
-func (g *stallGuard) Read(p []byte) (int, error) {
-	g.since.Store(time.Now().UnixNano())
-	n, err := g.r.Read(p)
-	g.since.Store(0)
-	return n, err
 }
 
 // watch cancels the stream when a wait exceeds limit, until stop.
