@@ -27,8 +27,15 @@ func newBlobPipe(n int) (*blobReader, *blobWriter) {
 // blobWriter is the writing end.
 type blobWriter struct{ p *blobPipe }
 
-// Write keeps b: the caller must not change it afterwards.
+// Write keeps b: the caller must not change it afterwards. Once the
+// reader has stopped, it fails at once, as io.Pipe's does, even with room
+// left.
 func (w *blobWriter) Write(b []byte) (int, error) {
+	select {
+	case <-w.p.stop:
+		return 0, w.p.rerr
+	default:
+	}
 	select {
 	case w.p.ch <- b:
 		return len(b), nil

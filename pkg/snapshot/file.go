@@ -166,11 +166,15 @@ func fileHead(path string) (rev, compact int64, err error) {
 			}
 			last = r.main
 		}
-		rev = max(last, compact, 1)
+		rev = headRevision(last, compact)
 		return nil
 	})
 	return rev, compact, err
 }
+
+// headRevision is a file's revision from its last key's and its compact
+// revision; an empty key space is at revision 1, as etcd starts it.
+func headRevision(last, compact int64) int64 { return max(last, compact, 1) }
 
 // view opens the file read-only with bbolt and runs fn in a read
 // transaction. bbolt's own Tx.Check is not used: on etcd's databases (no
@@ -311,8 +315,7 @@ func scanKeys(b *bolt.Bucket, info *Info, tr *trimmer, check bool) error {
 	if err != nil {
 		return err
 	}
-	// An empty key space is at revision 1, as etcd starts it.
-	info.Revision = max(last.main, c, 1)
+	info.Revision = headRevision(last.main, c)
 	info.noRecords = last.main == 0
 	keep := map[rev]bool{}
 	for k, l := range head {

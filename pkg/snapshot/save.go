@@ -254,7 +254,7 @@ type memberAnswer struct {
 }
 
 // memberHash asks the member for its HashKV at the snapshot's revision
-// (from cache where it is there, and into it); compact is the snapshot's
+// (from cache where it is there); compact is the snapshot's
 // compact revision.
 func memberHash(ctx context.Context, s *cluster.Session, c *clientv3.Client, src *status.Member, rev, compact int64, cache *status.HashCache) memberAnswer {
 	if hash, got, ok := cache.Lookup(src.ID, rev); ok && got == compact {
@@ -278,9 +278,6 @@ func memberHash(ctx context.Context, s *cluster.Session, c *clientv3.Client, src
 		if still {
 			a = memberAnswer{hk.Hash, hk.CompactRevision, nil}
 		}
-	}
-	if a.compact == compact {
-		cache.Remember(src.ID, rev, a.hash, a.compact)
 	}
 	return a
 }

@@ -86,11 +86,6 @@ func (c *HashCache) Lookup(id string, rev int64) (hash uint32, compact int64, ok
 	return r.hash, r.compact, ok
 }
 
-// Remember keeps the member's (by ID) hash and compact revision at rev.
-func (c *HashCache) Remember(id string, rev int64, hash uint32, compact int64) {
-	c.store(id, rev, hashResult{hash: hash, compact: compact})
-}
-
 func (c *HashCache) store(id string, rev int64, r hashResult) {
 	if c == nil || r.err != nil {
 		return
