@@ -105,7 +105,11 @@ func restartRun(ctx context.Context, e *Env, s Step) error {
 	if err := e.Runtime.Stop(ctx, s.Member); err != nil {
 		return fmt.Errorf("stop %s: %w", s.Member, err)
 	}
-	return e.Runtime.Start(ctx, s.Member, runtime.StartOptions{Version: s.Version})
+	if err := e.Runtime.Start(ctx, s.Member, runtime.StartOptions{Version: s.Version}); err != nil {
+		return err
+	}
+	e.awaitServing(ctx, s.Member)
+	return nil
 }
 
 // readyToStop checks that member may go down (every other voter is up)

@@ -156,6 +156,23 @@ func tolerate(errs []string, alarm string) []string {
 	return out
 }
 
+// awaitServing waits until the member just started answers, its process
+// exits, or the gate timeout passes. etcd listens before it has loaded
+// its database and rejoined the cluster, which takes seconds on a large
+// database: a restart lasts until its member serves. The gate that
+// follows judges the member either way.
+func (e *Env) awaitServing(ctx context.Context, name string) {
+	e.defaults()
+	_ = poll.Until(ctx, 50*time.Millisecond, e.GateTimeout, func(ctx context.Context) (bool, error) {
+		cl, err := e.Session.Status(ctx)
+		if err != nil {
+			return false, nil
+		}
+		m := cluster.Find(cl, name)
+		return (m != nil && m.Reachable) || e.exited(ctx, name), nil
+	})
+}
+
 // exited tells whether the runtime knows the member's process is gone.
 func (e *Env) exited(ctx context.Context, name string) bool {
 	pr, ok := e.Runtime.(runtime.ProcessReporter)
