@@ -128,7 +128,7 @@ func TestStatusBench(t *testing.T) {
 // that reads the backends' pages makes the members send less than 1% of
 // their databases and uses no scratch disk, the streaming one sends
 // every member's database; apply's three restarts are read from its
-// journal.
+// journal, and the time outside its steps is what is left.
 func TestScaleBench(t *testing.T) {
 	t.Parallel()
 	bins := testutil.Binaries(t, testutil.V35, testutil.V36)
@@ -157,8 +157,13 @@ func TestScaleBench(t *testing.T) {
 	if streams.Sent == 0 || streams.Sent > 3*streams.DBTotal+1<<20 || streams.PeakTmp != 0 {
 		t.Errorf("plan from streams: %+v", streams)
 	}
-	if apply := rows["etcdpilot upgrade apply"]; apply.Wall == 0 || restarts != 3 {
+	apply := rows["etcdpilot upgrade apply"]
+	if apply.Wall == 0 || restarts != 3 {
 		t.Errorf("apply %+v, %d restarts", apply, restarts)
+	}
+	// What the steps leave of apply's time: its checks and the process.
+	if out := rows["  outside the steps"]; out.Wall <= 0 || out.Wall >= apply.Wall {
+		t.Errorf("outside the steps: %v of %v", out.Wall, apply.Wall)
 	}
 }
 

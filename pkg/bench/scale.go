@@ -178,16 +178,25 @@ func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size in
 	}
 	defer os.RemoveAll(scratch)
 	journal := filepath.Join(scratch, "journal.json")
-	if r, err := run("etcdpilot upgrade apply", pilot(scratch), o.Etcdpilot, "upgrade", "apply", "--sandbox", name, "--to", o.To,
-		"--journal", journal, "--snapshot-dir", scratch, "--probe=false"); err != nil {
-		r.Note = "failed: " + firstLine(err.Error())
-		return append(rows, r), nil
+	apply, err := run("etcdpilot upgrade apply", pilot(scratch), o.Etcdpilot, "upgrade", "apply", "--sandbox", name, "--to", o.To,
+		"--journal", journal, "--snapshot-dir", scratch, "--probe=false")
+	if err != nil {
+		apply.Note = "failed: " + firstLine(err.Error())
+		return append(rows, apply), nil
 	}
 	j, err := engine.LoadJournal(journal)
 	if err != nil {
 		return rows, err
 	}
-	return append(rows, stepRows(j, size, db)...), nil
+	steps := stepRows(j, size, db)
+	outside := apply.Wall
+	for _, x := range steps {
+		outside -= x.Wall
+	}
+	// The checks before the first step (the plan, hashes compared at the
+	// start) and the process around the steps.
+	steps = append(steps, ScaleRow{Size: size, DBSize: db, Command: "  outside the steps", Wall: outside})
+	return append(rows, steps...), nil
 }
 
 // stepRows are the journal's steps with their durations: the pre-upgrade

@@ -51,7 +51,7 @@ func (r *ScaleResult) Targets() []ScaleTarget {
 	var sizes []int64
 	seen := map[int64]bool{}
 	for _, x := range r.Rows {
-		if !seen[x.Size] {
+		if !seen[x.Size] && !failed(x) { // a size skipped for the disk has no figures
 			seen[x.Size] = true
 			sizes = append(sizes, x.Size)
 		}

@@ -21,6 +21,7 @@ func TestScaleTargets(t *testing.T) {
 		{Size: big, DBSize: big, Command: rowStream, Wall: 9 * time.Second, Sent: 2 << 30, PeakTmp: 0, MaxRSS: 60 << 20},
 		{Size: big, DBSize: big, Command: rowApply, Wall: 20 * time.Second, MaxRSS: 200 << 20},
 		{Size: big, DBSize: big, Command: "  snapshot", Wall: 11 * time.Second},
+		{Size: 8 << 30, Note: "skipped: 25.8 GiB free, 33.0 GiB needed"},
 	}}
 	for _, size := range []int64{small, big} {
 		for _, m := range []string{"m1", "m2", "m3"} {
