@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -145,6 +146,9 @@ func (s *Sandbox) start(ctx context.Context, name, v string, extra []string) err
 		}
 		return fmt.Errorf("member %s is already running etcd %s (pid %d); stop it before starting it on %s", name, version.Plain(m.Version), m.Process.PID, version.Plain(cv))
 	}
+	if err := killUnrecorded(m); err != nil {
+		return err
+	}
 	in, err := s.Binaries.Install(ctx, cv, binaries.Options{})
 	if err != nil {
 		return err
@@ -199,6 +203,22 @@ func (s *Sandbox) start(ctx context.Context, name, v string, extra []string) err
 		return err
 	}
 	return s.waitListening(ctx, m, p)
+}
+
+// killUnrecorded kills a process on the member's data dir that the state
+// does not record: a command killed between starting the member and
+// recording its process left it running, holding the member's ports and
+// its data dir's lock, so that no start could succeed.
+func killUnrecorded(m *Member) error {
+	for _, p := range processesWithArg("--data-dir=" + m.DataDir) {
+		if err := p.signal(sigKill); err != nil && !errors.Is(err, errGone) {
+			return fmt.Errorf("member %s: kill etcd pid %d, which runs on its data dir unrecorded: %w", m.Name, p.PID, err)
+		}
+		if !p.waitGone(10 * time.Second) {
+			return fmt.Errorf("member %s: etcd pid %d, which runs on its data dir unrecorded, survived SIGKILL", m.Name, p.PID)
+		}
+	}
+	return nil
 }
 
 // startMarker starts the log line written before each start, so that the

@@ -75,6 +75,17 @@ var errGone = errors.New("process is not running")
 // processesWithArgPrefix scans /proc for processes with an argument that
 // starts with prefix.
 func processesWithArgPrefix(prefix string) []proc {
+	return processesWith(func(arg string) bool { return strings.HasPrefix(arg, prefix) })
+}
+
+// processesWithArg scans /proc for processes with the argument arg.
+func processesWithArg(arg string) []proc {
+	return processesWith(func(a string) bool { return a == arg })
+}
+
+// processesWith scans /proc for live processes with an argument that
+// matches.
+func processesWith(match func(arg string) bool) []proc {
 	entries, _ := os.ReadDir("/proc")
 	var out []proc
 	for _, e := range entries {
@@ -87,7 +98,7 @@ func processesWithArgPrefix(prefix string) []proc {
 			continue
 		}
 		for _, arg := range strings.Split(string(b), "\x00") {
-			if strings.HasPrefix(arg, prefix) {
+			if match(arg) {
 				if p, err := procOf(pid); err == nil && p.alive() {
 					out = append(out, p)
 				}

@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -200,5 +201,54 @@ func TestCreateOnAFullDisk(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(filepath.Join(tiny, "sandboxes")); len(left) != 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// TestStartAfterAnUnrecordedStart: a command killed between starting a
+// member and recording its process leaves an etcd on the member's data
+// dir that the state does not know. The next start kills it and starts
+// the member (before, the new etcd found the ports taken and exited).
+func TestStartAfterAnUnrecordedStart(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V36}})
+	ctx := testutil.Context(t, 2*time.Minute)
+	st, _ := sb.State()
+	m := st.Members[2]
+	testutil.Must(t, sb.Stop(ctx, m.Name), "stop")
+	// The command line of the member's last start, from its log.
+	b, err := os.ReadFile(m.LogFile)
+	testutil.Must(t, err)
+	var line string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "=== etcdpilot start ") {
+			line = l
+		}
+	}
+	f := strings.Fields(line)
+	if len(f) < 6 {
+		t.Fatalf("no start line in %s", m.LogFile)
+	}
+	orphan := exec.Command(f[4], f[5:]...)
+	testutil.Must(t, orphan.Start(), "start the unrecorded etcd")
+	waited := make(chan error, 1)
+	go func() { waited <- orphan.Wait() }()
+	t.Cleanup(func() { orphan.Process.Kill() })
+	for {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", m.ClientPort), 200*time.Millisecond); err == nil {
+			c.Close()
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the unrecorded etcd never listened")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	testutil.Must(t, sb.Start(ctx, m.Name, runtime.StartOptions{}), "start")
+	testutil.Must(t, sb.WaitHealthy(ctx), "healthy")
+	select {
+	case <-waited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the unrecorded etcd still runs")
 	}
 }
