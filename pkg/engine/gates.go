@@ -164,13 +164,18 @@ func tolerate(errs []string, alarm string) []string {
 func (e *Env) awaitServing(ctx context.Context, name string) {
 	e.defaults()
 	_ = poll.Until(ctx, 50*time.Millisecond, e.GateTimeout, func(ctx context.Context) (bool, error) {
-		cl, err := e.Session.Status(ctx)
-		if err != nil {
-			return false, nil
-		}
-		m := cluster.Find(cl, name)
-		return (m != nil && m.Reachable) || e.exited(ctx, name), nil
+		return e.answers(ctx, name) || e.exited(ctx, name), nil
 	})
+}
+
+// answers tells whether the member answers status now.
+func (e *Env) answers(ctx context.Context, name string) bool {
+	cl, err := e.Session.Status(ctx)
+	if err != nil {
+		return false
+	}
+	m := cluster.Find(cl, name)
+	return m != nil && m.Reachable
 }
 
 // exited tells whether the runtime knows the member's process is gone.

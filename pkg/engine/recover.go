@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/etcdpilot/etcdpilot/pkg/cluster"
 	"github.com/etcdpilot/etcdpilot/pkg/poll"
 )
 
@@ -23,14 +22,7 @@ func (e *Env) Recover(ctx context.Context, versionFor func(Entry) string) error 
 	}
 	// The interrupted restart may have started the member already: give
 	// it a moment to answer.
-	up := func(ctx context.Context) (bool, error) {
-		cl, err := e.Session.Status(ctx)
-		if err != nil {
-			return false, err
-		}
-		m := cluster.Find(cl, p.Member)
-		return m != nil && m.Reachable, nil
-	}
+	up := func(ctx context.Context) (bool, error) { return e.answers(ctx, p.Member), nil }
 	if poll.Until(ctx, 500*time.Millisecond, 10*time.Second, up) == nil {
 		return nil
 	}

@@ -93,8 +93,12 @@ func (r *blobReader) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
-// CloseWithError stops the writer: its next Write fails with err.
+// CloseWithError stops the writer: its next Write fails with err, or
+// io.ErrClosedPipe for nil, as io.Pipe's does.
 func (r *blobReader) CloseWithError(err error) error {
+	if err == nil {
+		err = io.ErrClosedPipe
+	}
 	r.p.once.Do(func() {
 		r.p.rerr = err
 		close(r.p.stop)
