@@ -100,6 +100,11 @@ func (d Dir) Put(ctx context.Context, name string, r io.Reader, commit Commit) e
 	if err != nil {
 		return err
 	}
+	// Durable and inspected: its pages are dropped from the page cache,
+	// so that a backup the size of the database does not push the
+	// member's own pages out on the host it runs on (the in-place check
+	// read them again, which marks them as in use).
+	fsutil.DropCache(tmp.File)
 	if err := tmp.Publish(); err != nil {
 		return err
 	}
