@@ -370,8 +370,11 @@ func newBenchScaleCmd(g *globals) *cobra.Command {
 		Use:   "scale",
 		Short: "Fill sandboxes to Kubernetes sizes, then measure status, upgrade plan and upgrade apply beside etcdctl",
 		Long: `Fill a sandbox of --members members of --from to each --sizes with incompressible
-values (kubeadm's --snapshot-count=10000), compact it at the head as kube-apiserver
-does every 5 minutes, then run, each as a process: etcdctl
+values (kubeadm's --snapshot-count=10000), settle its memory as a Kubernetes
+cluster's is (16,000 small writes, then a restart of each member: the fill's
+large entries no longer held in the members' raft logs), compact it at the head
+as kube-apiserver does every 5 minutes, then run, each as a process, with the
+members' databases in the page cache as on their own hosts: etcdctl
 endpoint status and hashkv --cluster and snapshot save of one member, then
 etcdpilot status, upgrade plan (through the sandbox, which reads the backends'
 pages, and through --endpoints alone, which streams them) and upgrade apply to
@@ -379,7 +382,8 @@ pages, and through --endpoints alone, which streams them) and upgrade apply to
 counters) and the peak size of the command's scratch directories; then the
 restart of each member, from apply's journal. A size the disk cannot hold is
 skipped, saying so.`,
-		Example: `  etcdpilot bench scale --sizes 16MiB,1GiB,4GiB`,
+		Example: `  etcdpilot bench scale --sizes 16MiB,1GiB,4GiB
+  etcdpilot bench scale --members 1 --sizes 16MiB,8GiB   # one member at etcd's largest advised size`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, s := range sizes {

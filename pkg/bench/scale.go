@@ -65,13 +65,16 @@ type ScaleResult struct {
 }
 
 // Scale fills sandboxes of From to each size with incompressible values
-// (kubeadm's --snapshot-count=10000, a quota above the size), compacts
-// them at the head as kube-apiserver does, and runs,
+// (kubeadm's --snapshot-count=10000, a quota above the size), settles
+// the members' memory (small writes, then a restart each: see settle),
+// compacts them at the head as kube-apiserver does, and runs,
 // each as its own process: etcdctl endpoint status and hashkv --cluster
 // and snapshot save of one member (the plain tools), then etcdpilot
 // status, upgrade plan (through the sandbox runtime, which reads the
 // backends' pages, and through --endpoints only, which streams them) and
-// upgrade apply to To. Each row has the wall time, the process's maximum
+// upgrade apply to To. Each command starts with the members' databases
+// in the page cache, as on their own hosts (read back when a command
+// before pushed them out; a row says when they did not fit). Each row has the wall time, the process's maximum
 // RSS, the bytes the members sent and the peak size of its scratch
 // directories; apply's member restarts come from its journal.
 func Scale(ctx context.Context, o ScaleOptions) (*ScaleResult, error) {
@@ -109,11 +112,14 @@ func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size in
 		return nil, err
 	}
 	defer sb.Destroy(context.Background())
-	db, err := fillRandom(ctx, st, size, o.ValueSize, o.Progress)
-	if err != nil {
+	if _, err := fillRandom(ctx, st, size, o.ValueSize, o.Progress); err != nil {
 		return nil, err
 	}
-	rev, total, err := compactHead(ctx, st)
+	log.Info("{name}: {writes} small writes, then each member restarted, as a Kubernetes cluster's memory is", "name", name, "writes", settleWrites)
+	if err := settle(ctx, sb, st); err != nil {
+		return nil, err
+	}
+	rev, db, total, err := compactHead(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -121,12 +127,21 @@ func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size in
 	eps := strings.Join(st.Endpoints(), ",")
 	var rows []ScaleRow
 	run := func(label string, env []string, name string, args ...string) (ScaleRow, error) {
+		warm, werr := warmDatabases(st, log)
 		r, out, err := measureCmd(ctx, st, env, name, args...)
 		r.Size, r.DBSize, r.DBTotal, r.Command = size, db, total, label
 		log.Debug("{command}:\n{output}", "command", label, "output", out)
+		var notes []string
 		if strings.Contains(out, `"compaction": true`) {
-			r.Note = "hashes at the compaction, as etcd kept them"
+			notes = append(notes, "hashes at the compaction, as etcd kept them")
 		}
+		switch {
+		case werr != nil:
+			notes = append(notes, "page cache unknown: "+werr.Error())
+		case warm < 0.99:
+			notes = append(notes, fmt.Sprintf("a member's database only %.0f%% in the page cache at the start", 100*warm))
+		}
+		r.Note = strings.Join(notes, "; ")
 		if err == nil {
 			rows = append(rows, r)
 			log.Info("{size}: {command}: {wall}, max RSS {rss}, members sent {sent}, peak scratch {tmp}", "size", progress.Bytes(size), "command", label,
@@ -287,23 +302,25 @@ func fillRandom(ctx context.Context, st *sandbox.State, size int64, valueSize in
 
 // compactHead compacts the filled cluster at its head, as kube-apiserver
 // compacts every 5 minutes, and waits until every member has: the members
-// then hold etcd's hash of that compaction, as they do on Kubernetes.
-func compactHead(ctx context.Context, st *sandbox.State) (rev, total int64, err error) {
+// then hold etcd's hash of that compaction, as they do on Kubernetes. It
+// returns the revision, the first member's database size and every
+// member's together.
+func compactHead(ctx context.Context, st *sandbox.State) (rev, first, total int64, err error) {
 	cli, err := st.Conn().Client()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer cli.Close()
 	resp, err := cli.Get(ctx, "/registry/bench/", clientv3.WithCountOnly())
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	rev = resp.Header.Revision
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	start := time.Now()
 	if _, err := cli.Compact(cctx, rev, clientv3.WithCompactPhysical()); err != nil {
-		return 0, 0, fmt.Errorf("compact at %d: %w", rev, err)
+		return 0, 0, 0, fmt.Errorf("compact at %d: %w", rev, err)
 	}
 	// The others apply it on their own: each has finished when its
 	// last-compaction gauge (set as a compaction ends) passes the start.
@@ -314,18 +331,21 @@ func compactHead(ctx context.Context, st *sandbox.State) (rev, total int64, err 
 				break
 			}
 			if err := poll.Sleep(cctx, 200*time.Millisecond); err != nil {
-				return 0, 0, fmt.Errorf("%s did not finish the compaction at %d: %w", m.Name, rev, err)
+				return 0, 0, 0, fmt.Errorf("%s did not finish the compaction at %d: %w", m.Name, rev, err)
 			}
 		}
 	}
-	for _, m := range st.Members {
+	for i, m := range st.Members {
 		s, err := cli.Status(cctx, m.Endpoint())
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
+		}
+		if i == 0 {
+			first = s.DbSize
 		}
 		total += s.DbSize
 	}
-	return rev, total, nil
+	return rev, first, total, nil
 }
 
 // measureCmd runs one command and returns its wall time, peak RSS (the
