@@ -108,8 +108,7 @@ func restartRun(ctx context.Context, e *Env, s Step) error {
 	if err := e.Runtime.Start(ctx, s.Member, runtime.StartOptions{Version: s.Version}); err != nil {
 		return err
 	}
-	e.awaitServing(ctx, s.Member)
-	return nil
+	return e.awaitServing(ctx, s.Member)
 }
 
 // readyToStop checks that member may go down (every other voter is up)

@@ -156,16 +156,25 @@ func tolerate(errs []string, alarm string) []string {
 	return out
 }
 
-// awaitServing waits until the member just started answers, its process
-// exits, or the gate timeout passes. etcd listens before it has loaded
-// its database and rejoined the cluster, which takes seconds on a large
-// database: a restart lasts until its member serves. The gate that
-// follows judges the member either way.
-func (e *Env) awaitServing(ctx context.Context, name string) {
+// awaitServing waits until the member just started answers or its
+// process exits, up to the gate timeout. etcd listens before it has
+// loaded its database and rejoined the cluster, which takes seconds on a
+// large database: a restart lasts until its member serves. A member that
+// exited is judged by the gate that follows (it names the crash); one
+// that still does not answer fails the restart as its own, with its log,
+// instead of being waited for a second time by the gate.
+func (e *Env) awaitServing(ctx context.Context, name string) error {
 	e.defaults()
-	_ = poll.Until(ctx, 50*time.Millisecond, e.GateTimeout, func(ctx context.Context) (bool, error) {
+	err := poll.Until(ctx, 50*time.Millisecond, e.GateTimeout, func(ctx context.Context) (bool, error) {
 		return e.answers(ctx, name) || e.exited(ctx, name), nil
 	})
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, poll.ErrTimeout):
+		return &GateError{Member: name, Own: true, Reason: fmt.Sprintf("member did not answer within %s of its start", e.GateTimeout) + e.logTail(ctx, name)}
+	}
+	return nil
 }
 
 // answers tells whether the member answers status now.

@@ -202,28 +202,67 @@ func TestApplyRollsBackAFailingMember(t *testing.T) {
 			opts.SkipSnapshot = true
 			ctx := testutil.Context(t, 3*time.Minute)
 			r, err := upgrade.Apply(ctx, opts)
-			if err == nil || !strings.Contains(err.Error(), "rolled back") {
-				t.Fatalf("apply with a broken binary: %v", err)
-			}
-			t.Logf("apply: %v", err)
-			if r.State != engine.StateRolledBack || len(r.RolledBack) != 1 {
-				t.Fatalf("report: state %s, rolled back %v", r.State, r.RolledBack)
-			}
-			cl, vs := versions(t, opts)
-			for name, v := range vs {
-				if v != testutil.V35 {
-					t.Errorf("%s runs %s", name, v)
-				}
-			}
-			if cl.Health != status.Healthy {
-				t.Errorf("cluster %s: %v", cl.Health, cl.Reasons)
-			}
+			oneRolledBack(t, opts, r, err, "rolled back")
 			j, err := engine.LoadJournal(opts.JournalPath)
 			testutil.Must(t, err)
 			if j.State != engine.StateRolledBack {
 				t.Errorf("journal state %s", j.State)
 			}
 		})
+	}
+}
+
+// pausedOnStart is the sandbox runtime, except that a member started on
+// version v is paused (SIGSTOP) as soon as it listens: it never answers,
+// and its process is still there.
+type pausedOnStart struct {
+	*sandbox.Sandbox
+	v string
+}
+
+func (p pausedOnStart) Start(ctx context.Context, name string, opts runtime.StartOptions) error {
+	if err := p.Sandbox.Start(ctx, name, opts); err != nil || opts.Version != p.v {
+		return err
+	}
+	return p.Sandbox.Pause(ctx, name)
+}
+
+// TestApplyRollsBackAMemberThatNeverAnswers: the first member restarted
+// on the new version listens but never answers. Its restart fails as its
+// own once the gate timeout has passed (not a second one at its gate), it
+// goes back to the old version, and the upgrade stops.
+func TestApplyRollsBackAMemberThatNeverAnswers(t *testing.T) {
+	t.Parallel()
+	sb := testutil.Sandbox(t, sandbox.Options{Versions: []string{testutil.V35}})
+	opts := options(t, sb, testutil.V36)
+	opts.Runtime = pausedOnStart{sb, testutil.V36}
+	opts.GateTimeout = 5 * time.Second
+	opts.SkipSnapshot = true
+	r, err := upgrade.Apply(testutil.Context(t, 3*time.Minute), opts)
+	oneRolledBack(t, opts, r, err, "did not answer within 5s of its start", "rolled back")
+}
+
+// oneRolledBack checks an apply that failed with every one of want in its
+// error, rolled one member back, and left every member on 3.5, healthy.
+func oneRolledBack(t *testing.T, opts upgrade.Options, r *upgrade.Report, err error, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Fatalf("apply: %v; want an error with %q", err, w)
+		}
+	}
+	t.Logf("apply: %v", err)
+	if r.State != engine.StateRolledBack || len(r.RolledBack) != 1 {
+		t.Fatalf("report: state %s, rolled back %v", r.State, r.RolledBack)
+	}
+	cl, vs := versions(t, opts)
+	for name, v := range vs {
+		if v != testutil.V35 {
+			t.Errorf("%s runs %s", name, v)
+		}
+	}
+	if cl.Health != status.Healthy {
+		t.Errorf("cluster %s: %v", cl.Health, cl.Reasons)
 	}
 }
 
