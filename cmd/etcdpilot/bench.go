@@ -384,7 +384,7 @@ restart of each member, from apply's journal. A size the disk cannot hold is
 skipped, saying so.`,
 		Example: `  etcdpilot bench scale --sizes 16MiB,1GiB,4GiB
   etcdpilot bench scale --members 1 --sizes 16MiB,8GiB   # one member at etcd's largest advised size`,
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, s := range sizes {
 				n, err := defrag.ParseBytes(s)

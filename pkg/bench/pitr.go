@@ -185,7 +185,7 @@ func PITR(ctx context.Context, o PITROptions) (*PITRResult, error) {
 
 	// The restore: a base of BaseSize, then Revisions recorded after it.
 	if o.BaseSize > 0 {
-		if _, err := fillRandom(ctx, st, o.BaseSize, o.ValueSize, o.Progress); err != nil {
+		if err := fillRandom(ctx, st, o.BaseSize, o.ValueSize, o.Progress); err != nil {
 			return nil, err
 		}
 	}

@@ -74,9 +74,10 @@ type ScaleResult struct {
 // backends' pages, and through --endpoints only, which streams them) and
 // upgrade apply to To. Each command starts with the members' databases
 // in the page cache, as on their own hosts (read back when a command
-// before pushed them out; a row says when they did not fit). Each row has the wall time, the process's maximum
-// RSS, the bytes the members sent and the peak size of its scratch
-// directories; apply's member restarts come from its journal.
+// before pushed them out; a row says when they did not fit). Each row
+// has the wall time, the process's maximum RSS, the bytes the members
+// sent and the peak size of its scratch directories; apply's member
+// restarts come from its journal.
 func Scale(ctx context.Context, o ScaleOptions) (*ScaleResult, error) {
 	log := logging.OrDiscard(o.Log)
 	etcdctl, err := tool(ctx, o.Binaries, o.From, "etcdctl")
@@ -112,7 +113,7 @@ func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size in
 		return nil, err
 	}
 	defer sb.Destroy(context.Background())
-	if _, err := fillRandom(ctx, st, size, o.ValueSize, o.Progress); err != nil {
+	if err := fillRandom(ctx, st, size, o.ValueSize, o.Progress); err != nil {
 		return nil, err
 	}
 	log.Info("{name}: {writes} small writes, then each member restarted, as a Kubernetes cluster's memory is", "name", name, "writes", settleWrites)
@@ -242,11 +243,11 @@ func stepRows(j *engine.Journal, size, db int64) []ScaleRow {
 }
 
 // fillRandom writes incompressible values of valueSize from 8 writers until the
-// first member's database reaches size; it returns that size.
-func fillRandom(ctx context.Context, st *sandbox.State, size int64, valueSize int, out io.Writer) (int64, error) {
+// first member's database reaches size.
+func fillRandom(ctx context.Context, st *sandbox.State, size int64, valueSize int, out io.Writer) error {
 	cli, err := st.Conn().Client()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer cli.Close()
 	ep := st.Members[0].Endpoint()
@@ -290,14 +291,7 @@ func fillRandom(ctx context.Context, st *sandbox.State, size int64, valueSize in
 	wg.Wait()
 	bar.Finish()
 	close(errs)
-	if err := <-errs; err != nil {
-		return 0, err
-	}
-	s, err := cli.Status(ctx, ep)
-	if err != nil {
-		return 0, err
-	}
-	return s.DbSize, nil
+	return <-errs
 }
 
 // compactHead compacts the filled cluster at its head, as kube-apiserver
