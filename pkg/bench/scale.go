@@ -117,7 +117,7 @@ func scaleOne(ctx context.Context, o ScaleOptions, etcdctl, name string, size in
 		return nil, err
 	}
 	log.Info("{name}: {writes} small writes, then each member restarted, as a Kubernetes cluster's memory is", "name", name, "writes", settleWrites)
-	if err := settle(ctx, sb, st); err != nil {
+	if err := settle(ctx, sb, st, log); err != nil {
 		return nil, err
 	}
 	rev, db, total, err := compactHead(ctx, st)

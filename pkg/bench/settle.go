@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/etcdpilot/etcdpilot/pkg/fsutil"
+	"github.com/etcdpilot/etcdpilot/pkg/progress"
 	"github.com/etcdpilot/etcdpilot/pkg/runtime"
 	"github.com/etcdpilot/etcdpilot/pkg/sandbox"
 )
@@ -29,7 +30,7 @@ const settleWrites = 10_000 + 5_000 + 1_000
 // fill's, then restarts the members one at a time, each until the
 // cluster is healthy, so that their heaps hold only what they now need
 // (Go returns freed memory to the system only over minutes).
-func settle(ctx context.Context, sb *sandbox.Sandbox, st *sandbox.State) error {
+func settle(ctx context.Context, sb *sandbox.Sandbox, st *sandbox.State, log *slog.Logger) error {
 	if err := Load(ctx, st.Conn(), LoadOptions{Keys: settleWrites, ValueSize: 100, Prefix: "/registry/leases/bench/"}, io.Discard); err != nil {
 		return fmt.Errorf("small writes: %w", err)
 	}
@@ -43,6 +44,14 @@ func settle(ctx context.Context, sb *sandbox.Sandbox, st *sandbox.State) error {
 		if err := sb.WaitHealthy(ctx); err != nil {
 			return fmt.Errorf("after %s's restart: %w", m.Name, err)
 		}
+	}
+	now, err := sb.State()
+	if err != nil {
+		return err
+	}
+	for _, m := range now.Members {
+		_, anon := memory(m.Process.PID)
+		log.Info("{member} settled: {anon} of anonymous memory", "member", m.Name, "anon", progress.Bytes(anon))
 	}
 	return nil
 }
